@@ -1,0 +1,90 @@
+# Chatflow Makefile. Every target installs what it needs (tools pinned into
+# bin/, envtest binaries built from Go modules into ~/.cache/chatflow).
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+LOCALBIN ?= $(CURDIR)/bin
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+HELM_VERSION ?= v3.22.0
+HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
+KUBECTL ?= kubectl
+
+# Extra flags for go test, e.g. make test GOTEST_FLAGS=-v.
+GOTEST_FLAGS ?=
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  %-16s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate CRDs, RBAC and webhook configuration from markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: controller-gen ## Generate deepcopy code.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: fmt
+fmt: ## Run go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: tidy
+tidy: ## Run go mod tidy.
+	go mod tidy
+
+.PHONY: verify
+verify: manifests generate fmt tidy ## Regenerate everything and fail on a dirty tree.
+	@if [ -n "$$(git status --porcelain)" ]; then \
+		echo "make verify: the tree is dirty after regenerating; commit these:"; \
+		git status --porcelain; git --no-pager diff --stat; exit 1; \
+	fi
+
+.PHONY: envtest
+envtest: ## Build kube-apiserver and etcd for envtest (cached by version) and print their directory.
+	@hack/envtest-assets.sh
+
+.PHONY: test
+test: manifests generate vet ## Run every test against a real kube-apiserver, etcd and redis-server.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test $(GOTEST_FLAGS) ./... -timeout 25m
+
+##@ Build
+
+.PHONY: build
+build: ## Build the chatflow binary into bin/.
+	go build -o $(LOCALBIN)/chatflow .
+
+.PHONY: run
+run: ## Run the manager against the current kubeconfig.
+	go run . manager
+
+##@ Deployment
+
+.PHONY: install
+install: manifests ## Install the CRDs into the cluster of the current kubeconfig.
+	$(KUBECTL) apply --server-side -k config/crd
+
+.PHONY: uninstall
+uninstall: manifests ## Remove the CRDs (and every ChatFlow and ChannelBinding) from the cluster.
+	$(KUBECTL) delete --ignore-not-found -k config/crd
+
+##@ Dependencies
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN)
+$(CONTROLLER_GEN):
+	@mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)

@@ -1,0 +1,178 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Channel is a messaging channel an account belongs to.
+// +kubebuilder:validation:Enum=WhatsApp;Instagram;Viber;Messenger
+type Channel string
+
+// The channels.
+const (
+	ChannelWhatsApp  Channel = "WhatsApp"
+	ChannelInstagram Channel = "Instagram"
+	ChannelViber     Channel = "Viber"
+	ChannelMessenger Channel = "Messenger"
+)
+
+// Channels lists every channel.
+var Channels = []Channel{ChannelWhatsApp, ChannelInstagram, ChannelViber, ChannelMessenger}
+
+// ChannelBindingSpec binds a channel account to a flow.
+type ChannelBindingSpec struct {
+	// flowRef names the ChatFlow in this namespace that serves the account.
+	// It cannot change while that flow is Published (that is a rebind).
+	// +required
+	FlowRef FlowReference `json:"flowRef"`
+
+	// channel of the account. It must equal the flow's trigger type (any
+	// channel may be bound to a Manual flow, to send through). Immutable.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.channel is immutable: create a new ChannelBinding for another channel"
+	Channel Channel `json:"channel"`
+
+	// account identifies the channel account. It cannot change while the
+	// flow is Published.
+	// +required
+	Account Account `json:"account"`
+
+	// credentialsRef names the Secret in this namespace with the account's
+	// credentials: accessToken, appSecret and verifyToken for WhatsApp,
+	// Messenger and Instagram; authToken for Viber; runToken (optional)
+	// authorizes Manual runs. The content may rotate at any time.
+	// +required
+	CredentialsRef SecretReference `json:"credentialsRef"`
+
+	// apiBaseURL overrides the channel's send API base URL, e.g. to use the
+	// channel sandbox or an egress proxy. Empty means the channel's own API.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://[^\s]+$`
+	APIBaseURL string `json:"apiBaseURL,omitempty"`
+
+	// webhook says how the channel reaches the executor.
+	// +optional
+	Webhook WebhookSettings `json:"webhook,omitzero"`
+}
+
+// FlowReference names a ChatFlow in the same namespace.
+type FlowReference struct {
+	// name of the ChatFlow.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// SecretReference names a Secret in the same namespace.
+type SecretReference struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// Account identifies a channel account.
+// +kubebuilder:validation:XValidation:rule="has(self.id)",message="account.id is required: the phone_number_id, Page id, Instagram account id or Viber bot id"
+type Account struct {
+	// name is the human name of the account ("Account Name").
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Name string `json:"name,omitempty"`
+
+	// phoneNumber of a WhatsApp account in E.164 ("Mobile Number").
+	// +optional
+	// +kubebuilder:validation:Pattern=`^\+[1-9][0-9]{6,14}$`
+	PhoneNumber string `json:"phoneNumber,omitempty"`
+
+	// id is the channel's id of the account: the WhatsApp phone_number_id,
+	// the Facebook Page id, the Instagram account id or the Viber bot id.
+	// Inbound events addressed to another id are rejected.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9._-]+$`
+	ID string `json:"id,omitempty"`
+}
+
+// WebhookSettings says how the channel reaches the executor.
+type WebhookSettings struct {
+	// publicURL is the externally reachable URL of the executor's webhook
+	// (your ingress or gateway in front of the executor Service).
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https://[^\s]+$`
+	PublicURL string `json:"publicURL,omitempty"`
+
+	// register makes the executor register publicURL with the channel at
+	// start (Viber set_webhook). Meta channels are registered in the app
+	// dashboard instead.
+	// +optional
+	Register bool `json:"register,omitempty"`
+}
+
+// ChannelBindingStatus is what the operator observed of a binding.
+type ChannelBindingStatus struct {
+	// observedGeneration is the generation the status describes; -1 until
+	// the operator first reconciled the binding.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready and Stalled.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// webhookPath is the path on the executor Service to configure as the
+	// channel's callback URL, e.g. /webhooks/whatsapp.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	WebhookPath string `json:"webhookPath,omitempty"`
+}
+
+// ChannelBinding binds a WhatsApp, Instagram, Viber or Messenger account to a
+// ChatFlow, with the Secret holding the account's credentials. One account
+// serves one flow; a flow has at most one binding.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=cb,categories=chatflow
+// +kubebuilder:selectablefield:JSONPath=`.spec.flowRef.name`
+// +kubebuilder:printcolumn:name="Channel",type=string,JSONPath=`.spec.channel`
+// +kubebuilder:printcolumn:name="Account",type=string,JSONPath=`.spec.account.name`
+// +kubebuilder:printcolumn:name="Flow",type=string,JSONPath=`.spec.flowRef.name`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+type ChannelBinding struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec declares the binding.
+	// +required
+	Spec ChannelBindingSpec `json:"spec"`
+
+	// status is what the operator observed.
+	// +optional
+	// +kubebuilder:default={"observedGeneration":-1}
+	Status ChannelBindingStatus `json:"status,omitzero"`
+}
+
+// ChannelBindingList is a list of ChannelBindings.
+//
+// +kubebuilder:object:root=true
+type ChannelBindingList struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitzero"`
+	// items are the bindings.
+	Items []ChannelBinding `json:"items"`
+}

@@ -1,0 +1,47 @@
+package v1alpha1
+
+// Condition types of ChatFlow and ChannelBinding. Ready, Valid, Bound and
+// ExecutorAvailable have positive polarity (True is good); Reconciling and
+// Stalled have negative polarity ("abnormal-true": absent or False is good),
+// as kstatus expects.
+const (
+	// ConditionReady is True when the object is fully reconciled: for a
+	// Published flow, its live revision is served by an available executor.
+	ConditionReady = "Ready"
+	// ConditionValid is True when the flow graph compiles.
+	ConditionValid = "Valid"
+	// ConditionBound is True when the flow has what it needs to receive
+	// messages: a ready ChannelBinding of its trigger channel (or none
+	// needed for a Manual flow).
+	ConditionBound = "Bound"
+	// ConditionExecutorAvailable is True when the executor Deployment of the
+	// live revision has its replicas available.
+	ConditionExecutorAvailable = "ExecutorAvailable"
+	// ConditionReconciling is True while the operator works towards the
+	// declared state, e.g. while an executor rolls out. Negative polarity.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when the operator cannot make progress
+	// without a change by the user (an invalid graph, a missing Secret key,
+	// a binding conflict). Negative polarity.
+	ConditionStalled = "Stalled"
+)
+
+// Condition reasons.
+const (
+	ReasonSucceeded             = "Succeeded"
+	ReasonProgressing           = "Progressing"
+	ReasonInvalidGraph          = "InvalidGraph"
+	ReasonLastGoodRevisionLive  = "LastGoodRevisionLive"
+	ReasonUnpublished           = "Unpublished"
+	ReasonBindingMissing        = "BindingMissing"
+	ReasonBindingNotReady       = "BindingNotReady"
+	ReasonNotNeeded             = "NotNeeded"
+	ReasonDeploymentProgressing = "DeploymentProgressing"
+	ReasonDeploymentAvailable   = "DeploymentAvailable"
+	ReasonDeploymentUnavailable = "DeploymentUnavailable"
+	ReasonFlowNotFound          = "FlowNotFound"
+	ReasonChannelMismatch       = "ChannelMismatch"
+	ReasonSecretNotFound        = "SecretNotFound"
+	ReasonSecretKeyMissing      = "SecretKeyMissing"
+	ReasonConflict              = "Conflict"
+)

@@ -1,0 +1,572 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// NodeType names the component a node runs.
+// +kubebuilder:validation:Enum=Start;End;SendMessage;WaitForReply;Condition;SetVariables;HTTPRequest;Delay;Jump;Handoff
+type NodeType string
+
+// The node types. Every type but Start and End carries the member of the
+// same name (sendMessage, waitForReply, ...).
+const (
+	NodeStart        NodeType = "Start"
+	NodeEnd          NodeType = "End"
+	NodeSendMessage  NodeType = "SendMessage"
+	NodeWaitForReply NodeType = "WaitForReply"
+	NodeCondition    NodeType = "Condition"
+	NodeSetVariables NodeType = "SetVariables"
+	NodeHTTPRequest  NodeType = "HTTPRequest"
+	NodeDelay        NodeType = "Delay"
+	NodeJump         NodeType = "Jump"
+	NodeHandoff      NodeType = "Handoff"
+)
+
+// NodeTypes lists every node type, in the order the documentation uses.
+var NodeTypes = []NodeType{
+	NodeStart, NodeEnd, NodeSendMessage, NodeWaitForReply, NodeCondition,
+	NodeSetVariables, NodeHTTPRequest, NodeDelay, NodeJump, NodeHandoff,
+}
+
+// Node is one component of a flow graph: a discriminated union of the node
+// types, where type names the member that must be set, and only that one.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.sendMessage) == (self.type == 'SendMessage')",message="a SendMessage node needs the sendMessage member, and only SendMessage nodes may have it",fieldPath=".sendMessage"
+// +kubebuilder:validation:XValidation:rule="has(self.waitForReply) == (self.type == 'WaitForReply')",message="a WaitForReply node needs the waitForReply member, and only WaitForReply nodes may have it",fieldPath=".waitForReply"
+// +kubebuilder:validation:XValidation:rule="has(self.condition) == (self.type == 'Condition')",message="a Condition node needs the condition member, and only Condition nodes may have it",fieldPath=".condition"
+// +kubebuilder:validation:XValidation:rule="has(self.setVariables) == (self.type == 'SetVariables')",message="a SetVariables node needs the setVariables member, and only SetVariables nodes may have it",fieldPath=".setVariables"
+// +kubebuilder:validation:XValidation:rule="has(self.httpRequest) == (self.type == 'HTTPRequest')",message="an HTTPRequest node needs the httpRequest member, and only HTTPRequest nodes may have it",fieldPath=".httpRequest"
+// +kubebuilder:validation:XValidation:rule="has(self.delay) == (self.type == 'Delay')",message="a Delay node needs the delay member, and only Delay nodes may have it",fieldPath=".delay"
+// +kubebuilder:validation:XValidation:rule="has(self.jump) == (self.type == 'Jump')",message="a Jump node needs the jump member, and only Jump nodes may have it",fieldPath=".jump"
+// +kubebuilder:validation:XValidation:rule="has(self.handoff) == (self.type == 'Handoff')",message="a Handoff node needs the handoff member, and only Handoff nodes may have it",fieldPath=".handoff"
+// +kubebuilder:validation:XValidation:rule="self.type != 'End' || !has(self.next)",message="an End node has no next: it closes the session",fieldPath=".next"
+// +kubebuilder:validation:XValidation:rule="!has(self.onError) || self.type in ['SendMessage', 'HTTPRequest']",message="onError applies only to SendMessage and HTTPRequest nodes",fieldPath=".onError"
+// +kubebuilder:validation:XValidation:rule="!has(self.onTimeout) || self.type in ['WaitForReply', 'Handoff']",message="onTimeout applies only to WaitForReply and Handoff nodes",fieldPath=".onTimeout"
+type Node struct {
+	// id names the node; other nodes refer to it in next, onError, onTimeout,
+	// branches and jump targets. Lower-case letters, digits and '-', like a
+	// DNS label.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	ID string `json:"id"`
+
+	// type is the component the node runs; the member of the same name
+	// (sendMessage, waitForReply, ...) holds its settings.
+	// +required
+	Type NodeType `json:"type"`
+
+	// next is the node that runs after this one: for WaitForReply, when the
+	// contact replied (and on timeout when onTimeout is absent); for Jump,
+	// once maxJumps is used up; for Handoff, when automation resumes. Every
+	// type but End and Condition needs it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Next string `json:"next,omitempty"`
+
+	// onError is the node that runs when a SendMessage cannot be delivered
+	// or an HTTPRequest fails (non-2xx, timeout, refused address). Without
+	// it the session ends with an error event.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	OnError string `json:"onError,omitempty"`
+
+	// onTimeout is the node that runs when a WaitForReply gets no reply in
+	// time, or a Handoff times out. Without it the flow continues on next.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	OnTimeout string `json:"onTimeout,omitempty"`
+
+	// sendMessage holds the settings of a SendMessage node.
+	// +optional
+	SendMessage *SendMessageNode `json:"sendMessage,omitempty"`
+	// waitForReply holds the settings of a WaitForReply node.
+	// +optional
+	WaitForReply *WaitForReplyNode `json:"waitForReply,omitempty"`
+	// condition holds the settings of a Condition node.
+	// +optional
+	Condition *ConditionNode `json:"condition,omitempty"`
+	// setVariables holds the settings of a SetVariables node.
+	// +optional
+	SetVariables *SetVariablesNode `json:"setVariables,omitempty"`
+	// httpRequest holds the settings of an HTTPRequest node.
+	// +optional
+	HTTPRequest *HTTPRequestNode `json:"httpRequest,omitempty"`
+	// delay holds the settings of a Delay node.
+	// +optional
+	Delay *DelayNode `json:"delay,omitempty"`
+	// jump holds the settings of a Jump node.
+	// +optional
+	Jump *JumpNode `json:"jump,omitempty"`
+	// handoff holds the settings of a Handoff node.
+	// +optional
+	Handoff *HandoffNode `json:"handoff,omitempty"`
+}
+
+// SendMessageNode sends one message to the contact. Text, captions, URLs and
+// template parameters are templates: {{ <CEL> }} is replaced by its value.
+// What a channel can render is checked when the flow is validated.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.text) || has(self.media) || has(self.template)",message="a message needs text, media or a template"
+// +kubebuilder:validation:XValidation:rule="!has(self.template) || !(has(self.text) || has(self.media) || has(self.buttons) || has(self.list) || has(self.quickReplies))",message="a WhatsApp template message carries nothing else: remove text, media, buttons, list and quickReplies"
+// +kubebuilder:validation:XValidation:rule="[has(self.buttons), has(self.list), has(self.quickReplies)].filter(x, x).size() <= 1",message="use at most one of buttons, list and quickReplies"
+// +kubebuilder:validation:XValidation:rule="!has(self.list) || has(self.text)",message="a list message needs text for its body"
+type SendMessageNode struct {
+	// text of the message (a template). Channel limits apply: WhatsApp 4096
+	// characters, Messenger and Instagram 2000, Viber 7000.
+	// +optional
+	// +kubebuilder:validation:MaxLength=7000
+	Text string `json:"text,omitempty"`
+
+	// media attaches an image, video, audio file, document or sticker.
+	// +optional
+	Media *Media `json:"media,omitempty"`
+
+	// buttons offer reply buttons (WhatsApp: up to 3; Messenger: a button
+	// template, up to 3; Viber: a keyboard). The tapped button's id arrives
+	// as message.buttonId.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=24
+	Buttons []Button `json:"buttons,omitempty"`
+
+	// list offers a WhatsApp list message: a menu of up to 10 rows in sections.
+	// +optional
+	List *ListMessage `json:"list,omitempty"`
+
+	// quickReplies offer Messenger and Instagram quick replies (up to 13).
+	// The chosen one's id arrives as message.buttonId.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=13
+	QuickReplies []Button `json:"quickReplies,omitempty"`
+
+	// template sends an approved WhatsApp message template (WhatsApp only),
+	// the way to message a contact outside the 24-hour window.
+	// +optional
+	Template *WhatsAppTemplate `json:"template,omitempty"`
+
+	// tag is the Messenger message tag used when the 24-hour window is
+	// closed, e.g. HUMAN_AGENT. Messenger and Instagram only.
+	// +optional
+	// +kubebuilder:validation:Enum=HUMAN_AGENT;ACCOUNT_UPDATE;CONFIRMED_EVENT_UPDATE;POST_PURCHASE_UPDATE
+	Tag string `json:"tag,omitempty"`
+}
+
+// MediaType is the kind of an attachment.
+// +kubebuilder:validation:Enum=Image;Video;Audio;Document;Sticker
+type MediaType string
+
+// The media kinds.
+const (
+	MediaImage    MediaType = "Image"
+	MediaVideo    MediaType = "Video"
+	MediaAudio    MediaType = "Audio"
+	MediaDocument MediaType = "Document"
+	MediaSticker  MediaType = "Sticker"
+)
+
+// Media is an attachment sent by URL.
+type Media struct {
+	// type of the attachment.
+	// +required
+	Type MediaType `json:"type"`
+
+	// url the channel fetches the file from (a template); https in production.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	URL string `json:"url"`
+
+	// caption shown with an image, video or document (a template).
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Caption string `json:"caption,omitempty"`
+
+	// filename shown for a document.
+	// +optional
+	// +kubebuilder:validation:MaxLength=240
+	Filename string `json:"filename,omitempty"`
+}
+
+// Button is a reply button or a quick reply.
+type Button struct {
+	// id comes back as message.buttonId when the contact taps the button.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	ID string `json:"id"`
+
+	// title shown on the button (WhatsApp and Messenger: up to 20 characters).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	Title string `json:"title"`
+}
+
+// ListMessage is a WhatsApp list message.
+type ListMessage struct {
+	// button is the label of the button that opens the list (up to 20 characters).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	Button string `json:"button"`
+
+	// sections of the list; WhatsApp allows up to 10 rows in all.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=10
+	Sections []ListSection `json:"sections"`
+}
+
+// ListSection is a titled group of list rows.
+type ListSection struct {
+	// title of the section (required by WhatsApp when there are several sections).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Title string `json:"title,omitempty"`
+
+	// rows of the section.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=10
+	Rows []ListRow `json:"rows"`
+}
+
+// ListRow is one choice of a list message.
+type ListRow struct {
+	// id comes back as message.buttonId when the contact picks the row.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=200
+	ID string `json:"id"`
+
+	// title of the row (WhatsApp: up to 24 characters).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	Title string `json:"title"`
+
+	// description under the title (WhatsApp: up to 72 characters).
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Description string `json:"description,omitempty"`
+}
+
+// WhatsAppTemplate is an approved WhatsApp message template with its parameters.
+type WhatsAppTemplate struct {
+	// name of the approved template.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^[a-z0-9_]+$`
+	Name string `json:"name"`
+
+	// language code of the template, e.g. en_US.
+	// +required
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=16
+	Language string `json:"language"`
+
+	// components fill the template's header, body and button parameters.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Components []TemplateComponent `json:"components,omitempty"`
+}
+
+// TemplateComponent fills the parameters of one part of a template.
+// +kubebuilder:validation:XValidation:rule="self.type != 'button' || (has(self.subType) && has(self.index))",message="a button component needs subType and index"
+type TemplateComponent struct {
+	// type of the component.
+	// +required
+	// +kubebuilder:validation:Enum=header;body;button
+	Type string `json:"type"`
+
+	// subType of a button component.
+	// +optional
+	// +kubebuilder:validation:Enum=quick_reply;url
+	SubType string `json:"subType,omitempty"`
+
+	// index of a button component, from 0.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=9
+	Index *int32 `json:"index,omitempty"`
+
+	// parameters in the order the template declares them.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Parameters []TemplateParameter `json:"parameters,omitempty"`
+}
+
+// TemplateParameter is one parameter of a template component.
+type TemplateParameter struct {
+	// type of the parameter.
+	// +required
+	// +kubebuilder:validation:Enum=text;payload;image;video;document
+	Type string `json:"type"`
+
+	// text of a text parameter (a template).
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Text string `json:"text,omitempty"`
+
+	// payload of a quick-reply button parameter; it comes back as message.payload.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Payload string `json:"payload,omitempty"`
+
+	// link of an image, video or document parameter (a template).
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	Link string `json:"link,omitempty"`
+}
+
+// WaitForReplyNode pauses the flow until the contact replies or the timeout
+// passes. The reply is readable as message.* and, with saveAs, as a variable.
+type WaitForReplyNode struct {
+	// timeout after which the flow goes to onTimeout (or next without it),
+	// between 1s and 7 days. Default 10m.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// saveAs stores the reply text (or the tapped button's id when there is
+	// no text) in vars.<saveAs>.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	SaveAs string `json:"saveAs,omitempty"`
+}
+
+// ConditionNode branches on CEL expressions, tried in order.
+type ConditionNode struct {
+	// branches are tried in order; the first whose when is true is taken.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=50
+	Branches []Branch `json:"branches"`
+
+	// default is the node that runs when no branch matches.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Default string `json:"default"`
+}
+
+// Branch is one outcome of a Condition node.
+type Branch struct {
+	// name labels the branch in logs and pictures of the flow.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Name string `json:"name,omitempty"`
+
+	// when is a CEL expression returning a bool, e.g.
+	// 'message.buttonId == "track"' or 'vars.order.body.status == "shipped"'.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	When string `json:"when"`
+
+	// next is the node that runs when this branch is taken.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Next string `json:"next"`
+}
+
+// SetVariablesNode assigns flow variables, in order.
+type SetVariablesNode struct {
+	// variables to assign, in order; later ones see earlier ones.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=50
+	Variables []Assignment `json:"variables"`
+}
+
+// Assignment sets one variable from a template or a CEL expression.
+// +kubebuilder:validation:XValidation:rule="has(self.value) != has(self.expr)",message="set exactly one of value (a template) and expr (a CEL expression)"
+type Assignment struct {
+	// name of the variable, readable as vars.<name>.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	Name string `json:"name"`
+
+	// value is a template; the variable gets the rendered string.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Value *string `json:"value,omitempty"`
+
+	// expr is a CEL expression; the variable gets its value (any type).
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	Expr *string `json:"expr,omitempty"`
+}
+
+// HTTPRequestNode calls an HTTP API. Private, loopback, link-local and
+// metadata addresses are refused unless the operator allows them.
+// +kubebuilder:validation:XValidation:rule="!has(self.body) || self.method != 'GET'",message="a GET request has no body: use query, or another method"
+type HTTPRequestNode struct {
+	// method of the request.
+	// +optional
+	// +kubebuilder:default=GET
+	// +kubebuilder:validation:Enum=GET;POST;PUT;PATCH;DELETE
+	Method string `json:"method,omitempty"`
+
+	// url of the request (a template); http or https.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	URL string `json:"url"`
+
+	// headers of the request; values are templates or come from Secrets.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	Headers []HTTPHeader `json:"headers,omitempty"`
+
+	// query parameters added to the url; values are templates.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	Query []NameValue `json:"query,omitempty"`
+
+	// body of the request (a template), e.g. JSON.
+	// +optional
+	// +kubebuilder:validation:MaxLength=65536
+	Body string `json:"body,omitempty"`
+
+	// timeout of the request, at most 30s. Default 10s.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// saveAs stores the response in vars.<saveAs> as {status, headers, body};
+	// body is decoded when the response is JSON.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	SaveAs string `json:"saveAs,omitempty"`
+}
+
+// HTTPHeader is a request header whose value is a template or a Secret key.
+// +kubebuilder:validation:XValidation:rule="has(self.value) != has(self.valueFrom)",message="set exactly one of value and valueFrom"
+type HTTPHeader struct {
+	// name of the header.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	Name string `json:"name"`
+
+	// value of the header (a template).
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Value *string `json:"value,omitempty"`
+
+	// valueFrom reads the value from a Secret in the flow's namespace.
+	// +optional
+	ValueFrom *HeaderSource `json:"valueFrom,omitempty"`
+}
+
+// HeaderSource is where a header value comes from.
+type HeaderSource struct {
+	// secretKeyRef selects a key of a Secret in the flow's namespace.
+	// +required
+	SecretKeyRef SecretKeySelector `json:"secretKeyRef"`
+}
+
+// SecretKeySelector selects a key of a Secret in the same namespace.
+type SecretKeySelector struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key in the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key"`
+}
+
+// NameValue is a name and a template value.
+type NameValue struct {
+	// name of the parameter.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	Name string `json:"name"`
+
+	// value of the parameter (a template).
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Value string `json:"value,omitempty"`
+}
+
+// DelayNode pauses the flow for a while (a durable timer).
+type DelayNode struct {
+	// duration of the pause, between 1s and 7 days.
+	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	Duration metav1.Duration `json:"duration"`
+}
+
+// JumpNode goes back (or forward) to another node, at most maxJumps times
+// per session visit, then continues on next. It is how loops are bounded.
+type JumpNode struct {
+	// target is the node to jump to.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Target string `json:"target"`
+
+	// maxJumps is how many times the jump is taken before the flow goes on
+	// to next instead.
+	// +optional
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	MaxJumps int32 `json:"maxJumps,omitempty"`
+}
+
+// HandoffNode hands the conversation to a human: automation is paused for
+// the contact until an agent resumes it or the timeout passes.
+type HandoffNode struct {
+	// notifyURL receives a POST with the contact, the flow and the recent
+	// transcript when the hand-off starts (a template). Optional.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	NotifyURL string `json:"notifyURL,omitempty"`
+
+	// timeout after which automation resumes on onTimeout (or next), between
+	// 1m and 7 days. Default 24h.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// queue names the agent queue or team, passed to notifyURL.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Queue string `json:"queue,omitempty"`
+}
