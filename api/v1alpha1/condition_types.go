@@ -44,4 +44,13 @@ const (
 	ReasonSecretNotFound        = "SecretNotFound"
 	ReasonSecretKeyMissing      = "SecretKeyMissing"
 	ReasonConflict              = "Conflict"
+	// ReasonReconcileFailed says the last reconcile hit an error (an API
+	// call failed); the operator retries with backoff.
+	ReasonReconcileFailed = "ReconcileFailed"
+	// ReasonRemovingExecutor says an Unpublished flow's executor is being removed.
+	ReasonRemovingExecutor = "RemovingExecutor"
+	// ReasonProgressDeadlineExceeded says the executor rollout stopped
+	// making progress (pods crash or cannot be scheduled); the previous
+	// revision keeps serving where it still runs.
+	ReasonProgressDeadlineExceeded = "ProgressDeadlineExceeded"
 )

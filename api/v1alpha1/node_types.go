@@ -148,10 +148,11 @@ type SendMessageNode struct {
 	// +optional
 	Template *WhatsAppTemplate `json:"template,omitempty"`
 
-	// tag is the Messenger message tag used when the 24-hour window is
-	// closed, e.g. HUMAN_AGENT. Messenger and Instagram only.
+	// tag is the message tag used when the 24-hour window is closed:
+	// HUMAN_AGENT lets a person answer within 7 days of the contact's last
+	// message. Messenger and Instagram only (Meta retired the other tags).
 	// +optional
-	// +kubebuilder:validation:Enum=HUMAN_AGENT;ACCOUNT_UPDATE;CONFIRMED_EVENT_UPDATE;POST_PURCHASE_UPDATE
+	// +kubebuilder:validation:Enum=HUMAN_AGENT
 	Tag string `json:"tag,omitempty"`
 }
 
