@@ -1,0 +1,206 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+const (
+	group = "workers" // the one consumer group of a signal stream
+
+	// readBlock bounds a blocking XREADGROUP so the reader notices Close.
+	readBlock = time.Second
+	// timerPoll is how often the pump looks for due timers: the lateness of
+	// a timer is at most about this.
+	timerPoll = 250 * time.Millisecond
+	// timerGrace is how long an index entry whose timer is not stored is
+	// kept, in case the commit storing it is still on its way. Commits refuse
+	// entries older than half of it, so none is dropped too early.
+	timerGrace = 5 * time.Minute
+	// autoDedupeTTL covers items without an ID against a retried script
+	// call (go-redis retries when a connection breaks after sending).
+	autoDedupeTTL = 10 * time.Minute
+	// consumerGCIdle: consumers idle this long with nothing pending belong to
+	// replicas that are gone.
+	consumerGCIdle = time.Hour
+	// opTimeout bounds the store's own calls that have no caller context.
+	opTimeout = 5 * time.Second
+)
+
+type redisStore struct {
+	opts     Options
+	rdb      redis.UniversalClient
+	reader   redis.UniversalClient // own pool: its blocking reads must not starve the others
+	keys     keyspace
+	lua      *scripts
+	consumer string
+	ttlMS    int64
+
+	sigs   chan signal // signals read or reclaimed, handed to Acquire
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// signal says that a contact may have work. id is its stream entry.
+type signal struct {
+	id      string
+	contact string
+}
+
+// NewRedis connects to Redis (redis://host:port/db, rediss://... for TLS,
+// redis+cluster://host:port?addr=host2:port2 for Redis Cluster; go-redis URL
+// options such as dial_timeout apply) and starts the replica's background
+// work: the signal reader, the reclaimer of stale signals and the timer
+// pump. It fails if Redis does not answer.
+func NewRedis(ctx context.Context, url string, opts Options) (Store, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	rdb, err := newClient(url)
+	if err != nil {
+		return nil, err
+	}
+	reader, _ := newClient(url)
+	s := &redisStore{
+		opts:     opts,
+		rdb:      rdb,
+		reader:   reader,
+		keys:     newKeyspace(opts.Namespace),
+		consumer: opts.Owner + "-" + newNonce()[:8],
+		ttlMS:    opts.LeaseTTL.Milliseconds(),
+		sigs:     make(chan signal),
+	}
+	if s.ttlMS < 1 {
+		s.ttlMS = 1
+	}
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		_ = rdb.Close()
+		_ = reader.Close()
+		return nil, fmt.Errorf("store: redis %s: %w", redactURL(url), err)
+	}
+	s.lua = newScripts(serverMajor(ctx, rdb) >= 7)
+	if err := s.ensureGroup(ctx); err != nil {
+		_ = rdb.Close()
+		_ = reader.Close()
+		return nil, err
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Add(3)
+	go s.read()
+	go s.reclaim()
+	go s.pumpTimers()
+	return s, nil
+}
+
+// newClient builds a client from a URL. Unless the URL says otherwise,
+// callers' context deadlines apply and no call hangs for long when Redis is
+// unreachable.
+func newClient(url string) (redis.UniversalClient, error) {
+	noMaint := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	if rest, ok := strings.CutPrefix(url, "redis+cluster://"); ok {
+		return newCluster("redis://"+rest, noMaint)
+	}
+	if rest, ok := strings.CutPrefix(url, "rediss+cluster://"); ok {
+		return newCluster("rediss://"+rest, noMaint)
+	}
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	o.ContextTimeoutEnabled = true
+	o.MaintNotificationsConfig = noMaint
+	o.DialTimeout = orDefault(o.DialTimeout, 2*time.Second)
+	o.ReadTimeout = orDefault(o.ReadTimeout, 3*time.Second)
+	o.WriteTimeout = orDefault(o.WriteTimeout, 3*time.Second)
+	return redis.NewClient(o), nil
+}
+
+func newCluster(url string, noMaint *maintnotifications.Config) (redis.UniversalClient, error) {
+	o, err := redis.ParseClusterURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	o.ContextTimeoutEnabled = true
+	o.MaintNotificationsConfig = noMaint
+	o.DialTimeout = orDefault(o.DialTimeout, 2*time.Second)
+	o.ReadTimeout = orDefault(o.ReadTimeout, 3*time.Second)
+	o.WriteTimeout = orDefault(o.WriteTimeout, 3*time.Second)
+	return redis.NewClusterClient(o), nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// redactURL drops credentials from a URL for error messages.
+func redactURL(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		if j := strings.LastIndex(u[i+3:], "@"); j >= 0 {
+			return u[:i+3] + "***@" + u[i+3+j+1:]
+		}
+	}
+	return u
+}
+
+func (s *redisStore) closed() bool { return s.ctx.Err() != nil }
+
+// ensureGroup creates the signal stream and its consumer group from the
+// first entry, so signals written before the group existed are not skipped.
+func (s *redisStore) ensureGroup(ctx context.Context) error {
+	err := s.rdb.XGroupCreateMkStream(ctx, s.keys.signals, group, "0").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("store: create consumer group: %w", err)
+	}
+	return nil
+}
+
+func (s *redisStore) Ping(ctx context.Context) error {
+	if s.closed() {
+		return ErrClosed
+	}
+	return s.rdb.Ping(ctx).Err()
+}
+
+func (s *redisStore) Stats(ctx context.Context) (Stats, error) {
+	if s.closed() {
+		return Stats{}, ErrClosed
+	}
+	xlen := s.rdb.XLen(ctx, s.keys.signals)
+	pend := s.rdb.XPending(ctx, s.keys.signals, group)
+	timers := s.rdb.ZCard(ctx, s.keys.timerIndex)
+	for _, err := range []error{xlen.Err(), pend.Err(), timers.Err()} {
+		if err != nil {
+			return Stats{}, fmt.Errorf("store: stats: %w", err)
+		}
+	}
+	return Stats{Signals: xlen.Val(), InFlight: pend.Val().Count, Timers: timers.Val(), InboxItems: -1}, nil
+}
+
+func (s *redisStore) Close() error {
+	var err error
+	s.once.Do(func() {
+		s.cancel()
+		// Interrupts the blocking read, so Close does not wait for it.
+		_ = s.reader.Close()
+		s.wg.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		defer cancel()
+		// Leave the group when nothing is pending here; otherwise the
+		// consumer stays until others reclaim its signals and the GC sweeps it.
+		_ = s.lua.leave.Run(ctx, s.rdb, []string{s.keys.signals}, group, s.consumer).Err()
+		err = s.rdb.Close()
+	})
+	return err
+}

@@ -1,0 +1,294 @@
+package store
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chatflow-dev/chatflow/runtime/store/redistest"
+)
+
+// slot is the Redis Cluster slot of a key: CRC16 of its hash tag.
+func slot(key string) uint16 {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	var crc uint16
+	for _, b := range []byte(key) {
+		crc ^= uint16(b) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc % 16384
+}
+
+func TestKeyLayout(t *testing.T) {
+	if got := slot("123456789"); got != 0x31C3%16384 {
+		t.Fatalf("crc16 self-check: %d", got)
+	}
+	ks := newKeyspace("shop/order-status")
+	seen := map[string]string{}
+	for _, c := range []string{"15550001111", "a}b", "{x}", "}", "a|b", "a}:inbox", "é😀", " "} {
+		k := ks.contact(c)
+		all := []string{k.inbox, k.state, k.outbox, k.lease, k.dedupe, k.timers}
+		for _, key := range all {
+			if slot(key) != slot(all[0]) {
+				t.Errorf("contact %q: %s and %s are in different slots", c, key, all[0])
+			}
+			if other, dup := seen[key]; dup {
+				t.Errorf("key %s used by contacts %q and %q", key, other, c)
+			}
+			seen[key] = c
+		}
+	}
+	if got, want := ks.contact("15550001111").inbox, "chatflow:shop/order-status:{shop/order-status|15550001111}:inbox"; got != want {
+		t.Errorf("inbox key %q, want %q", got, want)
+	}
+	if slot(ks.contact("a").inbox) == slot(newKeyspace("other/flow").contact("a").inbox) &&
+		slot(ks.contact("b").inbox) == slot(newKeyspace("other/flow").contact("b").inbox) {
+		t.Errorf("namespaces do not spread a contact over slots")
+	}
+}
+
+func TestEncoding(t *testing.T) {
+	for _, it := range []Item{{}, {ID: "wa:wamid.X", Payload: []byte("hi")}, {ID: "12:3", Payload: []byte("4:5")}, {Payload: []byte{0, ':'}}} {
+		got, err := decodeItem(encodeItem(it))
+		if err != nil || got.ID != it.ID || string(got.Payload) != string(it.Payload) {
+			t.Errorf("round trip of %+v: %+v, %v", it, got, err)
+		}
+	}
+	for _, bad := range []string{"", "x", "5:abc", "-1:", ":abc"} {
+		if _, err := decodeItem(bad); err == nil {
+			t.Errorf("decodeItem(%q): no error", bad)
+		}
+	}
+	tail := memberTail("0123456789abcdef", "c:1}", "t:2")
+	m, err := parseTimerMember("1700000000000:" + tail)
+	if err != nil || m.created != 1700000000000 || m.nonce != "0123456789abcdef" || m.contact != "c:1}" || m.id != "t:2" {
+		t.Errorf("parseTimerMember: %+v %v", m, err)
+	}
+	for _, bad := range []string{"", "x:0123456789abcdef:1:ct", "1:short:1:ct", "1:0123456789abcdef:9:ct"} {
+		if _, err := parseTimerMember(bad); err == nil {
+			t.Errorf("parseTimerMember(%q): no error", bad)
+		}
+	}
+}
+
+func newTestRedis(t *testing.T, url, ns string) *redisStore {
+	t.Helper()
+	s, err := NewRedis(context.Background(), url, Options{Namespace: ns, LeaseTTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s.(*redisStore)
+}
+
+// TestTimerIndexEntries covers the index entries the contract cannot reach:
+// one whose commit never landed is kept for the grace period and then
+// removed, and a commit carrying an entry stamped too long ago is refused.
+func TestTimerIndexEntries(t *testing.T) {
+	url, _ := redistest.Start(t)
+	s := newTestRedis(t, url, "timers")
+	ctx := context.Background()
+
+	stamp, nonces, err := s.indexTimers(ctx, "c", []Timer{{ID: "t", At: time.Now().Add(-time.Second)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	members, _ := s.rdb.ZRange(ctx, s.keys.timerIndex, 0, -1).Result()
+	if len(members) != 1 {
+		t.Fatalf("index holds %v", members)
+	}
+	member := members[0]
+	if !strings.Contains(member, nonces[0]) {
+		t.Fatalf("entry %q lacks nonce %s", member, nonces[0])
+	}
+	// Due, but no timer stored: postponed, not dropped, no item.
+	if err := s.fireEntry(ctx, member); err != nil {
+		t.Fatal(err)
+	}
+	score, err := s.rdb.ZScore(ctx, s.keys.timerIndex, member).Result()
+	if err != nil {
+		t.Fatalf("entry dropped before its grace: %v", err)
+	}
+	if due := time.UnixMilli(int64(score)); time.Until(due) < 500*time.Millisecond {
+		t.Errorf("entry rescheduled for %v, want about a second later", time.Until(due))
+	}
+	if n, _ := s.rdb.LLen(ctx, s.keys.contact("c").inbox).Result(); n != 0 {
+		t.Errorf("a missing timer fired")
+	}
+	// Past the grace: removed.
+	old := strings.Replace(member, strconv.FormatInt(stamp, 10), strconv.FormatInt(stamp-timerGrace.Milliseconds()-1, 10), 1)
+	s.rdb.ZAdd(ctx, s.keys.timerIndex, redis.Z{Score: 0, Member: old})
+	if err := s.fireEntry(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.rdb.ZScore(ctx, s.keys.timerIndex, old).Result(); err != redis.Nil {
+		t.Errorf("entry past its grace kept: %v", err)
+	}
+
+	// A commit whose entries are older than half the grace is refused and
+	// writes nothing.
+	if _, err := s.Enqueue(ctx, "c", Item{ID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck := s.keys.contact("c")
+	c := Commit{State: []byte("s"), Consumed: 1, SetTimers: []Timer{{ID: "t"}}}
+	r, err := s.lua.commit.Run(ctx, s.rdb, []string{ck.lease, ck.state, ck.inbox, ck.outbox, ck.timers},
+		commitArgs(l, c, s.ttlMS, stamp-timerGrace.Milliseconds(), []string{"0123456789abcdef"})...).Int()
+	if err != nil || r != -1 {
+		t.Fatalf("stale commit: %d %v, want -1", r, err)
+	}
+	if n, _ := s.rdb.Exists(ctx, ck.state, ck.timers).Result(); n != 0 {
+		t.Errorf("a refused commit wrote %d keys", n)
+	}
+	if err := s.Commit(ctx, l, c); err != nil { // the client path re-indexes
+		t.Fatalf("Commit: %v", err)
+	}
+}
+
+// TestConsumerCleanup checks that a closed replica leaves the consumer
+// group and that consumers of vanished replicas are collected, but only
+// when they hold no pending signal.
+func TestConsumerCleanup(t *testing.T) {
+	url, _ := redistest.Start(t)
+	ctx := context.Background()
+	s := newTestRedis(t, url, "consumers")
+	names := func(rdb redis.UniversalClient, stream string) string {
+		cs, err := rdb.XInfoConsumers(ctx, stream, group).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Name)
+		}
+		return strings.Join(out, " ")
+	}
+	// Redis creates a consumer when it first delivers to it.
+	if _, err := s.Enqueue(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(s.rdb, s.keys.signals); got != s.consumer {
+		t.Fatalf("consumers %q, want %q", got, s.consumer)
+	}
+	o, _ := redis.ParseURL(url)
+	rdb := redis.NewClient(o)
+	defer rdb.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(rdb, s.keys.signals); got != "" {
+		t.Errorf("after Close: consumers %q, want none", got)
+	}
+
+	// Replicas that vanished: one with a signal pending, one without.
+	stream := "gc-test"
+	rdb.XGroupCreateMkStream(ctx, stream, group, "0")
+	rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []string{"c", "x"}})
+	rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: "dead-busy", Streams: []string{stream, ">"}, Count: 1, Block: -1})
+	rdb.XGroupCreateConsumer(ctx, stream, group, "dead-idle")
+	time.Sleep(5 * time.Millisecond)
+	if err := newScripts(true).gc.Run(ctx, rdb, []string{stream}, group, 1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(rdb, stream); got != "dead-busy" {
+		t.Errorf("after GC: consumers %q, want dead-busy (it holds a signal)", got)
+	}
+}
+
+// TestBusySignalKeptForUnbackedLease: a lease can be granted by a duplicate
+// delivery of a signal that was acknowledged meanwhile. A signal for the
+// same contact arriving then must stay pending (it stands for the work if
+// that holder dies), while with a pending holder signal it is redundant.
+func TestBusySignalKeptForUnbackedLease(t *testing.T) {
+	url, _ := redistest.Start(t)
+	ctx := context.Background()
+	s := newTestRedis(t, url, "busy")
+	o, _ := redis.ParseURL(url)
+	rdb := redis.NewClient(o)
+	defer rdb.Close()
+	pending := func(id string) bool {
+		p, err := rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.keys.signals, Group: group, Start: id, End: id, Count: 1}).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(p) == 1
+	}
+	// Signals delivered to a consumer of our own, so s's reader stays out.
+	deliver := func() string {
+		id := rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.signals, Values: []string{"c", "x"}}).Val()
+		for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(10 * time.Millisecond) {
+			// s's reader may have taken it (claim it over), or not (read it).
+			rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: "test", Streams: []string{s.keys.signals, ">"}, Count: 10, Block: -1})
+			rdb.XClaim(ctx, &redis.XClaimArgs{Stream: s.keys.signals, Group: group, Consumer: "test", Messages: []string{id}})
+			if pending(id) {
+				return id
+			}
+		}
+		t.Fatalf("signal %s never pending", id)
+		return ""
+	}
+	stale := deliver()
+	if err := s.ack(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.tryLease(ctx, signal{id: stale, contact: "x"})
+	if err != nil || l == nil {
+		t.Fatalf("lease from a stale signal: %v %v", l, err)
+	}
+	busy := deliver()
+	if l2, err := s.tryLease(ctx, signal{id: busy, contact: "x"}); l2 != nil || err != nil {
+		t.Fatalf("second lease: %v %v", l2, err)
+	}
+	if !pending(busy) {
+		t.Errorf("signal for a contact with an unbacked lease was acknowledged")
+	}
+	if err := s.Release(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+
+	// Backed holder: the busy signal is redundant.
+	own := deliver()
+	l, err = s.tryLease(ctx, signal{id: own, contact: "y"})
+	if err != nil || l == nil {
+		t.Fatalf("lease: %v %v", l, err)
+	}
+	busy = deliver()
+	if l2, err := s.tryLease(ctx, signal{id: busy, contact: "y"}); l2 != nil || err != nil {
+		t.Fatalf("second lease: %v %v", l2, err)
+	}
+	if pending(busy) {
+		t.Errorf("redundant signal kept pending")
+	}
+	// The lease's own signal, delivered again, stays pending.
+	if l2, err := s.tryLease(ctx, signal{id: own, contact: "y"}); l2 != nil || err != nil {
+		t.Fatalf("lease from its own signal again: %v %v", l2, err)
+	}
+	if !pending(own) {
+		t.Errorf("the lease's own signal was acknowledged")
+	}
+}

@@ -1,0 +1,72 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The Lua scripts, one file each under lua/. Each script touches the keys of
+// one contact, or one global key, never both (the Redis Cluster rule), and
+// only keys passed in KEYS.
+//
+//go:embed lua/*.lua
+var luaFiles embed.FS
+
+// luaPrelude is shared by all scripts. TIME is allowed before writes
+// because Redis ≥ 5 replicates a script's effects, not the script.
+const luaPrelude = `local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`
+
+// strictShebang marks scripts for Redis ≥ 7, which then refuses, in
+// cluster mode, any key access outside the slot of the declared keys:
+// Redis itself checks the layout. Older servers do not know the syntax.
+const strictShebang = "#!lua\n"
+
+type scripts struct {
+	enqueue, lease, load, commit, renew, release *redis.Script
+	fire, index, settle, ack, ackBusy, leave, gc *redis.Script
+}
+
+func newScripts(strict bool) *scripts {
+	prefix := luaPrelude
+	if strict {
+		prefix = strictShebang + luaPrelude
+	}
+	load := func(name string) *redis.Script {
+		src, err := luaFiles.ReadFile("lua/" + name + ".lua")
+		if err != nil {
+			panic(err) // embedded at build time: cannot happen
+		}
+		return redis.NewScript(prefix + string(src))
+	}
+	return &scripts{
+		enqueue: load("enqueue"), lease: load("lease"), load: load("load"),
+		commit: load("commit"), renew: load("renew"), release: load("release"),
+		fire: load("fire"), index: load("index"), settle: load("settle"),
+		ack: load("ack"), ackBusy: load("ackbusy"), leave: load("leave"), gc: load("gc"),
+	}
+}
+
+// serverMajor returns the major version Redis reports (Valkey reports its
+// Redis compatibility version), or 0 when it cannot tell.
+func serverMajor(ctx context.Context, rdb redis.UniversalClient) int {
+	info, err := rdb.Info(ctx, "server").Result()
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
+			major, _, _ := strings.Cut(v, ".")
+			n, _ := strconv.Atoi(major)
+			return n
+		}
+	}
+	return 0
+}

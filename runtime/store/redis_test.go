@@ -1,0 +1,270 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatflow-dev/chatflow/runtime/store"
+	"github.com/chatflow-dev/chatflow/runtime/store/redistest"
+	"github.com/chatflow-dev/chatflow/runtime/store/storetest"
+)
+
+// redisReplicas makes a new store (a replica) per call, all on one server.
+func redisReplicas(url string) storetest.Factory {
+	return func(t *testing.T, opts store.Options) store.Store {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s, err := store.NewRedis(ctx, url, opts)
+		if err != nil {
+			t.Fatalf("NewRedis: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+}
+
+func TestRedisContract(t *testing.T) {
+	t.Parallel()
+	url, _ := redistest.Start(t)
+	storetest.Run(t, redisReplicas(url))
+}
+
+// TestRedisClusterContract runs the contract on a one-node Redis Cluster,
+// which refuses any command or script touching keys of two slots: it proves
+// the key layout works on Redis Cluster.
+func TestRedisClusterContract(t *testing.T) {
+	t.Parallel()
+	url, _ := redistest.StartCluster(t)
+	storetest.Run(t, redisReplicas(url))
+}
+
+func TestRedisRejectsBadInput(t *testing.T) {
+	ctx := context.Background()
+	if _, err := store.NewRedis(ctx, "redis://127.0.0.1:1/0", store.Options{}); err == nil {
+		t.Error("NewRedis with nothing listening: no error")
+	}
+	if _, err := store.Open(ctx, "redis://127.0.0.1:1/0", store.Options{Namespace: "a{b}"}); err == nil {
+		t.Error("a namespace with braces: no error")
+	}
+	if _, err := store.Open(ctx, "redis://127.0.0.1:1/x", store.Options{}); err == nil {
+		t.Error("a bad URL: no error")
+	}
+}
+
+// TestRedisSurvivesRestart stops Redis (cleanly, then by SIGKILL) while two
+// replicas are working: calls must fail fast while it is down, and after the
+// restart the work resumes with nothing lost, duplicated or reordered.
+func TestRedisSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"shutdown", "kill"} {
+		t.Run(mode, func(t *testing.T) {
+			url, srv := redistest.Start(t, redistest.FsyncAlways)
+			testRestart(t, url, srv, mode)
+		})
+	}
+}
+
+// TestRedisHungFailsFast freezes Redis: calls must give up by their
+// context deadline (or the client's 3s timeouts), never hang.
+func TestRedisHungFailsFast(t *testing.T) {
+	t.Parallel()
+	url, srv := redistest.Start(t)
+	s := redisReplicas(url)(t, store.Options{Namespace: "hung"})
+	srv.Pause()
+	defer srv.Resume()
+	for name, call := range map[string]func(context.Context) error{
+		"Ping": s.Ping,
+		"Enqueue": func(ctx context.Context) error {
+			_, err := s.Enqueue(ctx, "c", store.Item{ID: "x"})
+			return err
+		},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		start := time.Now()
+		err := call(ctx)
+		cancel()
+		if err == nil {
+			t.Errorf("%s on a hung Redis: no error", name)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("%s on a hung Redis took %v with a 1s deadline", name, d)
+		}
+	}
+	srv.Resume()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping after Resume: %v", err)
+	}
+}
+
+func testRestart(t *testing.T, url string, srv *redistest.Server, mode string) {
+	const (
+		contacts = 20
+		items    = 10
+	)
+	newStore := redisReplicas(url)
+	opts := store.Options{Namespace: "restart", LeaseTTL: 2 * time.Second}
+	replicas := []store.Store{newStore(t, opts), newStore(t, opts)}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+
+	var (
+		mu     sync.Mutex
+		latest = map[string]string{} // contact -> state last loaded or committed
+		steps  int
+	)
+	want := ""
+	for i := range items {
+		want += fmt.Sprintf("%d,", i)
+	}
+	done := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if latest["timer"] != "T," {
+			return false
+		}
+		for c := range contacts {
+			if latest[fmt.Sprintf("c%d", c)] != want {
+				return false
+			}
+		}
+		return true
+	}
+	var wg sync.WaitGroup
+	for _, s := range replicas {
+		for range 2 {
+			wg.Go(func() { restartWorker(ctx, s, &mu, latest, &steps) })
+		}
+	}
+	enqueueAll := func(from, to int) {
+		for i := from; i < to; i++ {
+			for c := range contacts {
+				contact := fmt.Sprintf("c%d", c)
+				it := store.Item{ID: fmt.Sprintf("m%d", i), Payload: fmt.Appendf(nil, "%d,", i)}
+				for {
+					if _, err := replicas[(c+i)%2].Enqueue(ctx, contact, it); err == nil {
+						break
+					}
+					time.Sleep(50 * time.Millisecond) // the webhook's sender retries
+				}
+			}
+		}
+	}
+	// A timer armed now falls due while Redis is down or restarting.
+	if _, err := replicas[0].Enqueue(ctx, "timer", store.Item{ID: "arm", Payload: []byte("arm,")}); err != nil {
+		t.Fatal(err)
+	}
+	enqueueAll(0, items/2)
+	for { // let the workers get going, then pull the plug
+		mu.Lock()
+		n := steps
+		mu.Unlock()
+		if n >= 20 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if mode == "kill" {
+		srv.Kill()
+	} else {
+		srv.Stop()
+	}
+	for _, s := range replicas {
+		start := time.Now()
+		cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
+		if _, err := s.Enqueue(cctx, "c0", store.Item{ID: "while-down"}); err == nil {
+			t.Errorf("Enqueue while Redis is down: no error")
+		}
+		if err := s.Ping(cctx); err == nil {
+			t.Errorf("Ping while Redis is down: no error")
+		}
+		ccancel()
+		d := time.Since(start)
+		t.Logf("while Redis is down, Enqueue and Ping failed after %v", d)
+		if d > 15*time.Second {
+			t.Errorf("Enqueue and Ping took %v to fail while Redis is down", d)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	srv.Restart()
+	enqueueAll(items/2, items)
+	for !done() {
+		if ctx.Err() != nil {
+			mu.Lock()
+			t.Fatalf("work did not finish after the restart; states: %v", latest)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // a second firing of the timer would show by now
+	cancel()
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if got := latest["timer"]; got != "T," {
+		t.Errorf("timer contact: %q, want the timer once (T,)", got)
+	}
+	for c := range contacts {
+		if got := latest[fmt.Sprintf("c%d", c)]; got != want {
+			t.Errorf("c%d: %q, want %q", c, got, want)
+		}
+	}
+}
+
+// restartWorker is the executor's loop, tolerant of a Redis outage: a
+// failed Commit is retried as is (it is idempotent), ErrLeaseLost drops the
+// turn.
+func restartWorker(ctx context.Context, s store.Store, mu *sync.Mutex, latest map[string]string, steps *int) {
+	pause := func() { time.Sleep(50 * time.Millisecond) }
+	for ctx.Err() == nil {
+		l, err := s.Acquire(ctx)
+		if err != nil {
+			pause()
+			continue
+		}
+		snap, err := s.Load(ctx, l)
+		if err != nil {
+			_ = s.Release(ctx, l)
+			pause()
+			continue
+		}
+		state := string(snap.State)
+		mu.Lock()
+		latest[l.Contact] = state
+		mu.Unlock()
+	items:
+		for _, it := range snap.Inbox {
+			next := state + string(it.Payload)
+			c := store.Commit{State: []byte(next), Consumed: 1}
+			if next == "arm," {
+				next = state
+				c = store.Commit{State: []byte(next), Consumed: 1, SetTimers: []store.Timer{
+					{ID: "t", At: time.Now().Add(1500 * time.Millisecond), Payload: []byte("T,")},
+				}}
+			}
+			for {
+				err := s.Commit(ctx, l, c)
+				if err == nil {
+					break
+				}
+				if errors.Is(err, store.ErrLeaseLost) || ctx.Err() != nil {
+					break items
+				}
+				pause()
+			}
+			state = next
+			mu.Lock()
+			latest[l.Contact] = state
+			*steps++
+			mu.Unlock()
+		}
+		for s.Release(ctx, l) != nil && ctx.Err() == nil {
+			pause()
+		}
+	}
+}

@@ -1,0 +1,190 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Item is one unit of work for a contact: an inbound message, a fired timer,
+// a manual run. The store keeps its payload as opaque bytes.
+type Item struct {
+	// ID is the dedupe key, e.g. "wa:wamid.X" or "timer:<id>". Empty means
+	// the item is never deduplicated against other items.
+	ID      string
+	Payload []byte
+}
+
+// Timer is a durable timer of one contact. When At has passed it becomes an
+// inbox item of that contact with ID "timer:"+ID and the same Payload.
+type Timer struct {
+	ID      string
+	At      time.Time
+	Payload []byte
+}
+
+// Lease is the exclusive right to work on one contact until it expires. It
+// is not safe for concurrent Commit calls; Renew may run concurrently with
+// the other methods.
+type Lease struct {
+	Contact string
+	Token   string
+
+	sig string // stream id of the signal that granted it (redis); acked on Release
+	seq int64  // commits applied under this lease; makes a retried commit idempotent
+}
+
+// Snapshot is what a lease holder sees of its contact.
+type Snapshot struct {
+	State  []byte // nil when none was stored
+	Inbox  []Item // oldest first
+	Outbox [][]byte
+}
+
+// Commit is one atomic change of a contact, applied only while the lease is
+// still held.
+type Commit struct {
+	State       []byte // stored when non-nil; nil keeps the current state
+	DeleteState bool   // removes the state (wins over State)
+	// Consumed items are popped from the inbox head, atomically with the
+	// state write: this is what makes a state transition happen exactly once
+	// per item.
+	Consumed int
+	// Outbox replaces the contact's outbox; nil clears it. Effects that are
+	// written here survive a crashed worker and are seen by the next lease.
+	Outbox       [][]byte
+	SetTimers    []Timer  // replaces timers with the same ID
+	CancelTimers []string // IDs; unknown or already fired IDs are ignored
+}
+
+// Stats is a cheap snapshot of the store's queues, for metrics.
+type Stats struct {
+	// Signals are notifications of work not yet acknowledged: redis counts
+	// the entries of the signal stream, memory the contacts queued or leased.
+	Signals int64
+	// InFlight signals were delivered to a worker and are not acknowledged
+	// yet (being worked on, or waiting to be reclaimed).
+	InFlight int64
+	// Timers scheduled. Redis counts index entries, which may include
+	// cancelled timers not yet swept.
+	Timers int64
+	// InboxItems waiting in all inboxes; -1 when the store cannot count them
+	// cheaply (redis).
+	InboxItems int64
+}
+
+// ErrLeaseLost is returned by Load, Commit and Renew when the lease expired
+// or was taken over; nothing was written.
+var ErrLeaseLost = errors.New("store: lease lost")
+
+// ErrClosed is returned by calls on a closed store.
+var ErrClosed = errors.New("store: closed")
+
+// Store is the session store of one flow. See the package doc for the
+// guarantees.
+type Store interface {
+	// Enqueue appends items to the contact's inbox in order, skipping items
+	// whose ID was seen within DedupeTTL (also earlier in the same call). The
+	// items are durable when it returns nil. After an error they may or may
+	// not be stored: retrying with the same IDs is safe (items without ID
+	// would be stored twice). It signals the contact even when every item
+	// was a duplicate, so a retry after a failure between the append and the
+	// signal still gets the work noticed.
+	Enqueue(ctx context.Context, contact string, items ...Item) (accepted int, err error)
+	// Acquire blocks until some contact has work nobody holds and returns a
+	// lease on it. Cancelling ctx returns ctx.Err(). Another error means the
+	// backend failed: back off and call it again (no work is lost).
+	Acquire(ctx context.Context) (*Lease, error)
+	// Load returns the contact's state, inbox and outbox.
+	Load(ctx context.Context, l *Lease) (*Snapshot, error)
+	// Commit applies c atomically and refreshes the lease; ErrLeaseLost means
+	// nothing was written. After another error the outcome is unknown: retry
+	// the same Commit with the same lease (it is applied at most once), or
+	// Release and start over from Load.
+	Commit(ctx context.Context, l *Lease, c Commit) error
+	// Renew extends the lease by LeaseTTL.
+	Renew(ctx context.Context, l *Lease) error
+	// Release gives the contact up. If its inbox or outbox is not empty the
+	// contact becomes available again. Releasing a lost lease is not an error.
+	Release(ctx context.Context, l *Lease) error
+	// Ping reports whether the backend answers (for /readyz).
+	Ping(ctx context.Context) error
+	// Stats reports queue depths (for metrics).
+	Stats(ctx context.Context) (Stats, error)
+	// Close stops the store's background work and releases its resources.
+	// Leases still held expire on their own.
+	Close() error
+}
+
+// Options configure a store. The zero value is usable.
+type Options struct {
+	// Namespace prefixes every key, e.g. "<namespace>/<flow>", so several
+	// flows can share one Redis. It must not contain '{' or '}'.
+	Namespace string
+	// LeaseTTL is how long a lease lives without Commit or Renew; a crashed
+	// worker's contact is taken over after about this long. Default 30s.
+	LeaseTTL time.Duration
+	// DedupeTTL is how long an item ID is remembered. Default 7 days.
+	DedupeTTL time.Duration
+	// Owner names this replica (pod name); it shows up in Redis for
+	// debugging. Default: hostname-pid.
+	Owner string
+	// Clock is the memory store's time source, injectable for tests. The
+	// redis store uses the Redis server's clock for leases and dedupe and
+	// time.Now for timers.
+	Clock func() time.Time
+}
+
+const (
+	defaultLeaseTTL  = 30 * time.Second
+	defaultDedupeTTL = 7 * 24 * time.Hour
+)
+
+func (o Options) withDefaults() (Options, error) {
+	if strings.ContainsAny(o.Namespace, "{}") {
+		// A brace would move the Redis Cluster hash tag of every key.
+		return o, fmt.Errorf("store: namespace %q must not contain '{' or '}'", o.Namespace)
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = defaultLeaseTTL
+	}
+	if o.DedupeTTL <= 0 {
+		o.DedupeTTL = defaultDedupeTTL
+	}
+	if o.Owner == "" {
+		host, _ := os.Hostname()
+		o.Owner = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	return o, nil
+}
+
+// Open returns the store named by spec: "memory", "redis://host:port/db",
+// "rediss://..." (TLS), or "redis+cluster://host:port?addr=host2:port2" for
+// Redis Cluster.
+func Open(ctx context.Context, spec string, opts Options) (Store, error) {
+	switch {
+	case spec == "memory":
+		if _, err := opts.withDefaults(); err != nil {
+			return nil, err
+		}
+		return NewMemory(opts), nil
+	case strings.HasPrefix(spec, "redis://"), strings.HasPrefix(spec, "rediss://"),
+		strings.HasPrefix(spec, "redis+cluster://"), strings.HasPrefix(spec, "rediss+cluster://"):
+		return NewRedis(ctx, spec, opts)
+	default:
+		return nil, fmt.Errorf("store: unknown store %q: want memory or redis://host:port/db", spec)
+	}
+}
+
+func checkContact(contact string) error {
+	if contact == "" {
+		return errors.New("store: empty contact")
+	}
+	return nil
+}

@@ -1,0 +1,53 @@
+package storetest
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/chatflow-dev/chatflow/runtime/store"
+)
+
+// BenchEnqueueAcquireCommit measures one executor turn end to end: enqueue
+// an inbound message, acquire its contact, load, commit the step (state,
+// pop, an outbox entry), commit the outbox as sent, release.
+func BenchEnqueueAcquireCommit(b *testing.B, s store.Store) {
+	ctx := context.Background()
+	payload := []byte(`{"from":"15550001111","text":{"body":"order 12345"},"type":"text"}`)
+	state := make([]byte, 512)
+	effect := []byte(`{"to":"15550001111","text":"Your order shipped"}`)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		contact := "bench-" + strconv.Itoa(i%64)
+		if _, err := s.Enqueue(ctx, contact, store.Item{ID: "wa:" + strconv.Itoa(i), Payload: payload}); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			l, err := s.Acquire(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			snap, err := s.Load(ctx, l)
+			if err != nil {
+				b.Fatal(err)
+			}
+			done := false
+			if len(snap.Inbox) > 0 {
+				if err := s.Commit(ctx, l, store.Commit{State: state, Consumed: len(snap.Inbox), Outbox: [][]byte{effect}}); err != nil {
+					b.Fatal(err)
+				}
+				if err := s.Commit(ctx, l, store.Commit{}); err != nil {
+					b.Fatal(err)
+				}
+				done = true
+			}
+			if err := s.Release(ctx, l); err != nil {
+				b.Fatal(err)
+			}
+			if done {
+				break
+			}
+		}
+	}
+}
