@@ -88,3 +88,10 @@ $(CONTROLLER_GEN):
 	@mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)
+
+##@ Benchmarks
+
+.PHONY: bench
+bench: ## Load-test a real executor (memory, then Redis store) and run the Go benchmarks of the hot paths.
+	go test -tags bench -count=1 -run TestLoad -v ./test/bench/ -args -contacts=50 -turns=20 | grep -E '^(store=|--- |ok|FAIL)'
+	go test -run '^$$' -bench . -benchmem ./runtime/flow/ ./runtime/expr/

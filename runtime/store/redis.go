@@ -197,8 +197,8 @@ func (s *redisStore) Close() error {
 		s.wg.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
-		// Leave the group when nothing is pending here; otherwise the
-		// consumer stays until others reclaim its signals and the GC sweeps it.
+		// Hand the signals read ahead back to the group and leave it, so
+		// another replica serves them now rather than a lease TTL later.
 		_ = s.lua.leave.Run(ctx, s.rdb, []string{s.keys.signals}, group, s.consumer).Err()
 		err = s.rdb.Close()
 	})

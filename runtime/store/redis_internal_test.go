@@ -205,6 +205,43 @@ func TestConsumerCleanup(t *testing.T) {
 		t.Errorf("after Close: consumers %q, want none", got)
 	}
 
+	// A replica that closes with a signal it read ahead but never served
+	// hands it back: another replica acquires that contact at once.
+	longLease := func() *redisStore {
+		st, err := NewRedis(ctx, url, Options{Namespace: "handback", LeaseTTL: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		return st.(*redisStore)
+	}
+	a := longLease()
+	if _, err := a.Enqueue(ctx, "waiting"); err != nil {
+		t.Fatal(err)
+	}
+	// Its reader takes the signal ahead of any Acquire.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p, err := rdb.XPending(ctx, a.keys.signals, group).Result()
+		if err == nil && p.Count == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica did not read the signal ahead: %+v %v", p, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := longLease()
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second) // far under the minute a reclaim would take
+	defer cancel()
+	got, err := b.Acquire(actx)
+	if err != nil || got.Contact != "waiting" {
+		t.Fatalf("after the handback Acquire gave %v, %v; want the contact at once", got, err)
+	}
+
 	// Replicas that vanished: one with a signal pending, one without.
 	stream := "gc-test"
 	rdb.XGroupCreateMkStream(ctx, stream, group, "0")

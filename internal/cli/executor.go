@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/runtime/executor"
+	"github.com/chatflow-dev/chatflow/runtime/store"
+)
+
+type executorOptions struct {
+	flowFile, bindingFile, credentials, secrets string
+	storeURL, listen                            string
+	workers                                     int
+	allowNetworks                               []string
+	drainTimeout                                time.Duration
+	leaseTTL                                    time.Duration
+	sendRate                                    float64
+}
+
+func newExecutorCommand() *cobra.Command {
+	o := executorOptions{}
+	cmd := &cobra.Command{
+		Use:   "executor",
+		Short: "Serve one flow: channel webhooks in, the flow's replies out",
+		Long: "executor runs one published flow for its bound account. --flow and --binding are the\n" +
+			"ChatFlow and ChannelBinding manifests you apply; --credentials is a directory with one\n" +
+			"file per key of the binding's Secret (as a mounted Secret is).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runExecutor(cmd.Context(), o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.flowFile, "flow", "", "ChatFlow manifest (YAML)")
+	f.StringVar(&o.bindingFile, "binding", "", "ChannelBinding manifest (YAML); optional for a Manual flow")
+	f.StringVar(&o.credentials, "credentials", "", "directory of the binding's Secret keys (accessToken, appSecret, verifyToken, authToken, runToken)")
+	f.StringVar(&o.secrets, "secrets", "/etc/chatflow/secrets", "directory of the Secrets HTTPRequest headers refer to, one subdirectory per Secret")
+	f.StringVar(&o.storeURL, "store", "memory", "session store: memory (one replica) or redis://HOST:PORT/DB")
+	f.StringVar(&o.listen, "listen", ":8080", "address of the HTTP server (webhooks, runs, probes, metrics)")
+	f.IntVar(&o.workers, "workers", 16, "contacts processed at once")
+	f.StringSliceVar(&o.allowNetworks, "allow-private-networks", nil, "CIDRs HTTPRequest nodes may reach although private (e.g. 10.0.0.0/8)")
+	f.DurationVar(&o.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, time given to in-flight turns")
+	f.DurationVar(&o.leaseTTL, "lease-ttl", 30*time.Second, "how long a contact stays leased by a silent replica before another takes it over")
+	f.Float64Var(&o.sendRate, "send-rate", 0, "outbound messages per second for the account (0: the channel's default, 80 for WhatsApp; raise it after Meta upgrades the number)")
+	_ = cmd.MarkFlagRequired("flow")
+	return cmd
+}
+
+func runExecutor(ctx context.Context, o executorOptions) error {
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	flowObj, err := executor.LoadFlow(o.flowFile)
+	if err != nil {
+		return err
+	}
+	var binding *v1alpha1.ChannelBinding
+	if o.bindingFile != "" {
+		if binding, err = executor.LoadBinding(o.bindingFile); err != nil {
+			return err
+		}
+	}
+	creds, err := executor.NewCredentials(o.credentials)
+	if err != nil {
+		return err
+	}
+	allowed, err := executor.ParseNetworks(o.allowNetworks)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	host, _ := os.Hostname()
+	st, err := store.Open(ctx, o.storeURL, store.Options{
+		Namespace: flowObj.Namespace + "/" + flowObj.Name,
+		LeaseTTL:  o.leaseTTL,
+		Owner:     fmt.Sprintf("%s-%d", host, os.Getpid()),
+	})
+	if err != nil {
+		return fmt.Errorf("opening the session store: %w", err)
+	}
+	defer st.Close()
+	ex, err := executor.New(executor.Config{
+		Flow: flowObj, Binding: binding, Credentials: creds, SecretsDir: o.secrets,
+		Store: st, Workers: o.workers, AllowedNetworks: allowed, SendRate: o.sendRate,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: ex.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	workCtx, stopWork := context.WithCancel(context.Background())
+	workDone := make(chan struct{})
+	go func() { _ = ex.Run(workCtx, o.drainTimeout); close(workDone) }()
+	logger.Info("executor started", "flow", flowObj.Name, "revision", ex.Program().Revision(),
+		"listen", ln.Addr().String(), "store", storeKind(o.storeURL))
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		stopWork()
+		return err
+	}
+	// Graceful shutdown: fail readiness, stop accepting webhooks (finishing
+	// the ones in flight, so every acknowledged event is queued), then let
+	// the workers finish the contacts they hold and release them.
+	logger.Info("shutting down")
+	ex.Drain()
+	shutCtx, cancel := context.WithTimeout(context.Background(), o.drainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("closing the HTTP server", "error", err)
+	}
+	stopWork()
+	<-workDone
+	logger.Info("stopped")
+	return nil
+}
+
+// storeKind names the store without its URL, which may hold a password.
+func storeKind(url string) string {
+	if url == "memory" {
+		return "memory"
+	}
+	return "redis"
+}

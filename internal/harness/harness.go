@@ -1,0 +1,318 @@
+// Package harness runs Chatflow's processes for tests and benchmarks: it
+// builds the chatflow binary, starts executors as real processes on free
+// loopback ports, builds signed channel webhooks from the real fixtures in
+// shared/channel-fixtures, and reads what the channel sandbox received. It
+// must not be imported by non-test code other than the benchmark tools.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chatflow-dev/chatflow/runtime/channel/meta"
+)
+
+// RepoRoot is the repository root.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// FixturesDir is shared/channel-fixtures, beside the repository.
+func FixturesDir() string {
+	if d := os.Getenv("CHATFLOW_FIXTURES"); d != "" {
+		return d
+	}
+	return filepath.Join(RepoRoot(), "..", "shared", "channel-fixtures")
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds the chatflow binary once per process and returns its path.
+func Binary() (string, error) {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "chatflow-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "chatflow")
+		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		cmd.Dir = RepoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building chatflow: %v\n%s", err, out)
+		}
+	})
+	return binPath, buildErr
+}
+
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ExecutorSpec describes an executor process to start.
+type ExecutorSpec struct {
+	// Flow and Binding are manifests (YAML).
+	Flow, Binding string
+	// Credentials are the Secret keys written into the credentials directory.
+	Credentials map[string]string
+	// Store is "memory" or a redis:// URL.
+	Store string
+	// Args are extra command-line arguments.
+	Args []string
+	// Port to listen on; 0 picks a free one.
+	Port int
+}
+
+// Executor is a running executor process.
+type Executor struct {
+	URL  string
+	Port int
+	Dir  string
+
+	spec   ExecutorSpec
+	cmd    *exec.Cmd
+	stdout *os.File
+	done   chan struct{}
+}
+
+// StartExecutor writes the spec's files into a temporary directory, starts
+// the executor and waits until it answers /healthz. The process is killed
+// when the test ends.
+func StartExecutor(t testing.TB, spec ExecutorSpec) *Executor {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("flow.yaml", spec.Flow)
+	if spec.Binding != "" {
+		write("binding.yaml", spec.Binding)
+	}
+	creds := filepath.Join(dir, "credentials")
+	if err := os.MkdirAll(creds, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range spec.Credentials {
+		write(filepath.Join("credentials", k), v)
+	}
+	if spec.Port == 0 {
+		p, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec.Port = p
+	}
+	e := &Executor{Dir: dir, spec: spec, Port: spec.Port, URL: fmt.Sprintf("http://127.0.0.1:%d", spec.Port)}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Kill)
+	return e
+}
+
+// Start (re)starts the process with the same files and port.
+func (e *Executor) Start() error {
+	bin, err := Binary()
+	if err != nil {
+		return err
+	}
+	args := []string{"executor",
+		"--flow", filepath.Join(e.Dir, "flow.yaml"),
+		"--credentials", filepath.Join(e.Dir, "credentials"),
+		"--store", orDefault(e.spec.Store, "memory"),
+		"--listen", fmt.Sprintf("127.0.0.1:%d", e.Port),
+	}
+	if e.spec.Binding != "" {
+		args = append(args, "--binding", filepath.Join(e.Dir, "binding.yaml"))
+	}
+	args = append(args, e.spec.Args...)
+	out, err := os.OpenFile(filepath.Join(e.Dir, "executor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	e.stdout = out
+	e.cmd = exec.Command(bin, args...)
+	e.cmd.Stdout, e.cmd.Stderr = out, out
+	if err := e.cmd.Start(); err != nil {
+		return err
+	}
+	e.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(e.cmd, e.done)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-e.done:
+			return fmt.Errorf("executor exited at start:\n%s", e.Log())
+		default:
+		}
+		resp, err := http.Get(e.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("executor did not answer /healthz within 30s:\n%s", e.Log())
+}
+
+// Kill sends SIGKILL (no graceful shutdown) and waits for the process.
+func (e *Executor) Kill() {
+	if e.cmd == nil || e.cmd.Process == nil {
+		return
+	}
+	_ = e.cmd.Process.Kill()
+	<-e.done
+	e.stdout.Close()
+}
+
+// Stop sends SIGTERM and waits for a graceful exit.
+func (e *Executor) Stop() error {
+	if e.cmd == nil || e.cmd.Process == nil {
+		return nil
+	}
+	_ = e.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-e.done:
+	case <-time.After(60 * time.Second):
+		e.Kill()
+		return fmt.Errorf("executor did not stop within 60s of SIGTERM")
+	}
+	e.stdout.Close()
+	if st := e.cmd.ProcessState; st != nil && !st.Success() {
+		return fmt.Errorf("executor exited with %v", st)
+	}
+	return nil
+}
+
+// Pid of the running process.
+func (e *Executor) Pid() int { return e.cmd.Process.Pid }
+
+// Log returns what the process printed.
+func (e *Executor) Log() string {
+	data, _ := os.ReadFile(filepath.Join(e.Dir, "executor.log"))
+	return string(data)
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+// PostWebhook posts a signed WhatsApp webhook and returns the status code.
+func PostWebhook(ctx context.Context, c *http.Client, url, path string, body []byte, appSecret string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if appSecret != "" {
+		req.Header.Set(meta.SignatureHeader, meta.Sign(body, appSecret))
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// SandboxMessage is one message the sandbox accepted.
+type SandboxMessage struct {
+	Seq       int64           `json:"seq"`
+	Channel   string          `json:"channel"`
+	To        string          `json:"to"`
+	MessageID string          `json:"messageId"`
+	Body      json.RawMessage `json:"body"`
+}
+
+// Text returns the text of a WhatsApp text message body (or the body of an
+// interactive one).
+func (m SandboxMessage) Text() string {
+	var b struct {
+		Text        struct{ Body string } `json:"text"`
+		Interactive struct {
+			Body struct{ Text string } `json:"body"`
+		} `json:"interactive"`
+	}
+	_ = json.Unmarshal(m.Body, &b)
+	if b.Text.Body != "" {
+		return b.Text.Body
+	}
+	return b.Interactive.Body.Text
+}
+
+// pollClient keeps enough idle connections for one long poll per contact of
+// a load test; http.DefaultClient keeps two and would churn connections.
+var pollClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}}
+
+// SandboxMessages returns what the sandbox at url accepted for a recipient
+// (all recipients when to is empty) after seq.
+func SandboxMessages(ctx context.Context, url, to string, after int64, wait time.Duration) ([]SandboxMessage, error) {
+	q := fmt.Sprintf("%s/sandbox/messages?after=%d", url, after)
+	if to != "" {
+		q += "&to=" + to
+	}
+	if wait > 0 {
+		q += "&wait=" + wait.String()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, q, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := pollClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Messages []SandboxMessage `json:"messages"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, err
+	}
+	return out.Messages, nil
+}
+
+// Texts lists the texts of messages.
+func Texts(ms []SandboxMessage) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Text()
+	}
+	return out
+}
+
+// Indent prefixes every line, for readable failure messages.
+func Indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") }

@@ -1,0 +1,181 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Record is one message the sandbox accepted.
+type Record struct {
+	// Seq orders records; it keeps growing across DELETE, so an "after"
+	// cursor stays valid.
+	Seq int64 `json:"seq"`
+	// Channel is the channel's name ("whatsapp").
+	Channel string `json:"channel"`
+	// Account is the sending account (the phone_number_id).
+	Account string `json:"account"`
+	// To is the recipient as the request named it.
+	To string `json:"to"`
+	// MessageID is the id the sandbox answered (a wamid).
+	MessageID string `json:"messageId"`
+	// Body is the raw request JSON.
+	Body json.RawMessage `json:"body"`
+	// ReceivedAt is when the sandbox accepted it.
+	ReceivedAt time.Time `json:"receivedAt"`
+}
+
+// Query selects records; zero fields match everything.
+type Query struct {
+	Channel string
+	To      string
+	// After returns only records with a greater Seq.
+	After int64
+	// Limit caps the result (default and maximum 1000).
+	Limit int
+}
+
+const maxLimit = 1000
+
+// store is the bounded, ordered record of accepted messages.
+type store struct {
+	mu      sync.Mutex
+	max     int
+	recs    []Record // ascending Seq
+	seq     int64
+	changed chan struct{} // closed and replaced on every add
+}
+
+func newStore(max int) *store {
+	return &store{max: max, changed: make(chan struct{})}
+}
+
+func (st *store) add(r Record) Record {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.seq++
+	r.Seq = st.seq
+	if len(st.recs) >= st.max {
+		drop := len(st.recs) - st.max + 1
+		clear(st.recs[:drop]) // release the bodies
+		st.recs = st.recs[drop:]
+	}
+	st.recs = append(st.recs, r)
+	close(st.changed)
+	st.changed = make(chan struct{})
+	return r
+}
+
+func (st *store) reset() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.recs = nil
+}
+
+// queryLocked returns the matching records and the channel that will be
+// closed on the next add.
+func (st *store) query(q Query) ([]Record, <-chan struct{}) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	limit := q.Limit
+	if limit <= 0 || limit > maxLimit {
+		limit = maxLimit
+	}
+	out := []Record{}
+	i := sort.Search(len(st.recs), func(i int) bool { return st.recs[i].Seq > q.After })
+	for ; i < len(st.recs) && len(out) < limit; i++ {
+		r := st.recs[i]
+		if q.Channel != "" && !strings.EqualFold(q.Channel, r.Channel) {
+			continue
+		}
+		if q.To != "" && normalizeTo(q.To) != normalizeTo(r.To) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, st.changed
+}
+
+// wait returns the matching records, waiting up to d for one to arrive.
+func (st *store) wait(ctx context.Context, q Query, d time.Duration) []Record {
+	var timeout <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for {
+		recs, changed := st.query(q)
+		if len(recs) > 0 || timeout == nil {
+			return recs
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			return recs
+		case <-ctx.Done():
+			return recs
+		}
+	}
+}
+
+// normalizeTo compares recipients with or without a leading +.
+func normalizeTo(s string) string { return strings.TrimPrefix(strings.TrimSpace(s), "+") }
+
+// Messages returns the accepted messages matching q, for Go tests that hold
+// the Server.
+func (s *Server) Messages(q Query) []Record {
+	recs, _ := s.store.query(q)
+	return recs
+}
+
+// ClearMessages forgets the accepted messages (Seq keeps growing).
+func (s *Server) ClearMessages() { s.store.reset() }
+
+// serveMessages is GET and DELETE /sandbox/messages.
+func (s *Server) serveMessages(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodDelete:
+		s.store.reset()
+		w.WriteHeader(http.StatusNoContent)
+	case http.MethodGet:
+		p := r.URL.Query()
+		q := Query{Channel: p.Get("channel"), To: p.Get("to")}
+		var err error
+		if v := p.Get("after"); v != "" {
+			if q.After, err = strconv.ParseInt(v, 10, 64); err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "after must be an integer seq"})
+				return
+			}
+		}
+		if v := p.Get("limit"); v != "" {
+			if q.Limit, err = strconv.Atoi(v); err != nil || q.Limit < 0 {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "limit must be a positive integer"})
+				return
+			}
+		}
+		var wait time.Duration
+		if v := p.Get("wait"); v != "" {
+			if wait, err = time.ParseDuration(v); err != nil || wait < 0 {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "wait must be a duration such as 30s"})
+				return
+			}
+			wait = min(wait, s.opts.MaxWait)
+		}
+		writeJSON(w, http.StatusOK, map[string][]Record{"messages": s.store.wait(r.Context(), q, wait)})
+	default:
+		w.Header().Set("Allow", "GET, DELETE")
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

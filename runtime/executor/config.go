@@ -1,0 +1,171 @@
+package executor
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+)
+
+// LoadFlow reads a ChatFlow manifest, the same file a user applies.
+func LoadFlow(path string) (*v1alpha1.ChatFlow, error) {
+	var f v1alpha1.ChatFlow
+	if err := loadManifest(path, "ChatFlow", &f); err != nil {
+		return nil, err
+	}
+	if f.Name == "" {
+		return nil, fmt.Errorf("%s: the ChatFlow has no metadata.name", path)
+	}
+	return &f, nil
+}
+
+// LoadBinding reads a ChannelBinding manifest.
+func LoadBinding(path string) (*v1alpha1.ChannelBinding, error) {
+	var b v1alpha1.ChannelBinding
+	if err := loadManifest(path, "ChannelBinding", &b); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// loadManifest decodes one object of the given kind. A multi-document file
+// is accepted when exactly one document is of that kind, so the samples (a
+// Secret, a flow and a binding in one file) can be passed as they are.
+func loadManifest(path, kind string, into any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var found [][]byte
+	for _, doc := range bytes.Split(data, []byte("\n---")) {
+		var meta struct {
+			Kind string `json:"kind"`
+		}
+		if err := yaml.Unmarshal(doc, &meta); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if meta.Kind == kind {
+			found = append(found, doc)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return fmt.Errorf("%s: no %s in this file", path, kind)
+	case 1:
+		if err := yaml.UnmarshalStrict(found[0], into); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		return nil
+	default:
+		return fmt.Errorf("%s: %d objects of kind %s; pass a file with one", path, len(found), kind)
+	}
+}
+
+// Credentials are the keys of the binding's Secret, mounted as one file per
+// key. Kubernetes updates a mounted Secret by swapping a symlink, so the
+// files are re-read when their modification time changes; rotating a token
+// needs no restart.
+type Credentials struct {
+	dir string
+
+	mu      sync.RWMutex
+	values  map[string]string
+	stamp   string
+	checked time.Time
+}
+
+// credentialsRecheck bounds how often Get looks at the directory.
+const credentialsRecheck = 2 * time.Second
+
+// NewCredentials reads dir. An empty dir yields no credentials (a Manual
+// flow with no binding).
+func NewCredentials(dir string) (*Credentials, error) {
+	c := &Credentials{dir: dir, values: map[string]string{}}
+	if dir == "" {
+		return c, nil
+	}
+	if err := c.reload(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Get returns the value of key ("" when absent), re-reading the directory
+// when it changed.
+func (c *Credentials) Get(key string) string {
+	if c.dir != "" {
+		c.mu.RLock()
+		stale := time.Since(c.checked) > credentialsRecheck
+		c.mu.RUnlock()
+		if stale {
+			_ = c.reload() // keep the last good values on a transient error
+		}
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.values[key]
+}
+
+func (c *Credentials) reload() error {
+	entries, err := os.ReadDir(c.dir)
+	if err != nil {
+		return fmt.Errorf("reading credentials: %w", err)
+	}
+	var stamp strings.Builder
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		info, err := os.Stat(filepath.Join(c.dir, e.Name()))
+		if err != nil || info.IsDir() {
+			continue
+		}
+		fmt.Fprintf(&stamp, "%s:%d:%d;", e.Name(), info.ModTime().UnixNano(), info.Size())
+	}
+	c.mu.RLock()
+	same := stamp.String() == c.stamp
+	c.mu.RUnlock()
+	if same {
+		c.mu.Lock()
+		c.checked = time.Now()
+		c.mu.Unlock()
+		return nil
+	}
+	values := map[string]string{}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(c.dir, e.Name()))
+		if err != nil {
+			continue // a directory, or a file that vanished mid-swap
+		}
+		values[e.Name()] = strings.TrimRight(string(data), "\r\n")
+	}
+	c.mu.Lock()
+	c.values, c.stamp, c.checked = values, stamp.String(), time.Now()
+	c.mu.Unlock()
+	return nil
+}
+
+// mountedSecrets reads keys of the Secrets mounted under dir/<name>/<key>
+// (HTTPRequest headers from secretKeyRef).
+func mountedSecrets(dir string) secretReader {
+	return func(name, key string) (string, error) {
+		if dir == "" || strings.ContainsAny(name, "/\\") || strings.ContainsAny(key, "/\\") || name == ".." || key == ".." {
+			return "", fmt.Errorf("secret %s/%s is not available to the executor", name, key)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, name, key))
+		if err != nil {
+			return "", fmt.Errorf("secret %s key %s is not mounted in the executor", name, key)
+		}
+		return strings.TrimRight(string(data), "\r\n"), nil
+	}
+}

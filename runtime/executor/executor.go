@@ -1,0 +1,225 @@
+// Package executor is the process that runs one published flow for its bound
+// account: it receives the channel's webhooks, durably queues their events
+// per contact in the session store, steps the flow interpreter, and performs
+// the effects (sends, HTTP calls, timers, hand-off notices). It owns the I/O
+// around runtime/flow, which stays pure; it must not be imported by
+// runtime/flow, runtime/store or the channel packages.
+//
+// The order of work for one contact, whatever the store:
+//
+//  1. a webhook's events are appended to the contact's inbox (deduplicated
+//     by message id) before the webhook is answered 200;
+//  2. a worker leases the contact, steps the flow with the oldest event,
+//     and commits the new session, the consumed event and the effects to
+//     perform (the outbox) in one atomic write;
+//  3. it performs the effects and feeds their results (send receipts, HTTP
+//     responses) back into the flow, committing after each;
+//  4. a worker that crashes leaves its lease to expire; the next one redoes
+//     the outbox (sends are at-least-once) and goes on.
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/runtime/channel"
+	"github.com/chatflow-dev/chatflow/runtime/flow"
+	"github.com/chatflow-dev/chatflow/runtime/message"
+	"github.com/chatflow-dev/chatflow/runtime/store"
+)
+
+// MaxWebhookBody caps a webhook request body; larger requests get 413.
+const MaxWebhookBody = 1 << 20
+
+// Config is what the executor command line provides.
+type Config struct {
+	Flow    *v1alpha1.ChatFlow
+	Binding *v1alpha1.ChannelBinding // nil for a Manual flow without a binding
+	// Credentials are the keys of the binding's Secret.
+	Credentials *Credentials
+	// SecretsDir holds the Secrets referenced by HTTPRequest headers, one
+	// directory per Secret.
+	SecretsDir string
+	// Store is the session store.
+	Store store.Store
+	// Workers is the number of contacts processed at once.
+	Workers int
+	// AllowedNetworks are private networks HTTPRequest nodes may reach.
+	AllowedNetworks []netip.Prefix
+	// EventLog receives the execution events (os.Stdout when nil) when the
+	// flow enables logging.
+	EventLog io.Writer
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// SendRate is the account's outbound limit in messages per second
+	// (0: the channel's default, 80/s for WhatsApp).
+	SendRate float64
+}
+
+// Executor runs one flow. Create it with New, serve Handler, and Run the workers.
+type Executor struct {
+	program    *flow.Program
+	flowName   string
+	channel    message.Channel
+	store      store.Store
+	receiver   channel.Receiver
+	handshaker channel.Handshaker
+	sender     channel.Sender
+	creds      *Credentials
+	egress     *http.Client
+	secrets    secretReader
+	log        *eventLog
+	metrics    *metrics
+	workers    int
+	sendRate   float64
+	now        func() time.Time
+
+	inputs map[string]bool // declared Manual inputs
+
+	// Set by setupChannel (channels.go) for channels that need them.
+	flowSpec        *v1alpha1.ChatFlowSpec
+	welcome         func(message.Contact) (message.Outbound, bool) // Viber welcome message
+	registerWebhook func(context.Context) error                    // Viber set_webhook
+
+	// ready turns false while shutting down, so /readyz takes the pod out
+	// of the Service before the listener closes.
+	mu       sync.RWMutex
+	draining bool
+}
+
+// New compiles the flow and prepares the channel for the binding.
+func New(cfg Config) (*Executor, error) {
+	if cfg.Flow == nil {
+		return nil, errors.New("no flow")
+	}
+	if cfg.Store == nil {
+		return nil, errors.New("no session store")
+	}
+	ch := message.Channel(cfg.Flow.Spec.Trigger.Type)
+	if cfg.Binding != nil {
+		ch = message.Channel(cfg.Binding.Spec.Channel)
+		if cfg.Flow.Spec.Trigger.Type != v1alpha1.TriggerManual && string(cfg.Flow.Spec.Trigger.Type) != string(cfg.Binding.Spec.Channel) {
+			return nil, fmt.Errorf("the binding's channel %s differs from the flow's trigger %s", cfg.Binding.Spec.Channel, cfg.Flow.Spec.Trigger.Type)
+		}
+	} else if ch != message.Manual {
+		return nil, fmt.Errorf("a %s flow needs a ChannelBinding (--binding)", ch)
+	}
+	program, errs := flow.Compile(&cfg.Flow.Spec, flow.Options{Channel: channelOrEmpty(ch), FlowName: cfg.Flow.Name})
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("the flow does not compile: %w", errs.ToAggregate())
+	}
+	creds := cfg.Credentials
+	if creds == nil {
+		creds, _ = NewCredentials("")
+	}
+	e := &Executor{
+		program:  program,
+		flowName: cfg.Flow.Name,
+		channel:  ch,
+		store:    cfg.Store,
+		creds:    creds,
+		egress:   newEgressClient(cfg.AllowedNetworks),
+		secrets:  mountedSecrets(cfg.SecretsDir),
+		metrics:  newMetrics(),
+		workers:  cfg.Workers,
+		sendRate: cfg.SendRate,
+		now:      cfg.Now,
+		inputs:   map[string]bool{},
+		flowSpec: &cfg.Flow.Spec,
+	}
+	if e.workers <= 0 {
+		e.workers = 16
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	w := cfg.EventLog
+	if w == nil {
+		w = os.Stdout
+	}
+	e.log = newEventLog(w, cfg.Flow.Spec.Logging.Enabled, cfg.Flow.Name, program.Revision())
+	for _, in := range program.Inputs() {
+		e.inputs[in.Name] = true
+	}
+	if cfg.Binding != nil {
+		if err := e.setupChannel(cfg.Binding); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// channelOrEmpty returns the channel the compiler checks messages against:
+// none for a Manual flow without a binding.
+func channelOrEmpty(ch message.Channel) message.Channel {
+	if ch == message.Manual {
+		return ""
+	}
+	return ch
+}
+
+// Program is the compiled flow.
+func (e *Executor) Program() *flow.Program { return e.program }
+
+// Run processes contacts with the configured number of workers until ctx
+// is cancelled; then each worker finishes the contact it holds (within
+// drainTimeout) and releases it.
+func (e *Executor) Run(ctx context.Context, drainTimeout time.Duration) error {
+	var wg sync.WaitGroup
+	for range e.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.work(ctx, drainTimeout)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.sampleQueue(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.runRegistration(ctx) // channels.go: Viber set_webhook, when the binding asks
+	}()
+	wg.Wait()
+	return nil
+}
+
+// sampleQueue keeps the queue-depth gauge current.
+func (e *Executor) sampleQueue(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if st, err := e.store.Stats(ctx); err == nil {
+				e.metrics.queueDepth.Set(float64(st.Signals))
+			}
+		}
+	}
+}
+
+// Drain marks the executor as shutting down: /readyz fails from now on.
+func (e *Executor) Drain() {
+	e.mu.Lock()
+	e.draining = true
+	e.mu.Unlock()
+}
+
+func (e *Executor) isDraining() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.draining
+}

@@ -1,0 +1,288 @@
+package executor
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/chatflow-dev/chatflow/runtime/channel"
+	"github.com/chatflow-dev/chatflow/runtime/flow"
+	"github.com/chatflow-dev/chatflow/runtime/message"
+	"github.com/chatflow-dev/chatflow/runtime/store"
+)
+
+// queued is the payload of an inbox item: an event for the flow plus what
+// the executor needs to know about it.
+type queued struct {
+	Event flow.Event `json:"event"`
+	// Accepted is when the webhook or run request was accepted; the turn
+	// latency metric starts there.
+	Accepted time.Time `json:"accepted,omitzero"`
+	// DiscardAfter drops a Manual run that could not start in time.
+	DiscardAfter time.Time `json:"discardAfter,omitzero"`
+	// EndSession ends the contact's session instead of stepping the flow
+	// (the contact unsubscribed: Viber forbids messaging them).
+	EndSession bool `json:"endSession,omitempty"`
+}
+
+// Handler returns the executor's HTTP routes.
+func (e *Executor) Handler() http.Handler {
+	mux := http.NewServeMux()
+	if path := webhookPath(e.channel); path != "" && e.receiver != nil {
+		mux.HandleFunc("POST "+path, e.serveWebhook)
+		if e.handshaker != nil {
+			mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
+				e.handshaker.Handshake(w, r)
+			})
+		}
+	}
+	mux.HandleFunc("POST /v1/runs", e.serveRun)
+	mux.HandleFunc("POST /v1/contacts/{contact}/resume", e.serveResume)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", e.serveReady)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(e.metrics.registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// serveReady reports ready when the flow compiled (it did, or New would have
+// failed), the store answers and the executor is not shutting down.
+func (e *Executor) serveReady(w http.ResponseWriter, r *http.Request) {
+	if e.isDraining() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := e.store.Ping(ctx); err != nil {
+		http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// serveWebhook authenticates a channel webhook over its raw bytes, parses
+// it, and queues its events. It answers 200 only once every event is
+// durably queued, so the channel retries anything that was not.
+func (e *Executor) serveWebhook(w http.ResponseWriter, r *http.Request) {
+	ch := strings.ToLower(string(e.channel))
+	if !e.webhookAddressed(r) {
+		http.NotFound(w, r)
+		return
+	}
+	body, err := channel.ReadBody(r, MaxWebhookBody)
+	if err != nil {
+		e.metrics.webhooks.WithLabelValues(ch, "too_large").Inc()
+		http.Error(w, "request body too large", channel.HTTPStatus(err))
+		return
+	}
+	if err := e.receiver.Authenticate(r.Header, body); err != nil {
+		e.metrics.webhooks.WithLabelValues(ch, "unauthenticated").Inc()
+		http.Error(w, "invalid signature", http.StatusUnauthorized)
+		return
+	}
+	batch, err := e.receiver.Parse(body)
+	if err != nil {
+		e.metrics.webhooks.WithLabelValues(ch, "malformed").Inc()
+		http.Error(w, "malformed payload", http.StatusBadRequest)
+		return
+	}
+	if err := e.enqueueBatch(r.Context(), batch); err != nil {
+		e.metrics.webhooks.WithLabelValues(ch, "unavailable").Inc()
+		http.Error(w, "could not queue the events, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	result := "accepted"
+	if len(batch.Messages) == 0 && len(batch.Statuses) == 0 && len(batch.Opened) == 0 && len(batch.Unsubscribed) == 0 {
+		result = "ignored"
+	}
+	e.metrics.webhooks.WithLabelValues(ch, result).Inc()
+	e.answerWebhook(w, batch)
+}
+
+// enqueueBatch queues a batch's messages and the statuses the flow can act
+// on, grouped per contact in payload order.
+func (e *Executor) enqueueBatch(ctx context.Context, b channel.Batch) error {
+	now := e.now()
+	var order []string
+	items := map[string][]store.Item{}
+	add := func(contact string, it store.Item) {
+		if _, ok := items[contact]; !ok {
+			order = append(order, contact)
+		}
+		items[contact] = append(items[contact], it)
+	}
+	for _, m := range b.Messages {
+		payload, err := json.Marshal(queued{Event: flow.Inbound(m), Accepted: now})
+		if err != nil {
+			return err
+		}
+		add(m.Contact.ID, store.Item{ID: "in:" + m.ID, Payload: payload})
+	}
+	for _, st := range b.Statuses {
+		// Only failures change a flow's course (onError); the others are
+		// counted and dropped instead of costing a turn each.
+		if st.State != "failed" {
+			e.metrics.sends.WithLabelValues("status_" + st.State).Inc()
+			continue
+		}
+		payload, err := json.Marshal(queued{Event: flow.StatusUpdate(st), Accepted: now})
+		if err != nil {
+			return err
+		}
+		add(st.Contact.ID, store.Item{ID: "st:" + st.MessageID + ":" + st.State, Payload: payload})
+	}
+	for _, u := range b.Unsubscribed {
+		payload, err := json.Marshal(queued{EndSession: true, Accepted: now})
+		if err != nil {
+			return err
+		}
+		id := ""
+		if u.ID != "" {
+			id = "end:" + u.ID
+		}
+		add(u.Contact.ID, store.Item{ID: id, Payload: payload})
+	}
+	for _, contact := range order {
+		start := time.Now()
+		_, err := e.store.Enqueue(ctx, contact, items[contact]...)
+		e.metrics.storeLatency.WithLabelValues("enqueue").Observe(time.Since(start).Seconds())
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runRequest is the body of POST /v1/runs.
+type runRequest struct {
+	Contact struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"contact"`
+	Variables      map[string]any `json:"variables"`
+	IdempotencyKey string         `json:"idempotencyKey"`
+	// DiscardAfter is an RFC 3339 time or a duration from now ("15m"): a
+	// run that cannot start by then is dropped instead of reaching the
+	// contact late.
+	DiscardAfter string `json:"discardAfter"`
+}
+
+// authorizeRun checks the bearer runToken in constant time.
+func (e *Executor) authorizeRun(w http.ResponseWriter, r *http.Request) bool {
+	want := e.creds.Get("runToken")
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if want == "" {
+		http.Error(w, "runs are disabled: the credentials Secret has no runToken", http.StatusForbidden)
+		return false
+	}
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		http.Error(w, "invalid run token", http.StatusUnauthorized)
+		return false
+	}
+	return true
+}
+
+// serveRun starts a run of a Manual flow for one contact.
+func (e *Executor) serveRun(w http.ResponseWriter, r *http.Request) {
+	if !e.authorizeRun(w, r) {
+		return
+	}
+	body, err := channel.ReadBody(r, 64<<10)
+	if err != nil {
+		http.Error(w, "request body too large", channel.HTTPStatus(err))
+		return
+	}
+	var req runRequest
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		http.Error(w, "malformed run request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if req.Contact.ID == "" {
+		http.Error(w, "contact.id is required", http.StatusBadRequest)
+		return
+	}
+	now := e.now()
+	var discard time.Time
+	if req.DiscardAfter != "" {
+		if d, err := time.ParseDuration(req.DiscardAfter); err == nil {
+			discard = now.Add(d)
+		} else if t, err := time.Parse(time.RFC3339, req.DiscardAfter); err == nil {
+			discard = t
+		} else {
+			http.Error(w, `discardAfter must be an RFC 3339 time or a duration such as "15m"`, http.StatusBadRequest)
+			return
+		}
+	}
+	var missing []string
+	for _, in := range e.program.Inputs() {
+		if _, ok := req.Variables[in.Name]; in.Required && !ok {
+			missing = append(missing, in.Name)
+		}
+	}
+	if len(missing) > 0 {
+		http.Error(w, "missing required variables: "+strings.Join(missing, ", "), http.StatusBadRequest)
+		return
+	}
+	inputs := map[string]any{}
+	for k, v := range req.Variables {
+		if e.inputs[k] { // undeclared variables are dropped, as documented
+			inputs[k] = v
+		}
+	}
+	runID := req.IdempotencyKey
+	if runID == "" {
+		runID = newID()
+	}
+	contact := message.Contact{ID: req.Contact.ID, Name: req.Contact.Name, Channel: e.channel}
+	payload, err := json.Marshal(queued{
+		Event:        flow.RunStarted{RunID: runID, Contact: contact, Inputs: inputs}.Event(),
+		Accepted:     now,
+		DiscardAfter: discard,
+	})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	itemID := ""
+	if req.IdempotencyKey != "" {
+		itemID = "run:" + req.IdempotencyKey
+	}
+	accepted, err := e.store.Enqueue(r.Context(), contact.ID, store.Item{ID: itemID, Payload: payload})
+	if err != nil {
+		http.Error(w, "could not queue the run, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(map[string]any{"runId": runID, "duplicate": accepted == 0})
+}
+
+// serveResume ends a hand-off: an agent gives the contact back to the flow.
+func (e *Executor) serveResume(w http.ResponseWriter, r *http.Request) {
+	if !e.authorizeRun(w, r) {
+		return
+	}
+	contact := r.PathValue("contact")
+	payload, err := json.Marshal(queued{Event: flow.Resume{}.Event(), Accepted: e.now()})
+	if err == nil {
+		_, err = e.store.Enqueue(r.Context(), contact, store.Item{Payload: payload})
+	}
+	if err != nil {
+		http.Error(w, "could not queue the resume, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+var errNoSender = errors.New("this flow has no ChannelBinding to send messages through")

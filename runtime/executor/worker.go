@@ -1,0 +1,327 @@
+package executor
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/chatflow-dev/chatflow/runtime/flow"
+	"github.com/chatflow-dev/chatflow/runtime/message"
+	"github.com/chatflow-dev/chatflow/runtime/store"
+)
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// work is one worker: it leases contacts with work, one at a time, until
+// ctx is cancelled.
+func (e *Executor) work(ctx context.Context, drainTimeout time.Duration) {
+	for {
+		start := time.Now()
+		lease, err := e.store.Acquire(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// The store is unreachable; back off instead of spinning.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			continue
+		}
+		e.metrics.storeLatency.WithLabelValues("acquire").Observe(time.Since(start).Seconds())
+		// The contact is finished even when shutdown starts meanwhile, so
+		// its work context outlives ctx by at most drainTimeout.
+		wctx, cancel := detachWithTimeout(ctx, drainTimeout)
+		e.processContact(wctx, lease)
+		_ = e.store.Release(wctx, lease)
+		cancel()
+	}
+}
+
+// detachWithTimeout returns a context that ignores parent's cancellation
+// until timeout has passed after it.
+func detachWithTimeout(parent context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	stop := context.AfterFunc(parent, func() {
+		t := time.AfterFunc(timeout, cancel)
+		context.AfterFunc(ctx, func() { t.Stop() })
+	})
+	return ctx, func() { stop(); cancel() }
+}
+
+// contactWork is the state of one leased contact while it is processed.
+type contactWork struct {
+	e       *Executor
+	lease   *store.Lease
+	session *flow.Session
+}
+
+// processContact drains a leased contact: first the effects a previous
+// holder left in the outbox, then the inbox, one event at a time.
+func (e *Executor) processContact(ctx context.Context, lease *store.Lease) {
+	stopRenew := e.keepLease(ctx, lease)
+	defer stopRenew()
+	snap, err := e.store.Load(ctx, lease)
+	if err != nil {
+		return
+	}
+	w := &contactWork{e: e, lease: lease}
+	if len(snap.State) > 0 {
+		var s flow.Session
+		if err := json.Unmarshal(snap.State, &s); err == nil {
+			w.session = &s
+		}
+	}
+	if len(snap.Outbox) > 0 {
+		pending := make([]flow.Effect, 0, len(snap.Outbox))
+		for _, raw := range snap.Outbox {
+			var eff flow.Effect
+			if json.Unmarshal(raw, &eff) == nil {
+				pending = append(pending, eff)
+			}
+		}
+		if err := w.perform(ctx, pending); err != nil {
+			return
+		}
+	}
+	for _, it := range snap.Inbox {
+		if err := w.handle(ctx, it); err != nil {
+			return // lease lost or store down: the item stays queued for the next holder
+		}
+	}
+}
+
+// keepLease renews the lease while a contact is processed, so a long HTTP
+// call does not let another replica take the contact over mid-turn.
+func (e *Executor) keepLease(ctx context.Context, lease *store.Lease) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := e.store.Renew(ctx, lease); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	return cancel
+}
+
+// handle steps the flow with one inbox item and performs its effects.
+func (w *contactWork) handle(ctx context.Context, it store.Item) error {
+	e := w.e
+	var q queued
+	if err := json.Unmarshal(it.Payload, &q); err != nil {
+		// An undecodable item can never succeed; consume it so it does not
+		// block the contact forever.
+		return w.commit(ctx, 1, nil, nil)
+	}
+	if q.EndSession {
+		return w.endSession(ctx)
+	}
+	if !q.DiscardAfter.IsZero() && e.now().After(q.DiscardAfter) {
+		e.log.write(q.Event.Run.RunID, w.lease.Contact, flow.Log{Event: flow.LogError,
+			Message: "run discarded: it could not start before discardAfter"}, 0)
+		return w.commit(ctx, 1, nil, nil)
+	}
+	effects := w.step(q.Event)
+	io, timers := w.split(effects)
+	if err := w.commit(ctx, 1, io, timers); err != nil {
+		return err
+	}
+	if !q.Accepted.IsZero() {
+		defer func() { e.metrics.turnLatency.Observe(time.Since(q.Accepted).Seconds()) }()
+	}
+	return w.perform(ctx, io)
+}
+
+// step runs the interpreter and writes the log effects.
+func (w *contactWork) step(ev flow.Event) []flow.Effect {
+	e := w.e
+	start := time.Now()
+	var effects []flow.Effect
+	w.session, effects = flow.Step(e.program, w.session, ev, e.now())
+	e.metrics.turns.Inc()
+	latency := time.Since(start)
+	for _, eff := range effects {
+		if eff.Kind != flow.EffectLog {
+			continue
+		}
+		if eff.Log.Event == flow.LogError {
+			e.metrics.nodeErrors.WithLabelValues(string(eff.Log.NodeType)).Inc()
+		}
+		runID := ""
+		if w.session != nil {
+			runID = w.session.RunID
+		}
+		e.log.write(runID, w.lease.Contact, eff.Log, latency)
+	}
+	return effects
+}
+
+// timerOps are the timer changes of one step.
+type timerOps struct {
+	set    []store.Timer
+	cancel []string
+}
+
+// split separates the effects to perform (sends, HTTP calls, hand-off
+// notices) from the timer changes the store applies itself.
+func (w *contactWork) split(effects []flow.Effect) ([]flow.Effect, *timerOps) {
+	var io []flow.Effect
+	var t timerOps
+	for _, eff := range effects {
+		switch eff.Kind {
+		case flow.EffectSend, flow.EffectHTTPCall, flow.EffectHandoffNotify:
+			io = append(io, eff)
+		case flow.EffectSetTimer:
+			payload, _ := json.Marshal(queued{Event: flow.TimerFired{TimerID: eff.Timer.ID}.Event()})
+			t.set = append(t.set, store.Timer{ID: eff.Timer.ID, At: eff.Timer.At, Payload: payload})
+		case flow.EffectCancelTimer:
+			t.cancel = append(t.cancel, eff.Timer.ID)
+		}
+	}
+	return io, &t
+}
+
+// commit writes the session, pops consumed inbox items and stores the
+// effects still to perform, atomically.
+func (w *contactWork) commit(ctx context.Context, consumed int, outbox []flow.Effect, t *timerOps) error {
+	c := store.Commit{Consumed: consumed}
+	if w.session != nil {
+		state, err := json.Marshal(w.session)
+		if err != nil {
+			return err
+		}
+		c.State = state
+	}
+	for _, eff := range outbox {
+		raw, err := json.Marshal(eff)
+		if err != nil {
+			return err
+		}
+		c.Outbox = append(c.Outbox, raw)
+	}
+	if t != nil {
+		c.SetTimers, c.CancelTimers = t.set, t.cancel
+	}
+	start := time.Now()
+	err := w.e.store.Commit(ctx, w.lease, c)
+	w.e.metrics.storeLatency.WithLabelValues("commit").Observe(time.Since(start).Seconds())
+	return err
+}
+
+// perform carries out effects in order. Each result (a send receipt, an
+// HTTP response) is fed back into the flow at once, and the effects it
+// produces join the queue; after each one the remaining queue is committed,
+// so a crash redoes only what was not yet done.
+func (w *contactWork) perform(ctx context.Context, queue []flow.Effect) error {
+	for len(queue) > 0 {
+		eff := queue[0]
+		queue = queue[1:]
+		var t *timerOps
+		if ev, ok := w.e.execute(ctx, w.lease.Contact, eff); ok {
+			more, timers := w.split(w.step(ev))
+			queue = append(queue, more...)
+			t = timers
+		}
+		if err := w.commit(ctx, 0, queue, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// execute performs one effect and returns the event that reports its result
+// to the flow, if the flow wants one.
+func (e *Executor) execute(ctx context.Context, contact string, eff flow.Effect) (flow.Event, bool) {
+	switch eff.Kind {
+	case flow.EffectSend:
+		var receipt message.Receipt
+		if e.sender == nil {
+			receipt.Error = &message.SendError{Class: message.Permanent, Message: errNoSender.Error()}
+		} else {
+			receipt = e.sender.Send(ctx, eff.Send.Message)
+		}
+		result := "ok"
+		if receipt.Error != nil {
+			result = string(receipt.Error.Class)
+		}
+		e.metrics.sends.WithLabelValues(result).Inc()
+		return flow.SendResult{EffectID: eff.Send.ID, MessageID: receipt.MessageID, Error: receipt.Error}.Event(), true
+	case flow.EffectHTTPCall:
+		return doHTTPCall(ctx, e.egress, eff.HTTP, e.secrets).Event(), true
+	case flow.EffectHandoffNotify:
+		e.notifyHandoff(ctx, eff.Handoff)
+	}
+	return flow.Event{}, false
+}
+
+// notifyHandoff tells the agents' system about a hand-off. It is best
+// effort: the hand-off itself (automation paused) does not depend on it.
+func (e *Executor) notifyHandoff(ctx context.Context, h flow.HandoffNotify) {
+	if h.URL == "" {
+		return
+	}
+	body, _ := json.Marshal(map[string]any{
+		"flow": e.flowName, "revision": e.program.Revision(), "queue": h.Queue,
+		"contact": h.Contact, "node": h.NodeID,
+	})
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
+	if err != nil {
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.egress.Do(req)
+	if err != nil {
+		e.log.write("", h.Contact.ID, flow.Log{Event: flow.LogError, NodeID: h.NodeID,
+			Message: "hand-off notification failed: " + redactURL(err.Error())}, 0)
+		return
+	}
+	resp.Body.Close()
+}
+
+// redactURL drops query strings from an error text (they may hold tokens).
+func redactURL(s string) string {
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		if j := strings.IndexAny(s[i:], "\" "); j > 0 {
+			return s[:i] + s[i+j:]
+		}
+		return s[:i]
+	}
+	return s
+}
+
+// endSession deletes the contact's session, its pending effects and its
+// pending timer: the contact left (Viber unsubscribed), and a later message
+// starts a new run.
+func (w *contactWork) endSession(ctx context.Context) error {
+	c := store.Commit{Consumed: 1, DeleteState: true}
+	if w.session != nil && w.session.Wait.TimerID != "" {
+		c.CancelTimers = []string{w.session.Wait.TimerID}
+	}
+	if w.session != nil {
+		w.e.log.write(w.session.RunID, w.lease.Contact, flow.Log{Event: flow.LogRunEnded,
+			Message: "the contact unsubscribed: session ended"}, 0)
+	}
+	w.session = nil
+	return w.e.store.Commit(ctx, w.lease, c)
+}

@@ -1,0 +1,216 @@
+package executor_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chatflow-dev/chatflow/internal/harness"
+	"github.com/chatflow-dev/chatflow/runtime/channel/meta"
+)
+
+func signature(body []byte) string { return meta.Sign(body, appSecret) }
+
+// conversation sends turns messages per contact through the given executors
+// (turn k of contact c goes to executors[(c+k) % len]), waiting for each
+// reply before the next turn, as a person would. A webhook that fails is
+// retried on the next executor, as the channel retries an unacknowledged
+// webhook.
+func conversation(t *testing.T, r *rig, executors func() []*harness.Executor, contacts, turns int, during func(turn int)) {
+	t.Helper()
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for c := range contacts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			from := fmt.Sprintf("3100%04d", c)
+			for k := range turns {
+				if during != nil && c == 0 {
+					during(k)
+				}
+				body, err := harness.WhatsAppWebhook(phoneID, harness.WhatsAppMessage{
+					From: from, Name: "C", ID: fmt.Sprintf("wamid.%s.%d", from, k), Text: fmt.Sprintf("m%d", k)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				delivered := false
+				for attempt := 0; attempt < 200 && !delivered; attempt++ {
+					ex := executors()
+					e := ex[(c+k+attempt)%len(ex)]
+					code, err := harness.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret)
+					delivered = err == nil && code == http.StatusOK
+					if !delivered {
+						time.Sleep(50 * time.Millisecond)
+					}
+				}
+				if !delivered {
+					failed.Add(1)
+					return
+				}
+				// Wait for this turn's reply before the next turn.
+				deadline := time.Now().Add(30 * time.Second)
+				for time.Now().Before(deadline) {
+					msgs, err := harness.SandboxMessages(context.Background(), r.sandbox, from, 0, 0)
+					if err == nil && len(firstOccurrences(harness.Texts(msgs))) > k {
+						break
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d contacts could not deliver a webhook to any executor", failed.Load())
+	}
+}
+
+// firstOccurrences drops repeated texts, keeping the first of each.
+func firstOccurrences(texts []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range texts {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// checkReplies asserts that every contact got every reply, in order;
+// doubled replies fail the test unless allowDuplicates (a killed replica may
+// resend what it sent just before dying: sends are at-least-once).
+func checkReplies(t *testing.T, r *rig, contacts, turns int, allowDuplicates bool) (duplicates int) {
+	t.Helper()
+	for c := range contacts {
+		from := fmt.Sprintf("3100%04d", c)
+		msgs, err := harness.SandboxMessages(context.Background(), r.sandbox, from, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts := harness.Texts(msgs)
+		unique := firstOccurrences(texts)
+		duplicates += len(texts) - len(unique)
+		if len(unique) != turns {
+			t.Errorf("contact %s: %d distinct replies, want %d: %q", from, len(unique), turns, texts)
+			continue
+		}
+		for k, s := range unique {
+			if want := fmt.Sprintf("you said m%d", k); s != want {
+				t.Errorf("contact %s: reply %d is %q, want %q (order broken)", from, k, s, want)
+				break
+			}
+		}
+	}
+	if duplicates > 0 && !allowDuplicates {
+		t.Errorf("%d replies were sent twice", duplicates)
+	}
+	return duplicates
+}
+
+func TestTwoReplicasInterleavedContacts(t *testing.T) {
+	url, _ := redisURL(t)
+	r := newRig(t)
+	a := r.executor(echoFlow, url)
+	b := r.executor(echoFlow, url)
+	both := func() []*harness.Executor { return []*harness.Executor{a, b} }
+	conversation(t, r, both, 100, 5, nil)
+	checkReplies(t, r, 100, 5, false)
+}
+
+func TestKilledReplicaLosesNothing(t *testing.T) {
+	url, _ := redisURL(t)
+	r := newRig(t)
+	a := r.executor(echoFlow, url, "--lease-ttl", "2s")
+	b := r.executor(echoFlow, url, "--lease-ttl", "2s")
+	var mu sync.Mutex
+	live := []*harness.Executor{a, b}
+	executors := func() []*harness.Executor {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]*harness.Executor(nil), live...)
+	}
+	conversation(t, r, executors, 40, 10, func(turn int) {
+		switch turn {
+		case 3: // kill -9 under load; its webhooks now fail and are retried on b
+			a.Kill()
+			mu.Lock()
+			live = []*harness.Executor{b}
+			mu.Unlock()
+		case 6: // the replica comes back
+			if err := a.Start(); err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			live = []*harness.Executor{a, b}
+			mu.Unlock()
+		}
+	})
+	dups := checkReplies(t, r, 40, 10, true)
+	t.Logf("replies resent after the kill (at-least-once): %d", dups)
+}
+
+func TestRedisOutageRefusesThenRecovers(t *testing.T) {
+	url, redis := redisURL(t)
+	r := newRig(t)
+	e := r.executor(echoFlow, url)
+	r.send(e, "444", "wamid.before", "before")
+	if got := r.waitTexts("444", 1, 10*time.Second); !equal(got, []string{"you said before"}) {
+		t.Fatalf("got %q", got)
+	}
+	redis.Stop()
+	body, _ := harness.WhatsAppWebhook(phoneID, harness.WhatsAppMessage{From: "444", Name: "D", ID: "wamid.during", Text: "during"})
+	code, err := harness.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret)
+	if err != nil || code != http.StatusServiceUnavailable {
+		t.Fatalf("with Redis down the webhook got %d (%v), want 503 so the channel retries", code, err)
+	}
+	if resp, err := r.client.Get(e.URL + "/readyz"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("with Redis down /readyz answered %v %v, want 503", resp, err)
+	}
+	redis.Restart()
+	// The channel retries the unacknowledged webhook.
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		code, err = harness.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret)
+		if err == nil && code == http.StatusOK {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code != http.StatusOK {
+		t.Fatalf("after Redis came back the webhook still got %d", code)
+	}
+	if got := r.waitTexts("444", 2, 20*time.Second); !equal(got, []string{"you said before", "you said during"}) {
+		t.Fatalf("got %q\n%s", got, e.Log())
+	}
+}
+
+func TestTimersFireOnceAcrossReplicas(t *testing.T) {
+	url, _ := redisURL(t)
+	r := newRig(t)
+	a := r.executor(timeoutFlow, url)
+	b := r.executor(timeoutFlow, url)
+	const contacts = 10
+	for c := range contacts {
+		e := a
+		if c%2 == 1 {
+			e = b
+		}
+		r.send(e, fmt.Sprintf("55%02d", c), fmt.Sprintf("wamid.t%d", c), "hi")
+	}
+	time.Sleep(4 * time.Second) // the 1s timers are due; give both replicas time to race for them
+	for c := range contacts {
+		got := r.waitTexts(fmt.Sprintf("55%02d", c), 2, 10*time.Second)
+		if want := []string{"hello", "timed out"}; !equal(got, want) {
+			t.Errorf("contact %d: got %q, want %q", c, got, want)
+		}
+	}
+}
