@@ -1,0 +1,128 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// YAML renders v as YAML with the keys in the order encoding/json writes
+// them (struct field order), not sorted: a manifest then reads apiVersion,
+// kind, metadata, spec, and a node id, type, next, like hand-written ones.
+// Multi-line strings are written as literal blocks. header, when not
+// empty, is written first as # comments.
+func YAML(v any, header string) ([]byte, error) {
+	js, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	n, err := jsonNode(json.NewDecoder(bytes.NewReader(js)))
+	if err != nil {
+		return nil, err
+	}
+	if header != "" {
+		var lines []string
+		for _, l := range strings.Split(strings.TrimRight(header, "\n"), "\n") {
+			lines = append(lines, strings.TrimRight("# "+l, " "))
+		}
+		n.HeadComment = strings.Join(lines, "\n")
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{n}}); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// jsonNode reads one JSON value from the token stream as a YAML node.
+func jsonNode(d *json.Decoder) (*yaml.Node, error) {
+	d.UseNumber()
+	tok, err := d.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+			for d.More() {
+				kt, err := d.Token()
+				if err != nil {
+					return nil, err
+				}
+				k, _ := kt.(string)
+				v, err := jsonNode(d)
+				if err != nil {
+					return nil, err
+				}
+				n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k}, v)
+			}
+			_, err := d.Token() // }
+			return n, err
+		case '[':
+			n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+			for d.More() {
+				v, err := jsonNode(d)
+				if err != nil {
+					return nil, err
+				}
+				n.Content = append(n.Content, v)
+			}
+			_, err := d.Token() // ]
+			return n, err
+		}
+	case string:
+		n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: t}
+		if strings.Contains(t, "\n") && !hasTrailingSpace(t) {
+			n.Style = yaml.LiteralStyle
+		}
+		return n, nil
+	case json.Number:
+		tag := "!!int"
+		if strings.ContainsAny(string(t), ".eE") {
+			tag = "!!float"
+		}
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: string(t)}, nil
+	case bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: fmt.Sprint(t)}, nil
+	case nil:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}, nil
+	}
+	return nil, fmt.Errorf("manifest: unexpected JSON token %v", tok)
+}
+
+// hasTrailingSpace reports lines ending in blanks, which a literal block
+// cannot keep.
+func hasTrailingSpace(s string) bool {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasSuffix(l, " ") || strings.HasSuffix(l, "\t") {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteDocuments writes YAML documents separated by ---.
+func WriteDocuments(w io.Writer, docs ...[]byte) error {
+	for i, d := range docs {
+		if i > 0 {
+			if _, err := io.WriteString(w, "---\n"); err != nil {
+				return err
+			}
+		}
+		if _, err := w.Write(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,565 @@
+package transcript
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatflow-dev/chatflow/runtime/channel/whatsapp"
+	"github.com/chatflow-dev/chatflow/runtime/flow"
+	"github.com/chatflow-dev/chatflow/runtime/message"
+)
+
+// Result is the outcome of one test.
+type Result struct {
+	Name string
+	Line int
+	// Failure is empty when the test passed; else what went wrong, on
+	// several lines.
+	Failure string
+}
+
+// Passed reports whether the test passed.
+func (r Result) Passed() bool { return r.Failure == "" }
+
+// Run runs every test of the file whose name matches filter (nil: all)
+// against the compiled flow. channel is the channel messages go out on
+// (the file's channel, when set, wins).
+func Run(f *File, p *flow.Program, channel message.Channel, filter *regexp.Regexp) []Result {
+	if f.Channel != "" {
+		channel = f.Channel
+	}
+	var out []Result
+	for i := range f.Tests {
+		t := &f.Tests[i]
+		if filter != nil && !filter.MatchString(t.Name) {
+			continue
+		}
+		r := &runner{file: f, test: t, prog: p, channel: channel, now: f.start}
+		out = append(out, Result{Name: t.Name, Line: t.Line, Failure: r.run()})
+	}
+	return out
+}
+
+// runner plays one test.
+type runner struct {
+	file    *File
+	test    *Test
+	prog    *flow.Program
+	channel message.Channel
+	contact message.Contact
+
+	now     time.Time
+	sess    *flow.Session
+	seq     int
+	offered map[string]message.Button // choices offered so far, by id (or template payload)
+	pending []sent                    // messages sent and not yet expected
+	calls   []flow.HTTPCall           // HTTP calls not yet expected
+	handoff []flow.HandoffNotify      // hand-offs not yet expected
+	stubUse map[string]int            // responses used per node
+	trace   []string                  // the conversation so far, for reports
+}
+
+type sent struct {
+	node string
+	msg  message.Outbound
+}
+
+// failure stops a test.
+type failure struct{ msg string }
+
+func (r *runner) fail(format string, args ...any) { panic(failure{fmt.Sprintf(format, args...)}) }
+
+func (r *runner) run() (msg string) {
+	c := DefaultContact
+	if r.file.Contact != nil {
+		c = *r.file.Contact
+	}
+	if r.test.Contact != nil {
+		c = *r.test.Contact
+	}
+	r.contact = message.Contact{ID: c.ID, Name: c.Name, Channel: r.channel}
+	r.offered = map[string]message.Button{}
+	r.stubUse = map[string]int{}
+	var step *Step
+	defer func() {
+		if x := recover(); x != nil {
+			f, ok := x.(failure)
+			if !ok {
+				panic(x)
+			}
+			msg = r.report(step, f.msg)
+		}
+	}()
+	for i := range r.test.Transcript {
+		step = &r.test.Transcript[i]
+		r.step(step)
+	}
+	step = nil
+	if len(r.pending) > 0 {
+		r.fail("the test ended but the flow sent a message it does not expect:\n%s", indent(describe(r.pending[0]), "  "))
+	}
+	return ""
+}
+
+func (r *runner) report(step *Step, msg string) string {
+	var b strings.Builder
+	if step != nil {
+		fmt.Fprintf(&b, "%s:%d: %s: ", r.file.Name, step.Line, step.Kind)
+	} else {
+		fmt.Fprintf(&b, "%s:%d: ", r.file.Name, r.test.Line)
+	}
+	b.WriteString(msg)
+	if len(r.trace) > 0 {
+		b.WriteString("\nconversation so far:\n")
+		for _, t := range r.trace {
+			b.WriteString("  " + t + "\n")
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func (r *runner) step(s *Step) {
+	switch s.Kind {
+	case StepUser, StepTap, StepInbound, StepRun, StepTimer, StepResume:
+		if len(r.pending) > 0 {
+			r.fail("the flow sent a message the test does not expect (expect it with bot: before this step):\n%s", indent(describe(r.pending[0]), "  "))
+		}
+		r.input(s)
+	case StepBot:
+		r.expectBot(s)
+	case StepCall:
+		if len(r.calls) == 0 {
+			r.fail("expected an HTTP call, but the flow made none since the last one checked (%s)", r.where())
+		}
+		c := r.calls[0]
+		r.calls = r.calls[1:]
+		got := map[string]any{"node": c.NodeID, "method": c.Method, "url": c.URL, "body": c.Body}
+		hs := map[string]any{}
+		for _, h := range c.Headers {
+			if h.SecretRef.Name != "" {
+				hs[h.Name] = "secret:" + h.SecretRef.Name + "/" + h.SecretRef.Key
+			} else {
+				hs[h.Name] = h.Value
+			}
+		}
+		got["headers"] = hs
+		r.compare("the HTTP call differs", s.Want, got)
+	case StepHandoff:
+		if len(r.handoff) == 0 {
+			r.fail("expected a hand-off, but the flow handed nothing off since the last one checked (%s)", r.where())
+		}
+		h := r.handoff[0]
+		r.handoff = r.handoff[1:]
+		r.compare("the hand-off differs", s.Want, map[string]any{"node": h.NodeID, "queue": h.Queue, "url": h.URL})
+	case StepVars:
+		var got map[string]any
+		if r.sess != nil {
+			got = r.sess.Vars
+		}
+		if diffs := match("vars", s.Want, toJSON(got)); len(diffs) > 0 {
+			r.fail("variables differ:\n%s", indent(strings.Join(diffs, "\n"), "  "))
+		}
+	case StepWaiting:
+		if !r.sess.Waiting() || r.sess.Node != s.Node {
+			r.fail("expected the flow to wait at %q, but %s", s.Node, r.where())
+		}
+	case StepEnded:
+		ended := !r.sess.Waiting()
+		if ended != s.Ended {
+			if s.Ended {
+				r.fail("expected the run to be over, but %s", r.where())
+			}
+			r.fail("expected the run to go on, but it is over")
+		}
+	}
+}
+
+// where says what the session waits for.
+func (r *runner) where() string {
+	s := r.sess
+	if !s.Waiting() {
+		return "the run is over"
+	}
+	switch s.Status {
+	case flow.StatusWaitingReply:
+		return fmt.Sprintf("the flow waits for a reply at %q", s.Node)
+	case flow.StatusDelayed:
+		return fmt.Sprintf("the flow waits for the Delay at %q", s.Node)
+	case flow.StatusHandedOff:
+		return fmt.Sprintf("the contact is handed off at %q", s.Node)
+	}
+	return fmt.Sprintf("the flow is at %q (%s)", s.Node, s.Status)
+}
+
+func (r *runner) input(s *Step) {
+	r.now = r.now.Add(time.Second)
+	switch s.Kind {
+	case StepUser:
+		r.trace = append(r.trace, "> user: "+s.Text)
+		r.inbound(message.Inbound{Kind: message.KindText, Text: s.Text})
+	case StepTap:
+		in := message.Inbound{Kind: message.KindButton, ButtonID: s.Tap.ID, Text: s.Tap.Title}
+		key := s.Tap.ID
+		if s.Tap.Payload != "" {
+			in.ButtonID, in.Payload, key = s.Tap.Payload, s.Tap.Payload, "payload:"+s.Tap.Payload
+		}
+		b, ok := r.offered[key]
+		if !ok {
+			r.fail("nothing with id %q was offered to tap (offered: %s)", strings.TrimPrefix(key, "payload:"), r.offeredList())
+		}
+		if in.Text == "" {
+			in.Text = b.Title
+		}
+		r.trace = append(r.trace, fmt.Sprintf("> tap: %s (%s)", strings.TrimPrefix(key, "payload:"), in.Text))
+		r.inbound(in)
+	case StepInbound:
+		in := s.Inbound
+		r.trace = append(r.trace, fmt.Sprintf("> inbound: %s %q", in.Kind, in.Text))
+		r.inbound(in)
+	case StepRun:
+		if r.prog.Trigger() != "Manual" {
+			r.fail("run starts Manual flows; this flow is triggered by %s: start it with user: instead", r.prog.Trigger())
+		}
+		b, _ := json.Marshal(s.Inputs)
+		r.trace = append(r.trace, "> run: "+string(b))
+		r.seq++
+		// A rejected run (a required input missing) shows in the trace;
+		// the test may expect it with ended: true.
+		r.apply(flow.RunStarted{RunID: fmt.Sprintf("run-%d", r.seq), Contact: r.contact, Inputs: s.Inputs}.Event())
+	case StepTimer:
+		sess := r.sess
+		if !sess.Waiting() || sess.Wait.TimerID == "" {
+			r.fail("no timer is pending: %s", r.where())
+		}
+		if sess.Node != s.Node {
+			r.fail("the pending timer is at %q, not %q", sess.Node, s.Node)
+		}
+		if d := sess.Wait.Deadline; d.After(r.now) {
+			r.now = d
+		}
+		r.trace = append(r.trace, fmt.Sprintf("~ timer fires at %s", s.Node))
+		r.apply(flow.TimerFired{TimerID: sess.Wait.TimerID}.Event())
+	case StepResume:
+		sess := r.sess
+		if !sess.Waiting() || sess.Status != flow.StatusHandedOff || sess.Node != s.Node {
+			r.fail("no hand-off to resume at %q: %s", s.Node, r.where())
+		}
+		r.trace = append(r.trace, "~ an agent resumes the flow at "+s.Node)
+		r.apply(flow.Resume{}.Event())
+	}
+}
+
+func (r *runner) offeredList() string {
+	if len(r.offered) == 0 {
+		return "nothing"
+	}
+	keys := slices.Sorted(maps.Keys(r.offered))
+	for i, k := range keys {
+		keys[i] = strings.TrimPrefix(k, "payload:")
+	}
+	return strings.Join(keys, ", ")
+}
+
+func (r *runner) inbound(in message.Inbound) {
+	r.seq++
+	in.ID = fmt.Sprintf("wamid.test.%d", r.seq)
+	in.Contact = r.contact
+	in.Timestamp = r.now
+	r.apply(flow.Inbound(in))
+}
+
+// apply steps the flow with an event and carries out the effects, feeding
+// their outcomes back (sends accepted or refused, HTTP stubs) until the
+// flow waits for the test again.
+func (r *runner) apply(ev flow.Event) {
+	queue := []flow.Event{ev}
+	for len(queue) > 0 {
+		e := queue[0]
+		queue = queue[1:]
+		var fx []flow.Effect
+		r.sess, fx = flow.Step(r.prog, r.sess, e, r.now)
+		// The effects slice is reused by the next Step: copy it.
+		for _, f := range slices.Clone(fx) {
+			if next, ok := r.effect(f); ok {
+				queue = append(queue, next)
+			}
+		}
+	}
+}
+
+func (r *runner) effect(e flow.Effect) (flow.Event, bool) {
+	switch e.Kind {
+	case flow.EffectSend:
+		s := e.Send
+		r.pending = append(r.pending, sent{node: s.NodeID, msg: s.Message})
+		r.offer(s.Message)
+		r.trace = append(r.trace, fmt.Sprintf("< bot [%s]: %s", s.NodeID, summary(s.Message)))
+		res := flow.SendResult{EffectID: s.ID, MessageID: fmt.Sprintf("out.%s", s.ID)}
+		if se, ok := r.sendError(s.NodeID); ok {
+			res.MessageID = ""
+			res.Error = &message.SendError{Class: message.Permanent, Code: se.Code, Message: se.Message}
+			r.trace = append(r.trace, fmt.Sprintf("  (the channel refuses it: %d %s)", se.Code, se.Message))
+		}
+		return res.Event(), true
+	case flow.EffectHTTPCall:
+		c := e.HTTP
+		r.calls = append(r.calls, c)
+		res := r.respond(c)
+		outcome := strconv.Itoa(res.Status)
+		if res.Err != "" {
+			outcome = "error: " + res.Err
+		}
+		r.trace = append(r.trace, fmt.Sprintf("~ http [%s]: %s %s → %s", c.NodeID, c.Method, c.URL, outcome))
+		return res.Event(), true
+	case flow.EffectHandoffNotify:
+		r.handoff = append(r.handoff, e.Handoff)
+		r.trace = append(r.trace, fmt.Sprintf("~ handoff [%s] queue=%q", e.Handoff.NodeID, e.Handoff.Queue))
+	case flow.EffectLog:
+		if e.Log.Event == flow.LogError {
+			r.trace = append(r.trace, fmt.Sprintf("! error [%s]: %s", e.Log.NodeID, e.Log.Message))
+		}
+		if e.Log.Event == flow.LogRunEnded {
+			r.trace = append(r.trace, "~ run ended: "+e.Log.Message)
+		}
+	}
+	return flow.Event{}, false
+}
+
+// offer records the choices a message offers, for taps.
+func (r *runner) offer(m message.Outbound) {
+	for _, b := range m.Buttons {
+		r.offered[b.ID] = b
+	}
+	for _, b := range m.QuickReplies {
+		r.offered[b.ID] = b
+	}
+	if m.List != nil {
+		for _, s := range m.List.Sections {
+			for _, b := range s.Rows {
+				r.offered[b.ID] = b
+			}
+		}
+	}
+	if m.Template != nil {
+		for _, c := range m.Template.Components {
+			for _, p := range c.Parameters {
+				if p.Type == "payload" && p.Payload != "" {
+					r.offered["payload:"+p.Payload] = message.Button{ID: p.Payload, Title: p.Payload}
+				}
+			}
+		}
+	}
+}
+
+func (r *runner) sendError(node string) (SendError, bool) {
+	if e, ok := r.test.SendErrors[node]; ok {
+		return e, true
+	}
+	e, ok := r.file.SendErrors[node]
+	return e, ok
+}
+
+// respond answers an HTTP call from the stubs.
+func (r *runner) respond(c flow.HTTPCall) flow.HTTPResult {
+	rs, ok := r.test.HTTP[c.NodeID]
+	if !ok {
+		rs, ok = r.file.HTTP[c.NodeID]
+	}
+	if !ok {
+		r.fail("the flow called %s %s at node %q and the test has no stub for it: add http: {%s: {status: 200, json: {...}}}",
+			c.Method, c.URL, c.NodeID, c.NodeID)
+	}
+	i := min(r.stubUse[c.NodeID], len(rs)-1)
+	r.stubUse[c.NodeID]++
+	s := rs[i]
+	res := flow.HTTPResult{EffectID: c.ID, Status: s.Status, Headers: s.Headers, Err: s.Error}
+	if s.Error != "" {
+		res.Status = 0
+		return res
+	}
+	if res.Status == 0 {
+		res.Status = 200
+	}
+	switch {
+	case s.JSON != nil:
+		b, err := json.Marshal(jsonish(s.JSON))
+		if err != nil {
+			r.fail("the stub of %q: json: %v", c.NodeID, err)
+		}
+		res.Body, res.ContentType = b, "application/json"
+	case s.Body != nil:
+		res.Body = []byte(*s.Body)
+	}
+	return res
+}
+
+func (r *runner) expectBot(s *Step) {
+	if len(r.pending) == 0 {
+		r.fail("expected a message, but the flow sent none since the last one checked (%s)", r.where())
+	}
+	got := r.pending[0]
+	r.pending = r.pending[1:]
+	want := maps.Clone(s.Want)
+	var diffs []string
+	if n, ok := want["node"]; ok {
+		delete(want, "node")
+		if ns, _ := n.(string); ns != got.node {
+			diffs = append(diffs, fmt.Sprintf("node: want %q, got %q", n, got.node))
+		}
+	}
+	if pat, ok := want["matches"]; ok {
+		delete(want, "matches")
+		ps, _ := pat.(string)
+		re, err := regexp.Compile(ps)
+		if err != nil {
+			r.fail("matches: %v", err)
+		}
+		if !re.MatchString(got.msg.Text) {
+			diffs = append(diffs, fmt.Sprintf("text: want a match of %q, got %q", ps, got.msg.Text))
+		}
+	}
+	var wantWA any
+	if wa, ok := want["whatsapp"]; ok {
+		delete(want, "whatsapp")
+		wantWA = wa
+	}
+	for _, k := range []string{"buttons", "quickReplies"} {
+		if l, ok := want[k].([]any); ok {
+			want[k] = titles(l)
+		}
+	}
+	gotMap, _ := toJSON(got.msg).(map[string]any)
+	delete(gotMap, "to")
+	for _, k := range []string{"text", "tag"} {
+		if _, ok := gotMap[k]; !ok {
+			gotMap[k] = "" // absent text is empty text
+		}
+	}
+	diffs = append(diffs, match("", want, gotMap)...)
+	if wantWA != nil {
+		if r.channel != message.WhatsApp {
+			r.fail("whatsapp: the flow sends on %q, not WhatsApp", r.channel)
+		}
+		b, err := whatsapp.Render(got.msg)
+		if err != nil {
+			diffs = append(diffs, "whatsapp: WhatsApp cannot send this message: "+err.Error())
+		} else {
+			var wa any
+			_ = json.Unmarshal(b, &wa)
+			for _, d := range match("whatsapp", jsonish(wantWA), normalizeNumbers(wa)) {
+				diffs = append(diffs, d)
+			}
+			if len(diffs) > 0 {
+				pretty, _ := json.MarshalIndent(wa, "", "  ")
+				diffs = append(diffs, "the rendered WhatsApp request:\n"+indent(string(pretty), "  "))
+			}
+		}
+	}
+	if len(diffs) > 0 {
+		r.fail("the message from %q differs:\n%s", got.node, indent(strings.Join(diffs, "\n"), "  "))
+	}
+}
+
+// titles turns the shorthand of a list of button titles into {title}s.
+func titles(l []any) []any {
+	out := make([]any, len(l))
+	for i, e := range l {
+		if s, ok := e.(string); ok {
+			out[i] = map[string]any{"title": s}
+		} else {
+			out[i] = e
+		}
+	}
+	return out
+}
+
+// compare fails the test when got does not match want.
+func (r *runner) compare(what string, want map[string]any, got map[string]any) {
+	if diffs := match("", want, toJSON(got)); len(diffs) > 0 {
+		r.fail("%s:\n%s", what, indent(strings.Join(diffs, "\n"), "  "))
+	}
+}
+
+// toJSON turns a value into JSON-like data (maps, lists, strings, int64,
+// float64, bools) the way it would be serialised.
+func toJSON(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil
+	}
+	return normalizeNumbers(out)
+}
+
+// normalizeNumbers makes whole float64s int64, as YAML would read them.
+func normalizeNumbers(v any) any {
+	switch t := v.(type) {
+	case float64:
+		if t == float64(int64(t)) {
+			return int64(t)
+		}
+	case []any:
+		for i := range t {
+			t[i] = normalizeNumbers(t[i])
+		}
+	case map[string]any:
+		for k, e := range t {
+			t[k] = normalizeNumbers(e)
+		}
+	}
+	return v
+}
+
+// summary is a message on one line, for the conversation trace.
+func summary(m message.Outbound) string {
+	var parts []string
+	if m.Text != "" {
+		parts = append(parts, strconv.Quote(m.Text))
+	}
+	if m.Media != nil {
+		parts = append(parts, fmt.Sprintf("%s %s", m.Media.Kind, m.Media.URL))
+	}
+	for _, set := range [][]message.Button{m.Buttons, m.QuickReplies} {
+		if len(set) > 0 {
+			t := make([]string, len(set))
+			for i, b := range set {
+				t[i] = b.ID
+			}
+			parts = append(parts, "["+strings.Join(t, " | ")+"]")
+		}
+	}
+	if m.List != nil {
+		parts = append(parts, "[list: "+m.List.Button+"]")
+	}
+	if m.Template != nil {
+		parts = append(parts, "template "+m.Template.Name)
+	}
+	return strings.Join(parts, " ")
+}
+
+// describe is a message as YAML-ish lines, for "unexpected message".
+func describe(s sent) string {
+	b, _ := json.Marshal(s.msg)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	delete(m, "to")
+	out, _ := json.Marshal(m)
+	return fmt.Sprintf("from %q: %s", s.node, out)
+}
+
+func indent(s, by string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = by + l
+	}
+	return strings.Join(lines, "\n")
+}
