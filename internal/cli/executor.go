@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -27,6 +28,7 @@ type executorOptions struct {
 	drainTimeout                                time.Duration
 	leaseTTL                                    time.Duration
 	sendRate                                    float64
+	pprof                                       bool
 }
 
 func newExecutorCommand() *cobra.Command {
@@ -52,6 +54,8 @@ func newExecutorCommand() *cobra.Command {
 	f.DurationVar(&o.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, time given to in-flight turns")
 	f.DurationVar(&o.leaseTTL, "lease-ttl", 30*time.Second, "how long a contact stays leased by a silent replica before another takes it over")
 	f.Float64Var(&o.sendRate, "send-rate", 0, "outbound messages per second for the account (0: the channel's default, 80 for WhatsApp; raise it after Meta upgrades the number)")
+	f.BoolVar(&o.pprof, "pprof", false, "serve Go profiles under /debug/pprof/ (for benchmarks; never expose it)")
+	_ = f.MarkHidden("pprof")
 	_ = cmd.MarkFlagRequired("flow")
 	return cmd
 }
@@ -99,7 +103,15 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: ex.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+	handler := ex.Handler()
+	if o.pprof {
+		mux := http.NewServeMux()
+		mux.Handle("/", handler)
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		handler = mux
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 

@@ -39,13 +39,24 @@ func webhookPath(ch message.Channel) string {
 	return ""
 }
 
+// sendTransport is the connection pool of the channel's send API. All sends
+// go to one host, so it keeps as many idle connections as workers can use at
+// once; the default of two per host would close and reopen connections under
+// load.
+func sendTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 256
+	return t
+}
+
 // setupChannel builds the receiver and sender of the binding's channel.
 // Credentials are read through funcs at each use, so a rotated Secret takes
 // effect without a restart. Meta channels use accessToken, appSecret and
 // verifyToken; Viber uses authToken.
 func (e *Executor) setupChannel(b *v1alpha1.ChannelBinding) error {
 	delivery := channel.Delivery{
-		Client: &http.Client{Timeout: 30 * time.Second},
+		Client: &http.Client{Timeout: 30 * time.Second, Transport: sendTransport()},
 		OnRetry: func(int, *message.SendError, time.Duration) {
 			e.metrics.retries.Inc()
 		},

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -123,7 +124,16 @@ func (e *Executor) keepLease(ctx context.Context, lease *store.Lease) func() {
 	return cancel
 }
 
-// handle steps the flow with one inbox item and performs its effects.
+// handle steps the flow with one inbox item, performs the effects and feeds
+// their results back, then commits the new session with the item consumed,
+// in one atomic write.
+//
+// The effects are performed before that write: if the worker dies in
+// between, the item is still queued and the next holder replays the turn
+// from the last committed session. Its sends are then made again — the
+// at-least-once the design promises — while the session still moves exactly
+// once per item. One write per turn, instead of one before the effects and
+// one after, halves the store round trips of a turn.
 func (w *contactWork) handle(ctx context.Context, it store.Item) error {
 	e := w.e
 	var q queued
@@ -140,15 +150,15 @@ func (w *contactWork) handle(ctx context.Context, it store.Item) error {
 			Message: "run discarded: it could not start before discardAfter"}, 0)
 		return w.commit(ctx, 1, nil, nil)
 	}
-	effects := w.step(q.Event)
-	io, timers := w.split(effects)
-	if err := w.commit(ctx, 1, io, timers); err != nil {
+	io, timers := w.split(w.step(q.Event))
+	w.run(ctx, io, timers)
+	if err := w.commit(ctx, 1, nil, timers); err != nil {
 		return err
 	}
 	if !q.Accepted.IsZero() {
-		defer func() { e.metrics.turnLatency.Observe(time.Since(q.Accepted).Seconds()) }()
+		e.metrics.turnLatency.Observe(time.Since(q.Accepted).Seconds())
 	}
-	return w.perform(ctx, io)
+	return nil
 }
 
 // step runs the interpreter and writes the log effects.
@@ -179,6 +189,25 @@ func (w *contactWork) step(ev flow.Event) []flow.Effect {
 type timerOps struct {
 	set    []store.Timer
 	cancel []string
+}
+
+// merge appends the timer changes of a later step. A timer set and
+// cancelled within one turn is neither stored nor left to fire.
+func (t *timerOps) merge(later *timerOps) {
+	for _, id := range later.cancel {
+		kept := t.set[:0]
+		for _, set := range t.set {
+			if set.ID != id {
+				kept = append(kept, set)
+			}
+		}
+		t.set = kept
+		t.cancel = append(t.cancel, id)
+	}
+	for _, set := range later.set {
+		t.cancel = slices.DeleteFunc(t.cancel, func(id string) bool { return id == set.ID })
+		t.set = append(t.set, set)
+	}
 }
 
 // split separates the effects to perform (sends, HTTP calls, hand-off
@@ -227,25 +256,29 @@ func (w *contactWork) commit(ctx context.Context, consumed int, outbox []flow.Ef
 	return err
 }
 
-// perform carries out effects in order. Each result (a send receipt, an
-// HTTP response) is fed back into the flow at once, and the effects it
-// produces join the queue; after each one the remaining queue is committed,
-// so a crash redoes only what was not yet done.
+// perform carries out the effects a holder left in the outbox and commits
+// the outcome. This executor commits a turn only after its effects, so it
+// leaves no outbox; the path keeps sessions written by a store user that
+// does (and the store contract) working.
 func (w *contactWork) perform(ctx context.Context, queue []flow.Effect) error {
+	t := &timerOps{}
+	w.run(ctx, queue, t)
+	return w.commit(ctx, 0, nil, t)
+}
+
+// run performs effects in order; each result (a send receipt, an HTTP
+// response) is fed back into the flow at once and the effects it produces
+// join the queue. Timer changes are collected into t for the commit.
+func (w *contactWork) run(ctx context.Context, queue []flow.Effect, t *timerOps) {
 	for len(queue) > 0 {
 		eff := queue[0]
 		queue = queue[1:]
-		var t *timerOps
 		if ev, ok := w.e.execute(ctx, w.lease.Contact, eff); ok {
 			more, timers := w.split(w.step(ev))
 			queue = append(queue, more...)
-			t = timers
-		}
-		if err := w.commit(ctx, 0, queue, t); err != nil {
-			return err
+			t.merge(timers)
 		}
 	}
-	return nil
 }
 
 // execute performs one effect and returns the event that reports its result

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,6 +17,8 @@ const (
 
 	// readBlock bounds a blocking XREADGROUP so the reader notices Close.
 	readBlock = time.Second
+	// maxRead bounds the signals one read takes.
+	maxRead = 64
 	// timerPoll is how often the pump looks for due timers: the lateness of
 	// a timer is at most about this.
 	timerPoll = 250 * time.Millisecond
@@ -42,11 +45,15 @@ type redisStore struct {
 	consumer string
 	ttlMS    int64
 
-	sigs   chan signal // signals read or reclaimed, handed to Acquire
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
+	sigs chan signal // signals read or reclaimed, handed to Acquire
+	// waiting counts Acquire calls waiting for a signal; the reader asks
+	// for that many at once, so a replica with idle workers drains a burst
+	// in one round trip but never takes signals it has no worker for.
+	waiting atomic.Int64
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	once    sync.Once
 }
 
 // signal says that a contact may have work. id is its stream entry.
@@ -121,6 +128,7 @@ func newClient(url string) (redis.UniversalClient, error) {
 	o.DialTimeout = orDefault(o.DialTimeout, 2*time.Second)
 	o.ReadTimeout = orDefault(o.ReadTimeout, 3*time.Second)
 	o.WriteTimeout = orDefault(o.WriteTimeout, 3*time.Second)
+	o.PoolSize = poolSize(o.PoolSize)
 	return redis.NewClient(o), nil
 }
 
@@ -134,7 +142,20 @@ func newCluster(url string, noMaint *maintnotifications.Config) (redis.Universal
 	o.DialTimeout = orDefault(o.DialTimeout, 2*time.Second)
 	o.ReadTimeout = orDefault(o.ReadTimeout, 3*time.Second)
 	o.WriteTimeout = orDefault(o.WriteTimeout, 3*time.Second)
+	o.PoolSize = poolSize(o.PoolSize)
 	return redis.NewClusterClient(o), nil
+}
+
+// poolSize is the connection pool unless the URL sets pool_size. go-redis
+// defaults to 10 per CPU, but an executor has a request handler per webhook
+// in flight and a worker per leased contact, each holding a connection for
+// a round trip: on 2 CPUs the default pool queues them and every store call
+// waits for a connection rather than for Redis.
+func poolSize(fromURL int) int {
+	if fromURL > 0 {
+		return fromURL
+	}
+	return 128
 }
 
 func orDefault(d, def time.Duration) time.Duration {

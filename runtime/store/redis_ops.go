@@ -46,7 +46,11 @@ func (s *redisStore) Enqueue(ctx context.Context, contact string, items ...Item)
 			}
 			args = append(args, id, ttl.Milliseconds(), encodeItem(it))
 		}
-		n, err := s.lua.enqueue.Run(ctx, s.rdb, []string{ck.inbox, ck.dedupe}, args...).Int()
+		keys := []string{ck.inbox, ck.dedupe}
+		if n, ok, err := s.enqueuePipelined(ctx, contact, keys, args); ok {
+			return n, err
+		}
+		n, err := s.lua.enqueue.Run(ctx, s.rdb, keys, args...).Int()
 		if err != nil {
 			return 0, fmt.Errorf("store: enqueue: %w", err)
 		}
@@ -58,6 +62,32 @@ func (s *redisStore) Enqueue(ctx context.Context, contact string, items ...Item)
 		return accepted, err
 	}
 	return accepted, nil
+}
+
+// enqueuePipelined sends the append and the signal in one round trip, which
+// is most of a webhook's latency. Only on a single Redis: one connection
+// keeps the two in order, so the signal never overtakes the append it
+// announces (a cluster may route them to different nodes). It reports false
+// when the caller must take the two-call path: a cluster, or an append that
+// failed (NOSCRIPT after a Redis restart, an outage), which the two-call
+// path then retries and reports.
+func (s *redisStore) enqueuePipelined(ctx context.Context, contact string, keys []string, args []any) (int, bool, error) {
+	if _, single := s.rdb.(*redis.Client); !single {
+		return 0, false, nil
+	}
+	pipe := s.rdb.Pipeline()
+	eval := s.lua.enqueue.EvalSha(ctx, pipe, keys, args...)
+	sig := pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.signals, Values: []string{"c", contact}})
+	_, _ = pipe.Exec(ctx)
+	n, err := eval.Int()
+	if err != nil {
+		return 0, false, nil
+	}
+	if sig.Err() != nil {
+		// The items are in; only the signal is missing.
+		return n, true, s.signal(ctx, contact)
+	}
+	return n, true, nil
 }
 
 func (s *redisStore) Load(ctx context.Context, l *Lease) (*Snapshot, error) {

@@ -12,13 +12,17 @@ import (
 func (s *redisStore) Acquire(ctx context.Context) (*Lease, error) {
 	for {
 		var sig signal
+		s.waiting.Add(1)
 		select {
 		case <-ctx.Done():
+			s.waiting.Add(-1)
 			return nil, ctx.Err()
 		case <-s.ctx.Done():
+			s.waiting.Add(-1)
 			return nil, ErrClosed
 		case sig = <-s.sigs:
 		}
+		s.waiting.Add(-1)
 		// A signal in hand is settled even if ctx ends now: left unsettled it
 		// would wait a LeaseTTL to be reclaimed.
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
@@ -80,9 +84,10 @@ func (s *redisStore) deliver(msg redis.XMessage) bool {
 	}
 }
 
-// read feeds new signals to Acquire. It reads one signal at a time, and only
-// the next once an Acquire took the last, so an idle replica does not hoard
-// signals that busy workers cannot serve.
+// read feeds new signals to Acquire. It reads as many signals as there are
+// Acquire calls waiting (at least one, at most maxRead), and only reads again
+// once they were taken, so a replica does not hoard signals that its busy
+// workers cannot serve, yet drains a burst in one round trip.
 func (s *redisStore) read() {
 	defer s.wg.Done()
 	var b backoff
@@ -91,7 +96,7 @@ func (s *redisStore) read() {
 			Group:    group,
 			Consumer: s.consumer,
 			Streams:  []string{s.keys.signals, ">"},
-			Count:    1,
+			Count:    min(max(s.waiting.Load(), 1), maxRead),
 			Block:    readBlock,
 		}).Result()
 		if errors.Is(err, redis.Nil) {

@@ -14,6 +14,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -56,10 +57,15 @@ func TestLoad(t *testing.T) {
 	for _, store := range []string{"memory", "redis"} {
 		t.Run(store, func(t *testing.T) {
 			url := "memory"
+			var srv *redistest.Server
 			if store == "redis" {
-				url, _ = redistest.Start(t)
+				url, srv = redistest.Start(t)
 			}
 			run(t, store, url)
+			if srv != nil && os.Getenv("BENCH_REDIS_STATS") != "" {
+				out, _ := srv.Do("INFO", "commandstats")
+				fmt.Println(out)
+			}
 		})
 	}
 }
@@ -84,12 +90,27 @@ spec:
 		Store:       storeURL,
 		// The sandbox has no throughput limit; WhatsApp's default of 80
 		// messages/s would otherwise be all this measures.
-		Args: []string{"--workers", "32", "--send-rate", "1000000"},
+		Args: append([]string{"--workers", "32", "--send-rate", "1000000"}, profileArgs()...),
 	})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}
 
 	// Warm up connections and the executor's first-use paths.
-	oneTurn(client, e.URL, sb.URL, "warmup", 0, 0)
+	warm, err := webhook("warmup", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oneTurn(client, e.URL, sb.URL, "warmup", 0, 0, warm)
+	// Build every webhook before the clock starts, so the figures measure
+	// the executor rather than the load generator's JSON encoding.
+	bodies := make([][][]byte, *contacts)
+	for c := range bodies {
+		bodies[c] = make([][]byte, *turns)
+		for k := range bodies[c] {
+			if bodies[c][k], err = webhook(fmt.Sprintf("4477%05d", c), k); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 
 	var (
 		mu        sync.Mutex
@@ -101,6 +122,8 @@ spec:
 	peak := make(chan int64, 1)
 	go func() { peak <- samplePeakRSS(e.Pid(), stopRSS) }()
 
+	stopProfile := startProfile(t, e.URL, name)
+	cpuBefore, selfBefore := cpuTime(e.Pid()), cpuTime(os.Getpid())
 	start := time.Now()
 	var wg sync.WaitGroup
 	for c := range *contacts {
@@ -110,7 +133,7 @@ spec:
 			from := fmt.Sprintf("4477%05d", c)
 			var after int64
 			for k := range *turns {
-				lat, seq, ok := oneTurn(client, e.URL, sb.URL, from, k, after)
+				lat, seq, ok := oneTurn(client, e.URL, sb.URL, from, k, after, bodies[c][k])
 				mu.Lock()
 				if ok {
 					latencies = append(latencies, lat)
@@ -124,6 +147,8 @@ spec:
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	execCPU, selfCPU := cpuTime(e.Pid())-cpuBefore, cpuTime(os.Getpid())-selfBefore
+	stopProfile()
 	// Let late duplicates show up, then account for every reply.
 	time.Sleep(200 * time.Millisecond)
 	for c := range *contacts {
@@ -147,6 +172,9 @@ spec:
 	fmt.Printf("store=%-6s contacts=%d turns=%d  webhooks/s=%.0f  latency p50=%v p99=%v  replies ok=%d missing=%d duplicated=%d  executor peak RSS=%.1f MiB\n",
 		name, *contacts, *turns, float64(total)/elapsed.Seconds(), pct(0.50).Round(10*time.Microsecond),
 		pct(0.99).Round(10*time.Microsecond), len(latencies), missing, max(dup, 0), float64(rss)/1024)
+	fmt.Printf("store=%-6s mean store latency: %s; CPU per turn: executor %v, load generator + sandbox %v\n",
+		name, storeLatencies(e.URL), (execCPU / time.Duration(total)).Round(time.Microsecond),
+		(selfCPU / time.Duration(total)).Round(time.Microsecond))
 	if missing > 0 || dup > 0 {
 		t.Errorf("replies missing: %d, duplicated: %d\n%s", missing, dup, e.Log())
 	}
@@ -155,12 +183,7 @@ spec:
 // oneTurn sends turn k of a contact and waits for its reply (a sandbox
 // record newer than after). It returns the latency from sending the
 // webhook to receiving the reply, and the reply's sequence number.
-func oneTurn(c *http.Client, execURL, sandboxURL, from string, k int, after int64) (time.Duration, int64, bool) {
-	body, err := harness.WhatsAppWebhook(phoneID, harness.WhatsAppMessage{
-		From: from, Name: "Bench", ID: fmt.Sprintf("wamid.%s.%d", from, k), Text: "m" + strconv.Itoa(k)})
-	if err != nil {
-		return 0, 0, false
-	}
+func oneTurn(c *http.Client, execURL, sandboxURL, from string, k int, after int64, body []byte) (time.Duration, int64, bool) {
 	start := time.Now()
 	code, err := harness.PostWebhook(context.Background(), c, execURL, "/webhooks/whatsapp", body, appSecret)
 	if err != nil || code != http.StatusOK {
@@ -181,6 +204,92 @@ func oneTurn(c *http.Client, execURL, sandboxURL, from string, k int, after int6
 		}
 	}
 	return 0, 0, false
+}
+
+var cpuProfile = flag.String("cpuprofile", "", "write the executor's CPU profile of each run to this prefix")
+
+func profileArgs() []string {
+	if *cpuProfile == "" {
+		return nil
+	}
+	return []string{"--pprof"}
+}
+
+// startProfile records the executor's CPU profile while the load runs.
+func startProfile(t *testing.T, url, name string) func() {
+	if *cpuProfile == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := http.Get(url + "/debug/pprof/profile?seconds=5")
+		if err != nil {
+			t.Log(err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(*cpuProfile + "." + name + ".pprof")
+		if err != nil {
+			t.Log(err)
+			return
+		}
+		defer f.Close()
+		_, _ = io.Copy(f, resp.Body)
+	}()
+	return func() { <-done }
+}
+
+// storeLatencies summarises the executor's store latency histogram: the
+// mean of each operation, from its _sum and _count.
+func storeLatencies(url string) string {
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	sums, counts := map[string]float64{}, map[string]float64{}
+	for _, line := range strings.Split(string(data), "\n") {
+		for _, kind := range []string{"_sum", "_count"} {
+			prefix := "chatflow_store_latency_seconds" + kind + `{op="`
+			if rest, ok := strings.CutPrefix(line, prefix); ok {
+				op, val, _ := strings.Cut(rest, `"} `)
+				v, _ := strconv.ParseFloat(val, 64)
+				if kind == "_sum" {
+					sums[op] = v
+				} else {
+					counts[op] = v
+				}
+			}
+		}
+	}
+	var out []string
+	for _, op := range []string{"enqueue", "acquire", "commit"} {
+		if counts[op] > 0 {
+			out = append(out, fmt.Sprintf("%s %.2fms", op, 1000*sums[op]/counts[op]))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// webhook is turn k of a contact: a signed-later WhatsApp text webhook.
+func webhook(from string, k int) ([]byte, error) {
+	return harness.WhatsAppWebhook(phoneID, harness.WhatsAppMessage{
+		From: from, Name: "Bench", ID: fmt.Sprintf("wamid.%s.%d", from, k), Text: "m" + strconv.Itoa(k)})
+}
+
+// cpuTime is the user + system CPU a process used so far.
+func cpuTime(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; fields after its ")" are fixed.
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ is 100 on Linux
 }
 
 // samplePeakRSS returns the process's peak resident set (VmHWM, KiB) when

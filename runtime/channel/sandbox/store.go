@@ -49,10 +49,14 @@ type store struct {
 	recs    []Record // ascending Seq
 	seq     int64
 	changed chan struct{} // closed and replaced on every add
+	// byTo holds, per recipient, a channel closed on the next add for that
+	// recipient, so a long poll for one contact is not woken by every
+	// other contact's messages (a load test has one poll per contact).
+	byTo map[string]chan struct{}
 }
 
 func newStore(max int) *store {
-	return &store{max: max, changed: make(chan struct{})}
+	return &store{max: max, changed: make(chan struct{}), byTo: map[string]chan struct{}{}}
 }
 
 func (st *store) add(r Record) Record {
@@ -68,6 +72,10 @@ func (st *store) add(r Record) Record {
 	st.recs = append(st.recs, r)
 	close(st.changed)
 	st.changed = make(chan struct{})
+	if ch, ok := st.byTo[normalizeTo(r.To)]; ok {
+		close(ch)
+		delete(st.byTo, normalizeTo(r.To))
+	}
 	return r
 }
 
@@ -98,7 +106,16 @@ func (st *store) query(q Query) ([]Record, <-chan struct{}) {
 		}
 		out = append(out, r)
 	}
-	return out, st.changed
+	if q.To == "" {
+		return out, st.changed
+	}
+	to := normalizeTo(q.To)
+	ch, ok := st.byTo[to]
+	if !ok {
+		ch = make(chan struct{})
+		st.byTo[to] = ch
+	}
+	return out, ch
 }
 
 // wait returns the matching records, waiting up to d for one to arrive.
