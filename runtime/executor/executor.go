@@ -84,6 +84,8 @@ type Executor struct {
 
 	inputs map[string]bool // declared Manual inputs
 
+	sessions *sessionCache
+
 	// Set by setupChannel (channels.go) for channels that need them.
 	flowSpec        *v1alpha1.ChatFlowSpec
 	welcome         func(message.Contact) (message.Outbound, bool) // Viber welcome message
@@ -134,6 +136,7 @@ func New(cfg Config) (*Executor, error) {
 		now:      cfg.Now,
 		inputs:   map[string]bool{},
 		flowSpec: &cfg.Flow.Spec,
+		sessions: newSessionCache(50000),
 	}
 	if e.workers <= 0 {
 		e.workers = 16

@@ -66,6 +66,11 @@ type contactWork struct {
 	e       *Executor
 	lease   *store.Lease
 	session *flow.Session
+	// committed is the state last committed (or loaded) for session, and
+	// dirty says session changed since: only a clean session goes back to
+	// the cache.
+	committed []byte
+	dirty     bool
 }
 
 // processContact drains a leased contact: first the effects a previous
@@ -77,13 +82,20 @@ func (e *Executor) processContact(ctx context.Context, lease *store.Lease) {
 	if err != nil {
 		return
 	}
-	w := &contactWork{e: e, lease: lease}
+	w := &contactWork{e: e, lease: lease, committed: snap.State}
 	if len(snap.State) > 0 {
-		var s flow.Session
-		if err := json.Unmarshal(snap.State, &s); err == nil {
-			w.session = &s
+		if w.session = e.sessions.take(lease.Contact, snap.State); w.session == nil {
+			var s flow.Session
+			if err := json.Unmarshal(snap.State, &s); err == nil {
+				w.session = &s
+			}
 		}
 	}
+	defer func() {
+		if !w.dirty && w.session != nil && len(w.committed) > 0 {
+			e.sessions.put(lease.Contact, w.committed, w.session)
+		}
+	}()
 	if len(snap.Outbox) > 0 {
 		pending := make([]flow.Effect, 0, len(snap.Outbox))
 		for _, raw := range snap.Outbox {
@@ -167,6 +179,7 @@ func (w *contactWork) step(ev flow.Event) []flow.Effect {
 	start := time.Now()
 	var effects []flow.Effect
 	w.session, effects = flow.Step(e.program, w.session, ev, e.now())
+	w.dirty = true
 	e.metrics.turns.Inc()
 	latency := time.Since(start)
 	for _, eff := range effects {
@@ -253,6 +266,9 @@ func (w *contactWork) commit(ctx context.Context, consumed int, outbox []flow.Ef
 	start := time.Now()
 	err := w.e.store.Commit(ctx, w.lease, c)
 	w.e.metrics.storeLatency.WithLabelValues("commit").Observe(time.Since(start).Seconds())
+	if err == nil && c.State != nil {
+		w.committed, w.dirty = c.State, false
+	}
 	return err
 }
 

@@ -94,6 +94,12 @@ func (s *redisStore) Load(ctx context.Context, l *Lease) (*Snapshot, error) {
 	if s.closed() {
 		return nil, ErrClosed
 	}
+	if snap := l.prefetched; snap != nil {
+		// Read with the lease grant: nothing but appends to the inbox can
+		// have happened since, and Release notices those.
+		l.prefetched = nil
+		return snap, nil
+	}
 	ck := s.keys.contact(l.Contact)
 	res, err := s.lua.load.Run(ctx, s.rdb, []string{ck.lease, ck.state, ck.inbox, ck.outbox}, l.Token).Slice()
 	if err != nil {
@@ -102,14 +108,20 @@ func (s *redisStore) Load(ctx context.Context, l *Lease) (*Snapshot, error) {
 	if len(res) == 0 || res[0] != int64(1) {
 		return nil, ErrLeaseLost
 	}
-	if len(res) != 4 {
+	return decodeSnapshot(res[1:])
+}
+
+// decodeSnapshot reads the {state, inbox, outbox} reply of load.lua and
+// lease.lua.
+func decodeSnapshot(res []any) (*Snapshot, error) {
+	if len(res) != 3 {
 		return nil, fmt.Errorf("store: load: unexpected reply %v", res)
 	}
 	snap := &Snapshot{}
-	if st, ok := res[1].(string); ok {
+	if st, ok := res[0].(string); ok {
 		snap.State = []byte(st)
 	}
-	inbox, _ := res[2].([]any)
+	inbox, _ := res[1].([]any)
 	snap.Inbox = make([]Item, 0, len(inbox))
 	for _, v := range inbox {
 		str, _ := v.(string)
@@ -119,7 +131,7 @@ func (s *redisStore) Load(ctx context.Context, l *Lease) (*Snapshot, error) {
 		}
 		snap.Inbox = append(snap.Inbox, it)
 	}
-	outbox, _ := res[3].([]any)
+	outbox, _ := res[2].([]any)
 	for _, v := range outbox {
 		str, _ := v.(string)
 		snap.Outbox = append(snap.Outbox, []byte(str))

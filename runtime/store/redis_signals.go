@@ -51,15 +51,20 @@ func (s *redisStore) tryLease(ctx context.Context, sig signal) (*Lease, error) {
 		return nil, s.ack(ctx, sig.id) // not ours to interpret: drop it
 	}
 	tok := newToken()
-	lease := s.keys.contact(sig.contact).lease
-	res, err := s.lua.lease.Run(ctx, s.rdb, []string{lease}, tok, sig.id, s.ttlMS, s.opts.Owner).Slice()
+	ck := s.keys.contact(sig.contact)
+	res, err := s.lua.lease.Run(ctx, s.rdb, []string{ck.lease, ck.state, ck.inbox, ck.outbox},
+		tok, sig.id, s.ttlMS, s.opts.Owner).Slice()
 	if err != nil {
 		return nil, err
 	}
 	r, _ := res[0].(int64)
 	switch {
 	case r == 1:
-		return &Lease{Contact: sig.contact, Token: tok, sig: sig.id}, nil
+		snap, err := decodeSnapshot(res[1:])
+		if err != nil {
+			return nil, err
+		}
+		return &Lease{Contact: sig.contact, Token: tok, sig: sig.id, prefetched: snap}, nil
 	case r == 0 && len(res) == 2:
 		// Held by another worker: this signal is redundant if the holder's
 		// is still pending (see ackbusy.lua), else it is kept and comes back

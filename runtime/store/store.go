@@ -35,6 +35,9 @@ type Lease struct {
 
 	sig string // stream id of the signal that granted it (redis); acked on Release
 	seq int64  // commits applied under this lease; makes a retried commit idempotent
+	// prefetched is the snapshot read with the lease grant (redis), handed
+	// out by the first Load.
+	prefetched *Snapshot
 }
 
 // Snapshot is what a lease holder sees of its contact.

@@ -231,7 +231,7 @@ func TestDuplicateDeliveryIsProcessedOnce(t *testing.T) {
 			time.Sleep(300 * time.Millisecond) // give a wrongly doubled reply time to show up
 			got = r.waitTexts("111", 2, 0)
 			if want := []string{"you said once", "you said twice?"}; !equal(got, want) {
-				t.Fatalf("got %q, want %q", got, want)
+				t.Fatalf("got %q, want %q\n%s", got, want, e.Log())
 			}
 		})
 	}
