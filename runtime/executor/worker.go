@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -45,8 +46,36 @@ func (e *Executor) work(ctx context.Context, drainTimeout time.Duration) {
 		// its work context outlives ctx by at most drainTimeout.
 		wctx, cancel := detachWithTimeout(ctx, drainTimeout)
 		e.processContact(wctx, lease)
-		_ = e.store.Release(wctx, lease)
+		_ = retryStore(wctx, func() error { return e.store.Release(wctx, lease) })
 		cancel()
+	}
+}
+
+// storeRetryBudget bounds how long a commit or release is retried while the
+// store is unreachable. A turn's effects are already performed when it
+// commits, so giving up means the next holder replays them; retrying the
+// same commit (the store applies it at most once) through a short outage
+// avoids that, and releasing the lease avoids leaving the contact to wait a
+// lease TTL for takeover.
+const storeRetryBudget = 10 * time.Second
+
+// retryStore retries op with backoff while it fails for a reason other than
+// a lost lease, within storeRetryBudget.
+func retryStore(ctx context.Context, op func() error) error {
+	deadline := time.Now().Add(storeRetryBudget)
+	delay := 50 * time.Millisecond
+	for {
+		err := op()
+		if err == nil || errors.Is(err, store.ErrLeaseLost) || errors.Is(err, store.ErrClosed) ||
+			ctx.Err() != nil || time.Now().Add(delay).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Second)
 	}
 }
 
@@ -264,7 +293,7 @@ func (w *contactWork) commit(ctx context.Context, consumed int, outbox []flow.Ef
 		c.SetTimers, c.CancelTimers = t.set, t.cancel
 	}
 	start := time.Now()
-	err := w.e.store.Commit(ctx, w.lease, c)
+	err := retryStore(ctx, func() error { return w.e.store.Commit(ctx, w.lease, c) })
 	w.e.metrics.storeLatency.WithLabelValues("commit").Observe(time.Since(start).Seconds())
 	if err == nil && c.State != nil {
 		w.committed, w.dirty = c.State, false

@@ -1,0 +1,135 @@
+package builders
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/yaml"
+
+	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+)
+
+// StoreMemory is the in-process session store: one replica, sessions lost
+// on restart. Fine for tests and development only.
+const StoreMemory = "memory"
+
+// DefaultImage is the executor image when the manager is not told another.
+const DefaultImage = "ghcr.io/chatflow-dev/chatflow:latest"
+
+// Config holds the manager's defaults for every executor: what a flow does
+// not override. It is read from the manager's flags and, for the
+// structured parts (resources, pod template defaults), from a YAML file the
+// Helm chart renders from its values.
+type Config struct {
+	// Image of the executor (the chatflow binary).
+	Image string `json:"image,omitempty"`
+	// ImagePullPolicy of the executor container.
+	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+	// Store is the session store URL: "memory", or redis://HOST:PORT/DB
+	// (rediss:// for TLS).
+	Store string `json:"store,omitempty"`
+	// Replicas is the default number of executor pods of a flow.
+	Replicas int32 `json:"replicas,omitempty"`
+	// Resources of the executor container, unless the flow sets its own.
+	Resources corev1.ResourceRequirements `json:"resources,omitzero"`
+	// Template holds pod template defaults (labels, annotations, scheduling,
+	// service account, pull secrets); a flow's template is merged over it.
+	Template v1alpha1.ExecutorPodTemplate `json:"template,omitzero"`
+	// AllowPrivateNetworks are CIDRs HTTPRequest nodes may call although
+	// they are private, loopback or link-local.
+	AllowPrivateNetworks []string `json:"allowPrivateNetworks,omitempty"`
+	// RunAsUser sets the executor's uid, for images without a numeric USER.
+	// Empty keeps the image's (which must not be root).
+	RunAsUser *int64 `json:"runAsUser,omitempty"`
+}
+
+// DefaultConfig is the configuration when the manager is given none.
+func DefaultConfig() Config {
+	return Config{
+		Image:           DefaultImage,
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		Store:           StoreMemory,
+		Replicas:        1,
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{
+				corev1.ResourceCPU:    resource.MustParse("50m"),
+				corev1.ResourceMemory: resource.MustParse("64Mi"),
+			},
+			Limits: corev1.ResourceList{
+				corev1.ResourceMemory: resource.MustParse("256Mi"),
+			},
+		},
+	}
+}
+
+// ParseConfig reads a YAML configuration over the defaults: fields it sets
+// replace the defaults, the others keep them.
+func ParseConfig(data []byte) (Config, error) {
+	c := DefaultConfig()
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		return Config{}, fmt.Errorf("executor configuration: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Validate reports what is wrong with a configuration, all at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Image == "" {
+		errs = append(errs, errors.New("executor image: must not be empty"))
+	}
+	switch c.ImagePullPolicy {
+	case "", corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	default:
+		errs = append(errs, fmt.Errorf("executor imagePullPolicy %q: use Always, IfNotPresent or Never", c.ImagePullPolicy))
+	}
+	if err := validateStore(c.Store); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Replicas < 0 {
+		errs = append(errs, fmt.Errorf("executor replicas %d: must not be negative", c.Replicas))
+	}
+	for _, cidr := range c.AllowPrivateNetworks {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			errs = append(errs, fmt.Errorf("executor allowPrivateNetworks %q: not a CIDR such as 10.0.0.0/8", cidr))
+		}
+	}
+	if c.Template.Spec.Resources != nil {
+		errs = append(errs, errors.New("executor template.spec.resources: set resources at the top level instead"))
+	}
+	if c.RunAsUser != nil && *c.RunAsUser == 0 {
+		errs = append(errs, errors.New("executor runAsUser 0: the executor must not run as root"))
+	}
+	return errors.Join(errs...)
+}
+
+func validateStore(store string) error {
+	if store == StoreMemory {
+		return nil
+	}
+	u, err := url.Parse(store)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		return fmt.Errorf("executor store %q: use %q or redis://HOST:PORT/DB", redactStore(store), StoreMemory)
+	}
+	return nil
+}
+
+// redactStore hides a password in a store URL for messages.
+func redactStore(store string) string {
+	if u, err := url.Parse(store); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	if i := strings.Index(store, "@"); i >= 0 {
+		return "***" + store[i:]
+	}
+	return store
+}
+
+// MultiReplica reports whether the store lets several executor pods share
+// sessions.
+func (c Config) MultiReplica() bool { return c.Store != StoreMemory }

@@ -1,0 +1,86 @@
+package builders
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+)
+
+// FlowManifest is the flow as the executor reads it: the same shape a
+// user applies, reduced to what runs. Status, managed fields and volatile
+// metadata are left out, and so are the basic info (display name, remark)
+// and the executor overrides (they shape the Deployment, not the flow), so
+// the content changes, and the executor restarts, only when something it
+// uses changes.
+func FlowManifest(f *v1alpha1.ChatFlow) ([]byte, error) {
+	m := v1alpha1.ChatFlow{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ChatFlow"},
+		ObjectMeta: metav1.ObjectMeta{Name: f.Name, Namespace: f.Namespace},
+	}
+	f.Spec.DeepCopyInto(&m.Spec)
+	m.Spec.Executor = nil
+	m.Spec.DisplayName, m.Spec.Remark = "", ""
+	return yaml.Marshal(&m)
+}
+
+// BindingManifest is the binding as the executor reads it: kind, name and
+// spec.
+func BindingManifest(b *v1alpha1.ChannelBinding) ([]byte, error) {
+	m := v1alpha1.ChannelBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ChannelBinding"},
+		ObjectMeta: metav1.ObjectMeta{Name: b.Name, Namespace: b.Namespace},
+	}
+	b.Spec.DeepCopyInto(&m.Spec)
+	return yaml.Marshal(&m)
+}
+
+// ConfigMap builds the immutable ConfigMap of a revision: flow.yaml and,
+// when the flow is bound, binding.yaml. Its name carries the revision and a
+// digest of the content, so any change the executor must see makes a new
+// ConfigMap and rolls the Deployment, and an old revision's ConfigMap stays
+// intact while its pods drain.
+func ConfigMap(f *v1alpha1.ChatFlow, binding *v1alpha1.ChannelBinding, revision string) (*corev1.ConfigMap, error) {
+	flowYAML, err := FlowManifest(f)
+	if err != nil {
+		return nil, fmt.Errorf("encoding flow %s: %w", f.Name, err)
+	}
+	data := map[string]string{FlowKey: string(flowYAML)}
+	if binding != nil {
+		bindingYAML, err := BindingManifest(binding)
+		if err != nil {
+			return nil, fmt.Errorf("encoding binding %s: %w", binding.Name, err)
+		}
+		data[BindingKey] = string(bindingYAML)
+	}
+	labels := Labels(f.Name)
+	labels[LabelRevision] = revision
+	return &corev1.ConfigMap{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            ConfigMapName(f.Name, revision, digest(data)),
+			Namespace:       f.Namespace,
+			Labels:          labels,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(f, ChatFlowKind)},
+		},
+		Immutable: ptr.To(true),
+		Data:      data,
+	}, nil
+}
+
+// digest is a short hash of the ConfigMap data, keys in order.
+func digest(data map[string]string) string {
+	h := sha256.New()
+	for _, k := range []string{FlowKey, BindingKey} {
+		if v, ok := data[k]; ok {
+			fmt.Fprintf(h, "%s\x00%d\x00%s\x00", k, len(v), v)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:6]
+}

@@ -1,0 +1,218 @@
+// Package channelbinding reconciles ChannelBindings: it decides with the
+// policy chain of controllers/policy whether a binding can serve its flow
+// (the flow exists, the channel matches its trigger, no earlier binding
+// holds the flow or the account, the credentials Secret has the channel's
+// keys) and reports Ready, Stalled and the webhook path in its status.
+//
+// It reads Secret data only to check key names, with an uncached read when
+// the Secret changed (secrets.go), so the manager holds no Secret data in
+// memory. It must not import the
+// webhooks or the ChatFlow controller.
+package channelbinding
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/controllers/builders"
+	"github.com/chatflow-dev/chatflow/controllers/index"
+	"github.com/chatflow-dev/chatflow/controllers/policy"
+)
+
+// Reconciler reconciles ChannelBindings.
+type Reconciler struct {
+	// Client reads from the manager's cache.
+	Client client.Client
+	// SecretReader reads Secrets without a cache (the manager's API reader).
+	SecretReader client.Reader
+	// Recorder records events on bindings.
+	Recorder events.EventRecorder
+	// MaxConcurrentReconciles bounds parallel reconciles; default 4.
+	MaxConcurrentReconciles int
+
+	keysOnce sync.Once
+	keys     *secretKeys
+}
+
+// secrets reads the key names of credentials Secrets: their metadata from
+// the cache, their data only when they changed.
+func (r *Reconciler) secrets() *secretKeys {
+	r.keysOnce.Do(func() { r.keys = &secretKeys{cache: r.Client, api: r.SecretReader} })
+	return r.keys
+}
+
+// +kubebuilder:rbac:groups=chatflow.dev,resources=channelbindings,verbs=get;list;watch
+// +kubebuilder:rbac:groups=chatflow.dev,resources=channelbindings/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=chatflow.dev,resources=chatflows,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile judges one binding and reports the verdict in its status.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	b := &v1alpha1.ChannelBinding{}
+	if err := r.Client.Get(ctx, req.NamespacedName, b); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !b.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	before := b.DeepCopy()
+	var in policy.BindingInput
+	defer func() {
+		computeStatus(b, in, retErr)
+		r.recordEvents(before, b)
+		if equality.Semantic.DeepEqual(before.Status, b.Status) {
+			return
+		}
+		if err := r.Client.Status().Patch(ctx, b, client.MergeFrom(before)); err != nil {
+			retErr = errors.Join(retErr, client.IgnoreNotFound(err))
+		}
+	}()
+	var err error
+	in, err = r.gather(ctx, b)
+	return ctrl.Result{}, err
+}
+
+// gather reads what the binding's readiness depends on.
+func (r *Reconciler) gather(ctx context.Context, b *v1alpha1.ChannelBinding) (policy.BindingInput, error) {
+	in := policy.BindingInput{Binding: b}
+	f := &v1alpha1.ChatFlow{}
+	switch err := r.Client.Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: b.Spec.FlowRef.Name}, f); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return in, fmt.Errorf("reading ChatFlow %s: %w", b.Spec.FlowRef.Name, err)
+	default:
+		in.Flow = f
+	}
+	var sameFlow v1alpha1.ChannelBindingList
+	if err := r.Client.List(ctx, &sameFlow, client.InNamespace(b.Namespace),
+		client.MatchingFields{index.BindingFlowName: b.Spec.FlowRef.Name}); err != nil {
+		return in, fmt.Errorf("listing the bindings of ChatFlow %s: %w", b.Spec.FlowRef.Name, err)
+	}
+	in.FlowBindings = sameFlow.Items
+	var sameAccount v1alpha1.ChannelBindingList
+	if err := r.Client.List(ctx, &sameAccount, client.InNamespace(b.Namespace),
+		client.MatchingFields{index.BindingAccount: index.AccountKey(b.Spec.Channel, b.Spec.Account.ID)}); err != nil {
+		return in, fmt.Errorf("listing the bindings of the account: %w", err)
+	}
+	in.AccountBindings = sameAccount.Items
+	secret, err := r.secrets().get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: b.Spec.CredentialsRef.Name})
+	in.Secret = secret
+	return in, err
+}
+
+// computeStatus sets the binding's status from what was gathered. It is
+// pure.
+func computeStatus(b *v1alpha1.ChannelBinding, in policy.BindingInput, err error) {
+	b.Status.WebhookPath = policy.WebhookPath(b.Spec.Channel, b.Spec.Account.ID)
+	if err != nil {
+		setCondition(b, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonReconcileFailed,
+			fmt.Sprintf("reconcile failed, retrying: %v", err))
+		meta.RemoveStatusCondition(&b.Status.Conditions, v1alpha1.ConditionStalled)
+		return
+	}
+	b.Status.ObservedGeneration = b.Generation
+	if reason, msg, ok := policy.BindingChecks.Evaluate(in); !ok {
+		setCondition(b, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
+		setCondition(b, v1alpha1.ConditionStalled, metav1.ConditionTrue, reason, msg)
+		return
+	}
+	setCondition(b, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSucceeded,
+		fmt.Sprintf("bound to ChatFlow %s: point the %s webhook at path %s of Service %s (through your ingress)",
+			in.Flow.Name, b.Spec.Channel, b.Status.WebhookPath, builders.ExecutorName(in.Flow.Name)))
+	meta.RemoveStatusCondition(&b.Status.Conditions, v1alpha1.ConditionStalled)
+}
+
+func setCondition(b *v1alpha1.ChannelBinding, t string, s metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&b.Status.Conditions, metav1.Condition{
+		Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: b.Generation,
+	})
+}
+
+func (r *Reconciler) recordEvents(before, after *v1alpha1.ChannelBinding) {
+	if r.Recorder == nil {
+		return
+	}
+	c := meta.FindStatusCondition(after.Status.Conditions, v1alpha1.ConditionStalled)
+	old := meta.FindStatusCondition(before.Status.Conditions, v1alpha1.ConditionStalled)
+	if c != nil && (old == nil || old.Reason != c.Reason || old.Message != c.Message) {
+		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, c.Reason, "Bind", "%s", c.Message)
+	}
+	if meta.IsStatusConditionTrue(after.Status.Conditions, v1alpha1.ConditionReady) &&
+		!meta.IsStatusConditionTrue(before.Status.Conditions, v1alpha1.ConditionReady) {
+		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, "Bound", "Bind", "%s", meta.FindStatusCondition(after.Status.Conditions, v1alpha1.ConditionReady).Message)
+	}
+}
+
+// SetupWithManager registers the ChannelBinding controller and its
+// watches. The field indexes (controllers/index) must be registered first.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	workers := r.MaxConcurrentReconciles
+	if workers <= 0 {
+		workers = 4
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.ChannelBinding{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// A flow's creation, deletion or trigger change changes its bindings' verdict.
+		Watches(&v1alpha1.ChatFlow{}, handler.EnqueueRequestsFromMapFunc(r.bindingsOfFlow),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// A binding that goes away or moves frees its flow and account for
+		// the next one in line.
+		Watches(&v1alpha1.ChannelBinding{}, handler.EnqueueRequestsFromMapFunc(r.rivals),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.bindingsOfSecret)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		Named("channelbinding").
+		Complete(r)
+}
+
+func (r *Reconciler) bindingsOfFlow(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.list(ctx, o.GetNamespace(), client.MatchingFields{index.BindingFlowName: o.GetName()}, "")
+}
+
+func (r *Reconciler) bindingsOfSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.list(ctx, o.GetNamespace(), client.MatchingFields{index.BindingCredentials: o.GetName()}, "")
+}
+
+// rivals are the other bindings of the same flow or account.
+func (r *Reconciler) rivals(ctx context.Context, o client.Object) []reconcile.Request {
+	b, ok := o.(*v1alpha1.ChannelBinding)
+	if !ok {
+		return nil
+	}
+	reqs := r.list(ctx, b.Namespace, client.MatchingFields{index.BindingFlowName: b.Spec.FlowRef.Name}, b.Name)
+	return append(reqs, r.list(ctx, b.Namespace,
+		client.MatchingFields{index.BindingAccount: index.AccountKey(b.Spec.Channel, b.Spec.Account.ID)}, b.Name)...)
+}
+
+func (r *Reconciler) list(ctx context.Context, ns string, fields client.MatchingFields, except string) []reconcile.Request {
+	var list v1alpha1.ChannelBindingList
+	if err := r.Client.List(ctx, &list, client.InNamespace(ns), fields); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, b := range list.Items {
+		if b.Name != except {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: b.Name}})
+		}
+	}
+	return reqs
+}

@@ -1,0 +1,261 @@
+package chatflow
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/controllers/builders"
+	"github.com/chatflow-dev/chatflow/controllers/index"
+	"github.com/chatflow-dev/chatflow/controllers/policy"
+	"github.com/chatflow-dev/chatflow/runtime/flow"
+	"github.com/chatflow-dev/chatflow/runtime/message"
+)
+
+// reconcileBinding finds the bindings that name the flow and the one in
+// effect (policy.InEffect; the others are in conflict and the binding
+// controller says so on them).
+func (r *Reconciler) reconcileBinding(ctx context.Context, s *scope) (ctrl.Result, error) {
+	var list v1alpha1.ChannelBindingList
+	if err := r.Client.List(ctx, &list, client.InNamespace(s.flow.Namespace),
+		client.MatchingFields{index.BindingFlowName: s.flow.Name}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing the bindings of the flow: %w", err)
+	}
+	s.bindings = list.Items
+	s.binding = policy.InEffect(list.Items)
+	s.checked.Binding = true
+	return ctrl.Result{}, nil
+}
+
+// reconcileGraph validates the graph against the channel it sends on (the
+// trigger, or the binding's channel for a Manual flow) and computes its
+// revision.
+func (r *Reconciler) reconcileGraph(_ context.Context, s *scope) (ctrl.Result, error) {
+	ch := flow.ChannelOf(&s.flow.Spec)
+	if s.flow.Spec.Trigger.Type == v1alpha1.TriggerManual && s.binding != nil {
+		ch = message.Channel(s.binding.Spec.Channel)
+	}
+	_, s.graphErrs = flow.Compile(&s.flow.Spec, flow.Options{Channel: ch, FlowName: s.flow.Name})
+	rev, err := flow.Revision(&s.flow.Spec)
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("computing the revision: %w", err)
+	}
+	s.revision = rev
+	s.checked.Graph = true
+	return ctrl.Result{}, nil
+}
+
+// reconcileSecrets finds the Secrets the executor will mount (the binding's
+// credentials and those HTTPRequest headers read) in the metadata-only
+// cache: their versions drive restarts, a missing header Secret blocks the
+// rollout. Secret data is never read here.
+func (r *Reconciler) reconcileSecrets(ctx context.Context, s *scope) (ctrl.Result, error) {
+	s.headerSecrets = index.HeaderSecrets(&s.flow.Spec)
+	names := s.headerSecrets
+	if s.binding != nil {
+		names = append([]string{s.binding.Spec.CredentialsRef.Name}, names...)
+	}
+	var found []metav1.ObjectMeta
+	for i, name := range names {
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: s.flow.Namespace, Name: name}, m)
+		switch {
+		case apierrors.IsNotFound(err):
+			// The binding's own Secret is judged by the binding.
+			if s.binding == nil || i > 0 {
+				s.missingSecrets = append(s.missingSecrets, name)
+			}
+		case err != nil:
+			return ctrl.Result{}, fmt.Errorf("reading Secret %s: %w", name, err)
+		default:
+			found = append(found, m.ObjectMeta)
+		}
+	}
+	s.secretsVersion = builders.SecretsVersion(found)
+	return ctrl.Result{}, nil
+}
+
+// reconcileExecutor rolls a Published flow out when it may (a valid graph,
+// a ready binding, its Secrets present), leaves the last good executor
+// alone when it may not, and removes the executor of an Unpublished flow.
+func (r *Reconciler) reconcileExecutor(ctx context.Context, s *scope) (ctrl.Result, error) {
+	var err error
+	switch {
+	case s.flow.Spec.State != v1alpha1.StatePublished:
+		err = r.removeExecutor(ctx, s)
+	case firstFailedGate(s.flow, s.observation(nil)) != nil:
+		err = r.observeExecutor(ctx, s)
+	default:
+		err = r.rollOut(ctx, s)
+	}
+	s.checked.Executor = err == nil
+	return ctrl.Result{}, err
+}
+
+// rollOut applies the revision's ConfigMap, the Deployment and the Service.
+func (r *Reconciler) rollOut(ctx context.Context, s *scope) error {
+	cm, err := builders.ConfigMap(s.flow, s.binding, s.revision)
+	if err != nil {
+		return err
+	}
+	if err := r.ensureConfigMap(ctx, cm); err != nil {
+		return err
+	}
+
+	_, s.replicasCapped = builders.Replicas(s.flow, r.Config)
+	desired := builders.Deployment(builders.ExecutorInput{
+		Flow:           s.flow,
+		Binding:        s.binding,
+		Revision:       s.revision,
+		ConfigMap:      cm.Name,
+		HeaderSecrets:  s.headerSecrets,
+		SecretsVersion: s.secretsVersion,
+		Config:         r.Config,
+	})
+	live := &appsv1.Deployment{}
+	if err := r.getOwned(ctx, s.flow.Namespace, desired.Name, live); err != nil {
+		return err
+	}
+	if live.Name == "" || !upToDate(desired, live) {
+		applied := &appsv1.Deployment{}
+		if err := r.apply(ctx, desired, applied); err != nil {
+			return fmt.Errorf("applying Deployment %s: %w", desired.Name, err)
+		}
+		live = applied
+		s.deploymentApplied = true
+	}
+	s.executor = observeDeployment(live)
+
+	svc := builders.Service(s.flow)
+	liveSvc := &corev1.Service{}
+	if err := r.getOwned(ctx, s.flow.Namespace, svc.Name, liveSvc); err != nil {
+		return err
+	}
+	if liveSvc.Name == "" || !upToDate(svc, liveSvc) {
+		if err := r.apply(ctx, svc, &corev1.Service{}); err != nil {
+			return fmt.Errorf("applying Service %s: %w", svc.Name, err)
+		}
+	}
+	s.service = svc.Name
+	return nil
+}
+
+// observeExecutor records the executor as it is, without changing it.
+func (r *Reconciler) observeExecutor(ctx context.Context, s *scope) error {
+	name := builders.ExecutorName(s.flow.Name)
+	d := &appsv1.Deployment{}
+	if err := r.getOwned(ctx, s.flow.Namespace, name, d); err != nil {
+		return err
+	}
+	if d.Name != "" {
+		s.executor = observeDeployment(d)
+		svc := &corev1.Service{}
+		if err := r.getOwned(ctx, s.flow.Namespace, name, svc); err != nil {
+			return err
+		}
+		s.service = svc.Name
+	}
+	return nil
+}
+
+// removeExecutor deletes the Deployment and the Service of an Unpublished
+// flow. Sessions live in the store and are not touched; the ConfigMaps go
+// once no ReplicaSet uses them (reconcileConfigMaps).
+func (r *Reconciler) removeExecutor(ctx context.Context, s *scope) error {
+	name := builders.ExecutorName(s.flow.Name)
+	for _, obj := range []client.Object{&appsv1.Deployment{}, &corev1.Service{}} {
+		if err := r.getOwned(ctx, s.flow.Namespace, name, obj); err != nil {
+			return err
+		}
+		if obj.GetName() == "" {
+			continue
+		}
+		if err := r.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground),
+			client.Preconditions{UID: ptrTo(obj.GetUID())}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting %T %s: %w", obj, name, err)
+		}
+		logf.FromContext(ctx).Info("removed the executor object of the Unpublished flow", "kind", fmt.Sprintf("%T", obj), "name", name)
+	}
+	return nil
+}
+
+// reconcileConfigMaps deletes the flow's revision ConfigMaps that nothing
+// uses any more: not the current template's, and not mounted by a
+// ReplicaSet that still has pods (an old revision draining during a
+// rollout keeps its ConfigMap until its pods are gone).
+func (r *Reconciler) reconcileConfigMaps(ctx context.Context, s *scope) (ctrl.Result, error) {
+	selector := client.MatchingLabels{builders.LabelFlow: builders.LabelValue(s.flow.Name), builders.LabelManagedBy: builders.ManagedBy}
+	var cms corev1.ConfigMapList
+	if err := r.Client.List(ctx, &cms, client.InNamespace(s.flow.Namespace), selector); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing the flow's ConfigMaps: %w", err)
+	}
+	if len(cms.Items) == 0 {
+		return ctrl.Result{}, nil
+	}
+	var rss appsv1.ReplicaSetList
+	if err := r.Client.List(ctx, &rss, client.InNamespace(s.flow.Namespace), selector); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing the executor's ReplicaSets: %w", err)
+	}
+	for _, cm := range unusedConfigMaps(s.flow, cms.Items, rss.Items, s.executor) {
+		if err := r.Client.Delete(ctx, &cm, client.Preconditions{UID: ptrTo(cm.UID)}); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, fmt.Errorf("deleting ConfigMap %s: %w", cm.Name, err)
+		}
+		logf.FromContext(ctx).Info("deleted an unused revision ConfigMap", "configMap", cm.Name)
+	}
+	return ctrl.Result{}, nil
+}
+
+// unusedConfigMaps picks the flow's ConfigMaps that may go: owned by the
+// flow, not mounted by the current template, and not mounted by a
+// ReplicaSet of the executor that still wants or has pods.
+func unusedConfigMaps(f *v1alpha1.ChatFlow, cms []corev1.ConfigMap, rss []appsv1.ReplicaSet, ex *executorState) []corev1.ConfigMap {
+	inUse := map[string]bool{}
+	if ex != nil && !ex.Deleting {
+		inUse[ex.ConfigMap] = true
+	}
+	for _, rs := range rss {
+		if rs.Spec.Replicas != nil && *rs.Spec.Replicas == 0 && rs.Status.Replicas == 0 {
+			continue
+		}
+		for _, v := range rs.Spec.Template.Spec.Volumes {
+			if v.ConfigMap != nil {
+				inUse[v.ConfigMap.Name] = true
+			}
+		}
+	}
+	var unused []corev1.ConfigMap
+	for _, cm := range cms {
+		if !inUse[cm.Name] && metav1.IsControlledBy(&cm, f) && cm.DeletionTimestamp.IsZero() {
+			unused = append(unused, cm)
+		}
+	}
+	return unused
+}
+
+// ensureConfigMap creates a revision's ConfigMap unless it exists. It is
+// immutable and named by its content, so an existing one is right.
+func (r *Reconciler) ensureConfigMap(ctx context.Context, cm *corev1.ConfigMap) error {
+	live := &corev1.ConfigMap{}
+	if err := r.getOwned(ctx, cm.Namespace, cm.Name, live); err != nil {
+		return err
+	}
+	if live.Name != "" {
+		return nil
+	}
+	if err := r.Client.Create(ctx, cm, client.FieldOwner(FieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating ConfigMap %s: %w", cm.Name, err)
+	}
+	return nil
+}
+
+func ptrTo[T any](v T) *T { return &v }
