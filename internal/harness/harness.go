@@ -31,12 +31,14 @@ func RepoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// FixturesDir is shared/channel-fixtures, beside the repository.
+// FixturesDir holds the real channel payloads the harness builds webhooks
+// from: byte-for-byte copies of shared/channel-fixtures kept in testdata, or
+// the directory CHATFLOW_FIXTURES names.
 func FixturesDir() string {
 	if d := os.Getenv("CHATFLOW_FIXTURES"); d != "" {
 		return d
 	}
-	return filepath.Join(RepoRoot(), "..", "shared", "channel-fixtures")
+	return filepath.Join(RepoRoot(), "internal", "harness", "testdata", "fixtures")
 }
 
 var (
