@@ -204,9 +204,10 @@ func (e *Executor) answerWebhook(w http.ResponseWriter, b channel.Batch) {
 // is safe without a session: the Start node leads straight to a
 // SendMessage whose text, media URL and caption and button titles are
 // static or use only contact.id, contact.name and contact.channel. Other
-// flows get no welcome message (nil). The run itself starts, as on every
-// channel, with the contact's first message, so that SendMessage is sent
-// again then.
+// flows get no welcome message (nil). When there is one, the webhook also
+// queues the start of the run with that first send marked as delivered
+// (queued.Welcomed), so the contact's first message answers what follows
+// the greeting instead of triggering it again.
 func welcomeFor(spec *v1alpha1.ChatFlowSpec) func(message.Contact) (message.Outbound, bool) {
 	if spec == nil {
 		return nil

@@ -29,6 +29,10 @@ type queued struct {
 	// EndSession ends the contact's session instead of stepping the flow
 	// (the contact unsubscribed: Viber forbids messaging them).
 	EndSession bool `json:"endSession,omitempty"`
+	// Welcomed starts a run whose first message already went out as the
+	// webhook's welcome (Viber conversation_started): that send is not
+	// made again, so the contact's first message answers what follows it.
+	Welcomed bool `json:"welcomed,omitempty"`
 }
 
 // Handler returns the executor's HTTP routes.
@@ -139,6 +143,22 @@ func (e *Executor) enqueueBatch(ctx context.Context, b channel.Batch) error {
 			return err
 		}
 		add(st.Contact.ID, store.Item{ID: "st:" + st.MessageID + ":" + st.State, Payload: payload})
+	}
+	if e.welcome != nil {
+		for _, o := range b.Opened {
+			if _, ok := e.welcome(o.Contact); !ok {
+				continue
+			}
+			payload, err := json.Marshal(queued{Event: flow.RunStarted{Contact: o.Contact}.Event(), Welcomed: true, Accepted: now})
+			if err != nil {
+				return err
+			}
+			id := ""
+			if o.ID != "" {
+				id = "open:" + o.ID
+			}
+			add(o.Contact.ID, store.Item{ID: id, Payload: payload})
+		}
 	}
 	for _, u := range b.Unsubscribed {
 		payload, err := json.Marshal(queued{EndSession: true, Accepted: now})

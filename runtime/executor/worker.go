@@ -192,6 +192,9 @@ func (w *contactWork) handle(ctx context.Context, it store.Item) error {
 		return w.commit(ctx, 1, nil, nil)
 	}
 	io, timers := w.split(w.step(q.Event))
+	if q.Welcomed {
+		io = w.skipWelcome(io, timers)
+	}
 	w.run(ctx, io, timers)
 	if err := w.commit(ctx, 1, nil, timers); err != nil {
 		return err
@@ -231,6 +234,21 @@ func (w *contactWork) step(ev flow.Event) []flow.Effect {
 type timerOps struct {
 	set    []store.Timer
 	cancel []string
+}
+
+// skipWelcome drops the run's first send, which went out as the webhook's
+// welcome message, and tells the flow it was delivered.
+func (w *contactWork) skipWelcome(io []flow.Effect, t *timerOps) []flow.Effect {
+	for i, eff := range io {
+		if eff.Kind != flow.EffectSend {
+			continue
+		}
+		rest := append(append([]flow.Effect(nil), io[:i]...), io[i+1:]...)
+		more, timers := w.split(w.step(flow.SendResult{EffectID: eff.Send.ID}.Event()))
+		t.merge(timers)
+		return append(rest, more...)
+	}
+	return io
 }
 
 // merge appends the timer changes of a later step. A timer set and
