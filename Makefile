@@ -10,6 +10,13 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 HELM_VERSION ?= v3.22.0
 HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
 KUBECTL ?= kubectl
+# Image of `make docker-build` (the Dockerfile builds manager and executor).
+IMG ?= ghcr.io/chatflow-dev/chatflow:dev
+
+# Chatflow is pure Go: every build is static, as in the image (Dockerfile).
+# It also lets test/e2e build the image's binary from the compile cache the
+# other tests fill, instead of compiling everything a second time.
+export CGO_ENABLED ?= 0
 
 # Extra flags for go test, e.g. make test GOTEST_FLAGS=-v.
 GOTEST_FLAGS ?=
@@ -29,6 +36,7 @@ help: ## Show this help.
 manifests: controller-gen ## Generate CRDs, RBAC and webhook configuration from markers, and the files derived from them.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
 	go generate ./internal/lint ./runtime/channel/capability
+	cp config/crd/bases/*.yaml charts/chatflow/files/crds/
 
 .PHONY: generate
 generate: controller-gen ## Generate deepcopy code.
@@ -58,8 +66,29 @@ envtest: ## Build kube-apiserver and etcd for envtest (cached by version) and pr
 	@hack/envtest-assets.sh
 
 .PHONY: test
-test: manifests generate vet ## Run every test against a real kube-apiserver, etcd and redis-server.
-	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test $(GOTEST_FLAGS) ./... -timeout 25m
+test: manifests generate vet helm ## Run every test against a real kube-apiserver, etcd and redis-server.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" HELM="$(HELM)" go test $(GOTEST_FLAGS) ./... -timeout 25m
+
+.PHONY: e2e
+e2e: ## Run the end-to-end test alone: chatflow dev, the samples, webhooks, chat, lifecycle, Ctrl-C.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test $(GOTEST_FLAGS) -count=1 ./test/e2e/ -timeout 15m
+
+.PHONY: chart-test
+chart-test: helm ## Lint and render the Helm chart, dry-run apply it to envtest, compare golden files.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" HELM="$(HELM)" go test $(GOTEST_FLAGS) -count=1 ./test/chart/
+
+.PHONY: chart-update
+chart-update: helm ## Rewrite the chart's golden files after a deliberate change (review the diff).
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" HELM="$(HELM)" go test -count=1 ./test/chart/ -args -update
+
+##@ Local development
+
+# Extra flags for chatflow dev, e.g. make dev DEV_FLAGS=--sandbox-listen=127.0.0.1:9191.
+DEV_FLAGS ?=
+
+.PHONY: dev
+dev: build ## Run Chatflow locally: control plane, operator, executors, channel sandbox (Ctrl-C stops it all).
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" $(LOCALBIN)/chatflow dev $(DEV_FLAGS)
 
 ##@ Build
 
@@ -70,6 +99,14 @@ build: ## Build the chatflow binary into bin/.
 .PHONY: run
 run: ## Run the manager against the current kubeconfig.
 	go run . manager
+
+.PHONY: docker-build
+docker-build: ## Build the image (manager and executor) as IMG with docker.
+	docker build -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push IMG.
+	docker push $(IMG)
 
 ##@ Deployment
 
@@ -89,6 +126,15 @@ $(CONTROLLER_GEN):
 	@mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)
+
+# Helm builds from its Go module (the first build takes a few minutes on
+# 2 cores; the compile cache makes later ones quick).
+.PHONY: helm
+helm: $(HELM)
+$(HELM):
+	@mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(LOCALBIN)/helm $(HELM)
 
 ##@ Benchmarks
 

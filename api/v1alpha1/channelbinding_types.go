@@ -141,7 +141,7 @@ type ChannelBindingStatus struct {
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=cb,categories=chatflow
+// +kubebuilder:resource:shortName=cb,categories=chatflow-all
 // +kubebuilder:selectablefield:JSONPath=`.spec.flowRef.name`
 // +kubebuilder:printcolumn:name="Channel",type=string,JSONPath=`.spec.channel`
 // +kubebuilder:printcolumn:name="Account",type=string,JSONPath=`.spec.account.name`

@@ -311,7 +311,7 @@ type ExecutorStatus struct {
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=cf,categories=chatflow
+// +kubebuilder:resource:shortName=cf,categories=chatflow-all
 // +kubebuilder:printcolumn:name="Trigger",type=string,JSONPath=`.spec.trigger.type`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.spec.state`,description="Desired state"
 // +kubebuilder:printcolumn:name="Live",type=string,JSONPath=`.status.state`,description="What is live now"

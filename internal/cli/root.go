@@ -16,6 +16,6 @@ func NewRoot() *cobra.Command {
 			"published flow's channel webhooks, and tools for people who write flows.",
 		SilenceUsage: true,
 	}
-	root.AddCommand(newManagerCommand(), newExecutorCommand(), newSandboxCommand(), newLintCommand(), newGraphCommand(), newTestCommand(), newExportCommand(), newImportCommand(), newNewCommand())
+	root.AddCommand(newManagerCommand(), newExecutorCommand(), newDevCommand(), newChatCommand(), newSandboxCommand(), newLintCommand(), newGraphCommand(), newTestCommand(), newExportCommand(), newImportCommand(), newNewCommand())
 	return root
 }

@@ -97,7 +97,7 @@ var _ = Describe("the CRDs", func() {
 			}
 			Expect(established).To(BeTrue(), name)
 			Expect(crd.Spec.Names.ShortNames).To(Equal([]string{want.short}))
-			Expect(crd.Spec.Names.Categories).To(Equal([]string{"chatflow"}))
+			Expect(crd.Spec.Names.Categories).To(Equal([]string{"chatflow-all"}), "not \"chatflow\": kubectl would resolve `kubectl get chatflow X` to the category and reach bindings too")
 			var cols []string
 			for _, c := range crd.Spec.Versions[0].AdditionalPrinterColumns {
 				cols = append(cols, c.Name)

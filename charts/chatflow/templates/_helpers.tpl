@@ -1,0 +1,118 @@
+{{/* Names, labels and computed values shared by the templates. */}}
+
+{{- define "chatflow.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "chatflow.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "chatflow.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every object of the release. */}}
+{{- define "chatflow.labels" -}}
+helm.sh/chart: {{ include "chatflow.chart" . }}
+app.kubernetes.io/name: {{ include "chatflow.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: chatflow
+{{- end }}
+
+{{/* Selector labels of the manager pods. */}}
+{{- define "chatflow.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "chatflow.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: manager
+{{- end }}
+
+{{- define "chatflow.redisSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "chatflow.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: redis
+{{- end }}
+
+{{- define "chatflow.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (printf "%s-controller-manager" (include "chatflow.fullname" .)) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The names the manager is told about (its flags) and RBAC refers to. */}}
+{{- define "chatflow.webhookSecret" -}}{{ include "chatflow.fullname" . }}-webhook-server-cert{{- end }}
+{{- define "chatflow.webhookService" -}}{{ include "chatflow.fullname" . }}-webhook-service{{- end }}
+{{- define "chatflow.webhookConfiguration" -}}{{ include "chatflow.fullname" . }}-validating-webhook-configuration{{- end }}
+{{- define "chatflow.executorConfig" -}}{{ include "chatflow.fullname" . }}-executor-config{{- end }}
+{{- define "chatflow.redis" -}}{{ include "chatflow.fullname" . }}-redis{{- end }}
+
+{{- define "chatflow.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{- define "chatflow.executorImage" -}}
+{{- printf "%s:%s" (default .Values.image.repository .Values.executor.image.repository) (default (default .Chart.AppVersion .Values.image.tag) .Values.executor.image.tag) }}
+{{- end }}
+
+{{/* The password variable the executors' store URL refers to. */}}
+{{- define "chatflow.redisPasswordEnv" -}}CHATFLOW_REDIS_PASSWORD{{- end }}
+
+{{/*
+The executors' session store URL: executor.store, else the bundled Redis,
+else externalRedis.url, else memory. A password comes from a Secret through
+$(CHATFLOW_REDIS_PASSWORD), which the kubelet expands in the executor's
+arguments, so it never appears in a Deployment or ConfigMap.
+*/}}
+{{- define "chatflow.store" -}}
+{{- if .Values.executor.store }}
+{{- .Values.executor.store }}
+{{- else if .Values.redis.enabled }}
+{{- $auth := "" }}
+{{- if .Values.redis.auth.existingSecret }}{{ $auth = printf ":$(%s)@" (include "chatflow.redisPasswordEnv" .) }}{{ end }}
+{{- printf "redis://%s%s.%s.svc:6379/0" $auth (include "chatflow.redis" .) .Release.Namespace }}
+{{- else if .Values.externalRedis.url }}
+{{- if .Values.externalRedis.passwordSecret.name }}
+{{- regexReplaceAll "^([a-z+]+://)" .Values.externalRedis.url (printf "${1}:$(%s)@" (include "chatflow.redisPasswordEnv" .)) }}
+{{- else }}
+{{- .Values.externalRedis.url }}
+{{- end }}
+{{- else }}
+{{- "memory" }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding the store password executors read, if any. */}}
+{{- define "chatflow.storePasswordSecret" -}}
+{{- if and (not .Values.executor.store) .Values.redis.enabled .Values.redis.auth.existingSecret }}
+{{- dict "name" .Values.redis.auth.existingSecret "key" .Values.redis.auth.key | toJson }}
+{{- else if and (not .Values.executor.store) (not .Values.redis.enabled) .Values.externalRedis.url .Values.externalRedis.passwordSecret.name }}
+{{- dict "name" .Values.externalRedis.passwordSecret.name "key" .Values.externalRedis.passwordSecret.key | toJson }}
+{{- end }}
+{{- end }}
+
+{{/* Namespace selector of the webhooks and the policy in per-namespace mode. */}}
+{{- define "chatflow.namespaceSelector" -}}
+{{- if .Values.watchNamespaces }}
+namespaceSelector:
+  matchExpressions:
+  - key: kubernetes.io/metadata.name
+    operator: In
+    values:
+    {{- range .Values.watchNamespaces }}
+    - {{ . | quote }}
+    {{- end }}
+{{- end }}
+{{- end }}

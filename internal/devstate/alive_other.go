@@ -1,0 +1,11 @@
+//go:build !unix
+
+package devstate
+
+import "os"
+
+// processAlive reports whether a process exists.
+func processAlive(pid int) bool {
+	_, err := os.FindProcess(pid)
+	return err == nil
+}

@@ -1,0 +1,573 @@
+// Package chart tests charts/chatflow: helm lint; helm template with
+// several value sets, each compared with a golden file and applied to a
+// real API server (envtest, CRDs installed) with server-side dry-run; the
+// pods it runs admitted under the restricted Pod Security Standard; the
+// executor defaults parsed by the manager's own parser and the manager's
+// arguments by its own flags; and the RBAC, webhooks, admission policy and
+// CRDs held equal to what config/ generates.
+//
+// Run `go test ./test/chart -update` after changing the chart to rewrite
+// the golden files (and the chart's copy of the CRDs).
+package chart
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/chatflow-dev/chatflow/controllers/builders"
+	"github.com/chatflow-dev/chatflow/internal/cli"
+	"github.com/chatflow-dev/chatflow/internal/testenv"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files and the chart's copy of the CRDs")
+
+const (
+	release   = "chatflow"
+	namespace = "chatflow-system"
+)
+
+var (
+	k8s         client.Client
+	kubeVersion string
+	root        = testenv.RepoRoot()
+	chartDir    = filepath.Join(root, "charts", "chatflow")
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	env, err := testenv.New()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	env.CRDDirectoryPaths = append(env.CRDDirectoryPaths, filepath.Join("testdata", "servicemonitor-crd.yaml"))
+	cfg, err := env.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	if k8s, err = client.New(cfg, client.Options{Scheme: cli.Scheme()}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if kubeVersion, err = apiServerVersion(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx := context.Background()
+	for _, ns := range []string{namespace, "shop", "support"} {
+		if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	restricted := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "restricted",
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
+	if err := k8s.Create(ctx, restricted); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// apiServerVersion is the Kubernetes version of the envtest kube-apiserver:
+// the k8s.io/kubernetes module hack/tools builds it from (a binary built
+// with go build reports v0.0.0-master).
+func apiServerVersion() (string, error) {
+	data, err := os.ReadFile(filepath.Join(root, "hack", "tools", "kube-apiserver", "go.mod"))
+	if err != nil {
+		return "", err
+	}
+	m := regexp.MustCompile(`(?m)^\s*k8s\.io/kubernetes (v\S+)`).FindSubmatch(data)
+	if m == nil {
+		return "", errors.New("hack/tools/kube-apiserver/go.mod requires no k8s.io/kubernetes")
+	}
+	return string(m[1]), nil
+}
+
+// helm is the pinned helm binary (make helm installs it; make test passes
+// it as HELM).
+func helm(t *testing.T) string {
+	t.Helper()
+	if h := os.Getenv("HELM"); h != "" {
+		return h
+	}
+	makefile, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^HELM_VERSION \?= (\S+)$`).FindSubmatch(makefile)
+	if m == nil {
+		t.Fatal("the Makefile pins no HELM_VERSION")
+	}
+	path := filepath.Join(root, "bin", "helm-"+string(m[1]))
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("%s is missing: run `make helm` (or make test, which installs it)", path)
+	}
+	return path
+}
+
+// valueSets are the files of testdata/values.
+func valueSets(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", "values", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no value sets: %v", err)
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, strings.TrimSuffix(filepath.Base(f), ".yaml"))
+	}
+	return names
+}
+
+func runHelm(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(helm(t), args...)
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
+}
+
+func render(t *testing.T, set string) string {
+	t.Helper()
+	return runHelm(t, "template", release, chartDir, "--namespace", namespace, "--kube-version", kubeVersion,
+		"--values", filepath.Join(root, "test", "chart", "testdata", "values", set+".yaml"))
+}
+
+func TestLint(t *testing.T) {
+	for _, set := range valueSets(t) {
+		runHelm(t, "lint", "--strict", chartDir, "--namespace", namespace, "--kube-version", kubeVersion,
+			"--values", filepath.Join(root, "test", "chart", "testdata", "values", set+".yaml"))
+	}
+}
+
+func TestRefusedValues(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--set", "manager.replicaz=2"}, "additional properties 'replicaz' not allowed"},
+		{[]string{"--set", "redis.enabled=true", "--set", "externalRedis.url=redis://r:6379/0"}, "not both"},
+		{[]string{"--set", "executor.replicas=2"}, "needs a shared session store"},
+		{[]string{"--set", "executor.store=mysql://x"}, "executor/store"},
+	} {
+		cmd := exec.Command(helm(t), append([]string{"template", release, chartDir, "--kube-version", kubeVersion}, c.args...)...)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("helm template %v: %v\n%s\nwant an error with %q", c.args, err, out, c.want)
+		}
+	}
+}
+
+var docSeparator = regexp.MustCompile(`(?m)^---\s*$`)
+
+// golden is a rendering with each CRD replaced by one line (TestCRDs
+// checks them), so the golden files show what the values change.
+func golden(out string) string {
+	var b strings.Builder
+	for _, doc := range docSeparator.Split(out, -1) {
+		if strings.TrimSpace(doc) == "" {
+			continue
+		}
+		b.WriteString("---")
+		if m := regexp.MustCompile(`(?m)^kind: CustomResourceDefinition$`).FindString(doc); m != "" {
+			name := regexp.MustCompile(`(?m)^  name: (\S+)$`).FindStringSubmatch(doc)
+			keep := strings.Contains(doc, "helm.sh/resource-policy: keep")
+			fmt.Fprintf(&b, "\n# CustomResourceDefinition %s from files/crds (helm.sh/resource-policy: keep = %v)\n", name[1], keep)
+			continue
+		}
+		b.WriteString(doc)
+		if !strings.HasSuffix(doc, "\n") {
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+func decode(t *testing.T, data string) []*unstructured.Unstructured {
+	t.Helper()
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(data), 4096)
+	var objs []*unstructured.Unstructured
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs
+			}
+			t.Fatal(err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+}
+
+func TestTemplates(t *testing.T) {
+	for _, set := range valueSets(t) {
+		t.Run(set, func(t *testing.T) {
+			out := render(t, set)
+			path := filepath.Join("testdata", "golden", set+".yaml")
+			if *update {
+				if err := os.WriteFile(path, []byte(golden(out)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v: run go test ./test/chart -update", err)
+			}
+			if got := golden(out); got != string(want) {
+				t.Errorf("the rendering differs from %s (run go test ./test/chart -update and review the diff)", path)
+			}
+			objs := decode(t, out)
+			applyDryRun(t, objs)
+			checkPodsAreRestricted(t, objs)
+			checkExecutorConfig(t, objs)
+			checkManagerArgs(t, objs)
+		})
+	}
+}
+
+// applyDryRun applies every object to the API server with server-side
+// dry-run: schema, CEL rules and admission of the real API server.
+func applyDryRun(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	for _, u := range objs {
+		err := k8s.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(u.DeepCopy()),
+			client.FieldOwner("helm"), client.ForceOwnership, client.DryRunAll)
+		if err != nil {
+			t.Errorf("%s %s does not apply: %v", u.GetKind(), u.GetName(), err)
+		}
+	}
+}
+
+// checkPodsAreRestricted creates, dry-run, a pod of every workload's
+// template in a namespace that enforces the restricted Pod Security
+// Standard.
+func checkPodsAreRestricted(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	for _, u := range objs {
+		var spec corev1.PodTemplateSpec
+		switch u.GetKind() {
+		case "Deployment":
+			d := &appsv1.Deployment{}
+			mustConvert(t, u, d)
+			spec = d.Spec.Template
+		case "StatefulSet":
+			s := &appsv1.StatefulSet{}
+			mustConvert(t, u, s)
+			spec = s.Spec.Template
+			// The volume claim templates become PVC volumes.
+			for _, c := range s.Spec.VolumeClaimTemplates {
+				spec.Spec.Volumes = append(spec.Spec.Volumes, corev1.Volume{Name: c.Name,
+					VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Name}}})
+			}
+		default:
+			continue
+		}
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: u.GetName(), Namespace: "restricted", Labels: spec.Labels}, Spec: spec.Spec}
+		if err := k8s.Create(context.Background(), pod, client.DryRunAll); err != nil {
+			t.Errorf("a pod of %s %s is not admitted under the restricted Pod Security Standard: %v", u.GetKind(), u.GetName(), err)
+		}
+	}
+}
+
+// checkExecutorConfig parses the executor defaults with the manager's
+// parser (strict: an unknown field fails).
+func checkExecutorConfig(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	for _, u := range objs {
+		if u.GetKind() != "ConfigMap" || !strings.HasSuffix(u.GetName(), "-executor-config") {
+			continue
+		}
+		data, _, _ := unstructured.NestedString(u.Object, "data", "config.yaml")
+		if _, err := builders.ParseConfig([]byte(data)); err != nil {
+			t.Errorf("the manager refuses the chart's executor config: %v\n%s", err, data)
+		}
+		return
+	}
+	t.Error("no executor config ConfigMap")
+}
+
+// checkManagerArgs parses the manager container's arguments with the
+// manager command's own flags.
+func checkManagerArgs(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	for _, u := range objs {
+		if u.GetKind() != "Deployment" {
+			continue
+		}
+		d := &appsv1.Deployment{}
+		mustConvert(t, u, d)
+		args := d.Spec.Template.Spec.Containers[0].Args
+		if len(args) == 0 || args[0] != "manager" {
+			t.Fatalf("the manager container runs %q", args)
+		}
+		root := cli.NewRoot()
+		mgr, _, err := root.Find([]string{"manager"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mgr.ParseFlags(args[1:]); err != nil {
+			t.Errorf("the manager refuses its arguments %q: %v", args[1:], err)
+		}
+		if d.Spec.Template.Spec.SecurityContext == nil || !ptr.Deref(d.Spec.Template.Spec.SecurityContext.RunAsNonRoot, false) {
+			t.Error("the manager pod does not require a non-root user")
+		}
+		return
+	}
+	t.Error("no manager Deployment")
+}
+
+func mustConvert(t *testing.T, u *unstructured.Unstructured, into any) {
+	t.Helper()
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, into); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCRDs checks that the chart's CRDs are config/crd/bases (make
+// manifests copies them; -update does too).
+func TestCRDs(t *testing.T) {
+	bases, err := filepath.Glob(filepath.Join(root, "config", "crd", "bases", "*.yaml"))
+	if err != nil || len(bases) == 0 {
+		t.Fatalf("no CRDs in config/crd/bases: %v", err)
+	}
+	copies, _ := filepath.Glob(filepath.Join(chartDir, "files", "crds", "*.yaml"))
+	var names []string
+	for _, b := range bases {
+		want, err := os.ReadFile(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(chartDir, "files", "crds", filepath.Base(b))
+		names = append(names, filepath.Base(b))
+		if *update {
+			if err := os.WriteFile(dst, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := os.ReadFile(dst)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("charts/chatflow/files/crds/%s differs from config/crd/bases: run make manifests", filepath.Base(b))
+		}
+	}
+	for _, c := range copies {
+		if !slices.Contains(names, filepath.Base(c)) {
+			t.Errorf("charts/chatflow/files/crds/%s is not in config/crd/bases: delete it", filepath.Base(c))
+		}
+	}
+	objs := decode(t, render(t, "default"))
+	n := 0
+	for _, u := range objs {
+		if u.GetKind() == "CustomResourceDefinition" {
+			n++
+			if u.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
+				t.Errorf("CRD %s lacks helm.sh/resource-policy: keep", u.GetName())
+			}
+		}
+	}
+	if n != len(bases) {
+		t.Errorf("the chart renders %d CRDs, config has %d", n, len(bases))
+	}
+}
+
+// rule is one permission: group, resource, verb and resource name.
+type rule struct{ group, resource, verb, name string }
+
+func rulesOf(rs []rbacv1.PolicyRule, rename map[string]string) map[rule]bool {
+	out := map[rule]bool{}
+	for _, r := range rs {
+		names := r.ResourceNames
+		if len(names) == 0 {
+			names = []string{""}
+		}
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, v := range r.Verbs {
+					for _, n := range names {
+						if to, ok := rename[n]; ok {
+							n = to
+						}
+						out[rule{g, res, v, n}] = true
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestRBACMatchesMarkers checks that the chart grants the manager exactly
+// what config/rbac/role.yaml (generated from the +kubebuilder:rbac markers)
+// grants, cluster-wide and per namespace.
+func TestRBACMatchesMarkers(t *testing.T) {
+	generated := decode(t, readFile(t, filepath.Join(root, "config", "rbac", "role.yaml")))
+	var wantCluster, wantSystem []rbacv1.PolicyRule
+	for _, u := range generated {
+		switch u.GetKind() {
+		case "ClusterRole":
+			r := &rbacv1.ClusterRole{}
+			mustConvert(t, u, r)
+			wantCluster = r.Rules
+		case "Role":
+			r := &rbacv1.Role{}
+			mustConvert(t, u, r)
+			wantSystem = r.Rules
+		}
+	}
+	for _, set := range []string{"default", "namespaced"} {
+		t.Run(set, func(t *testing.T) {
+			objs := decode(t, render(t, set))
+			fullname := "chatflow"
+			if set == "namespaced" {
+				fullname = "team-a-chatflow"
+			}
+			// The markers name the default install's objects.
+			rename := map[string]string{
+				"chatflow-validating-webhook-configuration": "WEBHOOK-CONFIGURATION",
+				"chatflow-webhook-server-cert":              "WEBHOOK-SECRET",
+			}
+			chartNames := map[string]string{
+				fullname + "-validating-webhook-configuration": "WEBHOOK-CONFIGURATION",
+				fullname + "-webhook-server-cert":              "WEBHOOK-SECRET",
+			}
+			var cluster []rbacv1.PolicyRule
+			perNamespace := map[string][]rbacv1.PolicyRule{}
+			for _, u := range objs {
+				switch {
+				case u.GetKind() == "ClusterRole" && strings.HasSuffix(u.GetName(), "-manager-role"):
+					r := &rbacv1.ClusterRole{}
+					mustConvert(t, u, r)
+					cluster = r.Rules
+				case u.GetKind() == "Role":
+					r := &rbacv1.Role{}
+					mustConvert(t, u, r)
+					perNamespace[u.GetNamespace()] = append(perNamespace[u.GetNamespace()], r.Rules...)
+				}
+			}
+			want := rulesOf(wantCluster, rename)
+			if set == "default" {
+				if got := rulesOf(cluster, chartNames); !equality.Semantic.DeepEqual(got, want) {
+					t.Errorf("the chart's ClusterRole differs from config/rbac/role.yaml:\n got %v\nwant %v", keys(got), keys(want))
+				}
+			} else {
+				for _, ns := range []string{"shop", "support"} {
+					got := rulesOf(cluster, chartNames)
+					for r := range rulesOf(perNamespace[ns], chartNames) {
+						got[r] = true
+					}
+					if !equality.Semantic.DeepEqual(got, want) {
+						t.Errorf("in %s the chart grants\n %v\nwant %v", ns, keys(got), keys(want))
+					}
+				}
+				for r := range rulesOf(cluster, chartNames) {
+					if r.resource != "namespaces" && r.resource != "validatingwebhookconfigurations" {
+						t.Errorf("per-namespace mode grants %v cluster-wide", r)
+					}
+				}
+			}
+			system := rulesOf(perNamespace[namespace], chartNames)
+			for r := range rulesOf(wantSystem, rename) {
+				if !system[r] {
+					t.Errorf("the manager lacks %v in its own namespace", r)
+				}
+			}
+		})
+	}
+}
+
+func keys(m map[rule]bool) []string {
+	var out []string
+	for r := range m {
+		out = append(out, fmt.Sprintf("%s/%s:%s[%s]", r.group, r.resource, r.verb, r.name))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestWebhooksAndPolicyMatchConfig checks the chart's webhooks and
+// admission policy against config/webhook and config/policy.
+func TestWebhooksAndPolicyMatchConfig(t *testing.T) {
+	objs := decode(t, render(t, "default"))
+	byKind := map[string]*unstructured.Unstructured{}
+	for _, u := range objs {
+		byKind[u.GetKind()] = u
+	}
+
+	want := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	mustConvert(t, decode(t, readFile(t, filepath.Join(root, "config", "webhook", "manifests.yaml")))[0], want)
+	got := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	mustConvert(t, byKind["ValidatingWebhookConfiguration"], got)
+	if len(got.Webhooks) != len(want.Webhooks) {
+		t.Fatalf("the chart has %d webhooks, config/webhook %d", len(got.Webhooks), len(want.Webhooks))
+	}
+	for i, w := range want.Webhooks {
+		g := got.Webhooks[i]
+		if g.Name != w.Name || !equality.Semantic.DeepEqual(g.Rules, w.Rules) || *g.FailurePolicy != *w.FailurePolicy ||
+			*g.SideEffects != *w.SideEffects || *g.MatchPolicy != *w.MatchPolicy || *g.TimeoutSeconds != *w.TimeoutSeconds ||
+			!slices.Equal(g.AdmissionReviewVersions, w.AdmissionReviewVersions) ||
+			*g.ClientConfig.Service.Path != *w.ClientConfig.Service.Path {
+			t.Errorf("webhook %d differs from config/webhook:\n got %+v\nwant %+v", i, g, w)
+		}
+		if g.ClientConfig.Service.Name != "chatflow-webhook-service" || g.ClientConfig.Service.Namespace != namespace {
+			t.Errorf("webhook %s calls %+v", g.Name, g.ClientConfig.Service)
+		}
+	}
+
+	policy := decode(t, readFile(t, filepath.Join(root, "config", "policy", "deny-delete-published.yaml")))
+	wantVAP := &admissionregistrationv1.ValidatingAdmissionPolicy{}
+	mustConvert(t, policy[0], wantVAP)
+	gotVAP := &admissionregistrationv1.ValidatingAdmissionPolicy{}
+	mustConvert(t, byKind["ValidatingAdmissionPolicy"], gotVAP)
+	if !equality.Semantic.DeepEqual(gotVAP.Spec, wantVAP.Spec) {
+		t.Errorf("the chart's admission policy differs from config/policy:\n got %+v\nwant %+v", gotVAP.Spec, wantVAP.Spec)
+	}
+	binding := byKind["ValidatingAdmissionPolicyBinding"]
+	if name, _, _ := unstructured.NestedString(binding.Object, "spec", "policyName"); name != gotVAP.Name {
+		t.Errorf("the policy binding names %s, the policy is %s", name, gotVAP.Name)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
