@@ -1,12 +1,9 @@
 package dev
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -17,11 +14,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/internal/manifest"
 )
 
 // The names config/default gives the operator's objects (its namePrefix
@@ -64,7 +61,7 @@ func install(ctx context.Context, c client.Client, configDir string, webhookPort
 		}
 	}
 
-	webhooks, err := readManifests(filepath.Join(configDir, "webhook", "manifests.yaml"))
+	webhooks, err := manifest.Unstructured(filepath.Join(configDir, "webhook", "manifests.yaml"))
 	if err != nil {
 		return err
 	}
@@ -90,7 +87,7 @@ func install(ctx context.Context, c client.Client, configDir string, webhookPort
 		}
 	}
 
-	policy, err := readManifests(filepath.Join(configDir, "policy", "deny-delete-published.yaml"))
+	policy, err := manifest.Unstructured(filepath.Join(configDir, "policy", "deny-delete-published.yaml"))
 	if err != nil {
 		return err
 	}
@@ -181,27 +178,6 @@ func waitForAdmission(ctx context.Context, c client.Client) error {
 	}, "deleted")
 }
 
-// readManifests decodes every object of a multi-document YAML file.
-func readManifests(path string) ([]*unstructured.Unstructured, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var objs []*unstructured.Unstructured
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				return objs, nil
-			}
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
-	}
-}
 
 func kindOf(o client.Object) string {
 	return strings.TrimPrefix(fmt.Sprintf("%T", o), "*v1.")
