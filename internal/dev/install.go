@@ -178,7 +178,6 @@ func waitForAdmission(ctx context.Context, c client.Client) error {
 	}, "deleted")
 }
 
-
 func kindOf(o client.Object) string {
 	return strings.TrimPrefix(fmt.Sprintf("%T", o), "*v1.")
 }
