@@ -64,14 +64,19 @@
 // (lua/*.lua) touches one slot: the keys of one contact, or one global key,
 // only ever through KEYS. On Redis ≥ 7 the scripts carry a "#!lua" line, so
 // Redis Cluster itself refuses any access outside that slot; the test suite
-// runs the whole contract on a one-node cluster to prove it.
+// runs the whole contract on a one-node cluster to prove it. Against a single
+// Redis (no Cluster), two steps that would cross slots take one round trip
+// instead of two: Enqueue pipelines its append and signal on one connection,
+// and Release runs release1.lua, which declares allow-cross-slot-keys and is
+// never used with a cluster.
 //
 //   - Enqueue: enqueue.lua appends the new items and records their IDs,
 //     then XADD a signal, always, even when every item was a duplicate: a
 //     retry after a failure between the two is what gets the work noticed.
-//   - Acquire: each replica reads signals with XREADGROUP, one at a time and
-//     the next only once a worker took the last, and lease.lua takes the
-//     contact's lease (random token) remembering the signal. If another
+//   - Acquire: each replica reads with XREADGROUP as many signals as it has
+//     workers waiting (at least one), and reads again only once they were
+//     taken; lease.lua takes the contact's lease (random token), remembering
+//     the signal, and returns what the first Load reads. If another
 //     worker holds the contact, ackbusy.lua acknowledges the signal provided
 //     the holder's signal is still pending: the holder's Release sees the
 //     work, and if the holder dies its signal is reclaimed. Otherwise (the

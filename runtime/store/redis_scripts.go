@@ -11,7 +11,7 @@ import (
 
 // The Lua scripts, one file each under lua/. Each script touches the keys of
 // one contact, or one global key, never both (the Redis Cluster rule), and
-// only keys passed in KEYS.
+// only keys passed in KEYS — except release1, for a single Redis only.
 //
 //go:embed lua/*.lua
 var luaFiles embed.FS
@@ -32,6 +32,9 @@ const strictShebang = "#!lua\n"
 type scripts struct {
 	enqueue, lease, load, commit, renew, release *redis.Script
 	fire, index, settle, ack, ackBusy, leave, gc *redis.Script
+	// release1 is Release on a single Redis, where crossing slots is
+	// allowed: the only script that does.
+	release1 *redis.Script
 }
 
 func newScripts(strict bool) *scripts {
@@ -39,19 +42,33 @@ func newScripts(strict bool) *scripts {
 	if strict {
 		prefix = strictShebang + luaPrelude
 	}
-	load := func(name string) *redis.Script {
-		src, err := luaFiles.ReadFile("lua/" + name + ".lua")
-		if err != nil {
-			panic(err) // embedded at build time: cannot happen
-		}
-		return redis.NewScript(prefix + string(src))
-	}
+	load := func(name string) *redis.Script { return loadWith(prefix, name) }
 	return &scripts{
 		enqueue: load("enqueue"), lease: load("lease"), load: load("load"),
 		commit: load("commit"), renew: load("renew"), release: load("release"),
 		fire: load("fire"), index: load("index"), settle: load("settle"),
 		ack: load("ack"), ackBusy: load("ackbusy"), leave: load("leave"), gc: load("gc"),
+		release1: loadWith(crossSlotPrefix(strict), "release1"),
 	}
+}
+
+// loadWith builds an embedded script behind prefix.
+func loadWith(prefix, name string) *redis.Script {
+	src, err := luaFiles.ReadFile("lua/" + name + ".lua")
+	if err != nil {
+		panic(err) // embedded at build time: cannot happen
+	}
+	return redis.NewScript(prefix + string(src))
+}
+
+// crossSlotPrefix is the prelude of the scripts that run only against a
+// single Redis, where touching keys of several slots is allowed; Redis ≥ 7
+// needs the shebang flag to allow it.
+func crossSlotPrefix(strict bool) string {
+	if strict {
+		return "#!lua flags=allow-cross-slot-keys\n" + luaPrelude
+	}
+	return luaPrelude
 }
 
 // serverMajor returns the major version Redis reports (Valkey reports its
