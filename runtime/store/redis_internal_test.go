@@ -329,3 +329,53 @@ func TestBusySignalKeptForUnbackedLease(t *testing.T) {
 		t.Errorf("the lease's own signal was acknowledged")
 	}
 }
+
+// TestPipelinedCommitWithUncachedIndexScript: after a Redis restart the
+// script cache is empty; a commit without timers caches commit.lua alone.
+// A later commit with timers, pipelined with its index entries, then has
+// its commit applied while index.lua fails with NOSCRIPT. The fallback must
+// index the same nonces, or the stored timer never fires.
+func TestPipelinedCommitWithUncachedIndexScript(t *testing.T) {
+	url, _ := redistest.Start(t)
+	ctx := context.Background()
+	s := newTestRedis(t, url, "nocache")
+	if _, err := s.Enqueue(ctx, "c", Item{ID: "arm", Payload: []byte("arm")}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.lua.commit.Load(ctx, s.rdb).Err(); err != nil {
+		t.Fatal(err)
+	}
+	due := Timer{ID: "t", At: time.Now().Add(-time.Second), Payload: []byte("fired")}
+	if err := s.Commit(ctx, l, Commit{Consumed: 1, SetTimers: []Timer{due}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for {
+		l, err := s.Acquire(actx)
+		if err != nil {
+			t.Fatalf("the timer did not fire: %v", err)
+		}
+		snap, err := s.Load(ctx, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Release(ctx, l)
+		if len(snap.Inbox) == 1 && snap.Inbox[0].ID == "timer:t" && string(snap.Inbox[0].Payload) == "fired" {
+			return
+		}
+	}
+}

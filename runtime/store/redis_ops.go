@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -149,15 +150,26 @@ func (s *redisStore) Commit(ctx context.Context, l *Lease, c Commit) error {
 	ck := s.keys.contact(l.Contact)
 	keys := []string{ck.lease, ck.state, ck.inbox, ck.outbox, ck.timers}
 	for attempt := 0; ; attempt++ {
-		// Index first: an entry without a stored timer is harmless, a stored
-		// timer without an entry would never fire.
-		stamp, nonces, err := s.indexTimers(ctx, l.Contact, c.SetTimers)
+		nonces, idxArgs, err := indexArgs(l.Contact, c.SetTimers)
 		if err != nil {
 			return err
 		}
-		r, err := s.lua.commit.Run(ctx, s.rdb, keys, commitArgs(l, c, s.ttlMS, stamp, nonces)...).Int()
-		if err != nil {
-			return fmt.Errorf("store: commit: %w", err)
+		r, ok := 0, false
+		if attempt == 0 {
+			r, ok = s.commitPipelined(ctx, l, c, keys, nonces, idxArgs)
+		}
+		if !ok {
+			// Index first: an entry without a stored timer is harmless, a
+			// stored timer without an entry would never fire. The same
+			// nonces as a pipelined attempt: its commit may have been
+			// applied (storing those nonces) although its index failed.
+			stamp, err := s.runIndex(ctx, idxArgs)
+			if err != nil {
+				return err
+			}
+			if r, err = s.lua.commit.Run(ctx, s.rdb, keys, commitArgs(l, c, s.ttlMS, stamp, nonces)...).Int(); err != nil {
+				return fmt.Errorf("store: commit: %w", err)
+			}
 		}
 		switch r {
 		case 1, 2:
@@ -176,6 +188,36 @@ func (s *redisStore) Commit(ctx context.Context, l *Lease, c Commit) error {
 			return fmt.Errorf("store: commit: unexpected reply %d", r)
 		}
 	}
+}
+
+// commitPipelined sends a commit that sets timers together with its index
+// entries in one round trip, on a single Redis: one connection keeps the
+// index before the commit, which is all the ordering needs. The commit's
+// age check of the entries is moot here (they were written just before, by
+// the same pipeline), so it gets a stamp that always passes. It reports
+// false when the caller must take the two-call path: a cluster, no timers
+// (the commit alone is one round trip already), or any error. That path
+// indexes the same nonces again, because the pipelined commit may have been
+// applied while its index entry was not (index.lua not cached yet after a
+// Redis restart: NOSCRIPT); the retried commit is then recognised as
+// applied (same sequence number and digest), and its timers have entries.
+func (s *redisStore) commitPipelined(ctx context.Context, l *Lease, c Commit, keys []string, nonces []string, args []any) (int, bool) {
+	if _, single := s.rdb.(*redis.Client); !single || len(c.SetTimers) == 0 {
+		return 0, false
+	}
+	const alwaysFresh = math.MaxInt64 / 2
+	pipe := s.rdb.Pipeline()
+	idx := s.lua.index.EvalSha(ctx, pipe, []string{s.keys.timerIndex}, args...)
+	cm := s.lua.commit.EvalSha(ctx, pipe, keys, commitArgs(l, c, s.ttlMS, alwaysFresh, nonces)...)
+	_, _ = pipe.Exec(ctx)
+	if idx.Err() != nil {
+		return 0, false
+	}
+	r, err := cm.Int()
+	if err != nil {
+		return 0, false
+	}
+	return r, true
 }
 
 func commitArgs(l *Lease, c Commit, ttlMS, stamp int64, nonces []string) []any {

@@ -19,20 +19,39 @@ func (s *redisStore) indexTimers(ctx context.Context, contact string, timers []T
 	if len(timers) == 0 {
 		return 0, nil, nil
 	}
+	nonces, args, err := indexArgs(contact, timers)
+	if err != nil {
+		return 0, nil, err
+	}
+	stamp, err := s.runIndex(ctx, args)
+	return stamp, nonces, err
+}
+
+// runIndex adds the index entries of indexArgs and returns their stamp.
+func (s *redisStore) runIndex(ctx context.Context, args []any) (int64, error) {
+	if len(args) == 0 {
+		return 0, nil
+	}
+	stamp, err := s.lua.index.Run(ctx, s.rdb, []string{s.keys.timerIndex}, args...).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("store: index timers: %w", err)
+	}
+	return stamp, nil
+}
+
+// indexArgs are the arguments of index.lua for timers, with the fresh nonce
+// of each.
+func indexArgs(contact string, timers []Timer) ([]string, []any, error) {
 	nonces := make([]string, len(timers))
 	args := make([]any, 0, 2*len(timers))
 	for i, t := range timers {
 		if t.ID == "" {
-			return 0, nil, fmt.Errorf("store: timer without ID")
+			return nil, nil, fmt.Errorf("store: timer without ID")
 		}
 		nonces[i] = newNonce()
 		args = append(args, t.At.UnixMilli(), memberTail(nonces[i], contact, t.ID))
 	}
-	stamp, err := s.lua.index.Run(ctx, s.rdb, []string{s.keys.timerIndex}, args...).Int64()
-	if err != nil {
-		return 0, nil, fmt.Errorf("store: index timers: %w", err)
-	}
-	return stamp, nonces, nil
+	return nonces, args, nil
 }
 
 // pumpTimers moves due timers into their contacts' inboxes. Every replica
