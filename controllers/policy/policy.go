@@ -17,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/runtime/channel"
+	"github.com/chatflow-dev/chatflow/runtime/message"
 )
 
 // Secret keys of the channel credentials.
@@ -47,10 +49,7 @@ func RequiredSecretKeys(ch v1alpha1.Channel) []string {
 // its events. Viber payloads do not name the bot, so its path carries the
 // account id.
 func WebhookPath(ch v1alpha1.Channel, accountID string) string {
-	if ch == v1alpha1.ChannelViber {
-		return "/webhooks/viber/" + accountID
-	}
-	return "/webhooks/" + strings.ToLower(string(ch))
+	return channel.WebhookPath(message.Channel(ch), accountID)
 }
 
 // InEffect returns the binding in effect among bindings that compete for

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/chatflow-dev/chatflow/runtime/channel"
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
 
@@ -93,13 +94,13 @@ func whatsAppWebhook(account, phone string, c contact, in input, id int64, now t
 		}},
 	}
 	body, err := json.Marshal(doc)
-	return webhook{Path: "/webhooks/whatsapp", Body: body}, err
+	return webhook{Path: channel.WebhookPath(message.WhatsApp, account), Body: body}, err
 }
 
 func metaMessagingWebhook(ch message.Channel, account string, c contact, in input, id int64, now time.Time) (webhook, error) {
-	object, path := "page", "/webhooks/messenger"
+	object, path := "page", channel.WebhookPath(ch, account)
 	if ch == message.Instagram {
-		object, path = "instagram", "/webhooks/instagram"
+		object = "instagram"
 	}
 	mid := fmt.Sprintf("m_chatflow-chat-%d-%d", now.UnixNano(), id)
 	ev := map[string]any{
@@ -147,7 +148,7 @@ func viberWebhook(account string, c contact, in input, id int64, now time.Time) 
 		"message": msg,
 	}
 	body, err := json.Marshal(doc)
-	return webhook{Path: "/webhooks/viber/" + account, Body: body}, err
+	return webhook{Path: channel.WebhookPath(message.Viber, account), Body: body}, err
 }
 
 // digits keeps the digits of a phone number (WhatsApp ids have no +).

@@ -21,23 +21,8 @@ import (
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
 
-// webhookPath is the path a channel's callbacks are served on; the operator
-// publishes the same value in ChannelBinding status.webhookPath (for Viber
-// with the account id in place of {account}: Viber payloads do not name the
-// bot, so the URL does).
-func webhookPath(ch message.Channel) string {
-	switch ch {
-	case message.WhatsApp:
-		return "/webhooks/whatsapp"
-	case message.Messenger:
-		return "/webhooks/messenger"
-	case message.Instagram:
-		return "/webhooks/instagram"
-	case message.Viber:
-		return "/webhooks/viber/{account}"
-	}
-	return ""
-}
+// routeAccount is the route wildcard of the account id in a webhook path.
+const routeAccount = "{account}"
 
 // sendTransport is the connection pool of the channel's send API. All sends
 // go to one host, so it keeps as many idle connections as workers can use at
@@ -141,7 +126,7 @@ func (e *Executor) setupChannel(b *v1alpha1.ChannelBinding) error {
 			if w.PublicURL == "" {
 				return errors.New("spec.webhook.register needs spec.webhook.publicURL")
 			}
-			url := strings.TrimRight(w.PublicURL, "/") + strings.Replace(webhookPath(ch), "{account}", b.Spec.Account.ID, 1)
+			url := strings.TrimRight(w.PublicURL, "/") + channel.WebhookPath(ch, b.Spec.Account.ID)
 			e.registerWebhook = func(ctx context.Context) error { return client.SetWebhook(ctx, url) }
 		}
 		if e.program.Trigger() == v1alpha1.TriggerViber { // a Manual flow writes first, through the run API

@@ -9,13 +9,13 @@
 //
 //  1. a webhook's events are appended to the contact's inbox (deduplicated
 //     by message id) before the webhook is answered 200;
-//  2. a worker leases the contact, steps the flow with the oldest event,
-//     and commits the new session, the consumed event and the effects to
-//     perform (the outbox) in one atomic write;
+//  2. a worker leases the contact and steps the flow with the oldest event;
 //  3. it performs the effects and feeds their results (send receipts, HTTP
-//     responses) back into the flow, committing after each;
-//  4. a worker that crashes leaves its lease to expire; the next one redoes
-//     the outbox (sends are at-least-once) and goes on.
+//     responses) back into the flow;
+//  4. it commits the new session and the consumed event in one atomic write;
+//  5. a worker that crashes before that leaves its lease to expire; the next
+//     one replays the event from the last committed session (sends are
+//     at-least-once, the session moves exactly once per event).
 package executor
 
 import (

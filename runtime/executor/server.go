@@ -38,7 +38,7 @@ type queued struct {
 // Handler returns the executor's HTTP routes.
 func (e *Executor) Handler() http.Handler {
 	mux := http.NewServeMux()
-	if path := webhookPath(e.channel); path != "" && e.receiver != nil {
+	if path := channel.WebhookPath(e.channel, routeAccount); path != "" && e.receiver != nil {
 		mux.HandleFunc("POST "+path, e.serveWebhook)
 		if e.handshaker != nil {
 			mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {

@@ -102,8 +102,7 @@ type contactWork struct {
 	dirty     bool
 }
 
-// processContact drains a leased contact: first the effects a previous
-// holder left in the outbox, then the inbox, one event at a time.
+// processContact drains a leased contact's inbox, one event at a time.
 func (e *Executor) processContact(ctx context.Context, lease *store.Lease) {
 	stopRenew := e.keepLease(ctx, lease)
 	defer stopRenew()
@@ -125,18 +124,6 @@ func (e *Executor) processContact(ctx context.Context, lease *store.Lease) {
 			e.sessions.put(lease.Contact, w.committed, w.session)
 		}
 	}()
-	if len(snap.Outbox) > 0 {
-		pending := make([]flow.Effect, 0, len(snap.Outbox))
-		for _, raw := range snap.Outbox {
-			var eff flow.Effect
-			if json.Unmarshal(raw, &eff) == nil {
-				pending = append(pending, eff)
-			}
-		}
-		if err := w.perform(ctx, pending); err != nil {
-			return
-		}
-	}
 	for _, it := range snap.Inbox {
 		if err := w.handle(ctx, it); err != nil {
 			return // lease lost or store down: the item stays queued for the next holder
@@ -181,7 +168,7 @@ func (w *contactWork) handle(ctx context.Context, it store.Item) error {
 	if err := json.Unmarshal(it.Payload, &q); err != nil {
 		// An undecodable item can never succeed; consume it so it does not
 		// block the contact forever.
-		return w.commit(ctx, 1, nil, nil)
+		return w.commit(ctx, 1, nil)
 	}
 	if q.EndSession {
 		return w.endSession(ctx)
@@ -189,14 +176,14 @@ func (w *contactWork) handle(ctx context.Context, it store.Item) error {
 	if !q.DiscardAfter.IsZero() && e.now().After(q.DiscardAfter) {
 		e.log.write(q.Event.Run.RunID, w.lease.Contact, flow.Log{Event: flow.LogError,
 			Message: "run discarded: it could not start before discardAfter"}, 0)
-		return w.commit(ctx, 1, nil, nil)
+		return w.commit(ctx, 1, nil)
 	}
 	io, timers := w.split(w.step(q.Event))
 	if q.Welcomed {
 		io = w.skipWelcome(io, timers)
 	}
 	w.run(ctx, io, timers)
-	if err := w.commit(ctx, 1, nil, timers); err != nil {
+	if err := w.commit(ctx, 1, timers); err != nil {
 		return err
 	}
 	if !q.Accepted.IsZero() {
@@ -289,9 +276,10 @@ func (w *contactWork) split(effects []flow.Effect) ([]flow.Effect, *timerOps) {
 	return io, &t
 }
 
-// commit writes the session, pops consumed inbox items and stores the
-// effects still to perform, atomically.
-func (w *contactWork) commit(ctx context.Context, consumed int, outbox []flow.Effect, t *timerOps) error {
+// commit writes the session and pops consumed inbox items, atomically. A
+// turn's effects are performed before it commits, so it never leaves an
+// outbox; the commit clears any (Commit.Outbox nil).
+func (w *contactWork) commit(ctx context.Context, consumed int, t *timerOps) error {
 	c := store.Commit{Consumed: consumed}
 	if w.session != nil {
 		state, err := json.Marshal(w.session)
@@ -299,13 +287,6 @@ func (w *contactWork) commit(ctx context.Context, consumed int, outbox []flow.Ef
 			return err
 		}
 		c.State = state
-	}
-	for _, eff := range outbox {
-		raw, err := json.Marshal(eff)
-		if err != nil {
-			return err
-		}
-		c.Outbox = append(c.Outbox, raw)
 	}
 	if t != nil {
 		c.SetTimers, c.CancelTimers = t.set, t.cancel
@@ -317,16 +298,6 @@ func (w *contactWork) commit(ctx context.Context, consumed int, outbox []flow.Ef
 		w.committed, w.dirty = c.State, false
 	}
 	return err
-}
-
-// perform carries out the effects a holder left in the outbox and commits
-// the outcome. This executor commits a turn only after its effects, so it
-// leaves no outbox; the path keeps sessions written by a store user that
-// does (and the store contract) working.
-func (w *contactWork) perform(ctx context.Context, queue []flow.Effect) error {
-	t := &timerOps{}
-	w.run(ctx, queue, t)
-	return w.commit(ctx, 0, nil, t)
 }
 
 // run performs effects in order; each result (a send receipt, an HTTP
