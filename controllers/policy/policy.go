@@ -21,16 +21,6 @@ import (
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
 
-// Secret keys of the channel credentials.
-const (
-	KeyAccessToken = "accessToken"
-	KeyAppSecret   = "appSecret"
-	KeyVerifyToken = "verifyToken"
-	KeyAuthToken   = "authToken"
-	// KeyRunToken authorizes Manual runs; it is optional for every channel.
-	KeyRunToken = "runToken"
-)
-
 // RequiredSecretKeys returns the keys a channel's credentials Secret must
 // hold: the Meta channels sign with the app secret, verify the webhook
 // handshake with the verify token and send with the access token; Viber
@@ -38,9 +28,9 @@ const (
 func RequiredSecretKeys(ch v1alpha1.Channel) []string {
 	switch ch {
 	case v1alpha1.ChannelWhatsApp, v1alpha1.ChannelMessenger, v1alpha1.ChannelInstagram:
-		return []string{KeyAccessToken, KeyAppSecret, KeyVerifyToken}
+		return []string{channel.KeyAccessToken, channel.KeyAppSecret, channel.KeyVerifyToken}
 	case v1alpha1.ChannelViber:
-		return []string{KeyAuthToken}
+		return []string{channel.KeyAuthToken}
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/internal/chat"
 	"github.com/chatflow-dev/chatflow/internal/devstate"
+	"github.com/chatflow-dev/chatflow/runtime/channel"
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
 
@@ -91,9 +92,9 @@ func runChat(cmd *cobra.Command, flowName string, o chatOptions) error {
 		return fmt.Errorf("reading the credentials Secret of ChannelBinding %s: %w", binding.Name, err)
 	}
 	ch := message.Channel(binding.Spec.Channel)
-	key := "appSecret"
+	key := channel.KeyAppSecret
 	if ch == message.Viber {
-		key = "authToken"
+		key = channel.KeyAuthToken
 	}
 	signing := string(secret.Data[key])
 	if signing == "" {
@@ -144,7 +145,7 @@ func runChat(cmd *cobra.Command, flowName string, o chatOptions) error {
 			}
 			inputs[k] = v
 		}
-		cc.Run = &chat.Run{Token: string(secret.Data["runToken"]), Inputs: inputs}
+		cc.Run = &chat.Run{Token: string(secret.Data[channel.KeyRunToken]), Inputs: inputs}
 		if cc.Run.Token == "" {
 			return fmt.Errorf("flow %s is Manual and Secret %s has no runToken: runs cannot be started", flowName, secret.Name)
 		}

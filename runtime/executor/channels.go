@@ -53,14 +53,14 @@ func (e *Executor) setupChannel(b *v1alpha1.ChannelBinding) error {
 		return channel.NewRateLimiter(def, 0, nil)
 	}
 	accessToken := func(context.Context) (string, error) {
-		if t := e.creds.Get("accessToken"); t != "" {
+		if t := e.creds.Get(channel.KeyAccessToken); t != "" {
 			return t, nil
 		}
 		return "", errors.New("the credentials Secret has no accessToken")
 	}
 	verifier := meta.Verifier{
-		AppSecret:   func() string { return e.creds.Get("appSecret") },
-		VerifyToken: func() string { return e.creds.Get("verifyToken") },
+		AppSecret:   func() string { return e.creds.Get(channel.KeyAppSecret) },
+		VerifyToken: func() string { return e.creds.Get(channel.KeyVerifyToken) },
 	}
 	switch ch := message.Channel(b.Spec.Channel); ch {
 	case message.WhatsApp:
@@ -104,7 +104,7 @@ func (e *Executor) setupChannel(b *v1alpha1.ChannelBinding) error {
 		client, err := viber.NewClient(viber.Config{
 			AccountID: b.Spec.Account.ID,
 			AuthToken: func(context.Context) (string, error) {
-				if t := e.creds.Get("authToken"); t != "" {
+				if t := e.creds.Get(channel.KeyAuthToken); t != "" {
 					return t, nil
 				}
 				return "", errors.New("the credentials Secret has no authToken")
@@ -117,7 +117,7 @@ func (e *Executor) setupChannel(b *v1alpha1.ChannelBinding) error {
 			return err
 		}
 		e.receiver = &viber.Webhook{
-			AuthToken: func() string { return e.creds.Get("authToken") },
+			AuthToken: func() string { return e.creds.Get(channel.KeyAuthToken) },
 			AccountID: b.Spec.Account.ID,
 			Sender:    sender,
 		}

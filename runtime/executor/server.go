@@ -198,7 +198,7 @@ type runRequest struct {
 
 // authorizeRun checks the bearer runToken in constant time.
 func (e *Executor) authorizeRun(w http.ResponseWriter, r *http.Request) bool {
-	want := e.creds.Get("runToken")
+	want := e.creds.Get(channel.KeyRunToken)
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if want == "" {
 		http.Error(w, "runs are disabled: the credentials Secret has no runToken", http.StatusForbidden)
