@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -222,7 +223,7 @@ func (e *Executor) serveRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req runRequest
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		http.Error(w, "malformed run request: "+err.Error(), http.StatusBadRequest)
