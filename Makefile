@@ -10,7 +10,7 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 HELM_VERSION ?= v3.22.0
 HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
 KUBECTL ?= kubectl
-# Image of `make docker-build` (the Dockerfile builds manager and executor).
+# Image of `make docker-build` (the Dockerfile builds manager and executor binaries).
 IMG ?= ghcr.io/chatflow-dev/chatflow:dev
 
 # Chatflow is pure Go: every build is static, as in the image (Dockerfile).
@@ -92,9 +92,11 @@ dev: build ## Run Chatflow locally: control plane, operator, executors, channel 
 
 ##@ Build
 
+# The image's two binaries (Dockerfile): chatflow, and chatflow-executor,
+# the executor alone, which the operator's pods run.
 .PHONY: build
-build: ## Build the chatflow binary into bin/.
-	go build -o $(LOCALBIN)/chatflow .
+build: ## Build bin/chatflow and bin/chatflow-executor.
+	go build -o $(LOCALBIN)/ . ./cmd/chatflow-executor
 
 .PHONY: run
 run: ## Run the manager against the current kubeconfig.

@@ -53,12 +53,12 @@ func Replicas(f *v1alpha1.ChatFlow, c Config) (replicas int32, capped bool) {
 	return replicas, false
 }
 
-// Deployment builds the executor Deployment of a flow. The pod runs
-// `chatflow executor` on the revision's ConfigMap with the restricted
-// security profile, probes on /healthz and /readyz, the manager's defaults
-// and the flow's template merged over them. Rolling updates surge one pod
-// and never take one away first, so a new revision rolls out without
-// downtime.
+// Deployment builds the executor Deployment of a flow. The pod runs the
+// image's /chatflow-executor on the revision's ConfigMap with the
+// restricted security profile, probes on /healthz and /readyz, the
+// manager's defaults and the flow's template merged over them. Rolling
+// updates surge one pod and never take one away first, so a new revision
+// rolls out without downtime.
 func Deployment(in ExecutorInput) *appsv1.Deployment {
 	f := in.Flow
 	replicas, _ := Replicas(f, in.Config)
@@ -148,6 +148,7 @@ func container(in ExecutorInput, own, defaults v1alpha1.ExecutorPodSpec) corev1.
 		Name:            ContainerName,
 		Image:           c.Image,
 		ImagePullPolicy: c.ImagePullPolicy,
+		Command:         []string{ExecutorBinary},
 		Args:            Args(in),
 		Ports:           []corev1.ContainerPort{{Name: PortName, ContainerPort: Port, Protocol: corev1.ProtocolTCP}},
 		Env:             mergeEnv(defaults.Env, own.Env),
@@ -186,11 +187,12 @@ func container(in ExecutorInput, own, defaults v1alpha1.ExecutorPodSpec) corev1.
 	}
 }
 
-// Args is the executor's command line. --binding and --credentials are
-// passed only when the flow is bound (a Manual flow may have no binding),
-// --secrets only when HTTPRequest headers read Secrets.
+// Args is the executor's command line after the binary (ExecutorBinary).
+// --binding and --credentials are passed only when the flow is bound (a
+// Manual flow may have no binding), --secrets only when HTTPRequest
+// headers read Secrets.
 func Args(in ExecutorInput) []string {
-	args := []string{"executor", "--flow", path.Join(RevisionDir, FlowKey)}
+	args := []string{"--flow", path.Join(RevisionDir, FlowKey)}
 	if in.Binding != nil {
 		args = append(args,
 			"--binding", path.Join(RevisionDir, BindingKey),

@@ -57,8 +57,8 @@ func TestDeployment_defaults(t *testing.T) {
 
 	c := executor(d)
 	g.Expect(c.Image).To(Equal(DefaultImage))
+	g.Expect(c.Command).To(Equal([]string{"/chatflow-executor"}))
 	g.Expect(c.Args).To(Equal([]string{
-		"executor",
 		"--flow", "/etc/chatflow/revision/flow.yaml",
 		"--binding", "/etc/chatflow/revision/binding.yaml",
 		"--credentials", "/etc/chatflow/credentials",

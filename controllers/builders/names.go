@@ -44,6 +44,12 @@ const (
 	FlowKey    = "flow.yaml"
 	BindingKey = "binding.yaml"
 
+	// ExecutorBinary is the executor container's command: the image's
+	// lean executor binary (cmd/chatflow-executor), which links none of
+	// the manager and so takes less than half the memory of the image's
+	// entrypoint, /chatflow, running `chatflow executor`.
+	ExecutorBinary = "/chatflow-executor"
+
 	// Paths inside the executor container.
 	RevisionDir    = "/etc/chatflow/revision"
 	CredentialsDir = "/etc/chatflow/credentials"

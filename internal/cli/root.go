@@ -5,6 +5,8 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
+
+	"github.com/chatflow-dev/chatflow/internal/executorcmd"
 )
 
 // NewRoot returns the chatflow root command with every subcommand.
@@ -16,6 +18,6 @@ func NewRoot() *cobra.Command {
 			"published flow's channel webhooks, and tools for people who write flows.",
 		SilenceUsage: true,
 	}
-	root.AddCommand(newManagerCommand(), newExecutorCommand(), newDevCommand(), newChatCommand(), newSandboxCommand(), newLintCommand(), newGraphCommand(), newTestCommand(), newExportCommand(), newImportCommand(), newNewCommand())
+	root.AddCommand(newManagerCommand(), executorcmd.New(), newDevCommand(), newChatCommand(), newSandboxCommand(), newLintCommand(), newGraphCommand(), newTestCommand(), newExportCommand(), newImportCommand(), newNewCommand())
 	return root
 }

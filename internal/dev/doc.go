@@ -7,7 +7,8 @@
 //
 //   - the runner (runner.go) plays the Deployment controller and the
 //     kubelet for executor Deployments: it starts `chatflow executor`
-//     processes from each Deployment's pod template, with ConfigMap and
+//     processes (what the pods' /chatflow-executor runs, from this
+//     binary) from each Deployment's pod template, with ConfigMap and
 //     Secret volumes written under the dev directory, rolls them to a new
 //     template without downtime, stops them when the Deployment goes, and
 //     writes the Deployment status the operator waits for;

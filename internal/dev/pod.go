@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/chatflow-dev/chatflow/controllers/builders"
 )
 
 // The functions here turn a pod template into a local process, the way a
@@ -124,15 +127,33 @@ func localPath(root, p string) string {
 	return filepath.Join(root, filepath.FromSlash(path.Clean("/"+p)))
 }
 
-// commandLine is the executor's local command line: the container's
-// command after the binary (the image's entrypoint is the chatflow binary)
+// imageBinaries are the binaries of the Chatflow image (Dockerfile), each
+// with the arguments that make the chatflow binary do the same: chatflow
+// dev has no image and runs every container as its own binary.
+// /chatflow-executor is `chatflow executor` linked alone (so that the pods
+// hold less memory): the same code and command line. A container without
+// a command runs the image's entrypoint, /chatflow.
+var imageBinaries = map[string][]string{
+	"/chatflow":             nil,
+	builders.ExecutorBinary: {"executor"},
+}
+
+// commandLine is the executor's local command line, the arguments of the
+// chatflow binary: the container's command translated by imageBinaries
 // and its arguments, with $(VAR) references to the container's
 // environment expanded as the kubelet does, every absolute path that lies
-// in or above a mount moved under root, and --listen moved to addr.
-func commandLine(c corev1.Container, env []string, root, addr string) []string {
+// in or above a mount moved under root, and --listen moved to addr. A
+// command that is not a binary of the image is an error rather than a
+// guess: chatflow would run something else than the container would.
+func commandLine(c corev1.Container, env []string, root, addr string) ([]string, error) {
 	var args []string
-	if len(c.Command) > 1 {
-		args = append(args, c.Command[1:]...)
+	if len(c.Command) > 0 {
+		prefix, ok := imageBinaries[c.Command[0]]
+		if !ok {
+			return nil, fmt.Errorf("container %s runs %q: chatflow dev runs only the Chatflow image's binaries, %s",
+				c.Name, c.Command[0], strings.Join(slices.Sorted(maps.Keys(imageBinaries)), " and "))
+		}
+		args = append(append(args, prefix...), c.Command[1:]...)
 	}
 	args = append(args, c.Args...)
 	vars := map[string]string{}
@@ -174,7 +195,7 @@ func commandLine(c corev1.Container, env []string, root, addr string) []string {
 		}
 		out = append(out, a)
 	}
-	return out
+	return out, nil
 }
 
 // environment is the container's environment: the variables it declares

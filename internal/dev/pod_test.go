@@ -80,7 +80,10 @@ func TestMaterializeAndCommandLineOfTheOperatorsPodTemplate(t *testing.T) {
 		t.Errorf("the tmp emptyDir is not a directory: %v", err)
 	}
 
-	args := commandLine(c, nil, root, "127.0.0.1:40001")
+	args, err := commandLine(c, nil, root, "127.0.0.1:40001")
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := []string{"executor",
 		"--flow", filepath.Join(root, "etc/chatflow/revision/flow.yaml"),
 		"--binding", filepath.Join(root, "etc/chatflow/revision/binding.yaml"),
@@ -104,11 +107,36 @@ func TestCommandLineFlagForms(t *testing.T) {
 		VolumeMounts: []corev1.VolumeMount{{Name: "x", MountPath: "/etc/x"}},
 	}
 	c.Args = append(c.Args, "--store=redis://:$(PASSWORD)@redis:6379/0", "$$(PASSWORD)", "$(UNDEFINED)")
-	got := commandLine(c, []string{"PASSWORD=p@ss"}, "/r", "127.0.0.1:1")
+	got, err := commandLine(c, []string{"PASSWORD=p@ss"}, "/r", "127.0.0.1:1")
 	want := []string{"executor", "--flow=/r/etc/x/flow.yaml", "--listen=127.0.0.1:1", "--other=/usr/share/thing", "/r/etc/x",
 		"--store=redis://:p@ss@redis:6379/0", "$(PASSWORD)", "$(UNDEFINED)"}
-	if !slices.Equal(got, want) {
-		t.Errorf("%q, want %q", got, want)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("%q, %v; want %q", got, err, want)
+	}
+}
+
+// The image's two binaries become the chatflow binary's arguments; any
+// other command is refused, not run as something else.
+func TestCommandLineImageBinaries(t *testing.T) {
+	for _, tc := range []struct {
+		command, args []string
+		want          []string
+	}{
+		{command: nil, args: []string{"executor", "--store=memory"}, want: []string{"executor", "--store=memory"}}, // the entrypoint, /chatflow
+		{command: []string{"/chatflow", "executor"}, args: []string{"--store=memory"}, want: []string{"executor", "--store=memory"}},
+		{command: []string{"/chatflow-executor"}, args: []string{"--store=memory"}, want: []string{"executor", "--store=memory"}},
+		{command: []string{"/chatflow-executor", "--store=memory"}, want: []string{"executor", "--store=memory"}},
+	} {
+		got, err := commandLine(corev1.Container{Command: tc.command, Args: tc.args}, nil, "/r", "127.0.0.1:1")
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("command %q args %q: %q, %v; want %q", tc.command, tc.args, got, err, tc.want)
+		}
+	}
+	for _, command := range [][]string{{"/bin/sh", "-c", "chatflow executor"}, {"chatflow-executor"}, {"/usr/local/bin/chatflow"}} {
+		_, err := commandLine(corev1.Container{Name: "executor", Command: command}, nil, "/r", "127.0.0.1:1")
+		if err == nil || !strings.Contains(err.Error(), command[0]) || !strings.Contains(err.Error(), "/chatflow-executor") {
+			t.Errorf("command %q: %v, want an error naming it and the image's binaries", command, err)
+		}
 	}
 }
 

@@ -241,13 +241,17 @@ func (r *runner) startPod(ctx context.Context, d *appsv1.Deployment, run *deploy
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	args, err := commandLine(c, env, root, addr)
+	if err != nil {
+		return nil, err
+	}
 	key := types.NamespacedName{Namespace: d.Namespace, Name: d.Name}
 	p := &pod{
 		name: name, hash: run.hash, revision: run.revision,
 		url: "http://" + addr, log: filepath.Join(podDir, "executor.log"),
 	}
 	p.proc = &process{
-		name: name, bin: r.bin, args: commandLine(c, env, root, addr), env: env, dir: root,
+		name: name, bin: r.bin, args: args, env: env, dir: root,
 		logPath: p.log, probeURL: p.url + readinessPath(c),
 		grace: time.Duration(ptr.Deref(spec.TerminationGracePeriodSeconds, 30)) * time.Second,
 	}

@@ -1,8 +1,11 @@
 // Package harness runs Chatflow's processes for tests and benchmarks: it
-// builds the chatflow binary, starts executors as real processes on free
-// loopback ports, builds signed channel webhooks from the real fixtures in
-// shared/channel-fixtures, and reads what the channel sandbox received. It
-// must not be imported by non-test code other than the benchmark tools.
+// builds the chatflow and chatflow-executor binaries (or takes prebuilt
+// ones from CHATFLOW_BIN and CHATFLOW_EXECUTOR_BIN), starts executors as
+// real chatflow-executor processes, the binary the operator's pods run, on
+// free loopback ports, builds signed channel webhooks from the real
+// fixtures in shared/channel-fixtures, and reads what the channel sandbox
+// received. It must not be imported by non-test code other than the
+// benchmark tools.
 package harness
 
 import (
@@ -41,32 +44,47 @@ func FixturesDir() string {
 	return filepath.Join(RepoRoot(), "internal", "harness", "testdata", "fixtures")
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// built is a binary the harness builds once per process.
+type built struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+var chatflowBin, executorBin built
 
 // Binary builds the chatflow binary once per process and returns its path;
 // CHATFLOW_BIN names a prebuilt one instead.
-func Binary() (string, error) {
-	if bin := os.Getenv("CHATFLOW_BIN"); bin != "" {
+func Binary() (string, error) { return chatflowBin.get("CHATFLOW_BIN", "chatflow", ".") }
+
+// ExecutorBinary builds chatflow-executor, the lean executor binary the
+// operator's pods run, once per process and returns its path;
+// CHATFLOW_EXECUTOR_BIN names a prebuilt one instead. Executors started
+// here run it, so tests and benchmarks measure what the pods run.
+func ExecutorBinary() (string, error) {
+	return executorBin.get("CHATFLOW_EXECUTOR_BIN", "chatflow-executor", "./cmd/chatflow-executor")
+}
+
+// get returns the binary the environment variable env names, else builds
+// the package pkg of the repository as name.
+func (b *built) get(env, name, pkg string) (string, error) {
+	if bin := os.Getenv(env); bin != "" {
 		return bin, nil
 	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "chatflow-bin-")
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", name+"-bin-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		binPath = filepath.Join(dir, "chatflow")
-		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		b.path = filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-o", b.path, pkg)
 		cmd.Dir = RepoRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building chatflow: %v\n%s", err, out)
+			b.err = fmt.Errorf("building %s: %v\n%s", name, err, out)
 		}
 	})
-	return binPath, buildErr
+	return b.path, b.err
 }
 
 // FreePort returns a loopback port that was free a moment ago.
@@ -146,11 +164,11 @@ func StartExecutor(t testing.TB, spec ExecutorSpec) *Executor {
 
 // Start (re)starts the process with the same files and port.
 func (e *Executor) Start() error {
-	bin, err := Binary()
+	bin, err := ExecutorBinary()
 	if err != nil {
 		return err
 	}
-	args := []string{"executor",
+	args := []string{
 		"--flow", filepath.Join(e.Dir, "flow.yaml"),
 		"--credentials", filepath.Join(e.Dir, "credentials"),
 		"--store", orDefault(e.spec.Store, "memory"),

@@ -63,7 +63,7 @@ func TestDevEndToEnd(t *testing.T) {
 	if assets == "" {
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test`, or export KUBEBUILDER_ASSETS=$(hack/envtest-assets.sh)")
 	}
-	e := startDev(t, imageBinary(t), assets)
+	e := startDev(t, imageBinary(t, "/chatflow"), assets)
 	ctx := context.Background()
 	applyDevSamples(t, e)
 	for _, name := range []string{"order-status", "faq-menu", "appointment-reminder"} {

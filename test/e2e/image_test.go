@@ -3,8 +3,10 @@ package e2e
 import (
 	"debug/elf"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -16,24 +18,39 @@ import (
 	"github.com/chatflow-dev/chatflow/internal/testenv"
 )
 
-// dockerBuild is the `go build` command of the Dockerfile's build stage:
-// its environment assignments and its arguments.
+// dockerBuild is the `go build` command of the Dockerfile's build stage,
+// its environment assignments and its arguments, and what the final stage
+// copies from its output.
 type dockerBuild struct {
 	env  []string
 	args []string
-	out  string // the -o value
+	out  string // the -o value: a file, or a directory when it ends in /
+	// copies maps each file of the image the final stage copies from the
+	// build stage (COPY --from=build) to where it comes from.
+	copies map[string]string
 }
 
 // parseDockerfile finds the RUN instruction that runs `go build` and
 // splits it into environment and arguments, with the build arguments
-// TARGETOS and TARGETARCH set for this machine.
+// TARGETOS and TARGETARCH set for this machine, and reads the COPY
+// instructions of the final stage.
 func parseDockerfile(text string) (dockerBuild, error) {
 	// Join continuation lines so each instruction is one line.
 	joined := regexp.MustCompile(`\\\n\s*`).ReplaceAllString(text, " ")
 	var run string
+	copies := map[string]string{}
 	for _, line := range strings.Split(joined, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), "RUN ") && strings.Contains(line, " go build ") {
-			run = strings.TrimSpace(line)
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "RUN ") && strings.Contains(line, " go build ") {
+			if run != "" {
+				// One line builds every binary with the same flags, and
+				// this test builds that line.
+				return dockerBuild{}, fmt.Errorf("more than one RUN instruction runs go build: build every binary in one")
+			}
+			run = line
+		}
+		if f := strings.Fields(line); len(f) == 4 && f[0] == "COPY" && f[1] == "--from=build" {
+			copies[f[3]] = f[2]
 		}
 	}
 	if run == "" {
@@ -70,7 +87,24 @@ command:
 	if b.out == "" {
 		return dockerBuild{}, fmt.Errorf("go build has no -o: %q", run)
 	}
+	b.copies = copies
 	return b, nil
+}
+
+// outputs maps each file of the image that comes from the build's output
+// to where go build writes it under dir, were -o moved there. With -o DIR/
+// go build names each binary after its package.
+func (b dockerBuild) outputs(dir string) map[string]string {
+	out := map[string]string{}
+	for file, src := range b.copies {
+		switch {
+		case src == b.out:
+			out[file] = filepath.Join(dir, path.Base(src))
+		case strings.HasSuffix(b.out, "/") && strings.HasPrefix(src, b.out):
+			out[file] = filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(src, b.out)))
+		}
+	}
+	return out
 }
 
 // shellWords splits a command line the way sh does for plain words,
@@ -111,54 +145,68 @@ func shellWords(s string) ([]string, error) {
 }
 
 var (
-	imageOnce sync.Once
-	imagePath string
-	imageErr  error
+	imageOnce  sync.Once
+	imageFiles map[string]string // a file of the image -> its local build
+	imageErr   error
 )
 
-// imageBinary builds chatflow exactly as the Dockerfile does, once per
-// test run, and returns its path. The end-to-end test runs this binary,
-// so it tests what the image ships.
-func imageBinary(t *testing.T) string {
+// imageBinary builds the binaries exactly as the Dockerfile does, once per
+// test run, and returns the path of the one the image holds at file (e.g.
+// /chatflow). The end-to-end test runs that binary, so it tests what the
+// image ships.
+func imageBinary(t *testing.T, file string) string {
 	t.Helper()
-	imageOnce.Do(func() {
-		root := testenv.RepoRoot()
-		text, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
-		if err != nil {
-			imageErr = err
-			return
-		}
-		b, err := parseDockerfile(string(text))
-		if err != nil {
-			imageErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "chatflow-image-")
-		if err != nil {
-			imageErr = err
-			return
-		}
-		imagePath = filepath.Join(dir, "chatflow")
-		args := slices.Clone(b.args)
-		args[slices.Index(args, "-o")+1] = imagePath
-		cmd := exec.Command("go", append([]string{"build"}, args...)...)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), b.env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			imageErr = fmt.Errorf("%s go build %s: %v\n%s", strings.Join(b.env, " "), strings.Join(b.args, " "), err, out)
-		}
-	})
+	imageOnce.Do(func() { imageFiles, imageErr = buildImageBinaries() })
 	if imageErr != nil {
 		t.Fatal(imageErr)
 	}
-	return imagePath
+	bin, ok := imageFiles[file]
+	if !ok {
+		t.Fatalf("the Dockerfile does not copy %s from the output of its go build (it copies %v)", file, imageFiles)
+	}
+	return bin
+}
+
+func buildImageBinaries() (map[string]string, error) {
+	root := testenv.RepoRoot()
+	text, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		return nil, err
+	}
+	b, err := parseDockerfile(string(text))
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "chatflow-image-")
+	if err != nil {
+		return nil, err
+	}
+	args := slices.Clone(b.args)
+	out := filepath.Join(dir, path.Base(b.out))
+	if strings.HasSuffix(b.out, "/") {
+		out = dir + string(filepath.Separator)
+	}
+	args[slices.Index(args, "-o")+1] = out
+	cmd := exec.Command("go", append([]string{"build"}, args...)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), b.env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("%s go build %s: %v\n%s", strings.Join(b.env, " "), strings.Join(b.args, " "), err, out)
+	}
+	files := b.outputs(dir)
+	for file, local := range files {
+		if _, err := os.Stat(local); err != nil {
+			return nil, fmt.Errorf("the final stage copies %s from %s, which the go build did not make: %v", file, b.copies[file], err)
+		}
+	}
+	return files, nil
 }
 
 // TestDockerfile checks what can be checked of the image without a
-// container engine: the build stage's `go build` makes a static binary
-// (no ELF interpreter, no shared libraries), so it runs on
-// distroless/static; the final stage is distroless, non-root by number,
-// and starts the binary.
+// container engine: the build stage's `go build` makes the two binaries
+// the final stage copies, /chatflow and /chatflow-executor, static (no ELF
+// interpreter, no shared libraries), so they run on distroless/static;
+// the final stage is distroless, non-root by number, and starts chatflow.
 func TestDockerfile(t *testing.T) {
 	text, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "Dockerfile"))
 	if err != nil {
@@ -178,13 +226,33 @@ func TestDockerfile(t *testing.T) {
 	if final := stages[len(stages)-1][1]; final != "gcr.io/distroless/static:nonroot" {
 		t.Errorf("final stage FROM %s, want gcr.io/distroless/static:nonroot", final)
 	}
-	for _, want := range []string{"USER 65532:65532", `ENTRYPOINT ["/chatflow"]`, "COPY --from=build " + b.out + " /chatflow"} {
+	for _, want := range []string{"USER 65532:65532", `ENTRYPOINT ["/chatflow"]`} {
 		if !strings.Contains(string(text), "\n"+want) {
 			t.Errorf("the Dockerfile lacks the line %q", want)
 		}
 	}
 
-	bin := imageBinary(t)
+	// What each binary's --help must say: chatflow has every role, and
+	// chatflow-executor (the operator's pods' command) is the executor.
+	for file, help := range map[string][]string{
+		"/chatflow":          {"manager", "executor"},
+		"/chatflow-executor": {"chatflow-executor [flags]", "--flow", "--store"},
+	} {
+		bin := imageBinary(t, file)
+		checkStatic(t, file, bin)
+		out, err := exec.Command(bin, "--help").CombinedOutput()
+		for _, want := range help {
+			if err != nil || !strings.Contains(string(out), want) {
+				t.Errorf("%s --help lacks %q: %v\n%s", file, want, err, out)
+			}
+		}
+	}
+}
+
+// checkStatic fails the test if the binary needs an ELF interpreter or
+// shared libraries, which distroless/static does not have.
+func checkStatic(t *testing.T, file, bin string) {
+	t.Helper()
 	f, err := elf.Open(bin)
 	if err != nil {
 		t.Fatal(err)
@@ -192,25 +260,37 @@ func TestDockerfile(t *testing.T) {
 	defer f.Close()
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			t.Error("the binary has an ELF interpreter (PT_INTERP): it is dynamically linked and cannot run on distroless/static")
+			t.Errorf("%s has an ELF interpreter (PT_INTERP): it is dynamically linked and cannot run on distroless/static", file)
 		}
 	}
 	if libs, err := f.ImportedLibraries(); err != nil || len(libs) > 0 {
-		t.Errorf("the binary needs shared libraries %v (%v)", libs, err)
-	}
-	out, err := exec.Command(bin, "--help").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "manager") || !strings.Contains(string(out), "executor") {
-		t.Errorf("the binary does not offer both roles: %v\n%s", err, out)
+		t.Errorf("%s needs shared libraries %v (%v)", file, libs, err)
 	}
 }
 
 func TestParseDockerfile(t *testing.T) {
-	b, err := parseDockerfile("FROM x AS build\nRUN --mount=type=cache,target=/a \\\n    CGO_ENABLED=0 GOARCH=${TARGETARCH} go build -ldflags=\"-s -w\" -o /out/x .\n")
+	b, err := parseDockerfile("FROM x AS build\nRUN --mount=type=cache,target=/a \\\n    CGO_ENABLED=0 GOARCH=${TARGETARCH} go build -ldflags=\"-s -w\" -o /out/ . ./cmd/y\n" +
+		"FROM z\nCOPY --from=build /out/x /x\nCOPY --from=build /out/y /bin/y\nCOPY notes.txt /\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(b.env, []string{"CGO_ENABLED=0", "GOARCH=" + runtime.GOARCH}) ||
-		!slices.Equal(b.args, []string{"-ldflags=-s -w", "-o", "/out/x", "."}) || b.out != "/out/x" {
+		!slices.Equal(b.args, []string{"-ldflags=-s -w", "-o", "/out/", ".", "./cmd/y"}) || b.out != "/out/" {
 		t.Errorf("%+v", b)
+	}
+	want := map[string]string{"/x": filepath.Join("/tmp/b", "x"), "/bin/y": filepath.Join("/tmp/b", "y")}
+	if got := b.outputs("/tmp/b"); !maps.Equal(got, want) {
+		t.Errorf("outputs %v, want %v", got, want)
+	}
+
+	one, err := parseDockerfile("RUN go build -o /out/x .\nCOPY --from=build /out/x /x\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := one.outputs("/tmp/b"); !maps.Equal(got, map[string]string{"/x": filepath.Join("/tmp/b", "x")}) {
+		t.Errorf("outputs of -o FILE: %v", got)
+	}
+	if _, err := parseDockerfile("RUN go build -o /out/x .\nRUN go build -o /out/y ./y\n"); err == nil {
+		t.Error("two go build lines: want an error, the test builds one")
 	}
 }

@@ -85,8 +85,9 @@ var _ = Describe("A published flow", func() {
 		Expect(pod.SecurityContext.SeccompProfile.Type).To(Equal(corev1.SeccompProfileTypeRuntimeDefault))
 		c := pod.Containers[0]
 		Expect(c.Image).To(Equal("registry.test/chatflow:test"))
+		Expect(c.Command).To(Equal([]string{"/chatflow-executor"}))
 		Expect(c.Args).To(Equal([]string{
-			"executor", "--flow", "/etc/chatflow/revision/flow.yaml",
+			"--flow", "/etc/chatflow/revision/flow.yaml",
 			"--binding", "/etc/chatflow/revision/binding.yaml", "--credentials", "/etc/chatflow/credentials",
 			"--secrets", "/etc/chatflow/secrets",
 			"--store", "redis://redis.chatflow:6379/0", "--listen", ":8080",

@@ -1,4 +1,15 @@
-package cli
+// Package executorcmd owns the executor's command line: its flags and the
+// process around runtime/executor (session store, HTTP server, signals,
+// graceful shutdown). It is shared by `chatflow executor` and the lean
+// `chatflow-executor` binary (cmd/chatflow-executor) the operator's pods
+// run.
+//
+// It must not import internal/cli, the controllers, controller-runtime,
+// client-go or the Kubernetes API server libraries: every package linked
+// into chatflow-executor costs its pods resident memory (the code pages
+// its init functions touch), and cmd/chatflow-executor's deps test fails
+// when one of them creeps in.
+package executorcmd
 
 import (
 	"context"
@@ -31,7 +42,9 @@ type executorOptions struct {
 	pprof                                       bool
 }
 
-func newExecutorCommand() *cobra.Command {
+// New returns the executor command ("executor"). A binary whose root is
+// this command sets its own Use.
+func New() *cobra.Command {
 	o := executorOptions{}
 	cmd := &cobra.Command{
 		Use:   "executor",
