@@ -10,14 +10,20 @@
 //
 // # How the executor uses it
 //
-//	lease := Acquire(ctx)           // blocks until some contact has work nobody holds
-//	snap := Load(ctx, lease)        // state + inbox (in order) + outbox
-//	if outbox not empty: redo those effects (at-least-once), Commit(Outbox: nil)
-//	for each inbox item:
-//	    state', effects := Step(state, item)
-//	    Commit(State: state', Consumed: 1, Outbox: effects, SetTimers/CancelTimers)
-//	    perform effects; Commit(Outbox: remaining)
-//	Release(ctx, lease)             // if work arrived meanwhile, the contact is available again
+//	lease := Acquire(ctx)       // blocks until some contact has work nobody holds
+//	for {
+//	    snap := Load(ctx, lease) // state + inbox in order (on Redis read already by Acquire or Commit)
+//	    for each inbox item:
+//	        state', effects := Step(state, item); perform the effects
+//	        Commit(State: state', Consumed: 1, SetTimers/CancelTimers, Release: last item)
+//	    if lease.Released() { break } // else items arrived meanwhile: go on with them
+//	}
+//	Release(ctx, lease)         // after an error or an empty snapshot; a no-op once released
+//
+// The executor performs a turn's effects before the commit that consumes its
+// item, so a crash in between replays the turn (sends at-least-once, state
+// exactly-once). The outbox is for callers that want effects written
+// before they are performed instead: the next holder of the lease sees them.
 //
 // A webhook answers 200 only after Enqueue returned nil.
 //
@@ -65,37 +71,50 @@
 // only ever through KEYS. On Redis ≥ 7 the scripts carry a "#!lua" line, so
 // Redis Cluster itself refuses any access outside that slot; the test suite
 // runs the whole contract on a one-node cluster to prove it. Against a single
-// Redis (no Cluster), two steps that would cross slots take one round trip
-// instead of two: Enqueue pipelines its append and signal on one connection,
-// and Release runs release1.lua, which declares allow-cross-slot-keys and is
-// never used with a cluster.
+// Redis (no Cluster), the steps that would cross slots run as one script
+// each, which declares allow-cross-slot-keys and is never used with a
+// cluster: enqueue1, lease1, commit1 and release1 (the "1" scripts). The
+// scripts share their bodies through lua/lib.lua. A turn then costs three
+// commands: enqueue1, lease1 (pipelined with the others of its read) and
+// commit1 — two when the holder goes on with the next item.
 //
 //   - Enqueue: enqueue.lua appends the new items and records their IDs,
-//     then XADD a signal, always, even when every item was a duplicate: a
-//     retry after a failure between the two is what gets the work noticed.
-//   - Acquire: each replica reads with XREADGROUP as many signals as it has
-//     workers waiting (at least one), and reads again only once they were
-//     taken; lease.lua takes the contact's lease (random token), remembering
-//     the signal, and returns what the first Load reads. If another
-//     worker holds the contact, ackbusy.lua acknowledges the signal provided
-//     the holder's signal is still pending: the holder's Release sees the
-//     work, and if the holder dies its signal is reclaimed. Otherwise (the
-//     holder's signal was a duplicate delivery, acknowledged meanwhile) the
-//     signal stays pending and stands for the work. Every replica
-//     XAUTOCLAIMs signals idle longer than LeaseTTL, which is how a crashed
-//     replica's contacts are taken over (after one to two LeaseTTLs).
+//     then XADD a signal, even when every item was a duplicate (a retry
+//     after a failure between the two is what gets the work noticed) —
+//     unless the contact is leased: its holder sees the items before it lets
+//     go, and if the holder dies its own pending signal is reclaimed. Most
+//     turns of a busy contact so skip the stream altogether.
+//   - Acquire: while workers wait, each replica reads with XREADGROUP as many
+//     signals as it has workers waiting, takes their contacts' leases in one
+//     pipeline (lease.lua: random token, remembering the signal, returning
+//     what the first Load reads) and hands them to the waiting workers; a
+//     lease that no worker takes within half a second (its Acquire gave up)
+//     is released, which signals its work again. If another worker holds a
+//     contact, the signal is acknowledged (ackbusy.lua; on a single Redis
+//     inside lease1) provided the holder's signal is still pending: the
+//     holder sees the work before it lets go, and if the holder dies its
+//     signal is reclaimed. Otherwise (the holder's signal was a duplicate
+//     delivery, acknowledged meanwhile) the signal stays pending and stands
+//     for the work. Every replica XAUTOCLAIMs signals idle longer than
+//     LeaseTTL, which is how a crashed replica's contacts are taken over
+//     (after one to two LeaseTTLs).
 //   - Load, Commit, Renew: load.lua, commit.lua, renew.lua check the token;
 //     commit.lua also checks the sequence number (and the digest of a
 //     retried commit), then writes state, pops the inbox, replaces the
 //     outbox, cancels and stores timers and refreshes the lease, all or
-//     nothing.
+//     nothing. With Release it then gives the lease up if no work is left,
+//     else keeps it and returns that work (the continuation the next Load
+//     hands out), so a contact that writes again while being served is
+//     never signalled, read and leased again.
 //   - Release: release.lua deletes the lease if it is ours and reports the
 //     work left; then XADD a new signal if there is some, and only then
-//     XACK+XDEL the lease's signal, so the stream holds only open work.
+//     XACK+XDEL the lease's signal, so the stream holds only open work. A
+//     releasing commit that released does the same, without the XADD.
 //   - Timers: index.lua adds one index entry per timer, stamped with the
 //     server time and a fresh nonce, BEFORE commit.lua stores the timer with
 //     that nonce (an entry without a timer is harmless; a timer without an
-//     entry would never fire). Every replica's pump polls the index (250ms),
+//     entry would never fire; on a single Redis commit1 writes both at
+//     once). Every replica's pump polls the index (250ms),
 //     and fire.lua moves a timer whose stored nonce matches the entry into
 //     the inbox and deletes it — that deletion is what makes a timer fire
 //     once — then the pump signals the contact and ZREMs the entry. An entry

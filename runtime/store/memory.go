@@ -207,6 +207,9 @@ func (m *memory) Load(ctx context.Context, l *Lease) (*Snapshot, error) {
 func (m *memory) Commit(ctx context.Context, l *Lease, cm Commit) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if l.released {
+		return ErrLeaseLost
+	}
 	c, err := m.held(l)
 	if err != nil {
 		return err
@@ -253,6 +256,9 @@ func (m *memory) Commit(ctx context.Context, l *Lease, cm Commit) error {
 	c.lease.seq++
 	c.lease.last = digest
 	l.seq++
+	if cm.Release && len(c.inbox) == 0 && len(c.outbox) == 0 {
+		m.release(l, c)
+	}
 	return nil
 }
 
@@ -273,10 +279,18 @@ func (m *memory) Release(ctx context.Context, l *Lease) error {
 	if m.closed {
 		return ErrClosed
 	}
-	c := m.contacts[l.Contact]
-	if c == nil {
-		return nil
+	if l.released {
+		return nil // by its last Commit
 	}
+	if c := m.contacts[l.Contact]; c != nil {
+		m.release(l, c)
+	}
+	return nil
+}
+
+// release gives l up if it still holds c, and makes c available again if it
+// has work left. m.mu is held.
+func (m *memory) release(l *Lease, c *memContact) {
 	if c.lease != nil && c.lease.token == l.Token {
 		c.lease = nil
 		delete(m.leased, l.Contact)
@@ -284,7 +298,7 @@ func (m *memory) Release(ctx context.Context, l *Lease) error {
 	if len(c.inbox) > 0 || len(c.outbox) > 0 {
 		m.signal(l.Contact, c)
 	}
-	return nil
+	l.released = true
 }
 
 func (m *memory) Ping(ctx context.Context) error {

@@ -19,6 +19,10 @@ const (
 	readBlock = time.Second
 	// maxRead bounds the signals one read takes.
 	maxRead = 64
+	// handOverWait is how long a granted lease waits for an Acquire call
+	// to take it before it is released: only a call that gave up between
+	// the read and the grant leaves one waiting.
+	handOverWait = 500 * time.Millisecond
 	// timerPoll is how often the pump looks for due timers: the lateness of
 	// a timer is at most about this.
 	timerPoll = 250 * time.Millisecond
@@ -45,11 +49,12 @@ type redisStore struct {
 	consumer string
 	ttlMS    int64
 
-	sigs chan signal // signals read or reclaimed, handed to Acquire
-	// waiting counts Acquire calls waiting for a signal; the reader asks
-	// for that many at once, so a replica with idle workers drains a burst
-	// in one round trip but never takes signals it has no worker for.
+	grants chan *Lease // leases of signalled contacts, handed to Acquire
+	// waiting counts Acquire calls waiting for a lease; the reader asks
+	// for that many signals at once, so a replica with idle workers drains
+	// a burst in one read but never takes signals it has no worker for.
 	waiting atomic.Int64
+	wake    chan struct{} // poked by Acquire, so an idle reader reads
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -84,7 +89,8 @@ func NewRedis(ctx context.Context, url string, opts Options) (Store, error) {
 		keys:     newKeyspace(opts.Namespace),
 		consumer: opts.Owner + "-" + newNonce()[:8],
 		ttlMS:    opts.LeaseTTL.Milliseconds(),
-		sigs:     make(chan signal),
+		grants:   make(chan *Lease),
+		wake:     make(chan struct{}, 1),
 	}
 	if s.ttlMS < 1 {
 		s.ttlMS = 1

@@ -86,8 +86,13 @@ func TestEncoding(t *testing.T) {
 }
 
 func newTestRedis(t *testing.T, url, ns string) *redisStore {
+	return newTestRedisTTL(t, url, ns, time.Second)
+}
+
+// newTestRedisTTL is newTestRedis with leases of ttl.
+func newTestRedisTTL(t *testing.T, url, ns string, ttl time.Duration) *redisStore {
 	t.Helper()
-	s, err := NewRedis(context.Background(), url, Options{Namespace: ns, LeaseTTL: time.Second})
+	s, err := NewRedis(context.Background(), url, Options{Namespace: ns, LeaseTTL: ttl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,16 +155,17 @@ func TestTimerIndexEntries(t *testing.T) {
 	}
 	ck := s.keys.contact("c")
 	c := Commit{State: []byte("s"), Consumed: 1, SetTimers: []Timer{{ID: "t"}}}
-	r, err := s.lua.commit.Run(ctx, s.rdb, []string{ck.lease, ck.state, ck.inbox, ck.outbox, ck.timers},
-		commitArgs(l, c, s.ttlMS, stamp-timerGrace.Milliseconds(), []string{"0123456789abcdef"})...).Int()
-	if err != nil || r != -1 {
-		t.Fatalf("stale commit: %d %v, want -1", r, err)
+	r, err := commitReply(s.lua.commit.Run(ctx, s.rdb, []string{ck.lease, ck.state, ck.inbox, ck.outbox, ck.timers},
+		commitArgs(l, c, s.ttlMS, stamp-timerGrace.Milliseconds(), []string{"0123456789abcdef"})...))
+	if err != nil || r.outcome != -1 {
+		t.Fatalf("stale commit: %d %v, want -1", r.outcome, err)
 	}
 	if n, _ := s.rdb.Exists(ctx, ck.state, ck.timers).Result(); n != 0 {
 		t.Errorf("a refused commit wrote %d keys", n)
 	}
-	if err := s.Commit(ctx, l, c); err != nil { // the client path re-indexes
-		t.Fatalf("Commit: %v", err)
+	// The Cluster path indexes afresh and commits.
+	if r, err := s.commitCluster(ctx, l, c, ck); err != nil || r.outcome != 1 {
+		t.Fatalf("commitCluster: %d %v, want 1", r.outcome, err)
 	}
 }
 
@@ -205,36 +211,23 @@ func TestConsumerCleanup(t *testing.T) {
 		t.Errorf("after Close: consumers %q, want none", got)
 	}
 
-	// A replica that closes with a signal it read ahead but never served
-	// hands it back: another replica acquires that contact at once.
-	longLease := func() *redisStore {
-		st, err := NewRedis(ctx, url, Options{Namespace: "handback", LeaseTTL: time.Minute})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
-		return st.(*redisStore)
-	}
-	a := longLease()
+	// A replica that closes with a signal it read but never served (Close
+	// came between the read and the grant) hands it back: another replica
+	// acquires that contact at once.
+	a := newTestRedisTTL(t, url, "handback", time.Minute)
 	if _, err := a.Enqueue(ctx, "waiting"); err != nil {
 		t.Fatal(err)
 	}
-	// Its reader takes the signal ahead of any Acquire.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		p, err := rdb.XPending(ctx, a.keys.signals, group).Result()
-		if err == nil && p.Count == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the replica did not read the signal ahead: %+v %v", p, err)
-		}
-		time.Sleep(10 * time.Millisecond)
+	// Read as its reader would, under its consumer name.
+	read, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: a.consumer,
+		Streams: []string{a.keys.signals, ">"}, Count: 1, Block: -1}).Result()
+	if err != nil || len(read) != 1 || len(read[0].Messages) != 1 {
+		t.Fatalf("reading the signal: %v %v", read, err)
 	}
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b := longLease()
+	b := newTestRedisTTL(t, url, "handback", time.Minute)
 	actx, cancel := context.WithTimeout(ctx, 5*time.Second) // far under the minute a reclaim would take
 	defer cancel()
 	got, err := b.Acquire(actx)
@@ -254,6 +247,88 @@ func TestConsumerCleanup(t *testing.T) {
 	}
 	if got := names(rdb, stream); got != "dead-busy" {
 		t.Errorf("after GC: consumers %q, want dead-busy (it holds a signal)", got)
+	}
+}
+
+// TestReleasingCommitSettlesItsSignal: on a single Redis the releasing
+// commit also acknowledges and deletes the lease's signal, so the stream
+// holds only open work; with work left it keeps both lease and signal.
+func TestReleasingCommitSettlesItsSignal(t *testing.T) {
+	url, _ := redistest.Start(t)
+	ctx := context.Background()
+	s := newTestRedis(t, url, "settle")
+	inStream := func(id string) bool {
+		entries, err := s.rdb.XRange(ctx, s.keys.signals, id, id).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries) == 1
+	}
+	if _, err := s.Enqueue(ctx, "c", Item{ID: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enqueue(ctx, "c", Item{ID: "2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, l, Commit{Consumed: 1, Release: true}); err != nil || l.Released() {
+		t.Fatalf("commit with work left: %v, released %v", err, l.Released())
+	}
+	if !inStream(l.sig) {
+		t.Fatalf("the held lease's signal %s is gone", l.sig)
+	}
+	if _, err := s.Load(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, l, Commit{Consumed: 1, Release: true}); err != nil || !l.Released() {
+		t.Fatalf("last commit: %v, released %v", err, l.Released())
+	}
+	if inStream(l.sig) {
+		t.Errorf("the released lease's signal %s is still in the stream", l.sig)
+	}
+	if n, _ := s.rdb.Exists(ctx, s.keys.contact("c").lease).Result(); n != 0 {
+		t.Errorf("the lease key outlived the release")
+	}
+}
+
+// TestUntakenLeaseIsReleased: a lease granted for an Acquire call that gave
+// up meanwhile is released after handOverWait, and its work signalled again
+// for any replica, which then acquires the contact at once instead of after
+// a lease TTL.
+func TestUntakenLeaseIsReleased(t *testing.T) {
+	url, _ := redistest.Start(t)
+	ctx := context.Background()
+	a, b := newTestRedisTTL(t, url, "untaken", time.Minute), newTestRedisTTL(t, url, "untaken", time.Minute)
+	if _, err := a.Enqueue(ctx, "c", Item{ID: "1", Payload: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	read, err := a.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: a.consumer,
+		Streams: []string{a.keys.signals, ">"}, Count: 1, Block: -1}).Result()
+	if err != nil || len(read) != 1 || len(read[0].Messages) != 1 {
+		t.Fatalf("reading the signal: %v %v", read, err)
+	}
+	start := time.Now()
+	if !a.serve([]signal{signalOf(read[0].Messages[0])}) { // no Acquire call waits on a
+		t.Fatal("serve failed")
+	}
+	if waited := time.Since(start); waited < handOverWait {
+		t.Errorf("serve gave up after %v, before handOverWait", waited)
+	}
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second) // far under the minute of a takeover
+	defer cancel()
+	l, err := b.Acquire(actx)
+	if err != nil {
+		t.Fatalf("the released contact was not signalled again: %v", err)
+	}
+	snap, err := b.Load(ctx, l)
+	if err != nil || l.Contact != "c" || len(snap.Inbox) != 1 {
+		t.Fatalf("after the release: %v %v %v", l, snap, err)
+	}
+	if p, _ := a.rdb.XPending(ctx, a.keys.signals, group).Result(); p.Consumers[a.consumer] != 0 {
+		t.Errorf("the untaken lease's signal is still pending at its reader: %+v", p)
 	}
 }
 
@@ -330,12 +405,11 @@ func TestBusySignalKeptForUnbackedLease(t *testing.T) {
 	}
 }
 
-// TestPipelinedCommitWithUncachedIndexScript: after a Redis restart the
-// script cache is empty; a commit without timers caches commit.lua alone.
-// A later commit with timers, pipelined with its index entries, then has
-// its commit applied while index.lua fails with NOSCRIPT. The fallback must
-// index the same nonces, or the stored timer never fires.
-func TestPipelinedCommitWithUncachedIndexScript(t *testing.T) {
+// TestCommitAfterScriptFlush: after a Redis restart the script cache is
+// empty. A commit that stores a timer and releases the lease must still
+// write the timer, its index entry and the release (the script is sent
+// again after NOSCRIPT), so the timer fires.
+func TestCommitAfterScriptFlush(t *testing.T) {
 	url, _ := redistest.Start(t)
 	ctx := context.Background()
 	s := newTestRedis(t, url, "nocache")
@@ -352,14 +426,8 @@ func TestPipelinedCommitWithUncachedIndexScript(t *testing.T) {
 	if err := s.rdb.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.lua.commit.Load(ctx, s.rdb).Err(); err != nil {
-		t.Fatal(err)
-	}
 	due := Timer{ID: "t", At: time.Now().Add(-time.Second), Payload: []byte("fired")}
-	if err := s.Commit(ctx, l, Commit{Consumed: 1, SetTimers: []Timer{due}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Release(ctx, l); err != nil {
+	if err := s.Commit(ctx, l, Commit{Consumed: 1, SetTimers: []Timer{due}, Release: true}); err != nil {
 		t.Fatal(err)
 	}
 	actx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -47,48 +46,45 @@ func (s *redisStore) Enqueue(ctx context.Context, contact string, items ...Item)
 			}
 			args = append(args, id, ttl.Milliseconds(), encodeItem(it))
 		}
-		keys := []string{ck.inbox, ck.dedupe}
-		if n, ok, err := s.enqueuePipelined(ctx, contact, keys, args); ok {
-			return n, err
+		if s.single() {
+			// One command: a single Redis lets one script reach the stream too.
+			args = append(args, contact)
+			keys := []string{ck.inbox, ck.dedupe, s.keys.signals, ck.lease}
+			n, err := s.lua.enqueue1.Run(ctx, s.rdb, keys, args...).Int()
+			if err != nil {
+				return 0, fmt.Errorf("store: enqueue: %w", err)
+			}
+			return n, nil
 		}
-		n, err := s.lua.enqueue.Run(ctx, s.rdb, keys, args...).Int()
+		res, err := s.lua.enqueue.Run(ctx, s.rdb, []string{ck.inbox, ck.dedupe, ck.lease}, args...).Int64Slice()
 		if err != nil {
 			return 0, fmt.Errorf("store: enqueue: %w", err)
 		}
-		accepted = n
+		if len(res) != 2 {
+			return 0, fmt.Errorf("store: enqueue: unexpected reply %v", res)
+		}
+		if res[1] == 1 {
+			// Leased: the holder sees the items before it lets the contact
+			// go (its release signals them if it does not go on with them).
+			return int(res[0]), nil
+		}
+		accepted = int(res[0])
 	}
-	// Always: if an earlier attempt appended but died before signalling, its
-	// retry (all duplicates now) is what gets the work noticed.
+	// Always (unless leased): if an earlier attempt appended but died
+	// before signalling, its retry (all duplicates now) is what gets the
+	// work noticed.
 	if err := s.signal(ctx, contact); err != nil {
 		return accepted, err
 	}
 	return accepted, nil
 }
 
-// enqueuePipelined sends the append and the signal in one round trip, which
-// is most of a webhook's latency. Only on a single Redis: one connection
-// keeps the two in order, so the signal never overtakes the append it
-// announces (a cluster may route them to different nodes). It reports false
-// when the caller must take the two-call path: a cluster, or an append that
-// failed (NOSCRIPT after a Redis restart, an outage), which the two-call
-// path then retries and reports.
-func (s *redisStore) enqueuePipelined(ctx context.Context, contact string, keys []string, args []any) (int, bool, error) {
-	if _, single := s.rdb.(*redis.Client); !single {
-		return 0, false, nil
-	}
-	pipe := s.rdb.Pipeline()
-	eval := s.lua.enqueue.EvalSha(ctx, pipe, keys, args...)
-	sig := pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.signals, Values: []string{"c", contact}})
-	_, _ = pipe.Exec(ctx)
-	n, err := eval.Int()
-	if err != nil {
-		return 0, false, nil
-	}
-	if sig.Err() != nil {
-		// The items are in; only the signal is missing.
-		return n, true, s.signal(ctx, contact)
-	}
-	return n, true, nil
+// single reports whether the store talks to a single Redis (not Cluster),
+// where one script may touch keys of several slots: the "1" scripts then do
+// in one command what a Cluster needs two or three calls for.
+func (s *redisStore) single() bool {
+	_, ok := s.rdb.(*redis.Client)
+	return ok
 }
 
 func (s *redisStore) Load(ctx context.Context, l *Lease) (*Snapshot, error) {
@@ -96,8 +92,9 @@ func (s *redisStore) Load(ctx context.Context, l *Lease) (*Snapshot, error) {
 		return nil, ErrClosed
 	}
 	if snap := l.prefetched; snap != nil {
-		// Read with the lease grant: nothing but appends to the inbox can
-		// have happened since, and Release notices those.
+		// Read with the lease grant or by the releasing commit that found
+		// work left: nothing but appends to the inbox can have happened
+		// since, and the next releasing commit notices those.
 		l.prefetched = nil
 		return snap, nil
 	}
@@ -144,80 +141,109 @@ func (s *redisStore) Commit(ctx context.Context, l *Lease, c Commit) error {
 	if s.closed() {
 		return ErrClosed
 	}
+	if l.released {
+		return ErrLeaseLost
+	}
 	if c.Consumed < 0 {
 		return fmt.Errorf("store: commit consumes %d items", c.Consumed)
 	}
 	ck := s.keys.contact(l.Contact)
+	var reply commitResult
+	var err error
+	if s.single() {
+		reply, err = s.commitSingle(ctx, l, c, ck)
+	} else {
+		reply, err = s.commitCluster(ctx, l, c, ck)
+	}
+	if err != nil {
+		return err
+	}
+	switch reply.outcome {
+	case 1, 2:
+		l.seq++
+		switch {
+		case !c.Release:
+		case reply.more != nil:
+			// Work arrived meanwhile: the lease is kept, and this is what
+			// the next Load returns.
+			l.prefetched = reply.more
+		default:
+			l.released = true
+			if !s.single() {
+				s.ackReleased(ctx, l)
+			}
+		}
+		return nil
+	case 0:
+		return ErrLeaseLost
+	case -1:
+		return errors.New("store: commit: timer index entries keep expiring before the commit (clock skew between Redis nodes?)")
+	case -2:
+		return fmt.Errorf("store: commit consumes %d items but the inbox holds fewer", c.Consumed)
+	default:
+		return fmt.Errorf("store: commit: unexpected reply %d", reply.outcome)
+	}
+}
+
+// commitSingle is a commit on a single Redis: the commit, its timers' index
+// entries and the release in one command (commit1.lua).
+func (s *redisStore) commitSingle(ctx context.Context, l *Lease, c Commit, ck contactKeys) (commitResult, error) {
+	nonces, idx, err := indexArgs(l.Contact, c.SetTimers)
+	if err != nil {
+		return commitResult{}, err
+	}
+	args := commitArgs(l, c, s.ttlMS, 0, nonces)
+	args = append(args, l.Contact, group, l.sig)
+	args = append(args, idx...)
+	keys := []string{ck.lease, ck.state, ck.inbox, ck.outbox, ck.timers, s.keys.timerIndex, s.keys.signals}
+	return commitReply(s.lua.commit1.Run(ctx, s.rdb, keys, args...))
+}
+
+// commitCluster is a commit on Redis Cluster, where the timer index lives in
+// another slot than the contact: index entries first, each with a fresh
+// nonce (an entry without a stored timer is harmless; a stored timer
+// without an entry would never fire), then commit.lua, which refuses
+// entries too old to be trusted still to be there; then they are written
+// again.
+func (s *redisStore) commitCluster(ctx context.Context, l *Lease, c Commit, ck contactKeys) (commitResult, error) {
 	keys := []string{ck.lease, ck.state, ck.inbox, ck.outbox, ck.timers}
 	for attempt := 0; ; attempt++ {
-		nonces, idxArgs, err := indexArgs(l.Contact, c.SetTimers)
+		stamp, nonces, err := s.indexTimers(ctx, l.Contact, c.SetTimers)
 		if err != nil {
-			return err
+			return commitResult{}, err
 		}
-		r, ok := 0, false
-		if attempt == 0 {
-			r, ok = s.commitPipelined(ctx, l, c, keys, nonces, idxArgs)
-		}
-		if !ok {
-			// Index first: an entry without a stored timer is harmless, a
-			// stored timer without an entry would never fire. The same
-			// nonces as a pipelined attempt: its commit may have been
-			// applied (storing those nonces) although its index failed.
-			stamp, err := s.runIndex(ctx, idxArgs)
-			if err != nil {
-				return err
-			}
-			if r, err = s.lua.commit.Run(ctx, s.rdb, keys, commitArgs(l, c, s.ttlMS, stamp, nonces)...).Int(); err != nil {
-				return fmt.Errorf("store: commit: %w", err)
-			}
-		}
-		switch r {
-		case 1, 2:
-			l.seq++
-			return nil
-		case 0:
-			return ErrLeaseLost
-		case -1:
-			if attempt < 3 {
-				continue
-			}
-			return errors.New("store: commit: timer index entries keep expiring before the commit (clock skew between Redis nodes?)")
-		case -2:
-			return fmt.Errorf("store: commit consumes %d items but the inbox holds fewer", c.Consumed)
-		default:
-			return fmt.Errorf("store: commit: unexpected reply %d", r)
+		reply, err := commitReply(s.lua.commit.Run(ctx, s.rdb, keys, commitArgs(l, c, s.ttlMS, stamp, nonces)...))
+		if err != nil || reply.outcome != -1 || attempt == 3 {
+			return reply, err
 		}
 	}
 }
 
-// commitPipelined sends a commit that sets timers together with its index
-// entries in one round trip, on a single Redis: one connection keeps the
-// index before the commit, which is all the ordering needs. The commit's
-// age check of the entries is moot here (they were written just before, by
-// the same pipeline), so it gets a stamp that always passes. It reports
-// false when the caller must take the two-call path: a cluster, no timers
-// (the commit alone is one round trip already), or any error. That path
-// indexes the same nonces again, because the pipelined commit may have been
-// applied while its index entry was not (index.lua not cached yet after a
-// Redis restart: NOSCRIPT); the retried commit is then recognised as
-// applied (same sequence number and digest), and its timers have entries.
-func (s *redisStore) commitPipelined(ctx context.Context, l *Lease, c Commit, keys []string, nonces []string, args []any) (int, bool) {
-	if _, single := s.rdb.(*redis.Client); !single || len(c.SetTimers) == 0 {
-		return 0, false
-	}
-	const alwaysFresh = math.MaxInt64 / 2
-	pipe := s.rdb.Pipeline()
-	idx := s.lua.index.EvalSha(ctx, pipe, []string{s.keys.timerIndex}, args...)
-	cm := s.lua.commit.EvalSha(ctx, pipe, keys, commitArgs(l, c, s.ttlMS, alwaysFresh, nonces)...)
-	_, _ = pipe.Exec(ctx)
-	if idx.Err() != nil {
-		return 0, false
-	}
-	r, err := cm.Int()
+// commitResult is the reply of the commit scripts: the outcome and, for a
+// releasing commit that found work left, that work.
+type commitResult struct {
+	outcome int64
+	more    *Snapshot
+}
+
+// commitReply reads the reply of the commit scripts: {outcome, work left}
+// or {outcome, work left, state, inbox, outbox}.
+func commitReply(cmd *redis.Cmd) (commitResult, error) {
+	res, err := cmd.Slice()
 	if err != nil {
-		return 0, false
+		return commitResult{}, fmt.Errorf("store: commit: %w", err)
 	}
-	return r, true
+	outcome, ok := res[0].(int64)
+	if !ok || (len(res) != 2 && len(res) != 5) {
+		return commitResult{}, fmt.Errorf("store: commit: unexpected reply %v", res)
+	}
+	reply := commitResult{outcome: outcome}
+	if len(res) == 5 {
+		if reply.more, err = decodeSnapshot(res[2:]); err != nil {
+			return commitResult{}, err
+		}
+	}
+	return reply, nil
 }
 
 func commitArgs(l *Lease, c Commit, ttlMS, stamp int64, nonces []string) []any {
@@ -228,9 +254,13 @@ func commitArgs(l *Lease, c Commit, ttlMS, stamp int64, nonces []string) []any {
 	case c.State != nil:
 		mode, state = "1", c.State
 	}
-	args := make([]any, 0, 12+len(c.Outbox)+3*len(c.SetTimers)+len(c.CancelTimers))
+	release := "0"
+	if c.Release {
+		release = "1"
+	}
+	args := make([]any, 0, 16+len(c.Outbox)+5*len(c.SetTimers)+len(c.CancelTimers))
 	args = append(args, l.Token, l.seq, ttlMS, mode, state, c.Consumed,
-		(timerGrace / 2).Milliseconds(), stamp, commitDigest(c), len(c.Outbox))
+		(timerGrace / 2).Milliseconds(), stamp, commitDigest(c), release, len(c.Outbox))
 	for _, e := range c.Outbox {
 		args = append(args, e)
 	}
@@ -263,31 +293,53 @@ func (s *redisStore) Release(ctx context.Context, l *Lease) error {
 	if s.closed() {
 		return ErrClosed
 	}
+	if l.released {
+		return nil // by its last Commit
+	}
 	ck := s.keys.contact(l.Contact)
-	if _, single := s.rdb.(*redis.Client); single {
+	if s.single() {
 		// One round trip: a single Redis lets one script reach the stream too.
 		err := s.lua.release1.Run(ctx, s.rdb, []string{ck.lease, ck.inbox, ck.outbox, s.keys.signals},
 			l.Token, l.Contact, group, l.sig).Err()
 		if err != nil {
 			return fmt.Errorf("store: release: %w", err)
 		}
+		l.released = true
 		return nil
 	}
 	left, err := s.lua.release.Run(ctx, s.rdb, []string{ck.lease, ck.inbox, ck.outbox}, l.Token).Int64()
 	if err != nil {
 		return fmt.Errorf("store: release: %w", err)
 	}
+	if err := s.signalAndAck(ctx, l, left); err != nil {
+		return err // retried, the release redoes these steps
+	}
+	l.released = true
+	return nil
+}
+
+// signalAndAck finishes a release on Redis Cluster: signal the contact if
+// work is left, and only then acknowledge the lease's signal — until the
+// new signal exists, the pending one is what gets the contact reclaimed if
+// this replica dies.
+func (s *redisStore) signalAndAck(ctx context.Context, l *Lease, left int64) error {
 	if left > 0 {
 		if err := s.signal(ctx, l.Contact); err != nil {
 			return err
 		}
 	}
-	// Only now: until the new signal exists, the pending one is what gets
-	// this contact reclaimed if we die.
 	if l.sig != "" {
 		if err := s.ack(ctx, l.sig); err != nil {
 			return fmt.Errorf("store: release: ack: %w", err)
 		}
 	}
 	return nil
+}
+
+// ackReleased finishes a commit that released its lease on Redis Cluster
+// (no work was left, so nothing to signal). The commit is applied whatever
+// happens here: if the acknowledgement fails, the lease's signal stays
+// pending and is reclaimed after a LeaseTTL, which finds nothing to do.
+func (s *redisStore) ackReleased(ctx context.Context, l *Lease) {
+	_ = s.signalAndAck(ctx, l, 0)
 }

@@ -9,9 +9,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The Lua scripts, one file each under lua/. Each script touches the keys of
-// one contact, or one global key, never both (the Redis Cluster rule), and
-// only keys passed in KEYS — except release1, for a single Redis only.
+// The Lua scripts, one file each under lua/, with the functions several of
+// them share in lua/lib.lua. Each script touches the keys of one contact, or
+// one global key, never both (the Redis Cluster rule), and only keys passed
+// in KEYS — except the "1" scripts (enqueue1, lease1, commit1, release1), which a
+// single Redis runs instead of a Cluster's two or three calls.
 //
 //go:embed lua/*.lua
 var luaFiles embed.FS
@@ -32,33 +34,35 @@ const strictShebang = "#!lua\n"
 type scripts struct {
 	enqueue, lease, load, commit, renew, release *redis.Script
 	fire, index, settle, ack, ackBusy, leave, gc *redis.Script
-	// release1 is Release on a single Redis, where crossing slots is
-	// allowed: the only script that does.
-	release1 *redis.Script
+	// Enqueue, Acquire, Commit and Release on a single Redis, where
+	// crossing slots is allowed: the only scripts that do.
+	enqueue1, lease1, commit1, release1 *redis.Script
 }
 
 func newScripts(strict bool) *scripts {
-	prefix := luaPrelude
+	prefix := luaPrelude + luaSource("lib")
 	if strict {
-		prefix = strictShebang + luaPrelude
+		prefix = strictShebang + prefix
 	}
-	load := func(name string) *redis.Script { return loadWith(prefix, name) }
+	load := func(name string) *redis.Script { return redis.NewScript(prefix + luaSource(name)) }
+	crossSlot := crossSlotPrefix(strict) + luaSource("lib")
+	load1 := func(name string) *redis.Script { return redis.NewScript(crossSlot + luaSource(name)) }
 	return &scripts{
 		enqueue: load("enqueue"), lease: load("lease"), load: load("load"),
 		commit: load("commit"), renew: load("renew"), release: load("release"),
 		fire: load("fire"), index: load("index"), settle: load("settle"),
 		ack: load("ack"), ackBusy: load("ackbusy"), leave: load("leave"), gc: load("gc"),
-		release1: loadWith(crossSlotPrefix(strict), "release1"),
+		enqueue1: load1("enqueue1"), lease1: load1("lease1"), commit1: load1("commit1"), release1: load1("release1"),
 	}
 }
 
-// loadWith builds an embedded script behind prefix.
-func loadWith(prefix, name string) *redis.Script {
+// luaSource is an embedded script file.
+func luaSource(name string) string {
 	src, err := luaFiles.ReadFile("lua/" + name + ".lua")
 	if err != nil {
 		panic(err) // embedded at build time: cannot happen
 	}
-	return redis.NewScript(prefix + string(src))
+	return string(src)
 }
 
 // crossSlotPrefix is the prelude of the scripts that run only against a

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -10,98 +11,178 @@ import (
 )
 
 func (s *redisStore) Acquire(ctx context.Context) (*Lease, error) {
-	for {
-		var sig signal
-		s.waiting.Add(1)
-		select {
-		case <-ctx.Done():
-			s.waiting.Add(-1)
+	s.waiting.Add(1)
+	defer s.waiting.Add(-1)
+	select {
+	case s.wake <- struct{}{}:
+	default: // the reader is awake or already poked
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.ctx.Done():
+		return nil, ErrClosed
+	case l := <-s.grants:
+		if ctx.Err() != nil {
+			// Taken as ctx ended: give it back (the work is signalled again).
+			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+			defer cancel()
+			_ = s.Release(tctx, l)
 			return nil, ctx.Err()
-		case <-s.ctx.Done():
-			s.waiting.Add(-1)
-			return nil, ErrClosed
-		case sig = <-s.sigs:
 		}
-		s.waiting.Add(-1)
-		// A signal in hand is settled even if ctx ends now: left unsettled it
-		// would wait a LeaseTTL to be reclaimed.
-		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
-		l, err := s.tryLease(tctx, sig)
-		if err == nil && l != nil && ctx.Err() != nil {
-			err = s.Release(tctx, l)
-			l = nil
-			if err == nil {
-				err = ctx.Err()
+		return l, nil
+	}
+}
+
+// grant takes the leases of the signals' contacts, in one round trip, and
+// returns those granted. A signal whose contact another worker holds is
+// settled (ack_if_redundant: on a single Redis by the same script, on a
+// Cluster in a second round trip for all of them); one that fails stays
+// pending and is reclaimed later. The first error is returned for the
+// caller's backoff.
+func (s *redisStore) grant(ctx context.Context, sigs []signal) ([]*Lease, error) {
+	type attempt struct {
+		sig signal
+		tok string
+		cmd *redis.Cmd
+	}
+	var (
+		firstErr error
+		fail     = func(err error) {
+			if firstErr == nil {
+				firstErr = err
 			}
 		}
-		cancel()
-		if err != nil {
-			return nil, err // the signal stays pending and is reclaimed
+		tries  = make([]attempt, 0, len(sigs))
+		pipe   = s.rdb.Pipeline()
+		single = s.single()
+	)
+	leaseCmd := func(ctx context.Context, c redis.Scripter, sig signal, tok string, sha bool) *redis.Cmd {
+		ck := s.keys.contact(sig.contact)
+		keys := []string{ck.lease, ck.state, ck.inbox, ck.outbox}
+		args := []any{tok, sig.id, s.ttlMS, s.opts.Owner}
+		script := s.lua.lease
+		if single {
+			script, keys, args = s.lua.lease1, append(keys, s.keys.signals), append(args, group)
 		}
-		if l != nil {
-			return l, nil
+		if sha {
+			return script.EvalSha(ctx, c, keys, args...)
+		}
+		return script.Run(ctx, c, keys, args...)
+	}
+	for _, sig := range sigs {
+		if sig.contact == "" {
+			// Not ours to interpret: drop it.
+			if err := s.ack(ctx, sig.id); err != nil {
+				fail(err)
+			}
+			continue
+		}
+		tok := newToken()
+		tries = append(tries, attempt{sig, tok, leaseCmd(ctx, pipe, sig, tok, true)})
+	}
+	if len(tries) > 0 {
+		_, _ = pipe.Exec(ctx)
+	}
+	var granted []*Lease
+	busy := s.rdb.Pipeline()
+	for _, a := range tries {
+		res, err := a.cmd.Slice()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// Not cached yet (a Redis restart): the lease was not taken.
+			res, err = leaseCmd(ctx, s.rdb, a.sig, a.tok, false).Slice()
+		}
+		if err != nil {
+			fail(fmt.Errorf("store: lease: %w", err))
+			continue
+		}
+		switch r, _ := res[0].(int64); {
+		case r == 1:
+			snap, err := decodeSnapshot(res[1:])
+			if err != nil {
+				fail(err)
+				continue
+			}
+			granted = append(granted, &Lease{Contact: a.sig.contact, Token: a.tok, sig: a.sig.id, prefetched: snap})
+		case r == 0 && len(res) == 2:
+			// Held by another worker (Cluster): settle the signal.
+			holder, _ := res[1].(string)
+			s.lua.ackBusy.Run(ctx, busy, []string{s.keys.signals}, group, a.sig.id, holder)
+		default:
+			// Settled already (lease1.lua), or this signal granted the live
+			// lease (reclaimed from a slow holder): it stays pending so it
+			// is reclaimed again if the holder dies.
 		}
 	}
+	if busy.Len() > 0 {
+		if _, err := busy.Exec(ctx); err != nil {
+			fail(fmt.Errorf("store: settle busy signals: %w", err))
+		}
+	}
+	return granted, firstErr
 }
 
-// tryLease takes the lease of the signal's contact. It returns nil when the
+// tryLease takes the lease of one signal's contact. It returns nil when the
 // contact is held by another worker.
 func (s *redisStore) tryLease(ctx context.Context, sig signal) (*Lease, error) {
-	if sig.contact == "" {
-		return nil, s.ack(ctx, sig.id) // not ours to interpret: drop it
+	granted, err := s.grant(ctx, []signal{sig})
+	if len(granted) == 1 {
+		return granted[0], nil
 	}
-	tok := newToken()
-	ck := s.keys.contact(sig.contact)
-	res, err := s.lua.lease.Run(ctx, s.rdb, []string{ck.lease, ck.state, ck.inbox, ck.outbox},
-		tok, sig.id, s.ttlMS, s.opts.Owner).Slice()
-	if err != nil {
-		return nil, err
-	}
-	r, _ := res[0].(int64)
-	switch {
-	case r == 1:
-		snap, err := decodeSnapshot(res[1:])
-		if err != nil {
-			return nil, err
+	return nil, err
+}
+
+// serve leases the signals' contacts and hands the leases to Acquire
+// calls. A lease that no call takes in time (its caller gave up between the
+// read and now), or that is in hand at Close, is released: the release
+// signals the work again for any replica, rather than leaving the contact
+// held. It reports whether the leases could be taken (false: back off).
+func (s *redisStore) serve(sigs []signal) bool {
+	ctx, cancel := context.WithTimeout(s.ctx, opTimeout)
+	granted, err := s.grant(ctx, sigs)
+	cancel()
+	t := time.NewTimer(handOverWait)
+	defer t.Stop()
+	for i, l := range granted {
+		select {
+		case s.grants <- l:
+			continue
+		case <-t.C:
+		case <-s.ctx.Done():
 		}
-		return &Lease{Contact: sig.contact, Token: tok, sig: sig.id, prefetched: snap}, nil
-	case r == 0 && len(res) == 2:
-		// Held by another worker: this signal is redundant if the holder's
-		// is still pending (see ackbusy.lua), else it is kept and comes back
-		// after a LeaseTTL.
-		holder, _ := res[1].(string)
-		return nil, s.lua.ackBusy.Run(ctx, s.rdb, []string{s.keys.signals}, group, sig.id, holder).Err()
-	default:
-		// This signal granted the live lease (we reclaimed it from a slow
-		// holder): keep it pending so it is reclaimed again if the holder dies.
-		return nil, nil
+		rctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		for _, l := range granted[i:] {
+			_ = s.Release(rctx, l) // if it fails, the lease expires and the signal is reclaimed
+		}
+		cancel()
+		break
 	}
+	return err == nil
 }
 
-// deliver hands a signal to an Acquire call. It reports false on Close.
-func (s *redisStore) deliver(msg redis.XMessage) bool {
-	c, _ := msg.Values["c"].(string)
-	select {
-	case s.sigs <- signal{id: msg.ID, contact: c}:
-		return true
-	case <-s.ctx.Done():
-		return false
-	}
-}
-
-// read feeds new signals to Acquire. It reads as many signals as there are
-// Acquire calls waiting (at least one, at most maxRead), and only reads again
-// once they were taken, so a replica does not hoard signals that its busy
-// workers cannot serve, yet drains a burst in one round trip.
+// read feeds signals to Acquire calls. It reads only while calls are
+// waiting, as many signals as there are calls (at most maxRead), leases
+// their contacts in one round trip and hands the leases over; then it
+// reads again. So a replica does not hoard work that its busy workers
+// cannot serve, yet drains a burst in two round trips.
 func (s *redisStore) read() {
 	defer s.wg.Done()
 	var b backoff
 	for !s.closed() {
+		n := s.waiting.Load()
+		if n == 0 {
+			select {
+			case <-s.wake:
+			case <-s.ctx.Done():
+				return
+			}
+			continue
+		}
 		res, err := s.reader.XReadGroup(s.ctx, &redis.XReadGroupArgs{
 			Group:    group,
 			Consumer: s.consumer,
 			Streams:  []string{s.keys.signals, ">"},
-			Count:    min(max(s.waiting.Load(), 1), maxRead),
+			Count:    min(n, maxRead),
 			Block:    readBlock,
 		}).Result()
 		if errors.Is(err, redis.Nil) {
@@ -122,14 +203,22 @@ func (s *redisStore) read() {
 			continue
 		}
 		b.reset()
+		var sigs []signal
 		for _, st := range res {
 			for _, msg := range st.Messages {
-				if !s.deliver(msg) {
-					return
-				}
+				sigs = append(sigs, signalOf(msg))
 			}
 		}
+		if !s.serve(sigs) && !b.wait(s.ctx) {
+			return
+		}
 	}
+}
+
+// signalOf reads a stream entry.
+func signalOf(msg redis.XMessage) signal {
+	c, _ := msg.Values["c"].(string)
+	return signal{id: msg.ID, contact: c}
 }
 
 // reclaim takes over signals pending longer than a LeaseTTL: those of a
@@ -162,10 +251,13 @@ func (s *redisStore) reclaim() {
 				}
 				break
 			}
+			sigs := make([]signal, 0, len(msgs))
 			for _, msg := range msgs {
-				if !s.deliver(msg) {
-					return
-				}
+				sigs = append(sigs, signalOf(msg))
+			}
+			s.serve(sigs)
+			if s.closed() {
+				return
 			}
 			if next == "0-0" || next == "" {
 				break

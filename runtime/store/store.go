@@ -35,10 +35,17 @@ type Lease struct {
 
 	sig string // stream id of the signal that granted it (redis); acked on Release
 	seq int64  // commits applied under this lease; makes a retried commit idempotent
-	// prefetched is the snapshot read with the lease grant (redis), handed
-	// out by the first Load.
+	// released: by Release or a Commit with Release; the lease is gone.
+	released bool
+	// prefetched is the snapshot read with the lease grant, or by a
+	// releasing commit that found work left (redis), handed out by the
+	// next Load.
 	prefetched *Snapshot
 }
+
+// Released reports whether the lease was given up, by Release or by a
+// Commit with Release that found no work left.
+func (l *Lease) Released() bool { return l.released }
 
 // Snapshot is what a lease holder sees of its contact.
 type Snapshot struct {
@@ -61,6 +68,16 @@ type Commit struct {
 	Outbox       [][]byte
 	SetTimers    []Timer  // replaces timers with the same ID
 	CancelTimers []string // IDs; unknown or already fired IDs are ignored
+	// Release gives the contact up once the commit is applied, in the same
+	// round trip, unless work is left (items that arrived meanwhile): then
+	// the lease is kept and the next Load returns that work (on Redis
+	// without a round trip), so the holder goes on at once instead of the
+	// contact being signalled and leased again. Lease.Released tells which.
+	// A released lease is gone: Commit and Renew report ErrLeaseLost,
+	// Release does nothing. If a releasing commit is retried after an
+	// error although its first attempt was applied and released, the retry
+	// finds no lease and reports ErrLeaseLost: it was still applied once.
+	Release bool
 }
 
 // Stats is a cheap snapshot of the store's queues, for metrics.
@@ -95,7 +112,9 @@ type Store interface {
 	// not be stored: retrying with the same IDs is safe (items without ID
 	// would be stored twice). It signals the contact even when every item
 	// was a duplicate, so a retry after a failure between the append and the
-	// signal still gets the work noticed.
+	// signal still gets the work noticed — unless a worker holds the
+	// contact: the holder's releasing Commit or Release sees the items and
+	// goes on with them or makes the contact available again.
 	Enqueue(ctx context.Context, contact string, items ...Item) (accepted int, err error)
 	// Acquire blocks until some contact has work nobody holds and returns a
 	// lease on it. Cancelling ctx returns ctx.Err(). Another error means the

@@ -246,6 +246,17 @@ func (s *Server) Stop() {
 	s.mu.Unlock()
 }
 
+// Pid is the running server's process ID, 0 when it is not running (for
+// benchmarks that account for its CPU).
+func (s *Server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Kill ends the server with SIGKILL, like a crash.
 func (s *Server) Kill() {
 	s.mu.Lock()

@@ -158,3 +158,61 @@ func testAcquireCancel(t *testing.T, h *harness) {
 		t.Errorf("inbox %q", ids(l.snap.Inbox))
 	}
 }
+
+// testCommitWithRelease: a releasing commit applies and gives the contact
+// up in the same call, leaving a lease that cannot write any more — unless
+// work arrived meanwhile, which the holder then loads under the same lease.
+func testCommitWithRelease(t *testing.T, h *harness) {
+	// Leases outlive the case: only the release can make the contact
+	// available again, not a takeover.
+	long := store.Options{LeaseTTL: time.Minute}
+	s, other := h.replica(long), h.replica(long)
+	ctx := ctxFor(t, 10*time.Second)
+	enqueue(t, s, "c", item("1", "a"))
+	l := next(t, 5*time.Second, s)
+	before := *l.Lease // as the lease was when the commit's reply got lost
+	due := store.Timer{ID: "t", At: time.Now().Add(-time.Second), Payload: []byte("fired")}
+	commit(t, l, store.Commit{State: []byte("s1"), Consumed: 1, SetTimers: []store.Timer{due}, Release: true})
+	if !l.Released() {
+		t.Errorf("a releasing commit with no work left kept the lease")
+	}
+	if err := s.Commit(ctx, l.Lease, store.Commit{State: []byte("late")}); !isLost(err) {
+		t.Errorf("Commit after a releasing commit: %v, want ErrLeaseLost", err)
+	}
+	if err := s.Renew(ctx, l.Lease); !isLost(err) {
+		t.Errorf("Renew after a releasing commit: %v, want ErrLeaseLost", err)
+	}
+	if err := s.Release(ctx, l.Lease); err != nil {
+		t.Errorf("Release after a releasing commit: %v", err)
+	}
+	// A retry of the releasing commit finds no lease and pops nothing.
+	if err := s.Commit(ctx, &before, store.Commit{State: []byte("s1"), Consumed: 1, SetTimers: []store.Timer{due}, Release: true}); !isLost(err) {
+		t.Errorf("retried releasing commit: %v, want ErrLeaseLost", err)
+	}
+	// The timer it stored fires, and any replica may take the contact.
+	l2 := next(t, 5*time.Second, s, other)
+	if got := ids(l2.snap.Inbox); got != "timer:t=fired" || string(l2.snap.State) != "s1" {
+		t.Fatalf("after the releasing commit: inbox %q state %q, want timer:t=fired s1", got, l2.snap.State)
+	}
+	// Work that arrives while the contact is held is not released: the
+	// holder goes on with it under the same lease.
+	enqueue(t, s, "c", item("2", "b"))
+	// No other worker gets the contact meanwhile.
+	if extra, ok := tryNext(t, 500*time.Millisecond, s, other); ok {
+		t.Fatalf("a held contact was leased again: %s", extra.Contact)
+	}
+	commit(t, l2, store.Commit{State: []byte("s2"), Consumed: 1, Release: true})
+	if l2.Released() {
+		t.Fatalf("a releasing commit released the lease although work was left")
+	}
+	if snap := load(t, l2); ids(snap.Inbox) != "2=b" || string(snap.State) != "s2" {
+		t.Fatalf("after work arrived meanwhile: inbox %q state %q, want 2=b s2", ids(snap.Inbox), snap.State)
+	}
+	commit(t, l2, store.Commit{State: []byte("s3"), Consumed: 1, Release: true})
+	if !l2.Released() {
+		t.Errorf("the last releasing commit kept the lease")
+	}
+	if extra, ok := tryNext(t, time.Second, s, other); ok {
+		t.Errorf("a drained contact came back: %s %q", extra.Contact, ids(extra.snap.Inbox))
+	}
+}

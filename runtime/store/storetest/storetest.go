@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T, opts store.Options) store.Sto
 		{"ExpiredLeaseIsLostAndNothingWritten", testExpired},
 		{"CrashedWorkerTakenOverWithOutbox", testTakeover},
 		{"ReleaseWithNewWorkResignals", testReleaseResignals},
+		{"CommitWithRelease", testCommitWithRelease},
 		{"AcquireHonoursContext", testAcquireCancel},
 		{"TimersFireOnceAcrossReplicas", testTimersOnce},
 		{"CancelledTimerDoesNotFire", testTimerCancel},
