@@ -84,7 +84,11 @@ type Executor struct {
 
 	inputs map[string]bool // declared Manual inputs
 
-	sessions *sessionCache
+	// sessions are the decoded sessions last committed, by contact; items
+	// the decoded events the webhook handlers queued, by item ID, until a
+	// worker takes them. Both spare a turn a JSON decode.
+	sessions *decodedCache[flow.Session]
+	items    *decodedCache[queued]
 
 	// Set by setupChannel (channels.go) for channels that need them.
 	flowSpec        *v1alpha1.ChatFlowSpec
@@ -136,7 +140,9 @@ func New(cfg Config) (*Executor, error) {
 		now:      cfg.Now,
 		inputs:   map[string]bool{},
 		flowSpec: &cfg.Flow.Spec,
-		sessions: newSessionCache(50000),
+		sessions: newDecodedCache[flow.Session](50000),
+		// Items wait here only between their webhook and their turn.
+		items: newDecodedCache[queued](1024),
 	}
 	if e.workers <= 0 {
 		e.workers = 16

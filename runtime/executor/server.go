@@ -126,11 +126,15 @@ func (e *Executor) enqueueBatch(ctx context.Context, b channel.Batch) error {
 		items[contact] = append(items[contact], it)
 	}
 	for _, m := range b.Messages {
-		payload, err := json.Marshal(queued{Event: flow.Inbound(m), Accepted: now})
+		q := &queued{Event: flow.Inbound(m), Accepted: now}
+		payload, err := json.Marshal(q)
 		if err != nil {
 			return err
 		}
-		add(m.Contact.ID, store.Item{ID: "in:" + m.ID, Payload: payload})
+		id := "in:" + m.ID
+		// The worker that takes this item is most often one of ours.
+		e.items.put(id, payload, q)
+		add(m.Contact.ID, store.Item{ID: id, Payload: payload})
 	}
 	for _, st := range b.Statuses {
 		// Only failures change a flow's course (onError); the others are

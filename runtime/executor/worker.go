@@ -46,6 +46,7 @@ func (e *Executor) work(ctx context.Context, drainTimeout time.Duration) {
 		// its work context outlives ctx by at most drainTimeout.
 		wctx, cancel := detachWithTimeout(ctx, drainTimeout)
 		e.processContact(wctx, lease)
+		// A no-op when the last commit released the lease already.
 		_ = retryStore(wctx, func() error { return e.store.Release(wctx, lease) })
 		cancel()
 	}
@@ -100,6 +101,10 @@ type contactWork struct {
 	// the cache.
 	committed []byte
 	dirty     bool
+	// last is set while the lease's last known item is handled: its commit
+	// also releases the lease, saving the release's round trip, unless
+	// work arrived meanwhile, which this worker then goes on with.
+	last bool
 }
 
 // processContact drains a leased contact's inbox, one event at a time.
@@ -124,9 +129,23 @@ func (e *Executor) processContact(ctx context.Context, lease *store.Lease) {
 			e.sessions.put(lease.Contact, w.committed, w.session)
 		}
 	}()
-	for _, it := range snap.Inbox {
-		if err := w.handle(ctx, it); err != nil {
-			return // lease lost or store down: the item stays queued for the next holder
+	for {
+		for i, it := range snap.Inbox {
+			w.last = i == len(snap.Inbox)-1
+			if err := w.handle(ctx, it); err != nil {
+				return // lease lost or store down: the item stays queued for the next holder
+			}
+		}
+		if len(snap.Inbox) == 0 || lease.Released() {
+			return
+		}
+		// The last commit found items that arrived meanwhile and kept the
+		// lease: go on with them (on Redis the commit's reply carried them).
+		if snap, err = e.store.Load(ctx, lease); err != nil {
+			return
+		}
+		if !bytes.Equal(snap.State, w.committed) {
+			return // not what this lease committed: leave it to a fresh lease
 		}
 	}
 }
@@ -164,11 +183,14 @@ func (e *Executor) keepLease(ctx context.Context, lease *store.Lease) func() {
 // one after, halves the store round trips of a turn.
 func (w *contactWork) handle(ctx context.Context, it store.Item) error {
 	e := w.e
-	var q queued
-	if err := json.Unmarshal(it.Payload, &q); err != nil {
-		// An undecodable item can never succeed; consume it so it does not
-		// block the contact forever.
-		return w.commit(ctx, 1, nil)
+	q := e.items.take(it.ID, it.Payload)
+	if q == nil {
+		q = new(queued)
+		if err := json.Unmarshal(it.Payload, q); err != nil {
+			// An undecodable item can never succeed; consume it so it does
+			// not block the contact forever.
+			return w.commit(ctx, 1, nil)
+		}
 	}
 	if q.EndSession {
 		return w.endSession(ctx)
@@ -280,7 +302,7 @@ func (w *contactWork) split(effects []flow.Effect) ([]flow.Effect, *timerOps) {
 // turn's effects are performed before it commits, so it never leaves an
 // outbox; the commit clears any (Commit.Outbox nil).
 func (w *contactWork) commit(ctx context.Context, consumed int, t *timerOps) error {
-	c := store.Commit{Consumed: consumed}
+	c := store.Commit{Consumed: consumed, Release: w.last}
 	if w.session != nil {
 		state, err := json.Marshal(w.session)
 		if err != nil {
@@ -381,7 +403,7 @@ func redactURL(s string) string {
 // pending timer: the contact left (Viber unsubscribed), and a later message
 // starts a new run.
 func (w *contactWork) endSession(ctx context.Context) error {
-	c := store.Commit{Consumed: 1, DeleteState: true}
+	c := store.Commit{Consumed: 1, DeleteState: true, Release: w.last}
 	if w.session != nil && w.session.Wait.TimerID != "" {
 		c.CancelTimers = []string{w.session.Wait.TimerID}
 	}
@@ -390,5 +412,9 @@ func (w *contactWork) endSession(ctx context.Context) error {
 			Message: "the contact unsubscribed: session ended"}, 0)
 	}
 	w.session = nil
-	return w.e.store.Commit(ctx, w.lease, c)
+	if err := w.e.store.Commit(ctx, w.lease, c); err != nil {
+		return err
+	}
+	w.committed, w.dirty = nil, false
+	return nil
 }
