@@ -402,6 +402,37 @@ func TestMessagesRecordAndLongPoll(t *testing.T) {
 	}
 }
 
+// TestWaitInProcess: Server.Wait is the long poll for Go callers: it
+// returns nothing after its timeout, and a message for the recipient as
+// soon as it arrives, not one for another recipient.
+func TestWaitInProcess(t *testing.T) {
+	sb, srv := start(t, sandbox.Options{})
+	body := fixture(t, "send_text_request.json")
+	ctx := t.Context()
+	if recs := sb.Wait(ctx, sandbox.Query{To: "250788123123"}, 20*time.Millisecond); len(recs) != 0 {
+		t.Fatalf("empty sandbox: %+v", recs)
+	}
+	got := make(chan []sandbox.Record, 1)
+	go func() { got <- sb.Wait(ctx, sandbox.Query{To: "+250788123123"}, 30*time.Second) }()
+	time.Sleep(50 * time.Millisecond)
+	other := bytes.Replace(body, []byte("250788123123"), []byte("250700000000"), 1)
+	send(t, srv, other, auth())
+	select {
+	case recs := <-got:
+		t.Fatalf("woken by another recipient's message: %+v", recs)
+	case <-time.After(50 * time.Millisecond):
+	}
+	send(t, srv, body, auth())
+	select {
+	case recs := <-got:
+		if len(recs) != 1 || recs[0].To != "250788123123" || recs[0].Seq != 2 {
+			t.Fatalf("Wait got %+v", recs)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait did not return after a send")
+	}
+}
+
 func TestBoundedAndConcurrent(t *testing.T) {
 	sb, srv := start(t, sandbox.Options{MaxRecords: 50})
 	body := fixture(t, "send_text_request.json")

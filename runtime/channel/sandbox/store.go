@@ -151,6 +151,14 @@ func (s *Server) Messages(q Query) []Record {
 	return recs
 }
 
+// Wait is Messages, waiting up to d (or until ctx ends) for a matching
+// message to arrive: the long poll of GET /sandbox/messages?wait=, for Go
+// tests that hold the Server, such as a load generator, which then spends
+// no HTTP exchange on learning that a reply arrived.
+func (s *Server) Wait(ctx context.Context, q Query, d time.Duration) []Record {
+	return s.store.wait(ctx, q, d)
+}
+
 // ClearMessages forgets the accepted messages (Seq keeps growing).
 func (s *Server) ClearMessages() { s.store.reset() }
 
