@@ -75,6 +75,7 @@ func New() *cobra.Command {
 
 func runExecutor(ctx context.Context, o executorOptions) error {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	store.LogRedisTo(logger)
 	flowObj, err := executor.LoadFlow(o.flowFile)
 	if err != nil {
 		return err

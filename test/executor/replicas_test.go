@@ -2,8 +2,10 @@ package executor_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -190,6 +192,22 @@ func TestRedisOutageRefusesThenRecovers(t *testing.T) {
 	}
 	if got := r.waitTexts("444", 2, 20*time.Second); !equal(got, []string{"you said before", "you said during"}) {
 		t.Fatalf("got %q\n%s", got, e.Log())
+	}
+	// The outage is in the log as JSON records like every other line, the
+	// Redis client's own complaints included (log pipelines parse them), and
+	// those at most once per five seconds: every pooled connection's dial
+	// fails several times a second.
+	client := 0
+	for _, line := range strings.Split(strings.TrimSpace(e.Log()), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("a log line that is not JSON: %q", line)
+		}
+		if strings.Contains(line, `"redis client: `) {
+			client++
+		}
+	}
+	if client > 2 {
+		t.Errorf("%d Redis client records for an outage of a few seconds, want at most 2:\n%s", client, e.Log())
 	}
 }
 
