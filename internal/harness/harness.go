@@ -279,6 +279,8 @@ type SandboxMessage struct {
 	To        string          `json:"to"`
 	MessageID string          `json:"messageId"`
 	Body      json.RawMessage `json:"body"`
+	// ReceivedAt is when the sandbox accepted the send.
+	ReceivedAt time.Time `json:"receivedAt"`
 }
 
 // Text returns the text of a WhatsApp text message body (or the body of an

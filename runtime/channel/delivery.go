@@ -44,8 +44,9 @@ type Delivery struct {
 	// Retry bounds the retries.
 	Retry RetryPolicy
 	// Limiter, when set, is waited on before every attempt with the
-	// account passed to Do.
-	Limiter *RateLimiter
+	// account passed to Do: a RateLimiter (per process) or a
+	// SharedRateLimiter (per account across replicas).
+	Limiter Limiter
 	// Clock drives backoff sleeps (SystemClock when nil).
 	Clock Clock
 	// Rand returns uniform numbers in [0, 1) for the jitter
@@ -69,8 +70,10 @@ func (d *Delivery) Do(ctx context.Context, account string, newRequest RequestFun
 	clock := clockOr(d.Clock)
 	var last *message.SendError
 	for attempt := 1; ; attempt++ {
-		if err := d.Limiter.Wait(ctx, account); err != nil {
-			return message.Receipt{Error: abortError(last, err)}
+		if d.Limiter != nil {
+			if err := d.Limiter.Wait(ctx, account); err != nil {
+				return message.Receipt{Error: abortError(last, err)}
+			}
 		}
 		id, serr := d.attempt(ctx, clock, newRequest, decode)
 		if serr == nil {

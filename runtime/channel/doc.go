@@ -3,8 +3,9 @@
 // Handshaker, Sender), the Batch a webhook parses into, the sentinel errors
 // the webhook server maps to HTTP statuses, and the delivery machinery of
 // outbound sends (Delivery: bounded retries with full-jitter backoff that
-// honour Retry-After; RateLimiter: a per-account token bucket; ReadBody: a
-// size-capped body reader). Time is injected through Clock so retry and rate
+// honour Retry-After; RateLimiter: a per-account token bucket of a process;
+// SharedRateLimiter: one an account's replicas share through a TokenSource
+// such as the Redis store; ReadBody: a size-capped body reader). Time is injected through Clock so retry and rate
 // tests never sleep for real.
 //
 // It owns nothing channel-specific: wire formats live in the channel

@@ -13,13 +13,19 @@ import (
 // default", automatically raised up to 1,000).
 const DefaultWhatsAppRate = 80
 
+// Limiter makes a send wait for its account's turn.
+type Limiter interface {
+	// Wait blocks until account may send one message, or ctx is done.
+	Wait(ctx context.Context, account string) error
+}
+
 // RateLimiter is a token bucket per account (a WhatsApp phone_number_id, a
 // Page id, a Viber bot), so sends of one account never exceed what the
 // channel allows it while other accounts are unaffected. It is safe for
 // concurrent use and meant to be shared by every sender of a process.
 //
-// Note that the limit is per process: with N executor replicas sending for
-// the same account, configure rate/N.
+// Its limit is per process; SharedRateLimiter holds an account to its rate
+// across the replicas of a flow.
 type RateLimiter struct {
 	clock Clock
 

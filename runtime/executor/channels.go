@@ -46,9 +46,14 @@ func (e *Executor) setupChannel(b *v1alpha1.ChannelBinding) error {
 			e.metrics.retries.Inc()
 		},
 	}
-	limiter := func(def float64) *channel.RateLimiter {
+	// The account's send rate holds across replicas when the store can
+	// keep its bucket (Redis); the memory store means one replica.
+	limiter := func(def float64) channel.Limiter {
 		if e.sendRate > 0 {
 			def = e.sendRate
+		}
+		if shared, ok := e.store.(channel.TokenSource); ok {
+			return channel.NewSharedRateLimiter(shared, string(b.Spec.Channel), def, 0, nil)
 		}
 		return channel.NewRateLimiter(def, 0, nil)
 	}

@@ -65,6 +65,7 @@
 //	chatflow:<ns>:{<ns>|<c>}:timers  hash timer ID -> nonce(16 hex) .. payload
 //	chatflow:<ns>:{<ns>}:signals     stream of {c}, consumer group "workers"
 //	chatflow:<ns>:{<ns>}:timers      zset "<stamp>:<nonce>:<len(c)>:<c><timer ID>" -> due ms
+//	chatflow:rate:{<bucket>}         string: GCRA arrival time (µs) of an account's send rate, shared by flows
 //
 // Every key of a contact shares the hash tag {<ns>|<c>}, so each Lua script
 // (lua/*.lua) touches one slot: the keys of one contact, or one global key,

@@ -34,6 +34,7 @@ const strictShebang = "#!lua\n"
 type scripts struct {
 	enqueue, lease, load, commit, renew, release *redis.Script
 	fire, index, settle, ack, ackBusy, leave, gc *redis.Script
+	take                                         *redis.Script
 	// Enqueue, Acquire, Commit and Release on a single Redis, where
 	// crossing slots is allowed: the only scripts that do.
 	enqueue1, lease1, commit1, release1 *redis.Script
@@ -52,6 +53,7 @@ func newScripts(strict bool) *scripts {
 		commit: load("commit"), renew: load("renew"), release: load("release"),
 		fire: load("fire"), index: load("index"), settle: load("settle"),
 		ack: load("ack"), ackBusy: load("ackbusy"), leave: load("leave"), gc: load("gc"),
+		take:     load("take"),
 		enqueue1: load1("enqueue1"), lease1: load1("lease1"), commit1: load1("commit1"), release1: load1("release1"),
 	}
 }

@@ -268,3 +268,44 @@ func restartWorker(ctx context.Context, s store.Store, mu *sync.Mutex, latest ma
 		}
 	}
 }
+
+// TestRedisSharedRateBucket: replicas on one Redis (single and Cluster)
+// draw the tokens of one account's bucket together, and are told how long
+// until a batch is free again; other buckets are untouched.
+func TestRedisSharedRateBucket(t *testing.T) {
+	t.Parallel()
+	single, _ := redistest.Start(t)
+	cluster, _ := redistest.StartCluster(t)
+	type tokens interface {
+		Take(ctx context.Context, bucket string, perSecond float64, burst, n int) (int, time.Duration, error)
+	}
+	for name, url := range map[string]string{"single": single, "cluster": cluster} {
+		t.Run(name, func(t *testing.T) {
+			a := redisReplicas(url)(t, store.Options{Namespace: "rate-a"}).(tokens)
+			b := redisReplicas(url)(t, store.Options{Namespace: "rate-b"}).(tokens)
+			ctx := context.Background()
+			// One token every 10 s, bursts of 10: nothing refills while the
+			// test runs, however slow the machine.
+			const rate, burst = 0.1, 10
+			if got, _, err := a.Take(ctx, "WhatsApp:1", rate, burst, 6); err != nil || got != 6 {
+				t.Fatalf("first take: %d %v, want 6", got, err)
+			}
+			if got, _, err := b.Take(ctx, "WhatsApp:1", rate, burst, 8); err != nil || got != 4 {
+				t.Fatalf("the other replica's take: %d %v, want the 4 left", got, err)
+			}
+			got, wait, err := a.Take(ctx, "WhatsApp:1", rate, burst, 2)
+			if err != nil || got != 0 {
+				t.Fatalf("take from an empty bucket: %d %v, want 0", got, err)
+			}
+			if wait <= 10*time.Second || wait > 20*time.Second {
+				t.Errorf("wait for 2 tokens at one per 10 s: %v, want just under 20 s", wait)
+			}
+			if got, _, err := b.Take(ctx, "WhatsApp:2", rate, burst, 10); err != nil || got != 10 {
+				t.Errorf("another account's bucket: %d %v, want 10", got, err)
+			}
+			if _, _, err := a.Take(ctx, "WhatsApp:1", 0, burst, 1); err == nil {
+				t.Errorf("a rate of 0: no error")
+			}
+		})
+	}
+}

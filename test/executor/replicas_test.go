@@ -211,19 +211,54 @@ func TestRedisOutageRefusesThenRecovers(t *testing.T) {
 	}
 }
 
+// TestSendRateSharedAcrossReplicas: an account's send rate holds for the
+// flow, not per replica. Eight contacts, half on each of two replicas at 2
+// messages/s (bursts of 2): one shared bucket spreads the eight replies
+// over about 3 s, two private ones over 1 s. The bound checked is a floor
+// on the spread, which a slow machine only widens.
+func TestSendRateSharedAcrossReplicas(t *testing.T) {
+	url, _ := redisURL(t)
+	r := newRig(t)
+	a := r.executor(echoFlow, url, "--send-rate", "2")
+	b := r.executor(echoFlow, url, "--send-rate", "2")
+	const contacts = 8
+	r.sendAlternating([]*harness.Executor{a, b}, "66", contacts)
+	var first, last time.Time
+	for c := range contacts {
+		got := r.waitMessages(fmt.Sprintf("66%02d", c), 1, 20*time.Second)
+		if len(got) != 1 {
+			t.Fatalf("contact %d: %d replies, want 1", c, len(got))
+		}
+		at := got[0].ReceivedAt
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+		if at.After(last) {
+			last = at
+		}
+	}
+	if spread := last.Sub(first); spread < 2*time.Second {
+		t.Fatalf("8 sends at a shared 2/s (burst 2) spread over %v, want about 3 s: the replicas do not share the rate", spread)
+	}
+}
+
+// sendAlternating sends "hi" from n contacts (prefix + two digits), each
+// through the next replica in turn.
+func (r *rig) sendAlternating(replicas []*harness.Executor, prefix string, n int) {
+	r.t.Helper()
+	for c := range n {
+		from := fmt.Sprintf("%s%02d", prefix, c)
+		r.send(replicas[c%len(replicas)], from, "wamid."+from, "hi")
+	}
+}
+
 func TestTimersFireOnceAcrossReplicas(t *testing.T) {
 	url, _ := redisURL(t)
 	r := newRig(t)
 	a := r.executor(timeoutFlow, url)
 	b := r.executor(timeoutFlow, url)
 	const contacts = 10
-	for c := range contacts {
-		e := a
-		if c%2 == 1 {
-			e = b
-		}
-		r.send(e, fmt.Sprintf("55%02d", c), fmt.Sprintf("wamid.t%d", c), "hi")
-	}
+	r.sendAlternating([]*harness.Executor{a, b}, "55", contacts)
 	time.Sleep(4 * time.Second) // the 1s timers are due; give both replicas time to race for them
 	for c := range contacts {
 		got := r.waitTexts(fmt.Sprintf("55%02d", c), 2, 10*time.Second)
