@@ -54,6 +54,17 @@ type ChannelBindingSpec struct {
 	// webhook says how the channel reaches the executor.
 	// +optional
 	Webhook WebhookSettings `json:"webhook,omitzero"`
+
+	// sendRate is how many messages per second the flow may send for the
+	// account, across all its executor replicas (with the Redis session
+	// store they share one token bucket). Unset means the channel's own
+	// default: 80 for a WhatsApp number (raise it once Meta has raised the
+	// number's throughput), 300 for a Messenger Page or Instagram account,
+	// 100 for a Viber bot.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	SendRate int32 `json:"sendRate,omitempty"`
 }
 
 // FlowReference names a ChatFlow in the same namespace.

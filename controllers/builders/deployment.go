@@ -8,6 +8,7 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -197,6 +198,9 @@ func Args(in ExecutorInput) []string {
 		args = append(args,
 			"--binding", path.Join(RevisionDir, BindingKey),
 			"--credentials", CredentialsDir)
+		if r := in.Binding.Spec.SendRate; r > 0 {
+			args = append(args, "--send-rate", strconv.Itoa(int(r)))
+		}
 	}
 	if len(in.HeaderSecrets) > 0 {
 		args = append(args, "--secrets", SecretsDir)

@@ -114,6 +114,17 @@ func TestDeployment_variants(t *testing.T) {
 			},
 		},
 		{
+			name: "the binding's send rate is the executor's",
+			in: func() ExecutorInput {
+				b := testutil.Binding("shop-whatsapp", "order-status")
+				b.Spec.SendRate = 1000
+				return input(testutil.Flow("order-status", v1alpha1.StatePublished), b)
+			},
+			check: func(g Gomega, d *appsv1.Deployment) {
+				g.Expect(executor(d).Args).To(ContainElements("--send-rate", "1000"))
+			},
+		},
+		{
 			name: "each Secret an HTTPRequest header reads is mounted under /etc/chatflow/secrets",
 			in: func() ExecutorInput {
 				in := input(testutil.Flow("order-status", v1alpha1.StatePublished), nil)

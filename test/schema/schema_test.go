@@ -312,6 +312,14 @@ var _ = Describe("ChannelBinding validation", func() {
 		expectInvalid(u, "account.id is required", "spec.account.phoneNumber")
 	})
 
+	It("bounds the send rate", func() {
+		for rate, want := range map[int64]string{0: "should be greater than or equal to 1", 20000: "should be less than or equal to 10000"} {
+			u := object(minimalBinding)
+			Expect(unstructured.SetNestedField(u.Object, rate, "spec", "sendRate")).To(Succeed())
+			expectInvalid(u, "spec.sendRate", want)
+		}
+	})
+
 	It("keeps the channel immutable", func() {
 		u := object(minimalBinding)
 		Expect(k8s.Create(ctx, u)).To(Succeed())
