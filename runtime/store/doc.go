@@ -82,9 +82,11 @@
 //   - Enqueue: enqueue.lua appends the new items and records their IDs,
 //     then XADD a signal, even when every item was a duplicate (a retry
 //     after a failure between the two is what gets the work noticed) —
-//     unless the contact is leased: its holder sees the items before it lets
-//     go, and if the holder dies its own pending signal is reclaimed. Most
-//     turns of a busy contact so skip the stream altogether.
+//     unless the contact is leased under a signal still pending: its
+//     holder sees the items before it lets go, and if the holder dies that
+//     signal is reclaimed (the rule ackbusy applies to a signal read while
+//     the contact is held). Most turns of a busy contact so skip the stream
+//     altogether.
 //   - Acquire: while workers wait, each replica reads with XREADGROUP as many
 //     signals as it has workers waiting, takes their contacts' leases in one
 //     pipeline (lease.lua: random token, remembering the signal, returning

@@ -447,3 +447,43 @@ func TestCommitAfterScriptFlush(t *testing.T) {
 		}
 	}
 }
+
+// TestEnqueueSignalsUnlessBacked: Enqueue does not signal a contact whose
+// holder's signal is pending (the holder sees the items before it lets
+// go), but does when the lease came from a signal acknowledged meanwhile:
+// were that holder to die, nothing else would stand for the items.
+func TestEnqueueSignalsUnlessBacked(t *testing.T) {
+	single, _ := redistest.Start(t)
+	cluster, _ := redistest.StartCluster(t)
+	for name, url := range map[string]string{"single": single, "cluster": cluster} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := newTestRedisTTL(t, url, "backed-"+name, time.Minute)
+			entries := func() int64 { return s.rdb.XLen(ctx, s.keys.signals).Val() }
+			if _, err := s.Enqueue(ctx, "c", Item{ID: "1"}); err != nil {
+				t.Fatal(err)
+			}
+			l, err := s.Acquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := entries()
+			if _, err := s.Enqueue(ctx, "c", Item{ID: "2"}); err != nil {
+				t.Fatal(err)
+			}
+			if got := entries(); got != before {
+				t.Fatalf("a contact leased under a pending signal was signalled again (%d entries, want %d)", got, before)
+			}
+			// The lease's signal acknowledged, as after a duplicate delivery.
+			if err := s.rdb.XAck(ctx, s.keys.signals, group, l.sig).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Enqueue(ctx, "c", Item{ID: "3"}); err != nil {
+				t.Fatal(err)
+			}
+			if got := entries(); got != before+1 {
+				t.Fatalf("a contact leased under an acknowledged signal got %d new signals, want 1", got-before)
+			}
+		})
+	}
+}

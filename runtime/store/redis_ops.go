@@ -48,7 +48,7 @@ func (s *redisStore) Enqueue(ctx context.Context, contact string, items ...Item)
 		}
 		if s.single() {
 			// One command: a single Redis lets one script reach the stream too.
-			args = append(args, contact)
+			args = append(args, contact, group)
 			keys := []string{ck.inbox, ck.dedupe, s.keys.signals, ck.lease}
 			n, err := s.lua.enqueue1.Run(ctx, s.rdb, keys, args...).Int()
 			if err != nil {
@@ -56,27 +56,38 @@ func (s *redisStore) Enqueue(ctx context.Context, contact string, items ...Item)
 			}
 			return n, nil
 		}
-		res, err := s.lua.enqueue.Run(ctx, s.rdb, []string{ck.inbox, ck.dedupe, ck.lease}, args...).Int64Slice()
+		res, err := s.lua.enqueue.Run(ctx, s.rdb, []string{ck.inbox, ck.dedupe, ck.lease}, args...).Slice()
 		if err != nil {
 			return 0, fmt.Errorf("store: enqueue: %w", err)
 		}
 		if len(res) != 2 {
 			return 0, fmt.Errorf("store: enqueue: unexpected reply %v", res)
 		}
-		if res[1] == 1 {
-			// Leased: the holder sees the items before it lets the contact
-			// go (its release signals them if it does not go on with them).
-			return int(res[0]), nil
+		n, _ := res[0].(int64)
+		holder, _ := res[1].(string)
+		accepted = int(n)
+		if holder != "" && s.pending(ctx, holder) {
+			// Leased under a signal still pending: the holder sees the items
+			// before it lets the contact go (its release signals them if it
+			// does not go on with them), and if it dies its signal is
+			// reclaimed.
+			return accepted, nil
 		}
-		accepted = int(res[0])
 	}
-	// Always (unless leased): if an earlier attempt appended but died
-	// before signalling, its retry (all duplicates now) is what gets the
-	// work noticed.
+	// Always (unless leased, see above): if an earlier attempt appended but
+	// died before signalling, its retry (all duplicates now) is what gets
+	// the work noticed.
 	if err := s.signal(ctx, contact); err != nil {
 		return accepted, err
 	}
 	return accepted, nil
+}
+
+// pending reports whether a signal is pending in the consumer group; when
+// that cannot be told, it reports false, so the caller signals anew.
+func (s *redisStore) pending(ctx context.Context, id string) bool {
+	p, err := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.keys.signals, Group: group, Start: id, End: id, Count: 1}).Result()
+	return err == nil && len(p) == 1
 }
 
 // single reports whether the store talks to a single Redis (not Cluster),

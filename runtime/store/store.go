@@ -112,7 +112,7 @@ type Store interface {
 	// not be stored: retrying with the same IDs is safe (items without ID
 	// would be stored twice). It signals the contact even when every item
 	// was a duplicate, so a retry after a failure between the append and the
-	// signal still gets the work noticed — unless a worker holds the
+	// signal still gets the work noticed — unless a live worker holds the
 	// contact: the holder's releasing Commit or Release sees the items and
 	// goes on with them or makes the contact available again.
 	Enqueue(ctx context.Context, contact string, items ...Item) (accepted int, err error)

@@ -157,15 +157,20 @@ local function take_lease(keys, args)
     redis.call('LRANGE', outbox, 0, -1)}
 end
 
--- Acknowledge a signal whose contact is leased, if that is safe: when the
--- holder's own signal is still pending, the holder sees this signal's work
--- (stored before the signal) before it releases, or, if the holder dies,
--- its pending signal is reclaimed. A lease can come from a signal
--- acknowledged meanwhile (a duplicate delivery); then this signal is kept
--- pending to stand for the work.
--- Returns 1 acknowledged, 0 kept.
+-- Whether a signal for a contact leased by a holder whose lease came from
+-- signal holder would be redundant: when the holder's own signal is still
+-- pending, the holder sees the work (stored before the signal) before it
+-- releases, or, if the holder dies, its pending signal is reclaimed. A
+-- lease can come from a signal acknowledged meanwhile (a duplicate
+-- delivery); then a new signal must stand for the work.
+local function backed(stream, group, holder)
+  return #redis.call('XPENDING', stream, group, holder, holder, 1) > 0
+end
+
+-- Acknowledge a signal whose contact is leased, if it is redundant
+-- (backed). Returns 1 acknowledged, 0 kept.
 local function ack_if_redundant(stream, group, sig, holder)
-  if #redis.call('XPENDING', stream, group, holder, holder, 1) == 0 then
+  if not backed(stream, group, holder) then
     return 0
   end
   redis.call('XACK', stream, group, sig)
