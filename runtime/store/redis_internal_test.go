@@ -332,6 +332,37 @@ func TestUntakenLeaseIsReleased(t *testing.T) {
 	}
 }
 
+// TestLeaseInHandAtCloseIsReleased: a replica that closes while its reader
+// holds a lease for an Acquire call that gave up releases it, so another
+// replica takes the contact at once (not a lease TTL later).
+func TestLeaseInHandAtCloseIsReleased(t *testing.T) {
+	url, _ := redistest.Start(t)
+	ctx := context.Background()
+	a, b := newTestRedisTTL(t, url, "closing", time.Minute), newTestRedisTTL(t, url, "closing", time.Minute)
+	if _, err := a.Enqueue(ctx, "c", Item{ID: "1", Payload: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	read, err := a.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: a.consumer,
+		Streams: []string{a.keys.signals, ">"}, Count: 1, Block: -1}).Result()
+	if err != nil || len(read) != 1 || len(read[0].Messages) != 1 {
+		t.Fatalf("reading the signal: %v %v", read, err)
+	}
+	// Served as the reader would (part of the work Close waits for).
+	a.wg.Go(func() { a.serve([]signal{signalOf(read[0].Messages[0])}) })
+	for n, _ := a.rdb.Exists(ctx, a.keys.contact("c").lease).Result(); n == 0; n, _ = a.rdb.Exists(ctx, a.keys.contact("c").lease).Result() {
+		time.Sleep(time.Millisecond) // until the lease is granted
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	l, err := b.Acquire(actx)
+	if err != nil || l.Contact != "c" {
+		t.Fatalf("after the closing replica's release: %v %v, want contact c at once", l, err)
+	}
+}
+
 // TestBusySignalKeptForUnbackedLease: a lease can be granted by a duplicate
 // delivery of a signal that was acknowledged meanwhile. A signal for the
 // same contact arriving then must stay pending (it stands for the work if

@@ -304,6 +304,12 @@ func (s *redisStore) Release(ctx context.Context, l *Lease) error {
 	if s.closed() {
 		return ErrClosed
 	}
+	return s.release(ctx, l)
+}
+
+// release is Release without the closed check, for the store's own
+// goroutines, which Close waits for before it closes the connections.
+func (s *redisStore) release(ctx context.Context, l *Lease) error {
 	if l.released {
 		return nil // by its last Commit
 	}

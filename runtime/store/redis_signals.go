@@ -152,7 +152,10 @@ func (s *redisStore) serve(sigs []signal) bool {
 		}
 		rctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		for _, l := range granted[i:] {
-			_ = s.Release(rctx, l) // if it fails, the lease expires and the signal is reclaimed
+			// Also while closing: a lease kept would hold the contact for
+			// a lease TTL. If it fails, the lease expires and the signal is
+			// reclaimed.
+			_ = s.release(rctx, l)
 		}
 		cancel()
 		break
