@@ -77,7 +77,9 @@
 // cluster: enqueue1, lease1, commit1 and release1 (the "1" scripts). The
 // scripts share their bodies through lua/lib.lua. A turn then costs three
 // commands: enqueue1, lease1 (pipelined with the others of its read) and
-// commit1 — two when the holder goes on with the next item.
+// commit1 — two when the holder goes on with the next item. Enqueues and
+// commits that goroutines issue at the same time share a pipeline (one
+// write and one read for the batch; the batcher in redis_batch.go).
 //
 //   - Enqueue: enqueue.lua appends the new items and records their IDs,
 //     then XADD a signal, even when every item was a duplicate (a retry

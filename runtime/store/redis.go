@@ -46,6 +46,7 @@ type redisStore struct {
 	reader   redis.UniversalClient // own pool: its blocking reads must not starve the others
 	keys     keyspace
 	lua      *scripts
+	batch    *batcher // single Redis only: enqueues and commits in shared pipelines
 	consumer string
 	ttlMS    int64
 
@@ -107,6 +108,9 @@ func NewRedis(ctx context.Context, url string, opts Options) (Store, error) {
 		return nil, err
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if single, ok := rdb.(*redis.Client); ok {
+		s.batch = newBatcher(s.ctx, single)
+	}
 	s.wg.Add(3)
 	go s.read()
 	go s.reclaim()
@@ -235,6 +239,9 @@ func (s *redisStore) Close() error {
 		// Interrupts the blocking read, so Close does not wait for it.
 		_ = s.reader.Close()
 		s.wg.Wait()
+		if s.batch != nil {
+			s.batch.wg.Wait() // a batch on the wire completes
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
 		// Hand the signals read ahead back to the group and leave it, so

@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -516,5 +519,73 @@ func TestEnqueueSignalsUnlessBacked(t *testing.T) {
 				t.Fatalf("a contact leased under an acknowledged signal got %d new signals, want 1", got-before)
 			}
 		})
+	}
+}
+
+// TestBatcherSendsWaitingCallsTogether: calls that wait while the senders
+// are busy go out as one pipeline, each with its own reply; a call after
+// the store closed fails with ErrClosed instead of waiting.
+func TestBatcherSendsWaitingCallsTogether(t *testing.T) {
+	url, _ := redistest.Start(t)
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(o)
+	defer rdb.Close()
+	var pipelines atomic.Int64
+	rdb.AddHook(countPipelines{&pipelines})
+	ctx, cancel := context.WithCancel(context.Background())
+	// The senders start only once every call waits, as if busy until then.
+	b := &batcher{rdb: rdb, calls: make(chan *batchCall, maxBatch), stop: ctx.Done()}
+	echo := redis.NewScript("return ARGV[1]")
+	const n = 100
+	got := make([]string, n)
+	var calls sync.WaitGroup
+	for i := range n {
+		calls.Go(func() { got[i], _ = b.run(context.Background(), echo, nil, strconv.Itoa(i)).Text() })
+	}
+	for len(b.calls) < n {
+		time.Sleep(time.Millisecond)
+	}
+	if err := echo.Load(ctx, rdb).Err(); err != nil { // cached, as after the first call
+		t.Fatal(err)
+	}
+	b.wg.Go(func() { b.send(ctx) })
+	calls.Wait()
+	for i, g := range got {
+		if g != strconv.Itoa(i) {
+			t.Fatalf("call %d got %q", i, g)
+		}
+	}
+	if p := pipelines.Load(); p != 1 {
+		t.Errorf("%d waiting calls went out in %d pipelines, want 1", n, p)
+	}
+	cancel()
+	b.wg.Wait()
+	done := make(chan error, 1)
+	go func() { done <- b.run(context.Background(), echo, nil, "late").Err() }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("a call after close: %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a call after close waited")
+	}
+}
+
+// countPipelines counts the pipelines of EVALSHA a client sends (not the
+// connection handshake's).
+type countPipelines struct{ n *atomic.Int64 }
+
+func (countPipelines) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (countPipelines) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h countPipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && cmds[0].Name() == "evalsha" {
+			h.n.Add(1)
+		}
+		return next(ctx, cmds)
 	}
 }

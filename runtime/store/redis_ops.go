@@ -50,7 +50,7 @@ func (s *redisStore) Enqueue(ctx context.Context, contact string, items ...Item)
 			// One command: a single Redis lets one script reach the stream too.
 			args = append(args, contact, group)
 			keys := []string{ck.inbox, ck.dedupe, s.keys.signals, ck.lease}
-			n, err := s.lua.enqueue1.Run(ctx, s.rdb, keys, args...).Int()
+			n, err := s.batch.run(ctx, s.lua.enqueue1, keys, args...).Int()
 			if err != nil {
 				return 0, fmt.Errorf("store: enqueue: %w", err)
 			}
@@ -207,7 +207,7 @@ func (s *redisStore) commitSingle(ctx context.Context, l *Lease, c Commit, ck co
 	args = append(args, l.Contact, group, l.sig)
 	args = append(args, idx...)
 	keys := []string{ck.lease, ck.state, ck.inbox, ck.outbox, ck.timers, s.keys.timerIndex, s.keys.signals}
-	return commitReply(s.lua.commit1.Run(ctx, s.rdb, keys, args...))
+	return commitReply(s.batch.run(ctx, s.lua.commit1, keys, args...))
 }
 
 // commitCluster is a commit on Redis Cluster, where the timer index lives in
