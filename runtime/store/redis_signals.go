@@ -138,7 +138,9 @@ func (s *redisStore) tryLease(ctx context.Context, sig signal) (*Lease, error) {
 // signals the work again for any replica, rather than leaving the contact
 // held. It reports whether the leases could be taken (false: back off).
 func (s *redisStore) serve(sigs []signal) bool {
-	ctx, cancel := context.WithTimeout(s.ctx, opTimeout)
+	// Not cut short by Close: a lease taken whose reply was dropped would
+	// hold its contact for a lease TTL. Close waits for this goroutine.
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	granted, err := s.grant(ctx, sigs)
 	cancel()
 	t := time.NewTimer(handOverWait)
