@@ -15,8 +15,10 @@ import (
 // alone, a call goes out at once. Only for a single Redis: a Cluster routes
 // each call to its node.
 //
-// A batch's commands are independent (each touches one contact's keys, and
-// per contact the order of calls is kept). A pipeline broken midway and
+// A batch's commands are independent: each touches one contact's keys, and
+// calls a goroutine makes one after the other (a worker's commits, a
+// contact's successive webhooks) still run in that order, since each waits
+// for its reply before the next is made. A pipeline broken midway and
 // retried by go-redis may run a command twice, as a retried single command
 // may: the scripts are built for it (dedupe IDs, commit sequence numbers).
 type batcher struct {

@@ -244,8 +244,11 @@ func commitReply(cmd *redis.Cmd) (commitResult, error) {
 	if err != nil {
 		return commitResult{}, fmt.Errorf("store: commit: %w", err)
 	}
+	if len(res) != 2 && len(res) != 5 {
+		return commitResult{}, fmt.Errorf("store: commit: unexpected reply %v", res)
+	}
 	outcome, ok := res[0].(int64)
-	if !ok || (len(res) != 2 && len(res) != 5) {
+	if !ok {
 		return commitResult{}, fmt.Errorf("store: commit: unexpected reply %v", res)
 	}
 	reply := commitResult{outcome: outcome}
