@@ -66,7 +66,7 @@ func New() *cobra.Command {
 	f.StringSliceVar(&o.allowNetworks, "allow-private-networks", nil, "CIDRs HTTPRequest nodes may reach although private (e.g. 10.0.0.0/8)")
 	f.DurationVar(&o.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, time given to in-flight turns")
 	f.DurationVar(&o.leaseTTL, "lease-ttl", 30*time.Second, "how long a contact stays leased by a silent replica before another takes it over")
-	f.Float64Var(&o.sendRate, "send-rate", 0, "outbound messages per second for the account (0: the channel's default, 80 for WhatsApp; raise it after Meta upgrades the number)")
+	f.Float64Var(&o.sendRate, "send-rate", 0, "outbound messages per second for the account, shared by the flow's replicas with the Redis store (0: the channel's default: 80 for WhatsApp, 300 for Messenger and Instagram, 100 for Viber); the operator passes the ChannelBinding's spec.sendRate")
 	f.BoolVar(&o.pprof, "pprof", false, "serve Go profiles under /debug/pprof/ (for benchmarks; never expose it)")
 	_ = f.MarkHidden("pprof")
 	_ = cmd.MarkFlagRequired("flow")
