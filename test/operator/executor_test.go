@@ -252,7 +252,8 @@ var _ = Describe("A published flow", func() {
 		d := executorDeployment(f)
 		Eventually(gone(d)).Should(BeFalse())
 		Expect(d.Spec.Template.Spec.Containers[0].Args).NotTo(ContainElement("--binding"))
-		Expect(condition(f, v1alpha1.ConditionBound)()).To(Equal("True/NotNeeded"))
+		// The status is patched after the Deployment is applied: wait for it.
+		Eventually(condition(f, v1alpha1.ConditionBound)).Should(Equal("True/NotNeeded"))
 		rollOut(d)
 		Eventually(condition(f, v1alpha1.ConditionReady)).Should(Equal("True/Succeeded"))
 	})
