@@ -5,7 +5,8 @@
 // outbound sends (Delivery: bounded retries with full-jitter backoff that
 // honour Retry-After; RateLimiter: a per-account token bucket of a process;
 // SharedRateLimiter: one an account's replicas share through a TokenSource
-// such as the Redis store; ReadBody: a size-capped body reader). Time is injected through Clock so retry and rate
+// such as the Redis store; ReadBody: a size-capped body reader), and the
+// HMAC-SHA256 webhook signature digest Meta and Viber both use. Time is injected through Clock so retry and rate
 // tests never sleep for real.
 //
 // It owns nothing channel-specific: wire formats live in the channel

@@ -1,9 +1,6 @@
 package meta
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -39,14 +36,13 @@ func VerifySignature(header string, body []byte, appSecret string) error {
 		return ErrSignatureMissing
 	}
 	hexSig, ok := strings.CutPrefix(header, signaturePrefix)
-	if !ok || len(hexSig) != 2*sha256.Size {
+	if !ok {
 		return ErrSignatureMalformed
 	}
-	got, err := hex.DecodeString(hexSig)
-	if err != nil {
+	switch wellFormed, valid := channel.VerifyHMACSHA256(hexSig, body, appSecret); {
+	case !wellFormed:
 		return ErrSignatureMalformed
-	}
-	if !hmac.Equal(got, mac(body, appSecret)) {
+	case !valid:
 		return ErrSignatureMismatch
 	}
 	return nil
@@ -55,11 +51,5 @@ func VerifySignature(header string, body []byte, appSecret string) error {
 // Sign returns the X-Hub-Signature-256 value Meta would send for body: the
 // sandbox, tests and a local webhook replayer use it.
 func Sign(body []byte, appSecret string) string {
-	return signaturePrefix + hex.EncodeToString(mac(body, appSecret))
-}
-
-func mac(body []byte, secret string) []byte {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return m.Sum(nil)
+	return signaturePrefix + channel.SignHMACSHA256(body, appSecret)
 }

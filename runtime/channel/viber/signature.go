@@ -1,9 +1,6 @@
 package viber
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/chatflow-dev/chatflow/runtime/channel"
@@ -32,14 +29,10 @@ func VerifySignature(header string, body []byte, authToken string) error {
 	if header == "" {
 		return ErrSignatureMissing
 	}
-	if len(header) != 2*sha256.Size {
+	switch wellFormed, valid := channel.VerifyHMACSHA256(header, body, authToken); {
+	case !wellFormed:
 		return ErrSignatureMalformed
-	}
-	got, err := hex.DecodeString(header)
-	if err != nil {
-		return ErrSignatureMalformed
-	}
-	if !hmac.Equal(got, mac(body, authToken)) {
+	case !valid:
 		return ErrSignatureMismatch
 	}
 	return nil
@@ -47,10 +40,4 @@ func VerifySignature(header string, body []byte, authToken string) error {
 
 // Sign returns the X-Viber-Content-Signature value Viber would send for
 // body; tests and a local replayer use it.
-func Sign(body []byte, authToken string) string { return hex.EncodeToString(mac(body, authToken)) }
-
-func mac(body []byte, key string) []byte {
-	m := hmac.New(sha256.New, []byte(key))
-	m.Write(body)
-	return m.Sum(nil)
-}
+func Sign(body []byte, authToken string) string { return channel.SignHMACSHA256(body, authToken) }
