@@ -19,7 +19,7 @@ import (
 // DefaultAPIBaseURL is the Graph API base URL (version included); a
 // binding's apiBaseURL replaces it, e.g. with the sandbox, or with
 // https://graph.instagram.com/v21.0 for Instagram API with Instagram Login.
-const DefaultAPIBaseURL = "https://graph.facebook.com/v21.0"
+const DefaultAPIBaseURL = meta.GraphAPIBaseURL
 
 // DefaultRate is the Send API limit per Page or Instagram account: "300
 // calls per second ... for messages that contain text, links, reactions,
@@ -177,7 +177,7 @@ func (c *Client) decodeResponse(status int, _ http.Header, body []byte) (string,
 			Message: fmt.Sprintf("%s: HTTP %d response without message_id", c.flavor, status)}
 	}
 	if ge, ok := meta.ParseGraphError(body); ok {
-		return "", &message.SendError{Class: classifyGraph(ge, status), Code: ge.Code, Message: ge.Error()}
+		return "", &message.SendError{Class: meta.ClassifyGraphError(ge, status, classifyCode), Code: ge.Code, Message: ge.Error()}
 	}
 	return "", &message.SendError{Code: status,
 		Message: fmt.Sprintf("%s: HTTP %d %s", c.flavor, status, http.StatusText(status))}

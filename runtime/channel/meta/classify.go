@@ -1,6 +1,9 @@
 package meta
 
-import "github.com/chatflow-dev/chatflow/runtime/message"
+import (
+	"github.com/chatflow-dev/chatflow/runtime/channel"
+	"github.com/chatflow-dev/chatflow/runtime/message"
+)
 
 // ClassifyGraphCode classifies the Graph-wide error codes every Meta
 // channel can get (WhatsApp and Messenger add their own codes on top); ok
@@ -24,4 +27,17 @@ func ClassifyGraphCode(code int) (class message.ErrorClass, ok bool) {
 		return message.Permanent, true
 	}
 	return "", false
+}
+
+// ClassifyGraphError classifies a synchronous Graph error body: by its code
+// (byCode, the channel's own codes on top of ClassifyGraphCode's), then by
+// Graph's is_transient hint, then by the HTTP status.
+func ClassifyGraphError(e *GraphError, httpStatus int, byCode func(int) (message.ErrorClass, bool)) message.ErrorClass {
+	if c, ok := byCode(e.Code); ok {
+		return c
+	}
+	if e.IsTransient {
+		return message.Retryable
+	}
+	return channel.ClassifyHTTPStatus(httpStatus)
 }

@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// GraphAPIBaseURL is the Graph API's base URL, version included, which the
+// Cloud API (WhatsApp), Messenger and Instagram Messaging share.
+const GraphAPIBaseURL = "https://graph.facebook.com/v21.0"
+
 // GraphError is the error object of a Graph API error response,
 // {"error": {...}}, shared by the WhatsApp Cloud API, Messenger and
 // Instagram send APIs. Meta advises keying handling on Code and

@@ -50,15 +50,3 @@ func classifyCode(code int) (message.ErrorClass, bool) {
 	}
 	return meta.ClassifyGraphCode(code)
 }
-
-// classifyGraph classifies a synchronous Graph error: by code, then by
-// Graph's is_transient hint, then by HTTP status.
-func classifyGraph(e *meta.GraphError, httpStatus int) message.ErrorClass {
-	if c, ok := classifyCode(e.Code); ok {
-		return c
-	}
-	if e.IsTransient {
-		return message.Retryable
-	}
-	return channel.ClassifyHTTPStatus(httpStatus)
-}

@@ -18,7 +18,7 @@ import (
 
 // DefaultAPIBaseURL is the Cloud API's base URL (Graph API version
 // included); a binding's apiBaseURL replaces it, e.g. with the sandbox.
-const DefaultAPIBaseURL = "https://graph.facebook.com/v21.0"
+const DefaultAPIBaseURL = meta.GraphAPIBaseURL
 
 // Config configures a Client.
 type Config struct {
@@ -127,7 +127,7 @@ func decodeResponse(status int, _ http.Header, body []byte) (string, *message.Se
 			Message: fmt.Sprintf("whatsapp: HTTP %d response without messages[0].id", status)}
 	}
 	if ge, ok := meta.ParseGraphError(body); ok {
-		return "", &message.SendError{Class: classifyGraph(ge, status), Code: ge.Code, Message: ge.Error()}
+		return "", &message.SendError{Class: meta.ClassifyGraphError(ge, status, classifyCode), Code: ge.Code, Message: ge.Error()}
 	}
 	// No Graph error body (a proxy's page, an empty 502): classify by status.
 	return "", &message.SendError{Code: status,
