@@ -135,11 +135,7 @@ func newClient(url string) (redis.UniversalClient, error) {
 	}
 	o.ContextTimeoutEnabled = true
 	o.MaintNotificationsConfig = noMaint
-	o.DialTimeout = orDefault(o.DialTimeout, 2*time.Second)
-	o.ReadTimeout = orDefault(o.ReadTimeout, 3*time.Second)
-	o.WriteTimeout = orDefault(o.WriteTimeout, 3*time.Second)
-	o.PoolSize = poolSize(o.PoolSize)
-	o.Protocol = protocol(o.Protocol)
+	setDefaults(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolSize, &o.Protocol)
 	return redis.NewClient(o), nil
 }
 
@@ -150,12 +146,20 @@ func newCluster(url string, noMaint *maintnotifications.Config) (redis.Universal
 	}
 	o.ContextTimeoutEnabled = true
 	o.MaintNotificationsConfig = noMaint
-	o.DialTimeout = orDefault(o.DialTimeout, 2*time.Second)
-	o.ReadTimeout = orDefault(o.ReadTimeout, 3*time.Second)
-	o.WriteTimeout = orDefault(o.WriteTimeout, 3*time.Second)
-	o.PoolSize = poolSize(o.PoolSize)
-	o.Protocol = protocol(o.Protocol)
+	setDefaults(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolSize, &o.Protocol)
 	return redis.NewClusterClient(o), nil
+}
+
+// setDefaults fills in what the URL left unset, the same for a single
+// Redis and a Cluster (their option structs share these fields but no
+// type): timeouts short enough that no call hangs for long when Redis is
+// unreachable, and the pool and protocol below.
+func setDefaults(dial, read, write *time.Duration, pool, proto *int) {
+	*dial = orDefault(*dial, 2*time.Second)
+	*read = orDefault(*read, 3*time.Second)
+	*write = orDefault(*write, 3*time.Second)
+	*pool = poolSize(*pool)
+	*proto = protocol(*proto)
 }
 
 // poolSize is the connection pool unless the URL sets pool_size. go-redis
