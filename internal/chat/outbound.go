@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/chatflow-dev/chatflow/runtime/channel/sandbox"
 )
 
 // ChoiceKind says how picking a choice goes back to the flow.
@@ -50,15 +52,9 @@ type Reply struct {
 	Tracking string
 }
 
-// record is a message the sandbox accepted (GET /sandbox/messages).
-type record struct {
-	Seq       int64           `json:"seq"`
-	Channel   string          `json:"channel"`
-	Account   string          `json:"account"`
-	To        string          `json:"to"`
-	MessageID string          `json:"messageId"`
-	Body      json.RawMessage `json:"body"`
-}
+// record is a message the sandbox accepted (GET /sandbox/messages), as
+// the sandbox itself describes it.
+type record = sandbox.Record
 
 // parseReply reads a send request the sandbox recorded, in the channel's
 // wire format, as a Reply.

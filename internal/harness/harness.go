@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/chatflow-dev/chatflow/runtime/channel/meta"
+	"github.com/chatflow-dev/chatflow/runtime/channel/sandbox"
 )
 
 // RepoRoot is the repository root.
@@ -273,15 +274,7 @@ func PostWebhook(ctx context.Context, c *http.Client, url, path string, body []b
 }
 
 // SandboxMessage is one message the sandbox accepted.
-type SandboxMessage struct {
-	Seq       int64           `json:"seq"`
-	Channel   string          `json:"channel"`
-	To        string          `json:"to"`
-	MessageID string          `json:"messageId"`
-	Body      json.RawMessage `json:"body"`
-	// ReceivedAt is when the sandbox accepted the send.
-	ReceivedAt time.Time `json:"receivedAt"`
-}
+type SandboxMessage sandbox.Record
 
 // Text returns the text of a WhatsApp text message body (or the body of an
 // interactive one).
