@@ -45,7 +45,7 @@ func (e *Executor) work(ctx context.Context, drainTimeout time.Duration) {
 		// The contact is finished even when shutdown starts meanwhile, so
 		// its work context outlives ctx by at most drainTimeout.
 		wctx, cancel := detachWithTimeout(ctx, drainTimeout)
-		e.processContact(wctx, lease, ctx.Done())
+		e.processContact(wctx, lease, ctx)
 		// A no-op when the last commit released the lease already.
 		_ = retryStore(wctx, func() error { return e.store.Release(wctx, lease) })
 		cancel()
@@ -108,9 +108,10 @@ type contactWork struct {
 }
 
 // processContact drains a leased contact's inbox, one event at a time.
-// Once draining is closed (shutdown) it finishes the items it has but does
-// not go on with new ones: the release hands them to another replica.
-func (e *Executor) processContact(ctx context.Context, lease *store.Lease, draining <-chan struct{}) {
+// Once shutdown is done (the executor is stopping) it finishes the items it
+// has but does not go on with new ones: the release hands them to another
+// replica.
+func (e *Executor) processContact(ctx context.Context, lease *store.Lease, shutdown context.Context) {
 	stopRenew := e.keepLease(ctx, lease)
 	defer stopRenew()
 	snap, err := e.store.Load(ctx, lease)
@@ -138,7 +139,7 @@ func (e *Executor) processContact(ctx context.Context, lease *store.Lease, drain
 				return // lease lost or store down: the item stays queued for the next holder
 			}
 		}
-		if len(snap.Inbox) == 0 || lease.Released() || closed(draining) {
+		if len(snap.Inbox) == 0 || lease.Released() || shutdown.Err() != nil {
 			return
 		}
 		// The last commit found items that arrived meanwhile and kept the
@@ -149,15 +150,6 @@ func (e *Executor) processContact(ctx context.Context, lease *store.Lease, drain
 		if !bytes.Equal(snap.State, w.committed) {
 			return // not what this lease committed: leave it to a fresh lease
 		}
-	}
-}
-
-func closed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
 	}
 }
 
