@@ -589,3 +589,13 @@ func (h countPipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 		return next(ctx, cmds)
 	}
 }
+
+// tryLease takes the lease of one signal's contact, as the reader would,
+// and returns nil when another worker holds the contact.
+func (s *redisStore) tryLease(ctx context.Context, sig signal) (*Lease, error) {
+	granted, err := s.grant(ctx, []signal{sig})
+	if len(granted) == 1 {
+		return granted[0], nil
+	}
+	return nil, err
+}

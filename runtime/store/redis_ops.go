@@ -181,7 +181,11 @@ func (s *redisStore) Commit(ctx context.Context, l *Lease, c Commit) error {
 		default:
 			l.released = true
 			if !s.single() {
-				s.ackReleased(ctx, l)
+				// On a Cluster the acknowledgement is a call of its own (no
+				// work was left, so nothing to signal). The commit is applied
+				// whatever happens here: if it fails, the lease's signal is
+				// reclaimed after a LeaseTTL and finds nothing to do.
+				_ = s.signalAndAck(ctx, l, 0)
 			}
 		}
 		return nil
@@ -354,12 +358,4 @@ func (s *redisStore) signalAndAck(ctx context.Context, l *Lease, left int64) err
 		}
 	}
 	return nil
-}
-
-// ackReleased finishes a commit that released its lease on Redis Cluster
-// (no work was left, so nothing to signal). The commit is applied whatever
-// happens here: if the acknowledgement fails, the lease's signal stays
-// pending and is reclaimed after a LeaseTTL, which finds nothing to do.
-func (s *redisStore) ackReleased(ctx context.Context, l *Lease) {
-	_ = s.signalAndAck(ctx, l, 0)
 }

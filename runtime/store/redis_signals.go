@@ -122,16 +122,6 @@ func (s *redisStore) grant(ctx context.Context, sigs []signal) ([]*Lease, error)
 	return granted, firstErr
 }
 
-// tryLease takes the lease of one signal's contact. It returns nil when the
-// contact is held by another worker.
-func (s *redisStore) tryLease(ctx context.Context, sig signal) (*Lease, error) {
-	granted, err := s.grant(ctx, []signal{sig})
-	if len(granted) == 1 {
-		return granted[0], nil
-	}
-	return nil, err
-}
-
 // serve leases the signals' contacts and hands the leases to Acquire
 // calls. A lease that no call takes in time (its caller gave up between the
 // read and now), or that is in hand at Close, is released: the release

@@ -23,20 +23,11 @@ func (s *redisStore) indexTimers(ctx context.Context, contact string, timers []T
 	if err != nil {
 		return 0, nil, err
 	}
-	stamp, err := s.runIndex(ctx, args)
-	return stamp, nonces, err
-}
-
-// runIndex adds the index entries of indexArgs and returns their stamp.
-func (s *redisStore) runIndex(ctx context.Context, args []any) (int64, error) {
-	if len(args) == 0 {
-		return 0, nil
-	}
 	stamp, err := s.lua.index.Run(ctx, s.rdb, []string{s.keys.timerIndex}, args...).Int64()
 	if err != nil {
-		return 0, fmt.Errorf("store: index timers: %w", err)
+		return 0, nil, fmt.Errorf("store: index timers: %w", err)
 	}
-	return stamp, nil
+	return stamp, nonces, nil
 }
 
 // indexArgs are the arguments of index.lua for timers, with the fresh nonce
