@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatflow-dev/chatflow/internal/sandbox"
 	"github.com/chatflow-dev/chatflow/runtime/channel/meta"
-	"github.com/chatflow-dev/chatflow/runtime/channel/sandbox"
 	"github.com/chatflow-dev/chatflow/runtime/channel/whatsapp"
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )

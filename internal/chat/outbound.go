@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/chatflow-dev/chatflow/runtime/channel/sandbox"
+	"github.com/chatflow-dev/chatflow/internal/sandbox"
 )
 
 // ChoiceKind says how picking a choice goes back to the flow.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/internal/chat"
-	"github.com/chatflow-dev/chatflow/internal/devstate"
+	"github.com/chatflow-dev/chatflow/internal/dev/statefile"
 	"github.com/chatflow-dev/chatflow/runtime/channel"
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
@@ -52,7 +52,7 @@ func newChatCommand() *cobra.Command {
 	f.StringVarP(&o.namespace, "namespace", "n", "", "the flow's namespace (default: the kubeconfig context's)")
 	f.StringVar(&o.kubeContext, "context", "", "the kubeconfig context to use")
 	f.StringVar(&o.kubeconfigPath, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else the one of chatflow dev, else ~/.kube/config)")
-	f.StringVar(&o.dir, "dir", devstate.DefaultDir, "the directory of chatflow dev, whose state says where executors and the sandbox listen")
+	f.StringVar(&o.dir, "dir", statefile.DefaultDir, "the directory of chatflow dev, whose state says where executors and the sandbox listen")
 	f.StringVar(&o.contact, "contact", "15550100100", "the contact id you chat as (a WhatsApp number, PSID, IGSID or Viber id)")
 	f.StringVar(&o.name, "name", "Alex", "the contact's profile name")
 	f.StringVar(&o.executorURL, "executor", "", "URL of the flow's executor (default: from chatflow dev)")
@@ -65,7 +65,7 @@ func newChatCommand() *cobra.Command {
 
 func runChat(cmd *cobra.Command, flowName string, o chatOptions) error {
 	ctx := cmd.Context()
-	state, stateErr := devstate.LoadState(o.dir)
+	state, stateErr := statefile.LoadState(o.dir)
 	cfg, ns, err := chatKubeconfig(o, state)
 	if err != nil {
 		return err
@@ -157,7 +157,7 @@ func runChat(cmd *cobra.Command, flowName string, o chatOptions) error {
 
 // chatKubeconfig picks the kubeconfig: --kubeconfig, $KUBECONFIG, the one
 // of the running chatflow dev, else kubectl's defaults.
-func chatKubeconfig(o chatOptions, state *devstate.State) (*rest.Config, string, error) {
+func chatKubeconfig(o chatOptions, state *statefile.State) (*rest.Config, string, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	switch {
 	case o.kubeconfigPath != "":
@@ -198,7 +198,7 @@ func pickBinding(items []v1alpha1.ChannelBinding, flow string) *v1alpha1.Channel
 	return found
 }
 
-func logOf(e devstate.Executor) string {
+func logOf(e statefile.Executor) string {
 	for _, r := range e.Replicas {
 		return r.Log
 	}

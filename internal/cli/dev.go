@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chatflow-dev/chatflow/internal/dev"
-	"github.com/chatflow-dev/chatflow/internal/devstate"
+	"github.com/chatflow-dev/chatflow/internal/dev/statefile"
 )
 
 func newDevCommand() *cobra.Command {
@@ -48,7 +48,7 @@ func newDevCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Dir, "dir", devstate.DefaultDir, "directory of the environment's state: kubeconfig, state.json, logs, etcd data, executor files")
+	f.StringVar(&o.Dir, "dir", statefile.DefaultDir, "directory of the environment's state: kubeconfig, state.json, logs, etcd data, executor files")
 	f.StringVar(&o.SandboxAddress, "sandbox-listen", dev.DefaultSandboxAddress,
 		"address of the channel sandbox; config/dev-samples points the bindings' apiBaseURL at the default")
 	f.StringVar(&o.ConfigDir, "config", "", "the repository's config/ directory (default: found from the working directory)")

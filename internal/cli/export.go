@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
-	"github.com/chatflow-dev/chatflow/internal/portable"
+	"github.com/chatflow-dev/chatflow/internal/flowjson"
 )
 
 func newExportCommand() *cobra.Command {
@@ -52,7 +52,7 @@ chatflow import turns the JSON back into the same manifest.`,
 			default:
 				return errors.New("name the flow: -f FILE, or NAME to read it from the cluster")
 			}
-			pf, err := portable.FromChatFlow(cf)
+			pf, err := flowjson.FromChatFlow(cf)
 			if err != nil {
 				return err
 			}

@@ -9,9 +9,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/internal/flowjson"
 	"github.com/chatflow-dev/chatflow/internal/lint"
 	"github.com/chatflow-dev/chatflow/internal/manifest"
-	"github.com/chatflow-dev/chatflow/internal/portable"
 	"github.com/chatflow-dev/chatflow/internal/testenv"
 )
 
@@ -37,7 +37,7 @@ func TestExportFromCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromFile, err := portable.FromChatFlow(f.Written)
+	fromFile, err := flowjson.FromChatFlow(f.Written)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestExportFromCluster(t *testing.T) {
 	if got.UID == "" || got.ResourceVersion == "" {
 		t.Fatal("the flow did not come from the API server")
 	}
-	pf, err := portable.FromChatFlow(got)
+	pf, err := flowjson.FromChatFlow(got)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,10 +8,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/internal/flowjson"
 	"github.com/chatflow-dev/chatflow/internal/lint"
 	"github.com/chatflow-dev/chatflow/internal/manifest"
-	"github.com/chatflow-dev/chatflow/internal/portable"
-	"github.com/chatflow-dev/chatflow/internal/studio"
+	"github.com/chatflow-dev/chatflow/internal/twilio"
 )
 
 func newImportCommand() *cobra.Command {
@@ -51,7 +51,7 @@ stderr by state name and type and listed in the manifest's header comment;
 			var b []byte
 			switch from {
 			case "chatflow":
-				pf, err := portable.Parse(data)
+				pf, err := flowjson.Parse(data)
 				if err != nil {
 					return err
 				}
@@ -61,11 +61,11 @@ stderr by state name and type and listed in the manifest's header comment;
 				if w := pf.Check(); w != "" {
 					fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
 				}
-				if b, err = portable.Manifest(pf.ChatFlow(namespace), ""); err != nil {
+				if b, err = flowjson.Manifest(pf.ChatFlow(namespace), ""); err != nil {
 					return err
 				}
 			case "twilio-studio":
-				cf, rep, err := studio.Import(data, studio.Options{Name: name, Namespace: namespace, Trigger: v1alpha1.TriggerType(trigger)})
+				cf, rep, err := twilio.Import(data, twilio.Options{Name: name, Namespace: namespace, Trigger: v1alpha1.TriggerType(trigger)})
 				if err != nil {
 					return err
 				}
@@ -74,7 +74,7 @@ stderr by state name and type and listed in the manifest's header comment;
 					fmt.Fprintln(cmd.ErrOrStderr(), it)
 					header += "\n" + it.String()
 				}
-				if b, err = portable.Manifest(cf, header); err != nil {
+				if b, err = flowjson.Manifest(cf, header); err != nil {
 					return err
 				}
 				if strict && rep.Dropped() > 0 {

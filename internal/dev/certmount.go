@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
-	"github.com/chatflow-dev/chatflow/internal/devstate"
+	"github.com/chatflow-dev/chatflow/internal/dev/statefile"
 )
 
 // certMount does for the manager what the kubelet does for its pod: it
@@ -51,7 +51,7 @@ func (m *certMount) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 		} else if err != nil && !os.IsNotExist(err) {
 			return ctrl.Result{}, err
 		}
-		if err := devstate.WriteFileAtomic(p, v, 0o600); err != nil {
+		if err := statefile.WriteFileAtomic(p, v, 0o600); err != nil {
 			return ctrl.Result{}, err
 		}
 	}

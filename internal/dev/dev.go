@@ -28,8 +28,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/chatflow-dev/chatflow/controllers/builders"
-	"github.com/chatflow-dev/chatflow/internal/devstate"
-	"github.com/chatflow-dev/chatflow/runtime/channel/sandbox"
+	"github.com/chatflow-dev/chatflow/internal/dev/statefile"
+	"github.com/chatflow-dev/chatflow/internal/sandbox"
 )
 
 // DefaultSandboxAddress is where the sandbox listens unless told
@@ -132,7 +132,7 @@ func Run(ctx context.Context, o Options) (retErr error) {
 		}
 	})
 	kubeconfig := filepath.Join(o.Dir, "kubeconfig")
-	if err := devstate.WriteFileAtomic(kubeconfig, env.KubeConfig, 0o600); err != nil {
+	if err := statefile.WriteFileAtomic(kubeconfig, env.KubeConfig, 0o600); err != nil {
 		return err
 	}
 	cfg := env.Config
@@ -149,12 +149,12 @@ func Run(ctx context.Context, o Options) (retErr error) {
 		return err
 	}
 
-	state := &stateStore{dir: o.Dir, log: log, state: devstate.State{
+	state := &stateStore{dir: o.Dir, log: log, state: statefile.State{
 		PID: os.Getpid(), Kubeconfig: kubeconfig, APIServer: cfg.Host, Sandbox: sandboxURL,
 	}}
 	stops = append(stops, func() {
 		state.setLive(false)
-		_ = os.Remove(filepath.Join(o.Dir, devstate.StateFile))
+		_ = os.Remove(filepath.Join(o.Dir, statefile.StateFile))
 	})
 
 	// The runner (and the manager's certificate "kubelet") in-process.
@@ -210,7 +210,7 @@ func Run(ctx context.Context, o Options) (retErr error) {
 
 func (o *Options) defaults() error {
 	if o.Dir == "" {
-		o.Dir = devstate.DefaultDir
+		o.Dir = statefile.DefaultDir
 	}
 	abs, err := filepath.Abs(o.Dir)
 	if err != nil {
@@ -287,7 +287,7 @@ func prepareDir(dir string) (*devDirs, error) {
 		return nil, fmt.Errorf("another chatflow dev uses %s: stop it (Ctrl-C) or pass another --dir", dir)
 	}
 	d.lock = lock
-	for _, p := range []string{d.logs, d.runs, filepath.Join(dir, "manager"), d.etcd, d.apiserver, filepath.Join(dir, devstate.StateFile)} {
+	for _, p := range []string{d.logs, d.runs, filepath.Join(dir, "manager"), d.etcd, d.apiserver, filepath.Join(dir, statefile.StateFile)} {
 		if err := os.RemoveAll(p); err != nil {
 			d.unlock()
 			return nil, err

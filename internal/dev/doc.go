@@ -13,17 +13,17 @@
 //     template without downtime, stops them when the Deployment goes, and
 //     writes the Deployment status the operator waits for;
 //   - certMount plays the kubelet for the manager's certificate Secret;
-//   - the channel sandbox (runtime/channel/sandbox) receives what the
+//   - the channel sandbox (internal/sandbox) receives what the
 //     executors send, next to a demo order API for the order-status
 //     sample.
 //
 // Everything lives under one directory (default .chatflow-dev/): the
-// kubeconfig, state.json (internal/devstate: where the sandbox and every
+// kubeconfig, state.json (internal/dev/statefile: where the sandbox and every
 // executor listen, read by `chatflow chat`), logs, etcd data and the
 // executors' files.
 // Run returns only after every process it started is gone.
 //
 // It imports the operator's builders for their labels and names only; it
 // must not import the controllers' reconcilers, the executor runtime or
-// the test harness.
+// the test process helpers (test/procs).
 package dev

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chatflow-dev/chatflow/internal/devstate"
+	"github.com/chatflow-dev/chatflow/internal/dev/statefile"
 )
 
 // printer writes the lines a developer reads, one at a time.
@@ -32,14 +32,14 @@ func (p *printer) raw(text string) {
 type stateStore struct {
 	mu    sync.Mutex
 	dir   string
-	state devstate.State
+	state statefile.State
 	log   *printer
 	// live is false before the environment is up and after it stops: the
 	// file is written only in between.
 	live bool
 }
 
-func (s *stateStore) setExecutors(e map[string]devstate.Executor) {
+func (s *stateStore) setExecutors(e map[string]statefile.Executor) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.state.Executors = e
@@ -57,7 +57,7 @@ func (s *stateStore) writeLocked() {
 	if !s.live {
 		return
 	}
-	if err := devstate.WriteState(s.dir, &s.state); err != nil {
+	if err := statefile.WriteState(s.dir, &s.state); err != nil {
 		s.log.printf("writing the state file: %v", err)
 	}
 }

@@ -24,7 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/chatflow-dev/chatflow/controllers/builders"
-	"github.com/chatflow-dev/chatflow/internal/devstate"
+	"github.com/chatflow-dev/chatflow/internal/dev/statefile"
 )
 
 // runner stands in for the Deployment controller and the kubelet for the
@@ -328,15 +328,15 @@ func (r *runner) shutdown() {
 // publish writes the executors into the state file.
 func (r *runner) publish() {
 	r.mu.Lock()
-	execs := map[string]devstate.Executor{}
+	execs := map[string]statefile.Executor{}
 	for key, run := range r.deploys {
-		e := devstate.Executor{Namespace: key.Namespace, Deployment: key.Name, Flow: run.flow, Revision: run.revision}
+		e := statefile.Executor{Namespace: key.Namespace, Deployment: key.Name, Flow: run.flow, Revision: run.revision}
 		for _, p := range run.pods {
 			s := p.proc.snapshot()
 			if s.exited {
 				continue
 			}
-			e.Replicas = append(e.Replicas, devstate.Replica{
+			e.Replicas = append(e.Replicas, statefile.Replica{
 				Name: p.name, PID: s.pid, URL: p.url, Revision: p.revision,
 				Ready: s.ready && !s.stopping, Restarts: s.restarts, Log: p.log,
 			})

@@ -26,8 +26,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/internal/flowjson"
 	"github.com/chatflow-dev/chatflow/internal/manifest"
-	"github.com/chatflow-dev/chatflow/internal/portable"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
@@ -148,9 +148,9 @@ func (l *linter) check(objs []manifest.Object) {
 	var bindings []*Binding
 	for i := range objs {
 		o := objs[i]
-		if portable.IsPortable(o) {
+		if flowjson.IsPortable(o) {
 			// An exported flow: lint the ChatFlow it stands for, at its own lines.
-			m, unknown, err := portable.AsManifest(o)
+			m, unknown, err := flowjson.AsManifest(o)
 			for _, u := range unknown {
 				l.r.Problems = append(l.r.Problems, unknownField(o, u))
 			}

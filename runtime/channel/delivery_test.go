@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/chatflow-dev/chatflow/runtime/channel"
-	"github.com/chatflow-dev/chatflow/runtime/channel/channeltest"
+	"github.com/chatflow-dev/chatflow/runtime/channel/fakeclock"
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
 
@@ -105,7 +105,7 @@ func TestDeliveryRetries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, calls := scripted(t, tt.steps...)
-			clock := channeltest.NewFakeClock(epoch)
+			clock := fakeclock.NewFakeClock(epoch)
 			var retries []int
 			d := &channel.Delivery{
 				Client: srv.Client(), Clock: clock, Rand: func() float64 { return 0.5 },
@@ -143,7 +143,7 @@ func TestDeliveryRetries(t *testing.T) {
 
 func TestDeliveryRetryAfterKeptOnError(t *testing.T) {
 	srv, _ := scripted(t, step{429, "3600", ""})
-	d := &channel.Delivery{Client: srv.Client(), Clock: channeltest.NewFakeClock(epoch)}
+	d := &channel.Delivery{Client: srv.Client(), Clock: fakeclock.NewFakeClock(epoch)}
 	rc := d.Do(context.Background(), "acct", post(srv.URL), plainDecoder)
 	if rc.Error == nil || rc.Error.RetryAfter != time.Hour {
 		t.Fatalf("Error = %+v, want RetryAfter 1h so the executor can reschedule", rc.Error)
@@ -152,7 +152,7 @@ func TestDeliveryRetryAfterKeptOnError(t *testing.T) {
 
 func TestDeliveryBackoffGrowsWithJitter(t *testing.T) {
 	srv, _ := scripted(t, step{500, "", ""})
-	clock := channeltest.NewFakeClock(epoch)
+	clock := fakeclock.NewFakeClock(epoch)
 	d := &channel.Delivery{
 		Client: srv.Client(), Clock: clock, Rand: func() float64 { return 0.5 },
 		Retry: channel.RetryPolicy{MaxAttempts: 5, BaseDelay: time.Second, MaxDelay: 5 * time.Second},
@@ -168,7 +168,7 @@ func TestDeliveryNetworkErrorIsRetryableAndRedacted(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL + "/v21.0/me/messages?access_token=SECRET-TOKEN"
 	srv.Close() // connection refused from now on
-	clock := channeltest.NewFakeClock(epoch)
+	clock := fakeclock.NewFakeClock(epoch)
 	d := &channel.Delivery{Clock: clock, Retry: channel.RetryPolicy{MaxAttempts: 2}}
 	rc := d.Do(context.Background(), "acct", post(url), plainDecoder)
 	if rc.Error == nil || rc.Error.Class != message.Retryable || rc.Error.Code != channel.CodeNetwork {
@@ -183,7 +183,7 @@ func TestDeliveryNetworkErrorIsRetryableAndRedacted(t *testing.T) {
 }
 
 func TestDeliveryRequestBuildErrorIsPermanent(t *testing.T) {
-	d := &channel.Delivery{Clock: channeltest.NewFakeClock(epoch)}
+	d := &channel.Delivery{Clock: fakeclock.NewFakeClock(epoch)}
 	rc := d.Do(context.Background(), "acct", func(context.Context) (*http.Request, error) {
 		return nil, errors.New("no token")
 	}, plainDecoder)
@@ -195,7 +195,7 @@ func TestDeliveryRequestBuildErrorIsPermanent(t *testing.T) {
 func TestDeliveryCanceledContextStops(t *testing.T) {
 	srv, calls := scripted(t, step{500, "", ""})
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &channel.Delivery{Client: srv.Client(), Clock: channeltest.NewFakeClock(epoch),
+	d := &channel.Delivery{Client: srv.Client(), Clock: fakeclock.NewFakeClock(epoch),
 		OnRetry: func(int, *message.SendError, time.Duration) { cancel() }}
 	rc := d.Do(ctx, "acct", post(srv.URL), plainDecoder)
 	if rc.Error == nil || rc.Error.Class != message.Retryable {
@@ -208,7 +208,7 @@ func TestDeliveryCanceledContextStops(t *testing.T) {
 
 func TestDeliveryRateLimited(t *testing.T) {
 	srv, calls := scripted(t, step{200, "", "ok"})
-	clock := channeltest.NewFakeClock(epoch)
+	clock := fakeclock.NewFakeClock(epoch)
 	d := &channel.Delivery{Client: srv.Client(), Clock: clock, Limiter: channel.NewRateLimiter(10, 1, clock)}
 	for i := 0; i < 5; i++ {
 		if rc := d.Do(context.Background(), "acct", post(srv.URL), plainDecoder); rc.Error != nil {

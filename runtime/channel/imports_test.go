@@ -19,13 +19,13 @@ const module = "github.com/chatflow-dev/chatflow/"
 func TestImportBoundaries(t *testing.T) {
 	forbiddenEverywhere := []string{"runtime/flow", "runtime/store", "runtime/executor"}
 	forbidden := map[string][]string{
-		".":           {"runtime/channel/"},
-		"meta":        {"runtime/channel/whatsapp", "runtime/channel/sandbox", "runtime/channel/messenger", "runtime/channel/instagram", "runtime/channel/viber"},
-		"whatsapp":    {"runtime/channel/sandbox", "runtime/channel/messenger", "runtime/channel/instagram", "runtime/channel/viber"},
-		"sandbox":     {"runtime/channel/whatsapp", "runtime/channel/messenger", "runtime/channel/instagram", "runtime/channel/viber"},
-		"messenger":   {"runtime/channel/sandbox", "runtime/channel/whatsapp", "runtime/channel/instagram", "runtime/channel/viber"},
-		"viber":       {"runtime/channel/sandbox", "runtime/channel/whatsapp", "runtime/channel/messenger", "runtime/channel/instagram", "runtime/channel/meta"},
-		"channeltest": {"runtime/"},
+		".":                      {"runtime/channel/"},
+		"meta":                   {"runtime/channel/whatsapp", "internal/sandbox", "runtime/channel/messenger", "runtime/channel/instagram", "runtime/channel/viber"},
+		"whatsapp":               {"internal/sandbox", "runtime/channel/messenger", "runtime/channel/instagram", "runtime/channel/viber"},
+		"../../internal/sandbox": {"runtime/channel/whatsapp", "runtime/channel/messenger", "runtime/channel/instagram", "runtime/channel/viber"},
+		"messenger":              {"internal/sandbox", "runtime/channel/whatsapp", "runtime/channel/instagram", "runtime/channel/viber"},
+		"viber":                  {"internal/sandbox", "runtime/channel/whatsapp", "runtime/channel/messenger", "runtime/channel/instagram", "runtime/channel/meta"},
+		"fakeclock":              {"runtime/"},
 	}
 	for dir, extra := range forbidden {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))

@@ -6,13 +6,13 @@ import (
 	"time"
 
 	"github.com/chatflow-dev/chatflow/runtime/channel"
-	"github.com/chatflow-dev/chatflow/runtime/channel/channeltest"
+	"github.com/chatflow-dev/chatflow/runtime/channel/fakeclock"
 )
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func TestRateLimiterDefaultWhatsAppRate(t *testing.T) {
-	clock := channeltest.NewFakeClock(epoch)
+	clock := fakeclock.NewFakeClock(epoch)
 	l := channel.NewRateLimiter(channel.DefaultWhatsAppRate, 0, clock)
 	ctx := context.Background()
 	for i := 0; i < 200; i++ {
@@ -32,7 +32,7 @@ func TestRateLimiterDefaultWhatsAppRate(t *testing.T) {
 }
 
 func TestRateLimiterPerAccount(t *testing.T) {
-	clock := channeltest.NewFakeClock(epoch)
+	clock := fakeclock.NewFakeClock(epoch)
 	l := channel.NewRateLimiter(1, 1, clock)
 	ctx := context.Background()
 	for _, acct := range []string{"a", "b", "c"} {
@@ -52,7 +52,7 @@ func TestRateLimiterPerAccount(t *testing.T) {
 }
 
 func TestRateLimiterSetAccountLimit(t *testing.T) {
-	clock := channeltest.NewFakeClock(epoch)
+	clock := fakeclock.NewFakeClock(epoch)
 	l := channel.NewRateLimiter(80, 0, clock)
 	l.SetAccountLimit("coexistence", 20, 1)
 	ctx := context.Background()
@@ -65,7 +65,7 @@ func TestRateLimiterSetAccountLimit(t *testing.T) {
 }
 
 func TestRateLimiterCanceled(t *testing.T) {
-	clock := channeltest.NewFakeClock(epoch)
+	clock := fakeclock.NewFakeClock(epoch)
 	l := channel.NewRateLimiter(1, 1, clock)
 	_ = l.Wait(context.Background(), "a")
 	ctx, cancel := context.WithCancel(context.Background())

@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"github.com/chatflow-dev/chatflow/runtime/channel"
-	"github.com/chatflow-dev/chatflow/runtime/channel/channeltest"
+	"github.com/chatflow-dev/chatflow/runtime/channel/fakeclock"
 )
 
 // gcraSource is a TokenSource kept in the test's memory on a fake clock,
 // with the arithmetic of the Redis script: what a replica would share.
 type gcraSource struct {
-	clock *channeltest.FakeClock
+	clock *fakeclock.FakeClock
 	tat   map[string]time.Time
 	calls []int // n asked per call
 	err   error
@@ -39,7 +39,7 @@ func (s *gcraSource) Take(_ context.Context, bucket string, perSecond float64, b
 	return granted, 0, nil
 }
 
-func newGCRA(clock *channeltest.FakeClock) *gcraSource {
+func newGCRA(clock *fakeclock.FakeClock) *gcraSource {
 	return &gcraSource{clock: clock, tat: map[string]time.Time{}}
 }
 
@@ -48,7 +48,7 @@ func newGCRA(clock *channeltest.FakeClock) *gcraSource {
 // after the first second's burst, as one process alone would; each asks
 // for tokens a tenth of a second's worth at a time.
 func TestSharedRateLimiterHoldsTheRateAcrossReplicas(t *testing.T) {
-	clock := channeltest.NewFakeClock(epoch)
+	clock := fakeclock.NewFakeClock(epoch)
 	src := newGCRA(clock)
 	a := channel.NewSharedRateLimiter(src, "WhatsApp", channel.DefaultWhatsAppRate, 0, clock)
 	b := channel.NewSharedRateLimiter(src, "WhatsApp", channel.DefaultWhatsAppRate, 0, clock)
@@ -83,7 +83,7 @@ func TestSharedRateLimiterHoldsTheRateAcrossReplicas(t *testing.T) {
 // TestSharedRateLimiterDropsHeldTokens: tokens a process took and did not
 // use within a second are dropped, not spent in a burst later.
 func TestSharedRateLimiterDropsHeldTokens(t *testing.T) {
-	clock := channeltest.NewFakeClock(epoch)
+	clock := fakeclock.NewFakeClock(epoch)
 	src := newGCRA(clock)
 	l := channel.NewSharedRateLimiter(src, "WhatsApp", 80, 0, clock)
 	ctx := context.Background()
@@ -102,7 +102,7 @@ func TestSharedRateLimiterDropsHeldTokens(t *testing.T) {
 // TestSharedRateLimiterFallsBackWhenTheSourceFails: with the shared bucket
 // unreachable, sends are still limited, by a bucket of this process.
 func TestSharedRateLimiterFallsBackWhenTheSourceFails(t *testing.T) {
-	clock := channeltest.NewFakeClock(epoch)
+	clock := fakeclock.NewFakeClock(epoch)
 	src := newGCRA(clock)
 	src.err = errors.New("redis down")
 	l := channel.NewSharedRateLimiter(src, "Viber", 1, 1, clock)
@@ -120,7 +120,7 @@ func TestSharedRateLimiterFallsBackWhenTheSourceFails(t *testing.T) {
 // TestSharedRateLimiterHonoursContext: a send waiting for a token gives up
 // when its context ends.
 func TestSharedRateLimiterHonoursContext(t *testing.T) {
-	clock := channeltest.NewFakeClock(epoch)
+	clock := fakeclock.NewFakeClock(epoch)
 	l := channel.NewSharedRateLimiter(newGCRA(clock), "WhatsApp", 1, 1, clock)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := l.Wait(ctx, "a"); err != nil {

@@ -29,9 +29,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatflow-dev/chatflow/internal/harness"
-	"github.com/chatflow-dev/chatflow/runtime/channel/sandbox"
+	"github.com/chatflow-dev/chatflow/internal/sandbox"
 	"github.com/chatflow-dev/chatflow/runtime/store/redistest"
+	"github.com/chatflow-dev/chatflow/test/procs"
 )
 
 var (
@@ -79,7 +79,7 @@ func run(t *testing.T, name, storeURL string, redis *redistest.Server) {
 	box := sandbox.New(sandbox.Options{})
 	sb := httptest.NewServer(box)
 	defer sb.Close()
-	e := harness.StartExecutor(t, harness.ExecutorSpec{
+	e := procs.StartExecutor(t, procs.ExecutorSpec{
 		Flow: echoFlow,
 		Binding: fmt.Sprintf(`
 apiVersion: chatflow.dev/v1alpha1
@@ -142,7 +142,7 @@ spec:
 
 // round plays contacts × turns with fresh contacts, prints its figures and
 // returns its throughput (turns/s). Every reply must arrive exactly once.
-func round(t *testing.T, name string, r int, client *http.Client, e *harness.Executor, box *sandbox.Server, sandboxURL string, redisPid int) float64 {
+func round(t *testing.T, name string, r int, client *http.Client, e *procs.Executor, box *sandbox.Server, sandboxURL string, redisPid int) float64 {
 	from := func(c int) string { return fmt.Sprintf("447%d%05d", r%10, c) }
 	// Build every webhook before the clock starts, so the figures measure
 	// the executor rather than the load generator's JSON encoding.
@@ -188,7 +188,7 @@ func round(t *testing.T, name string, r int, client *http.Client, e *harness.Exe
 	// Let late duplicates show up, then account for every reply.
 	time.Sleep(200 * time.Millisecond)
 	for c := range *contacts {
-		msgs, err := harness.SandboxMessages(context.Background(), sandboxURL, from(c), 0, 0)
+		msgs, err := procs.SandboxMessages(context.Background(), sandboxURL, from(c), 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +225,7 @@ func round(t *testing.T, name string, r int, client *http.Client, e *harness.Exe
 // long poll: the two cores are left to the executor and Redis.
 func oneTurn(c *http.Client, execURL string, box *sandbox.Server, from string, k int, after int64, body []byte) (time.Duration, int64, bool) {
 	start := time.Now()
-	code, err := harness.PostWebhook(context.Background(), c, execURL, "/webhooks/whatsapp", body, appSecret)
+	code, err := procs.PostWebhook(context.Background(), c, execURL, "/webhooks/whatsapp", body, appSecret)
 	if err != nil || code != http.StatusOK {
 		return 0, 0, false
 	}
@@ -233,7 +233,7 @@ func oneTurn(c *http.Client, execURL string, box *sandbox.Server, from string, k
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, r := range box.Wait(context.Background(), sandbox.Query{To: from, After: after}, 5*time.Second) {
-			if (harness.SandboxMessage{Body: r.Body}).Text() == want {
+			if (procs.SandboxMessage{Body: r.Body}).Text() == want {
 				return time.Since(start), r.Seq, true
 			}
 			after = r.Seq
@@ -311,7 +311,7 @@ func storeLatencies(url string) string {
 
 // webhook is turn k of a contact: a signed-later WhatsApp text webhook.
 func webhook(from string, k int) ([]byte, error) {
-	return harness.WhatsAppWebhook(phoneID, harness.WhatsAppMessage{
+	return procs.WhatsAppWebhook(phoneID, procs.WhatsAppMessage{
 		From: from, Name: "Bench", ID: fmt.Sprintf("wamid.%s.%d", from, k), Text: "m" + strconv.Itoa(k)})
 }
 

@@ -34,9 +34,9 @@ import (
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/internal/cli"
-	"github.com/chatflow-dev/chatflow/internal/devstate"
-	"github.com/chatflow-dev/chatflow/internal/harness"
+	"github.com/chatflow-dev/chatflow/internal/dev/statefile"
 	"github.com/chatflow-dev/chatflow/internal/testenv"
+	"github.com/chatflow-dev/chatflow/test/procs"
 )
 
 // Generous bounds for things that take seconds: a deadline that passes is
@@ -80,11 +80,11 @@ func TestDevEndToEnd(t *testing.T) {
 		e.postWhatsApp(orderExecutor, "sandbox-app-secret", contact, "Kerry", "10452")
 		e.expectReply(contact, after, "Good news: order 10452 has shipped and should arrive by Friday.")
 
-		body, err := harness.WhatsAppWebhook("106540352242922", harness.WhatsAppMessage{From: contact, Name: "K", ID: "wamid.forged", Text: "hi"})
+		body, err := procs.WhatsAppWebhook("106540352242922", procs.WhatsAppMessage{From: contact, Name: "K", ID: "wamid.forged", Text: "hi"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code, err := harness.PostWebhook(ctx, http.DefaultClient, orderExecutor, "/webhooks/whatsapp", body, "not-the-app-secret"); err != nil || code != http.StatusUnauthorized {
+		if code, err := procs.PostWebhook(ctx, http.DefaultClient, orderExecutor, "/webhooks/whatsapp", body, "not-the-app-secret"); err != nil || code != http.StatusUnauthorized {
 			t.Errorf("a webhook signed with the wrong secret: %d, %v; want 401", code, err)
 		}
 	})
@@ -175,7 +175,7 @@ func TestDevEndToEnd(t *testing.T) {
 			if err := allGone(pids); err != nil {
 				return err
 			}
-			st, err := devstate.LoadState(e.dir)
+			st, err := statefile.LoadState(e.dir)
 			if err != nil {
 				return err
 			}
@@ -208,7 +208,7 @@ func TestDevEndToEnd(t *testing.T) {
 		if err := allGone(children); err != nil {
 			t.Errorf("after Ctrl-C: %v", err)
 		}
-		if _, err := os.Stat(filepath.Join(e.dir, devstate.StateFile)); !os.IsNotExist(err) {
+		if _, err := os.Stat(filepath.Join(e.dir, statefile.StateFile)); !os.IsNotExist(err) {
 			t.Errorf("the state file outlived chatflow dev: %v", err)
 		}
 		ln, err := net.Listen("tcp", strings.TrimPrefix(e.sandbox, "http://"))
@@ -222,7 +222,7 @@ func TestDevEndToEnd(t *testing.T) {
 
 // startDev starts `chatflow dev` and waits until it is up.
 func startDev(t *testing.T, bin, assets string) *devEnv {
-	port, err := harness.FreePort()
+	port, err := procs.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func startDev(t *testing.T, bin, assets string) *devEnv {
 
 	deadline := time.After(startTimeout)
 	for {
-		st, err := devstate.LoadState(e.dir)
+		st, err := statefile.LoadState(e.dir)
 		if err == nil && st.PID == e.cmd.Process.Pid {
 			e.sandbox = st.Sandbox
 			cfg, err := clientcmd.BuildConfigFromFlags("", st.Kubeconfig)
@@ -295,7 +295,7 @@ func (e *devEnv) tail() string {
 	if len(data) > 4000 {
 		data = data[len(data)-4000:]
 	}
-	return harness.Indent(string(data))
+	return procs.Indent(string(data))
 }
 
 // devSandbox is where config/dev-samples points the bindings.
@@ -390,7 +390,7 @@ func (e *devEnv) executorURL(flow, revision string) string {
 	e.t.Helper()
 	var url string
 	e.eventually("a ready executor of "+flow, func() error {
-		st, err := devstate.LoadState(e.dir)
+		st, err := statefile.LoadState(e.dir)
 		if err != nil {
 			return err
 		}
@@ -411,7 +411,7 @@ func (e *devEnv) executorURL(flow, revision string) string {
 
 func (e *devEnv) executorPIDs(flow string) []int {
 	e.t.Helper()
-	st, err := devstate.LoadState(e.dir)
+	st, err := statefile.LoadState(e.dir)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -434,12 +434,12 @@ var msgID int
 func (e *devEnv) postWhatsApp(url, appSecret, from, name, text string) {
 	e.t.Helper()
 	msgID++
-	body, err := harness.WhatsAppWebhook("106540352242922", harness.WhatsAppMessage{
+	body, err := procs.WhatsAppWebhook("106540352242922", procs.WhatsAppMessage{
 		From: from, Name: name, ID: fmt.Sprintf("wamid.e2e-%d-%d", time.Now().UnixNano(), msgID), Text: text})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	code, err := harness.PostWebhook(context.Background(), http.DefaultClient, url, "/webhooks/whatsapp", body, appSecret)
+	code, err := procs.PostWebhook(context.Background(), http.DefaultClient, url, "/webhooks/whatsapp", body, appSecret)
 	if err != nil || code != http.StatusOK {
 		e.t.Fatalf("posting a signed webhook: %d, %v", code, err)
 	}
@@ -448,7 +448,7 @@ func (e *devEnv) postWhatsApp(url, appSecret, from, name, text string) {
 // lastSeq is the sandbox's last message for a contact.
 func (e *devEnv) lastSeq(to string) int64 {
 	e.t.Helper()
-	ms, err := harness.SandboxMessages(context.Background(), e.sandbox, to, 0, 0)
+	ms, err := procs.SandboxMessages(context.Background(), e.sandbox, to, 0, 0)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -465,7 +465,7 @@ func (e *devEnv) expectReply(to string, after int64, want string) int64 {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	for {
-		ms, err := harness.SandboxMessages(ctx, e.sandbox, to, after, 20*time.Second)
+		ms, err := procs.SandboxMessages(ctx, e.sandbox, to, after, 20*time.Second)
 		if err != nil {
 			e.t.Fatalf("waiting for %q at the sandbox: %v\n%s", want, err, e.tail())
 		}

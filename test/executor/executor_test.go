@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatflow-dev/chatflow/internal/harness"
-	"github.com/chatflow-dev/chatflow/runtime/channel/sandbox"
+	"github.com/chatflow-dev/chatflow/internal/sandbox"
 	"github.com/chatflow-dev/chatflow/runtime/store/redistest"
+	"github.com/chatflow-dev/chatflow/test/procs"
 )
 
 const (
@@ -94,20 +94,20 @@ func newRig(t *testing.T) *rig {
 	return &rig{t: t, sandbox: startSandbox(t), client: &http.Client{Timeout: 10 * time.Second}}
 }
 
-func (r *rig) executor(flow, store string, args ...string) *harness.Executor {
-	return harness.StartExecutor(r.t, harness.ExecutorSpec{
+func (r *rig) executor(flow, store string, args ...string) *procs.Executor {
+	return procs.StartExecutor(r.t, procs.ExecutorSpec{
 		Flow: flow, Binding: binding(r.sandbox), Credentials: credentials, Store: store, Args: args,
 	})
 }
 
 // send posts one signed text message and expects 200.
-func (r *rig) send(e *harness.Executor, from, id, text string) {
+func (r *rig) send(e *procs.Executor, from, id, text string) {
 	r.t.Helper()
-	body, err := harness.WhatsAppWebhook(phoneID, harness.WhatsAppMessage{From: from, Name: "Kerry", ID: id, Text: text})
+	body, err := procs.WhatsAppWebhook(phoneID, procs.WhatsAppMessage{From: from, Name: "Kerry", ID: id, Text: text})
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	code, err := harness.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret)
+	code, err := procs.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret)
 	if err != nil || code != http.StatusOK {
 		r.t.Fatalf("webhook: status %d, error %v\n%s", code, err, e.Log())
 	}
@@ -118,10 +118,10 @@ func (r *rig) send(e *harness.Executor, from, id, text string) {
 func (r *rig) waitTexts(to string, n int, within time.Duration) []string {
 	r.t.Helper()
 	deadline := time.Now().Add(within)
-	var got []harness.SandboxMessage
+	var got []procs.SandboxMessage
 	for {
 		var err error
-		got, err = harness.SandboxMessages(context.Background(), r.sandbox, to, 0, 0)
+		got, err = procs.SandboxMessages(context.Background(), r.sandbox, to, 0, 0)
 		if err != nil {
 			r.t.Fatal(err)
 		}
@@ -130,7 +130,7 @@ func (r *rig) waitTexts(to string, n int, within time.Duration) []string {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return harness.Texts(got)
+	return procs.Texts(got)
 }
 
 func redisURL(t *testing.T) (string, *redistest.Server) {
@@ -159,7 +159,7 @@ func TestOrderStatusConversation(t *testing.T) {
 		_, _ = w.Write([]byte(`{"status": "shipped", "eta": "Friday"}`))
 	}))
 	defer orders.Close()
-	sample, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "config", "samples", "order-status.yaml"))
+	sample, err := os.ReadFile(filepath.Join(procs.RepoRoot(), "config", "samples", "order-status.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,9 +208,9 @@ func TestDuplicateDeliveryIsProcessedOnce(t *testing.T) {
 			r := newRig(t)
 			e := r.executor(echoFlow, store())
 			// The same message twice inside one POST, and that POST twice at once.
-			body, err := harness.WhatsAppWebhook(phoneID,
-				harness.WhatsAppMessage{From: "111", Name: "A", ID: "wamid.dup", Text: "once"},
-				harness.WhatsAppMessage{From: "111", Name: "A", ID: "wamid.dup", Text: "once"})
+			body, err := procs.WhatsAppWebhook(phoneID,
+				procs.WhatsAppMessage{From: "111", Name: "A", ID: "wamid.dup", Text: "once"},
+				procs.WhatsAppMessage{From: "111", Name: "A", ID: "wamid.dup", Text: "once"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -219,7 +219,7 @@ func TestDuplicateDeliveryIsProcessedOnce(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					code, err := harness.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret)
+					code, err := procs.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret)
 					if err != nil || code != http.StatusOK {
 						t.Errorf("webhook: %d %v", code, err)
 					}
@@ -240,7 +240,7 @@ func TestDuplicateDeliveryIsProcessedOnce(t *testing.T) {
 func TestBadRequestsAreRejectedAndNothingIsProcessed(t *testing.T) {
 	r := newRig(t)
 	e := r.executor(echoFlow, "memory")
-	body, err := harness.WhatsAppWebhook(phoneID, harness.WhatsAppMessage{From: "222", Name: "B", ID: "wamid.bad", Text: "x"})
+	body, err := procs.WhatsAppWebhook(phoneID, procs.WhatsAppMessage{From: "222", Name: "B", ID: "wamid.bad", Text: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestBadRequestsAreRejectedAndNothingIsProcessed(t *testing.T) {
 		{"malformed JSON", []byte(`{"object": "whatsapp_business_account", "entry": [`), appSecret, http.StatusBadRequest},
 	}
 	for _, c := range cases {
-		code, err := harness.PostWebhook(ctx, r.client, e.URL, "/webhooks/whatsapp", c.body, c.secret)
+		code, err := procs.PostWebhook(ctx, r.client, e.URL, "/webhooks/whatsapp", c.body, c.secret)
 		if err != nil || code != c.want {
 			t.Errorf("%s: got %d (%v), want %d", c.name, code, err, c.want)
 		}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatflow-dev/chatflow/internal/harness"
-	"github.com/chatflow-dev/chatflow/runtime/channel/sandbox"
+	"github.com/chatflow-dev/chatflow/internal/sandbox"
+	"github.com/chatflow-dev/chatflow/test/procs"
 )
 
 const (
@@ -64,11 +64,11 @@ spec:
 }
 
 // sandboxBodies waits for n messages to a contact and returns their bodies.
-func sandboxBodies(t *testing.T, url, to string, n int) []harness.SandboxMessage {
+func sandboxBodies(t *testing.T, url, to string, n int) []procs.SandboxMessage {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got, err := harness.SandboxMessages(context.Background(), url, to, 0, 0)
+		got, err := procs.SandboxMessages(context.Background(), url, to, 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,10 +79,10 @@ func sandboxBodies(t *testing.T, url, to string, n int) []harness.SandboxMessage
 	}
 }
 
-func metaTexts(ms []harness.SandboxMessage) []string {
+func metaTexts(ms []procs.SandboxMessage) []string {
 	out := make([]string, len(ms))
 	for i, m := range ms {
-		out[i] = harness.MetaText(m.Body)
+		out[i] = procs.MetaText(m.Body)
 	}
 	return out
 }
@@ -98,7 +98,7 @@ func TestMessengerAndInstagramConversation(t *testing.T) {
 				sb := httptest.NewServer(sandbox.New(sandbox.Options{
 					Tokens: map[string]string{ch.account: credentials["accessToken"]}, Instagram: []string{igID}}))
 				defer sb.Close()
-				e := harness.StartExecutor(t, harness.ExecutorSpec{Flow: menuFlow(ch.name), Binding: metaBinding(ch.name, ch.account, sb.URL+"/v21.0"),
+				e := procs.StartExecutor(t, procs.ExecutorSpec{Flow: menuFlow(ch.name), Binding: metaBinding(ch.name, ch.account, sb.URL+"/v21.0"),
 					Credentials: credentials, Store: store()})
 				client := &http.Client{Timeout: 10 * time.Second}
 				post := func(body []byte, err error) {
@@ -106,22 +106,22 @@ func TestMessengerAndInstagramConversation(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					code, err := harness.PostWebhook(context.Background(), client, e.URL, ch.path, body, appSecret)
+					code, err := procs.PostWebhook(context.Background(), client, e.URL, ch.path, body, appSecret)
 					if err != nil || code != http.StatusOK {
 						t.Fatalf("webhook: %d %v\n%s", code, err, e.Log())
 					}
 				}
 				user := "psid-" + storeName
 				// The same message twice in one batch is one message.
-				post(harness.MessengerWebhook(ch.instagram, ch.account,
-					harness.MetaMessage{From: user, ID: "m1", Text: "hello"}, harness.MetaMessage{From: user, ID: "m1", Text: "hello"}))
+				post(procs.MessengerWebhook(ch.instagram, ch.account,
+					procs.MetaMessage{From: user, ID: "m1", Text: "hello"}, procs.MetaMessage{From: user, ID: "m1", Text: "hello"}))
 				got := sandboxBodies(t, sb.URL, user, 1)
-				if len(got) != 1 || harness.MetaText(got[0].Body) != "Hi! Hours or a human?" || !strings.Contains(string(got[0].Body), `"quick_replies"`) ||
+				if len(got) != 1 || procs.MetaText(got[0].Body) != "Hi! Hours or a human?" || !strings.Contains(string(got[0].Body), `"quick_replies"`) ||
 					!strings.Contains(string(got[0].Body), `"messaging_type":"RESPONSE"`) || got[0].Channel != strings.ToLower(ch.name) {
 					t.Fatalf("first reply %+v\n%s", got, e.Log())
 				}
 				// A quick-reply tap, then the same tap redelivered.
-				tap, err := harness.MessengerWebhook(ch.instagram, ch.account, harness.MetaMessage{From: user, ID: "m2", Text: "Human", Payload: "human"})
+				tap, err := procs.MessengerWebhook(ch.instagram, ch.account, procs.MetaMessage{From: user, ID: "m2", Text: "Human", Payload: "human"})
 				post(tap, err)
 				post(tap, err)
 				got = sandboxBodies(t, sb.URL, user, 2)
@@ -134,7 +134,7 @@ func TestMessengerAndInstagramConversation(t *testing.T) {
 					t.Fatalf("tagged reply %s", got[1].Body)
 				}
 				// Another Page's webhook is accepted (200) and ignored.
-				post(harness.MessengerWebhook(ch.instagram, "other-page", harness.MetaMessage{From: user, ID: "m3", Text: "hello"}))
+				post(procs.MessengerWebhook(ch.instagram, "other-page", procs.MetaMessage{From: user, ID: "m3", Text: "hello"}))
 				// The handshake.
 				resp, err := client.Get(e.URL + ch.path + "?hub.mode=subscribe&hub.challenge=42&hub.verify_token=" + credentials["verifyToken"])
 				if err != nil || resp.StatusCode != 200 {
@@ -142,7 +142,7 @@ func TestMessengerAndInstagramConversation(t *testing.T) {
 				}
 				resp.Body.Close()
 				// A wrong signature is refused.
-				if code, _ := harness.PostWebhook(context.Background(), client, e.URL, ch.path, tap, "wrong"); code != http.StatusUnauthorized {
+				if code, _ := procs.PostWebhook(context.Background(), client, e.URL, ch.path, tap, "wrong"); code != http.StatusUnauthorized {
 					t.Fatalf("wrong signature: %d", code)
 				}
 				time.Sleep(200 * time.Millisecond)
@@ -174,32 +174,32 @@ spec:
   - {id: failed, type: SendMessage, sendMessage: {text: "could not answer"}, next: end}
   - {id: end, type: End}
 `
-	e := harness.StartExecutor(t, harness.ExecutorSpec{Flow: flow, Binding: metaBinding("Messenger", pageID, sb.URL+"/v21.0"), Credentials: credentials, Store: "memory"})
+	e := procs.StartExecutor(t, procs.ExecutorSpec{Flow: flow, Binding: metaBinding("Messenger", pageID, sb.URL+"/v21.0"), Credentials: credentials, Store: "memory"})
 	client := &http.Client{Timeout: 10 * time.Second}
 	post := func(body []byte, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code, err := harness.PostWebhook(context.Background(), client, e.URL, "/webhooks/messenger", body, appSecret); err != nil || code != 200 {
+		if code, err := procs.PostWebhook(context.Background(), client, e.URL, "/webhooks/messenger", body, appSecret); err != nil || code != 200 {
 			t.Fatalf("%d %v", code, err)
 		}
 	}
-	post(harness.MessengerPostback(pageID, "u1", "pb1", "Get Started", "get_started"))
+	post(procs.MessengerPostback(pageID, "u1", "pb1", "Get Started", "get_started"))
 	if got := sandboxBodies(t, sb.URL, "u1", 1); len(got) != 1 || !strings.Contains(string(got[0].Body), `"template_type":"button"`) {
 		t.Fatalf("%+v\n%s", got, e.Log())
 	}
-	post(harness.MessengerPostback(pageID, "u1", "pb2", "B", "b"))
+	post(procs.MessengerPostback(pageID, "u1", "pb2", "B", "b"))
 	if got := metaTexts(sandboxBodies(t, sb.URL, "u1", 2)); len(got) != 2 || got[1] != "you picked b" {
 		t.Fatalf("%q\n%s", got, e.Log())
 	}
 	// u2: the answer fails with 551 (user unavailable): onError runs.
-	post(harness.MessengerPostback(pageID, "u2", "pb3", "Get Started", "get_started"))
+	post(procs.MessengerPostback(pageID, "u2", "pb3", "Get Started", "get_started"))
 	sandboxBodies(t, sb.URL, "u2", 1)
 	if _, err := sbx.AddFault(sandbox.Fault{Channel: "messenger", To: "u2", Code: 551}); err != nil {
 		t.Fatal(err)
 	}
-	post(harness.MessengerPostback(pageID, "u2", "pb4", "A", "a"))
+	post(procs.MessengerPostback(pageID, "u2", "pb4", "A", "a"))
 	if got := metaTexts(sandboxBodies(t, sb.URL, "u2", 2)); len(got) != 2 || got[1] != "could not answer" {
 		t.Fatalf("%q\n%s", got, e.Log())
 	}

@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatflow-dev/chatflow/internal/harness"
+	"github.com/chatflow-dev/chatflow/test/procs"
 )
 
 func TestManualRunSendsTheTemplate(t *testing.T) {
-	sample, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "config", "samples", "appointment-reminder.yaml"))
+	sample, err := os.ReadFile(filepath.Join(procs.RepoRoot(), "config", "samples", "appointment-reminder.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,11 +81,11 @@ func TestManualRunSendsTheTemplate(t *testing.T) {
 	}
 }
 
-func (r *rig) waitMessages(to string, n int, within time.Duration) []harness.SandboxMessage {
+func (r *rig) waitMessages(to string, n int, within time.Duration) []procs.SandboxMessage {
 	r.t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		got, err := harness.SandboxMessages(context.Background(), r.sandbox, to, 0, 0)
+		got, err := procs.SandboxMessages(context.Background(), r.sandbox, to, 0, 0)
 		if err != nil {
 			r.t.Fatal(err)
 		}
@@ -129,11 +129,11 @@ func TestMetricsProbesAndRotatedCredentials(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(e.Dir, "credentials", "appSecret"), []byte("rotated-secret"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	body, _ := harness.WhatsAppWebhook(phoneID, harness.WhatsAppMessage{From: "666", Name: "R", ID: "wamid.m2", Text: "rotated"})
+	body, _ := procs.WhatsAppWebhook(phoneID, procs.WhatsAppMessage{From: "666", Name: "R", ID: "wamid.m2", Text: "rotated"})
 	deadline := time.Now().Add(10 * time.Second)
 	code := 0
 	for time.Now().Before(deadline) {
-		code, _ = harness.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, "rotated-secret")
+		code, _ = procs.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, "rotated-secret")
 		if code == http.StatusOK {
 			break
 		}
@@ -142,7 +142,7 @@ func TestMetricsProbesAndRotatedCredentials(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("the rotated app secret was not picked up: %d", code)
 	}
-	if code, _ := harness.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret); code != http.StatusUnauthorized {
+	if code, _ := procs.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret); code != http.StatusUnauthorized {
 		t.Fatalf("the old app secret still works after rotation: %d", code)
 	}
 	if got := r.waitTexts("666", 2, 10*time.Second); !equal(got, []string{"you said count me", "you said rotated"}) {
@@ -155,9 +155,9 @@ func TestGracefulShutdownFinishesAcknowledgedWork(t *testing.T) {
 	r := newRig(t)
 	e := r.executor(echoFlow, url)
 	for i := range 20 {
-		body, _ := harness.WhatsAppWebhook(phoneID, harness.WhatsAppMessage{
+		body, _ := procs.WhatsAppWebhook(phoneID, procs.WhatsAppMessage{
 			From: "777", Name: "S", ID: "wamid.s" + string(rune('a'+i)), Text: string(rune('a' + i))})
-		if code, err := harness.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret); err != nil || code != 200 {
+		if code, err := procs.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret); err != nil || code != 200 {
 			t.Fatalf("webhook %d: %d %v", i, code, err)
 		}
 	}

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatflow-dev/chatflow/internal/harness"
 	"github.com/chatflow-dev/chatflow/runtime/channel/meta"
 	"github.com/chatflow-dev/chatflow/runtime/store/redistest"
+	"github.com/chatflow-dev/chatflow/test/procs"
 )
 
 func signature(body []byte) string { return meta.Sign(body, appSecret) }
@@ -23,7 +23,7 @@ func signature(body []byte) string { return meta.Sign(body, appSecret) }
 // reply before the next turn, as a person would. A webhook that fails is
 // retried on the next executor, as the channel retries an unacknowledged
 // webhook.
-func conversation(t *testing.T, r *rig, executors func() []*harness.Executor, contacts, turns int, during func(turn int)) {
+func conversation(t *testing.T, r *rig, executors func() []*procs.Executor, contacts, turns int, during func(turn int)) {
 	t.Helper()
 	var wg sync.WaitGroup
 	var failed atomic.Int32
@@ -36,7 +36,7 @@ func conversation(t *testing.T, r *rig, executors func() []*harness.Executor, co
 				if during != nil && c == 0 {
 					during(k)
 				}
-				body, err := harness.WhatsAppWebhook(phoneID, harness.WhatsAppMessage{
+				body, err := procs.WhatsAppWebhook(phoneID, procs.WhatsAppMessage{
 					From: from, Name: "C", ID: fmt.Sprintf("wamid.%s.%d", from, k), Text: fmt.Sprintf("m%d", k)})
 				if err != nil {
 					t.Error(err)
@@ -46,7 +46,7 @@ func conversation(t *testing.T, r *rig, executors func() []*harness.Executor, co
 				for attempt := 0; attempt < 200 && !delivered; attempt++ {
 					ex := executors()
 					e := ex[(c+k+attempt)%len(ex)]
-					code, err := harness.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret)
+					code, err := procs.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret)
 					delivered = err == nil && code == http.StatusOK
 					if !delivered {
 						time.Sleep(50 * time.Millisecond)
@@ -59,8 +59,8 @@ func conversation(t *testing.T, r *rig, executors func() []*harness.Executor, co
 				// Wait for this turn's reply before the next turn.
 				deadline := time.Now().Add(30 * time.Second)
 				for time.Now().Before(deadline) {
-					msgs, err := harness.SandboxMessages(context.Background(), r.sandbox, from, 0, 0)
-					if err == nil && len(firstOccurrences(harness.Texts(msgs))) > k {
+					msgs, err := procs.SandboxMessages(context.Background(), r.sandbox, from, 0, 0)
+					if err == nil && len(firstOccurrences(procs.Texts(msgs))) > k {
 						break
 					}
 					time.Sleep(20 * time.Millisecond)
@@ -94,11 +94,11 @@ func checkReplies(t *testing.T, r *rig, contacts, turns int, allowDuplicates boo
 	t.Helper()
 	for c := range contacts {
 		from := fmt.Sprintf("3100%04d", c)
-		msgs, err := harness.SandboxMessages(context.Background(), r.sandbox, from, 0, 0)
+		msgs, err := procs.SandboxMessages(context.Background(), r.sandbox, from, 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		texts := harness.Texts(msgs)
+		texts := procs.Texts(msgs)
 		unique := firstOccurrences(texts)
 		duplicates += len(texts) - len(unique)
 		if len(unique) != turns {
@@ -130,7 +130,7 @@ func twoReplicas(t *testing.T, url string, contacts, turns int) {
 	r := newRig(t)
 	a := r.executor(echoFlow, url)
 	b := r.executor(echoFlow, url)
-	both := func() []*harness.Executor { return []*harness.Executor{a, b} }
+	both := func() []*procs.Executor { return []*procs.Executor{a, b} }
 	conversation(t, r, both, contacts, turns, nil)
 	checkReplies(t, r, contacts, turns, false)
 }
@@ -150,18 +150,18 @@ func TestKilledReplicaLosesNothing(t *testing.T) {
 	a := r.executor(echoFlow, url, "--lease-ttl", "2s")
 	b := r.executor(echoFlow, url, "--lease-ttl", "2s")
 	var mu sync.Mutex
-	live := []*harness.Executor{a, b}
-	executors := func() []*harness.Executor {
+	live := []*procs.Executor{a, b}
+	executors := func() []*procs.Executor {
 		mu.Lock()
 		defer mu.Unlock()
-		return append([]*harness.Executor(nil), live...)
+		return append([]*procs.Executor(nil), live...)
 	}
 	conversation(t, r, executors, 40, 10, func(turn int) {
 		switch turn {
 		case 3: // kill -9 under load; its webhooks now fail and are retried on b
 			a.Kill()
 			mu.Lock()
-			live = []*harness.Executor{b}
+			live = []*procs.Executor{b}
 			mu.Unlock()
 		case 6: // the replica comes back
 			if err := a.Start(); err != nil {
@@ -169,7 +169,7 @@ func TestKilledReplicaLosesNothing(t *testing.T) {
 				return
 			}
 			mu.Lock()
-			live = []*harness.Executor{a, b}
+			live = []*procs.Executor{a, b}
 			mu.Unlock()
 		}
 	})
@@ -186,8 +186,8 @@ func TestRedisOutageRefusesThenRecovers(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 	redis.Stop()
-	body, _ := harness.WhatsAppWebhook(phoneID, harness.WhatsAppMessage{From: "444", Name: "D", ID: "wamid.during", Text: "during"})
-	code, err := harness.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret)
+	body, _ := procs.WhatsAppWebhook(phoneID, procs.WhatsAppMessage{From: "444", Name: "D", ID: "wamid.during", Text: "during"})
+	code, err := procs.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret)
 	if err != nil || code != http.StatusServiceUnavailable {
 		t.Fatalf("with Redis down the webhook got %d (%v), want 503 so the channel retries", code, err)
 	}
@@ -198,7 +198,7 @@ func TestRedisOutageRefusesThenRecovers(t *testing.T) {
 	// The channel retries the unacknowledged webhook.
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		code, err = harness.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret)
+		code, err = procs.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret)
 		if err == nil && code == http.StatusOK {
 			break
 		}
@@ -239,7 +239,7 @@ func TestSendRateSharedAcrossReplicas(t *testing.T) {
 	a := r.executor(echoFlow, url, "--send-rate", "2")
 	b := r.executor(echoFlow, url, "--send-rate", "2")
 	const contacts = 8
-	r.sendAlternating([]*harness.Executor{a, b}, "66", contacts)
+	r.sendAlternating([]*procs.Executor{a, b}, "66", contacts)
 	var first, last time.Time
 	for c := range contacts {
 		got := r.waitMessages(fmt.Sprintf("66%02d", c), 1, 20*time.Second)
@@ -261,7 +261,7 @@ func TestSendRateSharedAcrossReplicas(t *testing.T) {
 
 // sendAlternating sends "hi" from n contacts (prefix + two digits), each
 // through the next replica in turn.
-func (r *rig) sendAlternating(replicas []*harness.Executor, prefix string, n int) {
+func (r *rig) sendAlternating(replicas []*procs.Executor, prefix string, n int) {
 	r.t.Helper()
 	for c := range n {
 		from := fmt.Sprintf("%s%02d", prefix, c)
@@ -275,7 +275,7 @@ func TestTimersFireOnceAcrossReplicas(t *testing.T) {
 	a := r.executor(timeoutFlow, url)
 	b := r.executor(timeoutFlow, url)
 	const contacts = 10
-	r.sendAlternating([]*harness.Executor{a, b}, "55", contacts)
+	r.sendAlternating([]*procs.Executor{a, b}, "55", contacts)
 	time.Sleep(4 * time.Second) // the 1s timers are due; give both replicas time to race for them
 	for c := range contacts {
 		got := r.waitTexts(fmt.Sprintf("55%02d", c), 2, 10*time.Second)

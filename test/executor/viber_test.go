@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatflow-dev/chatflow/internal/harness"
-	"github.com/chatflow-dev/chatflow/runtime/channel/sandbox"
+	"github.com/chatflow-dev/chatflow/internal/sandbox"
+	"github.com/chatflow-dev/chatflow/test/procs"
 )
 
 const (
@@ -62,12 +62,12 @@ func TestViberConversation(t *testing.T) {
 			sbx := sandbox.New(sandbox.Options{Tokens: map[string]string{botID: authToken}, ViberCallback: true})
 			sb := httptest.NewServer(sbx)
 			defer sb.Close()
-			port, err := harness.FreePort()
+			port, err := procs.FreePort()
 			if err != nil {
 				t.Fatal(err)
 			}
 			public := fmt.Sprintf("http://127.0.0.1:%d", port)
-			e := harness.StartExecutor(t, harness.ExecutorSpec{Flow: viberFlow, Binding: viberBinding(sb.URL, public),
+			e := procs.StartExecutor(t, procs.ExecutorSpec{Flow: viberFlow, Binding: viberBinding(sb.URL, public),
 				Credentials: map[string]string{"authToken": authToken}, Store: store(), Port: port})
 			client := &http.Client{Timeout: 10 * time.Second}
 			path := "/webhooks/viber/" + botID
@@ -76,7 +76,7 @@ func TestViberConversation(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				code, resp, err := harness.PostViberWebhook(context.Background(), client, e.URL, path, body, authToken)
+				code, resp, err := procs.PostViberWebhook(context.Background(), client, e.URL, path, body, authToken)
 				if err != nil || code != http.StatusOK {
 					t.Fatalf("webhook: %d %v %s\n%s", code, err, resp, e.Log())
 				}
@@ -92,7 +92,7 @@ func TestViberConversation(t *testing.T) {
 			}
 			user := "jc9HsWTZ2Yf2NkRZ8KcNug=="
 			// conversation_started: the welcome message is the response body.
-			welcome := post(harness.ViberConversationStarted(user, "John McClane", 4912661846655238145))
+			welcome := post(procs.ViberConversationStarted(user, "John McClane", 4912661846655238145))
 			var w struct {
 				Receiver string `json:"receiver"`
 				Type     string `json:"type"`
@@ -107,44 +107,44 @@ func TestViberConversation(t *testing.T) {
 			// The welcome was the run's first message: the contact's tap on
 			// its keyboard answers the wait that follows it, and nothing is
 			// sent twice.
-			_, tracking := harness.ViberText(welcome)
-			tap, err := harness.ViberMessage(user, "John McClane", 4912661846655238147, "Yes please", tracking)
+			_, tracking := procs.ViberText(welcome)
+			tap, err := procs.ViberMessage(user, "John McClane", 4912661846655238147, "Yes please", tracking)
 			post(tap, err)
 			post(tap, err) // Viber's retry: deduplicated by message_token
 			got := sandboxBodies(t, sb.URL, user, 1)
 			time.Sleep(300 * time.Millisecond)
 			got = sandboxBodies(t, sb.URL, user, 1)
-			if text, _ := harness.ViberText(got[len(got)-1].Body); len(got) != 1 || text != "you chose yes" {
+			if text, _ := procs.ViberText(got[len(got)-1].Body); len(got) != 1 || text != "you chose yes" {
 				t.Fatalf("%d messages, last %q\n%s", len(got), text, e.Log())
 			}
 			// The run ended; the next message starts a new one, sent through
 			// the API with its keyboard.
-			post(harness.ViberMessage(user, "John McClane", 4912661846655238148, "again", ""))
+			post(procs.ViberMessage(user, "John McClane", 4912661846655238148, "again", ""))
 			got = sandboxBodies(t, sb.URL, user, 2)
-			if text, _ := harness.ViberText(got[1].Body); len(got) != 2 || text != "Hello John McClane! Coffee?" ||
+			if text, _ := procs.ViberText(got[1].Body); len(got) != 2 || text != "Hello John McClane! Coffee?" ||
 				!strings.Contains(string(got[1].Body), `"keyboard"`) {
 				t.Fatalf("%+v\n%s", got, e.Log())
 			}
 			// The contact unsubscribes while the run waits: the session
 			// ends, so the next message starts a new run (hello again)
 			// instead of answering the old wait.
-			post(harness.ViberUnsubscribed(user, 4912661846655238149))
+			post(procs.ViberUnsubscribed(user, 4912661846655238149))
 			time.Sleep(300 * time.Millisecond)
-			post(harness.ViberMessage(user, "John McClane", 4912661846655238150, "back", ""))
+			post(procs.ViberMessage(user, "John McClane", 4912661846655238150, "back", ""))
 			got = sandboxBodies(t, sb.URL, user, 3)
-			if text, _ := harness.ViberText(got[len(got)-1].Body); len(got) != 3 || text != "Hello John McClane! Coffee?" {
+			if text, _ := procs.ViberText(got[len(got)-1].Body); len(got) != 3 || text != "Hello John McClane! Coffee?" {
 				t.Fatalf("after unsubscribe: %d messages, last %q\n%s", len(got), text, e.Log())
 			}
 			// Wrong bot id in the path: 404; wrong signature: 401; the
 			// webhook check: 200 without a body.
-			body, _ := harness.ViberMessage(user, "x", 1, "x", "")
-			if code, _, _ := harness.PostViberWebhook(context.Background(), client, e.URL, "/webhooks/viber/other-bot", body, authToken); code != http.StatusNotFound {
+			body, _ := procs.ViberMessage(user, "x", 1, "x", "")
+			if code, _, _ := procs.PostViberWebhook(context.Background(), client, e.URL, "/webhooks/viber/other-bot", body, authToken); code != http.StatusNotFound {
 				t.Errorf("other bot: %d", code)
 			}
-			if code, _, _ := harness.PostViberWebhook(context.Background(), client, e.URL, path, body, "wrong-token"); code != http.StatusUnauthorized {
+			if code, _, _ := procs.PostViberWebhook(context.Background(), client, e.URL, path, body, "wrong-token"); code != http.StatusUnauthorized {
 				t.Errorf("wrong signature: %d", code)
 			}
-			if code, resp, _ := harness.PostViberWebhook(context.Background(), client, e.URL, path,
+			if code, resp, _ := procs.PostViberWebhook(context.Background(), client, e.URL, path,
 				[]byte(`{"event":"webhook","timestamp":4977069964384421269,"message_token":1478683725125}`), authToken); code != 200 || len(resp) != 0 {
 				t.Errorf("webhook check: %d %s", code, resp)
 			}

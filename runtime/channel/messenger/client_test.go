@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatflow-dev/chatflow/internal/sandbox"
 	"github.com/chatflow-dev/chatflow/runtime/channel"
-	"github.com/chatflow-dev/chatflow/runtime/channel/channeltest"
+	"github.com/chatflow-dev/chatflow/runtime/channel/fakeclock"
 	"github.com/chatflow-dev/chatflow/runtime/channel/messenger"
-	"github.com/chatflow-dev/chatflow/runtime/channel/sandbox"
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
 
@@ -26,14 +26,14 @@ type rig struct {
 	sb     *sandbox.Server
 	calls  atomic.Int32
 	query  atomic.Value
-	clock  *channeltest.FakeClock
+	clock  *fakeclock.FakeClock
 	client *messenger.Client
 }
 
 func newRig(t *testing.T, f messenger.Flavor, account string) *rig {
 	t.Helper()
 	r := &rig{sb: sandbox.New(sandbox.Options{Tokens: map[string]string{account: token}, Instagram: []string{igID}}),
-		clock: channeltest.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
+		clock: fakeclock.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.calls.Add(1)
 		r.query.Store(req.URL.Path + "?" + req.URL.RawQuery)
@@ -160,7 +160,7 @@ func TestErrorFixtures(t *testing.T) {
 		}))
 		c, _ := messenger.NewClient(messenger.Config{Flavor: messenger.Messenger, AccountID: pageID,
 			AccessToken: func(context.Context) (string, error) { return token, nil }, APIBaseURL: srv.URL,
-			Delivery: channel.Delivery{Client: srv.Client(), Clock: channeltest.NewFakeClock(time.Now()), Retry: channel.RetryPolicy{MaxAttempts: 1}}})
+			Delivery: channel.Delivery{Client: srv.Client(), Clock: fakeclock.NewFakeClock(time.Now()), Retry: channel.RetryPolicy{MaxAttempts: 1}}})
 		rc := c.Send(context.Background(), message.Outbound{To: message.Contact{ID: "u"}, Text: "x"})
 		srv.Close()
 		if rc.Error == nil || rc.Error.Class != tt.class || rc.Error.Code != tt.code {

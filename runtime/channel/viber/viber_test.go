@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatflow-dev/chatflow/internal/sandbox"
 	"github.com/chatflow-dev/chatflow/runtime/channel"
-	"github.com/chatflow-dev/chatflow/runtime/channel/channeltest"
-	"github.com/chatflow-dev/chatflow/runtime/channel/sandbox"
+	"github.com/chatflow-dev/chatflow/runtime/channel/fakeclock"
 	"github.com/chatflow-dev/chatflow/runtime/channel/viber"
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
@@ -293,7 +293,7 @@ func TestClientAgainstSandbox(t *testing.T) {
 			defer srv.Close()
 			c, err := viber.NewClient(viber.Config{AccountID: "bot", AuthToken: func(context.Context) (string, error) { return authToken, nil },
 				Sender: viber.Sender{Name: "Bot"}, APIBaseURL: srv.URL,
-				Delivery: channel.Delivery{Client: srv.Client(), Clock: channeltest.NewFakeClock(time.Now()), Rand: func() float64 { return 0.5 }}})
+				Delivery: channel.Delivery{Client: srv.Client(), Clock: fakeclock.NewFakeClock(time.Now()), Rand: func() float64 { return 0.5 }}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatflow-dev/chatflow/internal/sandbox"
 	"github.com/chatflow-dev/chatflow/runtime/channel"
-	"github.com/chatflow-dev/chatflow/runtime/channel/channeltest"
-	"github.com/chatflow-dev/chatflow/runtime/channel/sandbox"
+	"github.com/chatflow-dev/chatflow/runtime/channel/fakeclock"
 	"github.com/chatflow-dev/chatflow/runtime/channel/whatsapp"
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
@@ -30,13 +30,13 @@ type rig struct {
 	sb     *sandbox.Server
 	srv    *httptest.Server
 	calls  atomic.Int32
-	clock  *channeltest.FakeClock
+	clock  *fakeclock.FakeClock
 	client *whatsapp.Client
 }
 
 func newRig(t *testing.T, limiter func(channel.Clock) *channel.RateLimiter) *rig {
 	t.Helper()
-	r := &rig{sb: sandbox.New(sandbox.Options{Tokens: map[string]string{phoneID: token}}), clock: channeltest.NewFakeClock(epoch)}
+	r := &rig{sb: sandbox.New(sandbox.Options{Tokens: map[string]string{phoneID: token}}), clock: fakeclock.NewFakeClock(epoch)}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if strings.HasSuffix(req.URL.Path, "/messages") && req.Method == http.MethodPost {
 			r.calls.Add(1)
@@ -240,7 +240,7 @@ func TestClientNonGraphResponses(t *testing.T) {
 				PhoneNumberID: phoneID,
 				AccessToken:   func(context.Context) (string, error) { return token, nil },
 				APIBaseURL:    srv.URL,
-				Delivery:      channel.Delivery{Client: srv.Client(), Clock: channeltest.NewFakeClock(epoch)},
+				Delivery:      channel.Delivery{Client: srv.Client(), Clock: fakeclock.NewFakeClock(epoch)},
 			})
 			rc := c.Send(context.Background(), hello)
 			if rc.Error == nil || rc.Error.Class != tt.wantClass || rc.Error.Code != tt.wantCode || calls.Load() != tt.wantCalls {

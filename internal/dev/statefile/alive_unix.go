@@ -1,6 +1,6 @@
 //go:build unix
 
-package devstate
+package statefile
 
 import (
 	"errors"

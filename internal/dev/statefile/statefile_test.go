@@ -1,4 +1,4 @@
-package devstate
+package statefile
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-// Package harness runs Chatflow's processes for tests and benchmarks: it
+// Package procs runs Chatflow's processes for tests and benchmarks: it
 // builds the chatflow and chatflow-executor binaries (or takes prebuilt
 // ones from CHATFLOW_BIN and CHATFLOW_EXECUTOR_BIN), starts executors as
 // real chatflow-executor processes, the binary the operator's pods run, on
@@ -6,7 +6,7 @@
 // fixtures in shared/channel-fixtures, and reads what the channel sandbox
 // received. It must not be imported by non-test code other than the
 // benchmark tools.
-package harness
+package procs
 
 import (
 	"bytes"
@@ -25,8 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatflow-dev/chatflow/internal/sandbox"
 	"github.com/chatflow-dev/chatflow/runtime/channel/meta"
-	"github.com/chatflow-dev/chatflow/runtime/channel/sandbox"
 )
 
 // RepoRoot is the repository root.
@@ -35,17 +35,17 @@ func RepoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// FixturesDir holds the real channel payloads the harness builds webhooks
+// FixturesDir holds the real channel payloads this package builds webhooks
 // from: byte-for-byte copies of shared/channel-fixtures kept in testdata, or
 // the directory CHATFLOW_FIXTURES names.
 func FixturesDir() string {
 	if d := os.Getenv("CHATFLOW_FIXTURES"); d != "" {
 		return d
 	}
-	return filepath.Join(RepoRoot(), "internal", "harness", "testdata", "fixtures")
+	return filepath.Join(RepoRoot(), "test", "procs", "testdata", "fixtures")
 }
 
-// built is a binary the harness builds once per process.
+// built is a binary this package builds once per process.
 type built struct {
 	once sync.Once
 	path string

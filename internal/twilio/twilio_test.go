@@ -1,4 +1,4 @@
-package studio_test
+package twilio_test
 
 import (
 	"bytes"
@@ -9,10 +9,10 @@ import (
 	"testing"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/internal/flowjson"
 	"github.com/chatflow-dev/chatflow/internal/lint"
 	"github.com/chatflow-dev/chatflow/internal/manifest"
-	"github.com/chatflow-dev/chatflow/internal/portable"
-	"github.com/chatflow-dev/chatflow/internal/studio"
+	"github.com/chatflow-dev/chatflow/internal/twilio"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -42,7 +42,7 @@ func TestImportGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cf, rep, err := studio.Import(data, studio.Options{Name: name, Trigger: tc.trigger})
+			cf, rep, err := twilio.Import(data, twilio.Options{Name: name, Trigger: tc.trigger})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,7 +50,7 @@ func TestImportGolden(t *testing.T) {
 			for _, it := range rep.Items {
 				header.WriteString(it.String() + "\n")
 			}
-			b, err := portable.Manifest(cf, header.String())
+			b, err := flowjson.Manifest(cf, header.String())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +88,7 @@ func TestConditionTypes(t *testing.T) {
 	}
 	for _, f := range []string{"support.json", "survey.json"} {
 		b, _ := os.ReadFile(filepath.Join("testdata", f))
-		_, rep, err := studio.Import(b, studio.Options{Name: "x"})
+		_, rep, err := twilio.Import(b, twilio.Options{Name: "x"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,20 +103,20 @@ func TestConditionTypes(t *testing.T) {
 func TestImportErrors(t *testing.T) {
 	for name, tc := range map[string]struct {
 		src  string
-		opts studio.Options
+		opts twilio.Options
 		want string
 	}{
-		"not json":      {"{", studio.Options{Name: "x"}, "not a Studio flow definition"},
-		"no states":     {`{"initial_state": "T", "states": []}`, studio.Options{Name: "x"}, "no states"},
-		"no name":       {`{}`, studio.Options{}, "--name"},
-		"bad initial":   {`{"initial_state": "X", "states": [{"name": "T", "type": "trigger", "transitions": []}]}`, studio.Options{Name: "x"}, "initial_state"},
-		"voice only":    {`{"initial_state": "T", "states": [{"name": "T", "type": "trigger", "transitions": [{"event": "incomingCall", "next": "s"}]}, {"name": "s", "type": "say-play", "transitions": []}]}`, studio.Options{Name: "x"}, "starts nothing"},
-		"bad trigger":   {`{"initial_state": "T", "states": [{"name": "T", "type": "trigger", "transitions": [{"event": "incomingMessage", "next": "s"}]}, {"name": "s", "type": "send-message", "properties": {"body": "hi"}, "transitions": []}]}`, studio.Options{Name: "x", Trigger: "SMS"}, "--trigger"},
-		"no REST entry": {`{"initial_state": "T", "states": [{"name": "T", "type": "trigger", "transitions": [{"event": "incomingMessage", "next": "s"}]}, {"name": "s", "type": "send-message", "properties": {"body": "hi"}, "transitions": []}]}`, studio.Options{Name: "x", Trigger: "Manual"}, "no incomingRequest entry"},
-		"dup states":    {`{"initial_state": "T", "states": [{"name": "T", "type": "trigger"}, {"name": "T", "type": "trigger"}]}`, studio.Options{Name: "x"}, "two states"},
+		"not json":      {"{", twilio.Options{Name: "x"}, "not a Studio flow definition"},
+		"no states":     {`{"initial_state": "T", "states": []}`, twilio.Options{Name: "x"}, "no states"},
+		"no name":       {`{}`, twilio.Options{}, "--name"},
+		"bad initial":   {`{"initial_state": "X", "states": [{"name": "T", "type": "trigger", "transitions": []}]}`, twilio.Options{Name: "x"}, "initial_state"},
+		"voice only":    {`{"initial_state": "T", "states": [{"name": "T", "type": "trigger", "transitions": [{"event": "incomingCall", "next": "s"}]}, {"name": "s", "type": "say-play", "transitions": []}]}`, twilio.Options{Name: "x"}, "starts nothing"},
+		"bad trigger":   {`{"initial_state": "T", "states": [{"name": "T", "type": "trigger", "transitions": [{"event": "incomingMessage", "next": "s"}]}, {"name": "s", "type": "send-message", "properties": {"body": "hi"}, "transitions": []}]}`, twilio.Options{Name: "x", Trigger: "SMS"}, "--trigger"},
+		"no REST entry": {`{"initial_state": "T", "states": [{"name": "T", "type": "trigger", "transitions": [{"event": "incomingMessage", "next": "s"}]}, {"name": "s", "type": "send-message", "properties": {"body": "hi"}, "transitions": []}]}`, twilio.Options{Name: "x", Trigger: "Manual"}, "no incomingRequest entry"},
+		"dup states":    {`{"initial_state": "T", "states": [{"name": "T", "type": "trigger"}, {"name": "T", "type": "trigger"}]}`, twilio.Options{Name: "x"}, "two states"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, _, err := studio.Import([]byte(tc.src), tc.opts)
+			_, _, err := twilio.Import([]byte(tc.src), tc.opts)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}

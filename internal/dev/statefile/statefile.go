@@ -1,9 +1,9 @@
-// Package devstate is the state file of a running `chatflow dev`: where
+// Package statefile is the state file of a running `chatflow dev`: where
 // its control plane, its channel sandbox and every local executor listen.
 // internal/dev writes it; `chatflow chat` and the end-to-end test read it.
 // It is a leaf: the standard library only, so the commands that read it
 // build everywhere.
-package devstate
+package statefile
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-// Package studio translates Twilio Studio flow definitions (the Flow
+// Package twilio translates Twilio Studio flow definitions (the Flow
 // Definition JSON of the Studio REST API v2, or a Flow resource that
 // carries one) into ChatFlows: `chatflow import --from twilio-studio`.
 //
@@ -26,7 +26,7 @@
 //
 // It imports the API types and runtime/flow (to check the result); it
 // does no I/O.
-package studio
+package twilio
 
 import (
 	"bytes"

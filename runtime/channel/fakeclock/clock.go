@@ -1,9 +1,9 @@
-// Package channeltest holds test helpers for code that uses the channel
+// Package fakeclock holds test helpers for code that uses the channel
 // delivery machinery: a fake Clock whose Sleep returns at once and
 // advances Now, so tests assert backoff, Retry-After and rate limits by the
 // delays requested instead of by wall-clock timing. It imports only the
 // standard library; production code must not import it.
-package channeltest
+package fakeclock
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package studio_test
+package twilio_test
 
 import (
 	"os"
@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
-	"github.com/chatflow-dev/chatflow/internal/studio"
+	"github.com/chatflow-dev/chatflow/internal/twilio"
 )
 
 // FuzzImport: whatever the definition, Import returns an error or a flow
@@ -24,7 +24,7 @@ func FuzzImport(f *testing.F) {
 	}
 	f.Add([]byte(`{"initial_state":"T","states":[{"name":"T","type":"trigger","transitions":[{"event":"incomingMessage","next":"a"}]},{"name":"a","type":"split-based-on","properties":{"input":"{{x | default: 'y' | upcase}}"},"transitions":[{"event":"match","next":"a","conditions":[{"type":"equal_to","value":"{{a}}","arguments":["{{b}}"]}]}]}]}`), "")
 	f.Fuzz(func(t *testing.T, data []byte, trigger string) {
-		_, _, err := studio.Import(data, studio.Options{Name: "fuzz", Trigger: v1alpha1.TriggerType(trigger)})
+		_, _, err := twilio.Import(data, twilio.Options{Name: "fuzz", Trigger: v1alpha1.TriggerType(trigger)})
 		if err != nil && strings.Contains(err.Error(), "does not compile") {
 			t.Fatalf("%v\n%s", err, data)
 		}

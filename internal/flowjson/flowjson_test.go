@@ -1,4 +1,4 @@
-package portable_test
+package flowjson_test
 
 import (
 	"bytes"
@@ -8,9 +8,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/internal/flowjson"
 	"github.com/chatflow-dev/chatflow/internal/lint"
 	"github.com/chatflow-dev/chatflow/internal/manifest"
-	"github.com/chatflow-dev/chatflow/internal/portable"
 )
 
 // manifest → export → import → export gives the same bytes, and the
@@ -27,14 +27,14 @@ func TestRoundTripIsExact(t *testing.T) {
 	for _, f := range r.Flows {
 		t.Run(f.Object.Name, func(t *testing.T) {
 			first := export(t, f.Written)
-			pf, err := portable.Parse(first)
+			pf, err := flowjson.Parse(first)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if w := pf.Check(); w != "" {
 				t.Error(w)
 			}
-			m, err := portable.Manifest(pf.ChatFlow(""), "")
+			m, err := flowjson.Manifest(pf.ChatFlow(""), "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,7 +55,7 @@ func TestRoundTripIsExact(t *testing.T) {
 
 func export(t *testing.T, cf *v1alpha1.ChatFlow) []byte {
 	t.Helper()
-	pf, err := portable.FromChatFlow(cf)
+	pf, err := flowjson.FromChatFlow(cf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestParseErrors(t *testing.T) {
 		"trailing":      {`{"format": "chatflow.dev/flow/v1alpha1", "name": "f", "spec": {}} {}`, "after the JSON"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := portable.Parse([]byte(tc.src)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, err := flowjson.Parse([]byte(tc.src)); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
 		})
@@ -109,7 +109,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestCheckSeesEdits(t *testing.T) {
-	pf, err := portable.Parse([]byte(`{"format": "chatflow.dev/flow/v1alpha1", "name": "f", "revision": "0000000000", "spec": {"trigger": {"type": "Manual"}, "nodes": []}}`))
+	pf, err := flowjson.Parse([]byte(`{"format": "chatflow.dev/flow/v1alpha1", "name": "f", "revision": "0000000000", "spec": {"trigger": {"type": "Manual"}, "nodes": []}}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatflow-dev/chatflow/runtime/channel/sandbox"
+	"github.com/chatflow-dev/chatflow/internal/sandbox"
 )
 
 const (

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatflow-dev/chatflow/runtime/channel/sandbox"
+	"github.com/chatflow-dev/chatflow/internal/sandbox"
 )
 
 const (

@@ -1,4 +1,4 @@
-// Package portable owns the portable flow format of `chatflow export` and
+// Package flowjson owns the portable flow format of `chatflow export` and
 // `chatflow import`: a ChatFlow without what a cluster adds to it, as JSON
 // that moves between clusters, repositories and tools.
 //
@@ -22,7 +22,7 @@
 //
 // It imports the API types, runtime/flow (for the revision) and
 // internal/manifest; nothing that talks to a cluster.
-package portable
+package flowjson
 
 import (
 	"bytes"
