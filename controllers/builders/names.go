@@ -23,6 +23,15 @@ const (
 	// AnnotationSecretsVersion on the pod template changes whenever a Secret
 	// the executor mounts changes, which rolls the pods.
 	AnnotationSecretsVersion = "chatflow.dev/secrets-version"
+	// LabelReferenced ("true") marks a user's Secret that some Chatflow
+	// object references (binding credentials, HTTPRequest headers, model
+	// keys). The manager sets it, so that its cache and watches select only
+	// these Secrets instead of every Secret of the cluster.
+	LabelReferenced = "chatflow.dev/referenced"
+	// LabelCredentials ("true") marks a Secret that a ChannelBinding names
+	// in spec.credentialsRef: the gateway reads only these (app secrets and
+	// verify tokens), never the other Secrets a flow references.
+	LabelCredentials = "chatflow.dev/credentials"
 
 	// AppName is the app.kubernetes.io/name of executor objects.
 	AppName = "chatflow-executor"
