@@ -114,7 +114,7 @@ func (e *Env) compile(src string, wantBool bool) (*Program, error) {
 	if err != nil {
 		return nil, &Error{Column: 1, Message: err.Error()}
 	}
-	return &Program{src: src, prg: prg}, nil
+	return &Program{src: src, prg: prg, reads: readsOf(ast.NativeRep())}, nil
 }
 
 // firstColumn is where the first non-blank character of src is.

@@ -8,8 +8,9 @@ import (
 
 // Program is a compiled expression. It is safe for concurrent use.
 type Program struct {
-	src string
-	prg cel.Program
+	src   string
+	prg   cel.Program
+	reads Scopes
 }
 
 // Source is the expression as written.
