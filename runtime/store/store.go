@@ -91,8 +91,9 @@ type Stats struct {
 	// Timers scheduled. Redis counts index entries, which may include
 	// cancelled timers not yet swept.
 	Timers int64
-	// InboxItems waiting in all inboxes; -1 when the store cannot count them
-	// cheaply (redis).
+	// InboxItems waiting in all inboxes, the item being worked on
+	// included. Redis sums the inboxes of the contacts with a signal,
+	// extrapolating beyond the first 10,000 of them.
 	InboxItems int64
 }
 
