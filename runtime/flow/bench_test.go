@@ -1,8 +1,10 @@
 package flow
 
 import (
+	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -47,6 +49,39 @@ func BenchmarkTurn(b *testing.B) {
 		s, fx = Step(p, s, ev, t0)
 		if len(fx) != 11 || s.Status != StatusWaitingReply {
 			b.Fatalf("turn: %d effects, status %s", len(fx), s.Status)
+		}
+	}
+}
+
+// acker is the cheapest performer: it accepts every send.
+type acker struct{}
+
+func (acker) Perform(_ context.Context, _ *Session, e *Effect) (Event, bool) {
+	if e.Kind == EffectSend {
+		return SendResult{EffectID: e.Send.ID, MessageID: "m"}.Event(), true
+	}
+	return Event{}, false
+}
+
+// BenchmarkDriverTurn is BenchmarkTurn through the Driver, the way the
+// executor runs it: the send's outcome is fed back (a second Step) and the
+// wait's timer changes are netted.
+func BenchmarkDriverTurn(b *testing.B) {
+	p := mustCompile(b, flowTurn)
+	d := NewDriver(p, func() time.Time { return t0 })
+	ctx := context.Background()
+	s, _ := d.Turn(ctx, nil, run("r"), acker{})
+	ev := Inbound(message.Inbound{ID: "wamid.1", Contact: ann, Kind: message.KindText, Text: "order 42", Timestamp: t0})
+	for i := 0; i < 20; i++ {
+		s, _ = d.Turn(ctx, s, ev, acker{})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var tc *TimerChanges
+		s, tc = d.Turn(ctx, s, ev, acker{})
+		if len(tc.Set) != 1 || len(tc.Cancel) != 1 || s.Status != StatusWaitingReply {
+			b.Fatalf("turn: timers %+v, status %s", *tc, s.Status)
 		}
 	}
 }

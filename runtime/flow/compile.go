@@ -114,6 +114,7 @@ func Compile(spec *v1alpha1.ChatFlowSpec, opts Options) (*Program, field.ErrorLi
 		start:     c.start,
 		vars:      append([]v1alpha1.Variable(nil), spec.Variables...),
 	}
+	p.greeting = greetingOf(p)
 	if spec.Trigger.Type == v1alpha1.TriggerManual {
 		for _, in := range spec.Trigger.Inputs {
 			p.inputs = append(p.inputs, Input{Name: in.Name, Required: in.Required})

@@ -12,8 +12,15 @@
 // Step is the interpreter: a pure, deterministic function from (program,
 // session, event, time) to (session, effects). It does no I/O, reads no
 // clock and draws no random numbers; ids derive from a counter kept in the
-// session. The executor carries out the effects (send, HTTP call, timers,
-// hand-off notification, log lines) and feeds their outcomes back as events.
+// session.
+//
+// Driver owns the loop around Step, one turn at a time: it hands each
+// effect to a Performer (send, HTTP call, hand-off notice, log line),
+// feeds the outcomes the flow awaits back in, in one order (a FIFO of
+// effects), nets the timer changes of the turn and bounds its steps. The
+// executor, `chatflow test`, `chatflow chat` and the studio each bring a
+// Performer and share the Driver, so they see the same effects in the same
+// order; a new kind of effect needs a case in the performers, nothing more.
 //
 // This package must not do I/O, nor import the executor, store or channel
 // packages; the one exception is runtime/channel/capability, the pure table

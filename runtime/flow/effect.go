@@ -20,18 +20,22 @@ const (
 	EffectSetTimer      EffectKind = "setTimer"
 	EffectCancelTimer   EffectKind = "cancelTimer"
 	EffectHandoffNotify EffectKind = "handoff"
-	EffectLog           EffectKind = "log"
+	// EffectHandoffMessage forwards what the contact writes during a
+	// hand-off to the agents' system.
+	EffectHandoffMessage EffectKind = "handoffMessage"
+	EffectLog            EffectKind = "log"
 )
 
 // Effect is one output of Step: one struct with a Kind (see Event for why).
 // Only the member of the Kind is set.
 type Effect struct {
-	Kind    EffectKind    `json:"kind"`
-	Send    Send          `json:"send,omitzero"`
-	HTTP    HTTPCall      `json:"http,omitzero"`
-	Timer   Timer         `json:"timer,omitzero"`
-	Handoff HandoffNotify `json:"handoff,omitzero"`
-	Log     Log           `json:"log,omitzero"`
+	Kind           EffectKind     `json:"kind"`
+	Send           Send           `json:"send,omitzero"`
+	HTTP           HTTPCall       `json:"http,omitzero"`
+	Timer          Timer          `json:"timer,omitzero"`
+	Handoff        HandoffNotify  `json:"handoff,omitzero"`
+	HandoffMessage HandoffMessage `json:"handoffMessage,omitzero"`
+	Log            Log            `json:"log,omitzero"`
 }
 
 // Send sends a message to the contact; the executor answers with a SendResult.
@@ -76,13 +80,27 @@ type Timer struct {
 
 // HandoffNotify tells the agents' system that a contact is handed off. URL
 // is the node's notifyURL, empty when it has none (the executor may still
-// have a default destination).
+// have a default destination). Transcript is the recent conversation,
+// oldest first (Session.Recent when the hand-off began).
 type HandoffNotify struct {
+	ID         string          `json:"id"`
+	NodeID     string          `json:"nodeId"`
+	URL        string          `json:"url,omitempty"`
+	Queue      string          `json:"queue,omitempty"`
+	Contact    message.Contact `json:"contact"`
+	Transcript []Line          `json:"transcript,omitempty"`
+}
+
+// HandoffMessage forwards a message the contact sent during a hand-off to
+// the hand-off's URL: the agent reads it there, and the session keeps it
+// (message.* and Session.Recent) for when the flow resumes.
+type HandoffMessage struct {
 	ID      string          `json:"id"`
 	NodeID  string          `json:"nodeId"`
 	URL     string          `json:"url,omitempty"`
 	Queue   string          `json:"queue,omitempty"`
 	Contact message.Contact `json:"contact"`
+	Message message.Inbound `json:"message"`
 }
 
 // LogEvent names an execution event.
@@ -113,6 +131,13 @@ type Log struct {
 	Message string `json:"message,omitempty"`
 }
 
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
 // String renders the effect on one line, every field included: for test
 // transcripts, `chatflow test` and debugging.
 func (e Effect) String() string {
@@ -135,7 +160,10 @@ func (e Effect) String() string {
 		return "cancelTimer " + e.Timer.ID
 	case EffectHandoffNotify:
 		h := e.Handoff
-		return fmt.Sprintf("handoff %s @%s url=%q queue=%q contact=%s", h.ID, h.NodeID, h.URL, h.Queue, js(h.Contact))
+		return fmt.Sprintf("handoff %s @%s url=%q queue=%q contact=%s transcript=%s", h.ID, h.NodeID, h.URL, h.Queue, js(h.Contact), js(nonNil(h.Transcript)))
+	case EffectHandoffMessage:
+		h := e.HandoffMessage
+		return fmt.Sprintf("handoffMessage %s @%s url=%q queue=%q contact=%s message=%s", h.ID, h.NodeID, h.URL, h.Queue, js(h.Contact), js(h.Message))
 	case EffectLog:
 		l := e.Log
 		s := "log " + string(l.Event)

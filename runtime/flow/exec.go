@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"mime"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,9 +20,9 @@ func (t *turn) run(idx int) {
 		s.Status = StatusActive
 	}
 	for idx != none {
-		if t.steps >= MaxStepsPerEvent {
+		if t.steps >= MaxStepsPerTurn {
 			t.logf(LogError, s.Node, s.NodeType, "", fmt.Sprintf(
-				"the run went through %d nodes on one event without waiting: ending it (check the flow's Jumps)", MaxStepsPerEvent))
+				"the run went through %d nodes in one turn without waiting: ending it (check the flow's Jumps)", MaxStepsPerTurn))
 			t.end("error")
 			return
 		}
@@ -58,6 +59,7 @@ func (t *turn) exec(n *node) int {
 			return t.fail(n, "rendering the message: "+err.Error())
 		}
 		t.remember(id, n.id, n.onError != none)
+		t.said(n.id, &e.Send.Message)
 		if n.onError != none {
 			// Wait for the channel's verdict: a refusal takes onError.
 			s.Status = StatusWaitingSend
@@ -162,8 +164,9 @@ func (t *turn) exec(n *node) int {
 			}
 		}
 		e := t.add(EffectHandoffNotify)
-		e.Handoff = HandoffNotify{ID: id, NodeID: n.id, URL: u, Queue: h.queue, Contact: s.Contact}
+		e.Handoff = HandoffNotify{ID: id, NodeID: n.id, URL: u, Queue: h.queue, Contact: s.Contact, Transcript: slices.Clone(s.Recent)}
 		t.setTimer(h.timeout)
+		s.Wait.URL = u
 		s.Status = StatusHandedOff
 		return none
 	}

@@ -23,6 +23,7 @@ type Program struct {
 	start     int
 	vars      []v1alpha1.Variable
 	inputs    []Input
+	greeting  int // node index of the greeting (greeting.go), or none
 }
 
 // Input is a variable a Manual run accepts.

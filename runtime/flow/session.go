@@ -61,6 +61,9 @@ type Session struct {
 	// Sent are the most recent sends (at most MaxSent), to tie delivery
 	// receipts and asynchronous failures back to their node.
 	Sent []Sent `json:"sent,omitempty"`
+	// Recent is the recent conversation, oldest first, at most MaxRecent
+	// lines across runs: what a hand-off shows the agent.
+	Recent []Line `json:"recent,omitempty"`
 
 	// Scratch reused from one Step to the next, so that a turn on a
 	// session the caller keeps in memory allocates little. Not stored.
@@ -77,12 +80,41 @@ type Wait struct {
 	TimerID string `json:"timerId,omitempty"`
 	// EffectID of the Send or HTTPCall whose result the session waits for.
 	EffectID string `json:"effectId,omitempty"`
+	// URL of a hand-off: its rendered notifyURL, where what the contact
+	// writes meanwhile is forwarded.
+	URL string `json:"url,omitempty"`
 	// Deadline of the timer.
 	Deadline time.Time `json:"deadline,omitzero"`
 }
 
 // MaxSent bounds Session.Sent.
 const MaxSent = 16
+
+// MaxRecent bounds Session.Recent, and MaxLineText the bytes of a line's
+// text: the recent conversation stays a small part of a session.
+const (
+	MaxRecent   = 12
+	MaxLineText = 1024
+)
+
+// Line is one message of the recent conversation.
+type Line struct {
+	// From is "contact" or "flow".
+	From string `json:"from"`
+	// NodeID is the SendMessage that sent a message of the flow.
+	NodeID string `json:"nodeId,omitempty"`
+	// Text is the message's text, or a short description of what it
+	// carries ("[image] https://...", "[button] yes", "[template name]"),
+	// cut to MaxLineText bytes.
+	Text string    `json:"text"`
+	At   time.Time `json:"at"`
+}
+
+// The senders of a Line.
+const (
+	FromContact = "contact"
+	FromFlow    = "flow"
+)
 
 // Sent ties a send to its node.
 type Sent struct {

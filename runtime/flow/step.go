@@ -5,17 +5,20 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/runtime/expr"
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
 
-// MaxStepsPerEvent bounds the nodes one event may run through. Compile
-// rejects loops that never wait, but Jumps can still chain a long way; a
-// run that exceeds the budget is ended with an error log.
-const MaxStepsPerEvent = 1000
+// MaxStepsPerTurn bounds the nodes one turn may run through: one Step, or
+// one Driver.Turn with every result fed back. Compile rejects loops that
+// never wait, but Jumps can still chain a long way; a run that exceeds the
+// budget is ended with an error log.
+const MaxStepsPerTurn = 1000
 
 // Step applies one event to a session and returns the session and the
 // effects the executor must carry out, in order. It is pure and
@@ -45,10 +48,17 @@ const MaxStepsPerEvent = 1000
 // Events that do not match the pending wait (an old timer id, the result of
 // an effect the session no longer waits for) are ignored.
 func Step(p *Program, s *Session, ev Event, now time.Time) (*Session, []Effect) {
+	s, fx, _ := step(p, s, ev, now, 0)
+	return s, fx
+}
+
+// step is Step with the nodes already run in this turn (spent); it returns
+// the new total, so that a Driver holds a whole turn to MaxStepsPerTurn.
+func step(p *Program, s *Session, ev Event, now time.Time, spent int) (*Session, []Effect, int) {
 	if p == nil || len(p.nodes) == 0 {
-		return s, nil
+		return s, nil, spent
 	}
-	t := turn{p: p, s: s, now: now.Round(0)}
+	t := turn{p: p, s: s, now: now.Round(0), steps: spent}
 	if s != nil {
 		t.fx = s.effects[:0]
 	}
@@ -56,7 +66,7 @@ func Step(p *Program, s *Session, ev Event, now time.Time) (*Session, []Effect) 
 	if t.s != nil {
 		t.s.effects = t.fx
 	}
-	return t.s, t.fx
+	return t.s, t.fx, t.steps
 }
 
 // turn is the state of one Step call.
@@ -65,7 +75,7 @@ type turn struct {
 	s     *Session
 	now   time.Time
 	fx    []Effect
-	steps int
+	steps int // nodes run in this turn, across the Steps of a Driver turn
 }
 
 func (t *turn) dispatch(ev *Event) {
@@ -229,6 +239,7 @@ func (t *turn) startRun(runID string, c message.Contact, inputs Values, msg *mes
 	}
 	if msg != nil {
 		s.Message = *msg
+		t.heard(msg)
 	} else {
 		s.Message = message.Inbound{}
 	}
@@ -255,6 +266,7 @@ func (t *turn) deriveRunID(c message.Contact, msg *message.Inbound) string {
 
 func (t *turn) onInbound(in *message.Inbound) {
 	s := t.s
+	t.heard(in)
 	switch s.Status {
 	case StatusWaitingReply:
 		n := t.waitingAt(v1alpha1.NodeWaitForReply)
@@ -279,7 +291,15 @@ func (t *turn) onInbound(in *message.Inbound) {
 		s.Message = *in
 		t.logf(LogMessageIgnored, s.Node, s.NodeType, "", "recorded as message.*; the flow goes on when the "+string(s.NodeType)+" node completes")
 	case StatusHandedOff:
-		t.logf(LogMessageIgnored, s.Node, s.NodeType, "", "the contact is handed off to an agent")
+		// Kept for the flow (message.*, Recent) and forwarded to the agent.
+		n := t.waitingAt(v1alpha1.NodeHandoff)
+		if n == nil {
+			return
+		}
+		s.Message = *in
+		e := t.add(EffectHandoffMessage)
+		e.HandoffMessage = HandoffMessage{ID: t.newID(), NodeID: n.id, URL: s.Wait.URL, Queue: n.handoff.queue, Contact: s.Contact, Message: *in}
+		t.log(LogMessageIgnored, n, "", "the contact is handed off: forwarded to the agent, and recorded as message.* for when the flow resumes")
 	default:
 		t.inconsistent()
 	}
@@ -461,6 +481,58 @@ func (t *turn) sentBy(match func(*Sent) bool) *Sent {
 		}
 	}
 	return nil
+}
+
+// heard adds an inbound message to the recent conversation.
+func (t *turn) heard(in *message.Inbound) {
+	text := in.Text
+	switch {
+	case in.Media != nil:
+		text = strings.TrimSpace("[" + string(in.Media.Kind) + "] " + firstOf(in.Media.URL, in.Media.ID) + " " + in.Media.Caption)
+	case text == "" && in.ButtonID != "":
+		text = "[button] " + in.ButtonID
+	case text == "" && in.Kind != "":
+		text = "[" + string(in.Kind) + "]"
+	}
+	t.line(Line{From: FromContact, Text: text, At: in.Timestamp})
+}
+
+// said adds a message the flow sends to the recent conversation.
+func (t *turn) said(nodeID string, m *message.Outbound) {
+	text := m.Text
+	switch {
+	case m.Template != nil:
+		text = "[template " + m.Template.Name + "]"
+	case m.Media != nil:
+		text = strings.TrimSpace("[" + string(m.Media.Kind) + "] " + m.Media.URL + " " + firstOf(m.Media.Caption, m.Text))
+	case text == "" && m.List != nil:
+		text = "[list] " + m.List.Button
+	}
+	t.line(Line{From: FromFlow, NodeID: nodeID, Text: text, At: t.now})
+}
+
+// line appends to Session.Recent, dropping the oldest beyond MaxRecent.
+func (t *turn) line(l Line) {
+	if len(l.Text) > MaxLineText {
+		cut := MaxLineText
+		for cut > 0 && !utf8.RuneStart(l.Text[cut]) {
+			cut--
+		}
+		l.Text = l.Text[:cut]
+	}
+	s := t.s
+	if len(s.Recent) >= MaxRecent {
+		n := copy(s.Recent, s.Recent[len(s.Recent)-MaxRecent+1:])
+		s.Recent = s.Recent[:n]
+	}
+	s.Recent = append(s.Recent, l)
+}
+
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // remember records a send, dropping the oldest beyond MaxSent.

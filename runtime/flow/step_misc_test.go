@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
@@ -32,7 +33,7 @@ nodes:
 	}
 	last := effectLines(fx[len(fx)-2:])
 	want := []string{
-		`log error @j3:Jump "the run went through 1000 nodes on one event without waiting: ending it (check the flow's Jumps)"`,
+		`log error @j3:Jump "the run went through 1000 nodes in one turn without waiting: ending it (check the flow's Jumps)"`,
 		`log run_ended @j3:Jump "error"`,
 	}
 	if strings.Join(last, "\n") != strings.Join(want, "\n") {
@@ -44,8 +45,8 @@ nodes:
 			entered++
 		}
 	}
-	if entered != MaxStepsPerEvent {
-		t.Errorf("%d nodes entered, want %d", entered, MaxStepsPerEvent)
+	if entered != MaxStepsPerTurn {
+		t.Errorf("%d nodes entered, want %d", entered, MaxStepsPerTurn)
 	}
 }
 
@@ -231,5 +232,39 @@ func TestSessionRoundTrip(t *testing.T) {
 	_, fc := Step(p2, &c, says("m1", "x"), t0)
 	if strings.Join(la, "\n") != strings.Join(effectLines(fc), "\n") {
 		t.Error("a stored session behaves differently")
+	}
+}
+
+// The recent conversation keeps the last MaxRecent lines, each cut to
+// MaxLineText bytes on a character boundary, and survives a store round trip.
+func TestRecentConversationIsBounded(t *testing.T) {
+	p := mustCompile(t, flowWait)
+	s, _ := Step(p, nil, run("r"), t0)
+	long := strings.Repeat("é", MaxLineText) // two bytes each
+	for i := 0; i < 3*MaxRecent; i++ {
+		s, _ = Step(p, s, says("m"+string(rune('a'+i%26)), long), t0)
+	}
+	if len(s.Recent) != MaxRecent {
+		t.Fatalf("%d lines, want %d", len(s.Recent), MaxRecent)
+	}
+	for _, l := range s.Recent {
+		if len(l.Text) > MaxLineText || !utf8.ValidString(l.Text) {
+			t.Fatalf("line of %d bytes (valid UTF-8: %v)", len(l.Text), utf8.ValidString(l.Text))
+		}
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Session
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Recent, s.Recent) {
+		t.Errorf("Recent does not round-trip:\n%+v\n%+v", back.Recent, s.Recent)
+	}
+	last := s.Recent[len(s.Recent)-1]
+	if last.From != FromFlow && last.From != FromContact {
+		t.Errorf("last line from %q", last.From)
 	}
 }

@@ -312,18 +312,33 @@ nodes:
 `
 
 func TestStepHandoff(t *testing.T) {
+	handedOff := Wait{TimerID: "r.2", URL: "https://agents.example.com/hook?c=15550001111", Deadline: at(2 * time.Hour)}
 	runStepCases(t, []stepCase{
 		{name: "hand-off notifies and sets its timer", flow: flowHandoff, ev: run("r"), want: []string{
 			`log run_started "manual"`,
 			`log node_entered @start:Start`,
 			`log node_left @start:Start branch=next`,
 			`log node_entered @agent:Handoff`,
-			`handoff r.1 @agent url="https://agents.example.com/hook?c=15550001111" queue="billing" contact={"id":"15550001111","name":"Ann","channel":"WhatsApp"}`,
+			`handoff r.1 @agent url="https://agents.example.com/hook?c=15550001111" queue="billing" contact={"id":"15550001111","name":"Ann","channel":"WhatsApp"} transcript=[]`,
 			`setTimer r.2 at=2026-03-01T11:00:00Z`,
-		}, session: sessionWant{status: StatusHandedOff, node: "agent", wait: Wait{TimerID: "r.2", Deadline: at(2 * time.Hour)}}},
-		{name: "inbound messages are not processed while handed off", flow: flowHandoff, before: []Event{run("r")}, ev: says("m1", "hello?"), want: []string{
-			`log message_ignored @agent:Handoff "the contact is handed off to an agent"`,
-		}, session: sessionWant{status: StatusHandedOff, node: "agent", wait: Wait{TimerID: "r.2", Deadline: at(2 * time.Hour)}}},
+		}, session: sessionWant{status: StatusHandedOff, node: "agent", wait: handedOff}},
+		{name: "the notice carries the recent conversation", flow: flowHandoff, before: []Event{run("r"), says("m1", "hello?"), Resume{}.Event()},
+			ev: says("m2", "me again"), want: []string{
+				`log run_started "inbound"`,
+				`log node_entered @start:Start`,
+				`log node_left @start:Start branch=next`,
+				`log node_entered @agent:Handoff`,
+				`handoff 213a330d4d0ed7ae.6 @agent url="https://agents.example.com/hook?c=15550001111" queue="billing" contact={"id":"15550001111","name":"Ann","channel":"WhatsApp"} transcript=[` +
+					`{"from":"contact","text":"hello?","at":"2026-03-01T09:00:00Z"},` +
+					`{"from":"flow","nodeId":"back","text":"Back to the bot","at":"2026-03-01T09:00:00Z"},` +
+					`{"from":"contact","text":"me again","at":"2026-03-01T09:00:00Z"}]`,
+				`setTimer 213a330d4d0ed7ae.7 at=2026-03-01T11:00:00Z`,
+			}, session: sessionWant{status: StatusHandedOff, node: "agent", message: "me again",
+				wait: Wait{TimerID: "213a330d4d0ed7ae.7", URL: "https://agents.example.com/hook?c=15550001111", Deadline: at(2 * time.Hour)}}},
+		{name: "messages during a hand-off are forwarded and kept", flow: flowHandoff, before: []Event{run("r")}, ev: says("m1", "hello?"), want: []string{
+			`handoffMessage r.3 @agent url="https://agents.example.com/hook?c=15550001111" queue="billing" contact={"id":"15550001111","name":"Ann","channel":"WhatsApp"} message={"id":"m1","contact":{"id":"15550001111","name":"Ann","channel":"WhatsApp"},"kind":"text","text":"hello?","timestamp":"2026-03-01T09:00:00Z"}`,
+			`log message_ignored @agent:Handoff "the contact is handed off: forwarded to the agent, and recorded as message.* for when the flow resumes"`,
+		}, session: sessionWant{status: StatusHandedOff, node: "agent", message: "hello?", wait: handedOff}},
 		{name: "resume goes on to next", flow: flowHandoff, before: []Event{run("r")}, ev: Resume{}.Event(), want: []string{
 			`cancelTimer r.2`,
 			`log node_left @agent:Handoff branch=resumed`,
