@@ -66,7 +66,7 @@ func New() *cobra.Command {
 	f.StringSliceVar(&o.allowNetworks, "allow-private-networks", nil, "CIDRs HTTPRequest nodes may reach although private (e.g. 10.0.0.0/8)")
 	f.DurationVar(&o.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, time given to in-flight turns")
 	f.DurationVar(&o.leaseTTL, "lease-ttl", 30*time.Second, "how long a contact stays leased by a silent replica before another takes it over")
-	f.Float64Var(&o.sendRate, "send-rate", 0, "outbound messages per second for the account, shared by the flow's replicas with the Redis store (0: the channel's default: 80 for WhatsApp, 300 for Messenger and Instagram, 100 for Viber); the operator passes the ChannelBinding's spec.sendRate")
+	f.Float64Var(&o.sendRate, "send-rate", 0, "outbound messages per second for the account, shared by the flow's replicas with the Redis store (0: the binding's spec.sendRate, else the channel's default: 80 for WhatsApp, 300 for Messenger and Instagram, 100 for Viber); set, it wins over the binding")
 	f.BoolVar(&o.pprof, "pprof", false, "serve Go profiles under /debug/pprof/ (for benchmarks; never expose it)")
 	_ = f.MarkHidden("pprof")
 	_ = cmd.MarkFlagRequired("flow")
@@ -133,7 +133,7 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 	workDone := make(chan struct{})
 	go func() { _ = ex.Run(workCtx, o.drainTimeout); close(workDone) }()
 	logger.Info("executor started", "flow", flowObj.Name, "revision", ex.Program().Revision(),
-		"listen", ln.Addr().String(), "store", storeKind(o.storeURL))
+		"listen", ln.Addr().String(), "store", storeKind(o.storeURL), "sendRate", ex.SendRate())
 
 	select {
 	case <-ctx.Done():

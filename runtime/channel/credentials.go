@@ -11,6 +11,10 @@ const (
 	KeyVerifyToken = "verifyToken"
 	// KeyAuthToken is the Viber bot token: it signs webhooks and sends.
 	KeyAuthToken = "authToken"
-	// KeyRunToken authorizes Manual runs; it is optional for every channel.
+	// KeyRunToken authorizes Manual runs and resuming hand-offs; it is
+	// optional for every channel.
 	KeyRunToken = "runToken"
+	// KeyHandoffSecret signs hand-off notifications (without it, runToken
+	// does); optional.
+	KeyHandoffSecret = "handoffSecret"
 )

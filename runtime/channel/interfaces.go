@@ -48,3 +48,14 @@ type Greeter interface {
 	// opened the conversation) as the webhook response body, JSON.
 	Greeting(out message.Outbound) ([]byte, error)
 }
+
+// AccountRouter is implemented by receivers of channels whose webhook path
+// names the account (Viber: /webhooks/viber/{account}, one callback URL per
+// bot). The executor answers 404 to a request for another account before
+// reading its body; receivers of channels that name the account in the
+// payload (Meta) do not implement it.
+type AccountRouter interface {
+	// ServesAccount reports whether account, the {account} of the webhook
+	// path, is the receiver's.
+	ServesAccount(account string) bool
+}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -17,7 +16,6 @@ import (
 	"github.com/chatflow-dev/chatflow/runtime/channel/meta"
 	"github.com/chatflow-dev/chatflow/runtime/channel/viber"
 	"github.com/chatflow-dev/chatflow/runtime/channel/whatsapp"
-	"github.com/chatflow-dev/chatflow/runtime/expr"
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
 
@@ -52,6 +50,7 @@ func (e *Executor) setupChannel(b *v1alpha1.ChannelBinding) error {
 		if e.sendRate > 0 {
 			def = e.sendRate
 		}
+		e.sendRate = def
 		if shared, ok := e.store.(channel.TokenSource); ok {
 			return channel.NewSharedRateLimiter(shared, string(b.Spec.Channel), def, 0, nil)
 		}
@@ -134,9 +133,6 @@ func (e *Executor) setupChannel(b *v1alpha1.ChannelBinding) error {
 			url := strings.TrimRight(w.PublicURL, "/") + channel.WebhookPath(ch, b.Spec.Account.ID)
 			e.registerWebhook = func(ctx context.Context) error { return client.SetWebhook(ctx, url) }
 		}
-		if e.program.Trigger() == v1alpha1.TriggerViber { // a Manual flow writes first, through the run API
-			e.welcome = welcomeFor(e.flowSpec)
-		}
 		return nil
 	default:
 		return fmt.Errorf("the %s channel is not supported by this executor yet", b.Spec.Channel)
@@ -156,160 +152,37 @@ func viberSenderName(b *v1alpha1.ChannelBinding) string {
 	return name
 }
 
-// webhookAddressed reports whether a webhook request is for this
-// executor's account: Viber carries the bot id in the path
-// (/webhooks/viber/{account}); the other channels route on the payload.
-func (e *Executor) webhookAddressed(r *http.Request) bool {
-	if v, ok := e.receiver.(*viber.Webhook); ok {
-		return r.PathValue("account") == v.AccountID
-	}
-	return true
+// greeting is the answer to a webhook in which a contact opened the
+// conversation, for channels that greet in the response (channel.Greeter:
+// Viber's conversation_started) and flows whose first message can be
+// rendered before the run exists (flow.Program.Greeting).
+type greeting struct {
+	opened channel.ContactEvent
+	body   []byte
 }
 
-// answerWebhook writes the 200 of an accepted webhook. For a channel that
-// greets (Viber) and a batch where a contact opened the conversation, the
-// body is the welcome message, when the flow has one (see welcomeFor).
-func (e *Executor) answerWebhook(w http.ResponseWriter, b channel.Batch) {
+// greeting renders the greeting of a batch's first opened conversation, or
+// returns nil: the channel does not greet, the flow is Manual (it writes
+// first, through the run API), it has no greeting, or the channel cannot
+// render it. Only a rendered greeting queues the run that skips the
+// greeting's send, so the contact never misses that message.
+func (e *Executor) greeting(b channel.Batch) *greeting {
 	g, ok := e.receiver.(channel.Greeter)
-	if ok && len(b.Opened) > 0 && e.welcome != nil {
-		if out, ok := e.welcome(b.Opened[0].Contact); ok {
-			body, err := g.Greeting(out)
-			if err == nil {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusOK)
-				_, _ = w.Write(body)
-				return
-			}
-			slog.Warn("the welcome message cannot be rendered", "flow", e.flowName, "error", err.Error())
-		}
-	}
-	w.WriteHeader(http.StatusOK)
-}
-
-// welcomeFor returns the welcome message of a flow, for channels that greet
-// a contact who opens the conversation (Viber's conversation_started,
-// answered in the webhook response; the only message Viber allows before
-// the contact subscribes). The webhook is answered before the interpreter
-// runs, so the message is rendered here from the spec, and only when that
-// is safe without a session: the Start node leads straight to a
-// SendMessage whose text, media URL and caption and button titles are
-// static or use only contact.id, contact.name and contact.channel. Other
-// flows get no welcome message (nil). When there is one, the webhook also
-// queues the start of the run with that first send marked as delivered
-// (queued.Welcomed), so the contact's first message answers what follows
-// the greeting instead of triggering it again.
-func welcomeFor(spec *v1alpha1.ChatFlowSpec) func(message.Contact) (message.Outbound, bool) {
-	if spec == nil {
+	if !ok || len(b.Opened) == 0 || e.program.Trigger() == v1alpha1.TriggerManual {
 		return nil
 	}
-	ids := map[string]*v1alpha1.Node{}
-	var start *v1alpha1.Node
-	for i := range spec.Nodes {
-		n := &spec.Nodes[i]
-		ids[n.ID] = n
-		if n.Type == v1alpha1.NodeStart {
-			start = n
-		}
-	}
-	if start == nil {
-		return nil
-	}
-	first := ids[start.Next]
-	if first == nil || first.Type != v1alpha1.NodeSendMessage || first.SendMessage == nil {
-		return nil
-	}
-	m := first.SendMessage
-	if m.Template != nil || m.List != nil {
-		return nil
-	}
-	env := expr.Default()
-	compile := func(src string) (*expr.Template, bool) {
-		if !contactOnly(src) {
-			return nil, false
-		}
-		t, err := env.CompileTemplate(src)
-		return t, err == nil
-	}
-	text, ok := compile(m.Text)
+	o := b.Opened[0]
+	send, ok := e.program.Greeting(o.Contact)
 	if !ok {
 		return nil
 	}
-	var url, caption *expr.Template
-	if md := m.Media; md != nil {
-		if url, ok = compile(md.URL); !ok {
-			return nil
-		}
-		if caption, ok = compile(md.Caption); !ok {
-			return nil
-		}
+	body, err := g.Greeting(send.Message)
+	if err != nil {
+		slog.Warn("the greeting cannot be rendered for the channel; the run starts with the contact's first message",
+			"flow", e.flowName, "node", send.NodeID, "error", err.Error())
+		return nil
 	}
-	type choice struct {
-		id    string
-		title *expr.Template
-	}
-	var buttons, quick []choice
-	for _, set := range []struct {
-		src []v1alpha1.Button
-		dst *[]choice
-	}{{m.Buttons, &buttons}, {m.QuickReplies, &quick}} {
-		for _, b := range set.src {
-			t, ok := compile(b.Title)
-			if !ok {
-				return nil
-			}
-			*set.dst = append(*set.dst, choice{id: b.ID, title: t})
-		}
-	}
-	return func(c message.Contact) (message.Outbound, bool) {
-		sc := &expr.Scope{Contact: expr.Contact{ID: c.ID, Name: c.Name, Channel: string(c.Channel)}}
-		out := message.Outbound{To: c}
-		var err error
-		render := func(t *expr.Template) string {
-			if t == nil || err != nil {
-				return ""
-			}
-			var s string
-			s, err = t.Render(sc)
-			return s
-		}
-		out.Text = render(text)
-		if md := m.Media; md != nil {
-			out.Media = &message.Media{Kind: mediaKind(md.Type), URL: render(url), Caption: render(caption), Filename: md.Filename}
-		}
-		for _, b := range buttons {
-			out.Buttons = append(out.Buttons, message.Button{ID: b.id, Title: render(b.title)})
-		}
-		for _, b := range quick {
-			out.QuickReplies = append(out.QuickReplies, message.Button{ID: b.id, Title: render(b.title)})
-		}
-		return out, err == nil
-	}
-}
-
-// placeholder finds the {{ }} placeholders of a template (a backslash
-// before {{ makes it literal).
-var (
-	placeholder = regexp.MustCompile(`(?s)\\?\{\{(.*?)\}\}`)
-	contactExpr = regexp.MustCompile(`^\s*contact\.(id|name|channel)\s*$`)
-)
-
-// contactOnly reports whether every placeholder of a template reads only
-// contact.id, contact.name or contact.channel. It is conservative: any
-// other expression, or a "}}" inside one, makes it false.
-func contactOnly(src string) bool {
-	for _, m := range placeholder.FindAllStringSubmatch(src, -1) {
-		if strings.HasPrefix(m[0], `\`) {
-			continue
-		}
-		if !contactExpr.MatchString(m[1]) {
-			return false
-		}
-	}
-	return true
-}
-
-func mediaKind(t v1alpha1.MediaType) message.MediaKind {
-	return message.MediaKind(strings.ToLower(string(t)))
+	return &greeting{opened: o, body: body}
 }
 
 // runRegistration registers the Viber webhook (spec.webhook.register) until

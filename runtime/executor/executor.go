@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"os"
@@ -59,8 +60,9 @@ type Config struct {
 	EventLog io.Writer
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
-	// SendRate is the account's outbound limit in messages per second
-	// (0: the channel's default, 80/s for WhatsApp).
+	// SendRate is the account's outbound limit in messages per second (the
+	// --send-rate flag). 0 takes the binding's spec.sendRate, else the
+	// channel's default (80/s for WhatsApp).
 	SendRate float64
 }
 
@@ -90,10 +92,8 @@ type Executor struct {
 	sessions *decodedCache[flow.Session]
 	items    *decodedCache[queued]
 
-	// Set by setupChannel (channels.go) for channels that need them.
-	flowSpec        *v1alpha1.ChatFlowSpec
-	welcome         func(message.Contact) (message.Outbound, bool) // Viber welcome message
-	registerWebhook func(context.Context) error                    // Viber set_webhook
+	// Set by setupChannel (channels.go) for channels that need it.
+	registerWebhook func(context.Context) error // Viber set_webhook
 
 	// ready turns false while shutting down, so /readyz takes the pod out
 	// of the Service before the listener closes.
@@ -139,7 +139,6 @@ func New(cfg Config) (*Executor, error) {
 		sendRate: cfg.SendRate,
 		now:      cfg.Now,
 		inputs:   map[string]bool{},
-		flowSpec: &cfg.Flow.Spec,
 		sessions: newDecodedCache[flow.Session](50000),
 		// Items wait here only between their webhook and their turn.
 		items: newDecodedCache[queued](1024),
@@ -159,6 +158,10 @@ func New(cfg Config) (*Executor, error) {
 		e.inputs[in.Name] = true
 	}
 	if cfg.Binding != nil {
+		if e.sendRate <= 0 && cfg.Binding.Spec.SendRate > 0 {
+			// Run from files (outside the operator), the binding says it.
+			e.sendRate = float64(cfg.Binding.Spec.SendRate)
+		}
 		if err := e.setupChannel(cfg.Binding); err != nil {
 			return nil, err
 		}
@@ -177,6 +180,11 @@ func channelOrEmpty(ch message.Channel) message.Channel {
 
 // Program is the compiled flow.
 func (e *Executor) Program() *flow.Program { return e.program }
+
+// SendRate is the account's send rate in messages per second: the
+// --send-rate flag, else the binding's spec.sendRate, else the channel's
+// default; 0 when the flow has no binding to send through.
+func (e *Executor) SendRate() float64 { return e.sendRate }
 
 // Run processes contacts with the configured number of workers until ctx
 // is cancelled; then each worker finishes the contact it holds (within
@@ -213,11 +221,25 @@ func (e *Executor) sampleQueue(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if st, err := e.store.Stats(ctx); err == nil {
-				e.metrics.queueDepth.Set(float64(st.Signals))
-			}
+			e.sampleQueueOnce(ctx)
 		}
 	}
+}
+
+// sampleQueueOnce sets the queue-depth gauge to the items waiting in the
+// store's inboxes.
+func (e *Executor) sampleQueueOnce(ctx context.Context) {
+	if st, err := e.store.Stats(ctx); err == nil {
+		e.metrics.queueDepth.Set(float64(st.InboxItems))
+	}
+}
+
+// decodeFailed counts and logs a stored session or queued item that does
+// not decode: it cannot be processed, so it is dropped, but not silently.
+func (e *Executor) decodeFailed(what, contact string, err error) {
+	e.metrics.decodeErrors.WithLabelValues(what).Inc()
+	slog.Error("dropping a stored "+what+" that does not decode", "flow", e.flowName,
+		"contact", hashContact(contact), "error", err.Error())
 }
 
 // Drain marks the executor as shutting down: /readyz fails from now on.

@@ -19,6 +19,10 @@ type metrics struct {
 	queueDepth   prometheus.Gauge         // inbox items waiting
 	storeLatency *prometheus.HistogramVec // operation
 	turnLatency  prometheus.Histogram
+	// decodeErrors: stored sessions and queued items dropped undecoded.
+	decodeErrors *prometheus.CounterVec // what: session, item
+	// notifications: hand-off notification attempts by outcome.
+	notifications *prometheus.CounterVec // result: delivered, retried, failed
 }
 
 func newMetrics() *metrics {
@@ -28,7 +32,7 @@ func newMetrics() *metrics {
 			Name: "chatflow_webhooks_total", Help: "Webhook requests by channel and result.",
 		}, []string{"channel", "result"}),
 		turns: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "chatflow_turns_total", Help: "Events (messages, timers, results) processed by the flow.",
+			Name: "chatflow_turns_total", Help: "Turns: inbox items (messages, timers, runs, resumes) carried through the flow and committed.",
 		}),
 		nodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chatflow_node_errors_total", Help: "Node errors by node type.",
@@ -40,8 +44,14 @@ func newMetrics() *metrics {
 			Name: "chatflow_retries_total", Help: "Outbound send retries.",
 		}),
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "chatflow_queue_depth", Help: "Inbox items waiting to be processed, as last sampled.",
+			Name: "chatflow_queue_depth", Help: "Inbox items waiting to be processed (the one being processed included), across the flow's contacts, as last sampled.",
 		}),
+		decodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatflow_decode_errors_total", Help: "Stored sessions and queued items that did not decode and were dropped, by what.",
+		}, []string{"what"}),
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatflow_handoff_notifications_total", Help: "Hand-off notification attempts by result (delivered, retried, failed: given up).",
+		}, []string{"result"}),
 		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "chatflow_store_latency_seconds", Help: "Session store latency by operation.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
@@ -56,8 +66,14 @@ func newMetrics() *metrics {
 	for _, t := range v1alpha1.NodeTypes {
 		m.nodeErrors.WithLabelValues(string(t))
 	}
+	for _, w := range []string{"session", "item"} {
+		m.decodeErrors.WithLabelValues(w)
+	}
+	for _, r := range []string{"delivered", "retried", "failed"} {
+		m.notifications.WithLabelValues(r)
+	}
 	m.registry.MustRegister(m.webhooks, m.turns, m.nodeErrors, m.sends, m.retries, m.queueDepth,
-		m.storeLatency, m.turnLatency,
+		m.storeLatency, m.turnLatency, m.decodeErrors, m.notifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

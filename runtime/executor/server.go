@@ -31,9 +31,12 @@ type queued struct {
 	// (the contact unsubscribed: Viber forbids messaging them).
 	EndSession bool `json:"endSession,omitempty"`
 	// Welcomed starts a run whose first message already went out as the
-	// webhook's welcome (Viber conversation_started): that send is not
+	// webhook's greeting (Viber conversation_started): that send is not
 	// made again, so the contact's first message answers what follows it.
 	Welcomed bool `json:"welcomed,omitempty"`
+	// Notify is a hand-off notification to try again (its retry timer
+	// fired) instead of stepping the flow.
+	Notify *notification `json:"notify,omitempty"`
 }
 
 // Handler returns the executor's HTTP routes.
@@ -79,7 +82,7 @@ func (e *Executor) serveReady(w http.ResponseWriter, r *http.Request) {
 // durably queued, so the channel retries anything that was not.
 func (e *Executor) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	ch := strings.ToLower(string(e.channel))
-	if !e.webhookAddressed(r) {
+	if ar, ok := e.receiver.(channel.AccountRouter); ok && !ar.ServesAccount(r.PathValue("account")) {
 		http.NotFound(w, r)
 		return
 	}
@@ -100,7 +103,8 @@ func (e *Executor) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed payload", http.StatusBadRequest)
 		return
 	}
-	if err := e.enqueueBatch(r.Context(), batch); err != nil {
+	greeting := e.greeting(batch)
+	if err := e.enqueueBatch(r.Context(), batch, greeting); err != nil {
 		e.metrics.webhooks.WithLabelValues(ch, "unavailable").Inc()
 		http.Error(w, "could not queue the events, retry later", http.StatusServiceUnavailable)
 		return
@@ -110,12 +114,18 @@ func (e *Executor) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		result = "ignored"
 	}
 	e.metrics.webhooks.WithLabelValues(ch, result).Inc()
-	e.answerWebhook(w, batch)
+	if greeting != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(greeting.body)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }
 
 // enqueueBatch queues a batch's messages and the statuses the flow can act
-// on, grouped per contact in payload order.
-func (e *Executor) enqueueBatch(ctx context.Context, b channel.Batch) error {
+// on, grouped per contact in payload order, and the run a greeting opened.
+func (e *Executor) enqueueBatch(ctx context.Context, b channel.Batch, g *greeting) error {
 	now := e.now()
 	var order []string
 	items := map[string][]store.Item{}
@@ -149,21 +159,16 @@ func (e *Executor) enqueueBatch(ctx context.Context, b channel.Batch) error {
 		}
 		add(st.Contact.ID, store.Item{ID: "st:" + st.MessageID + ":" + st.State, Payload: payload})
 	}
-	if e.welcome != nil {
-		for _, o := range b.Opened {
-			if _, ok := e.welcome(o.Contact); !ok {
-				continue
-			}
-			payload, err := json.Marshal(queued{Event: flow.RunStarted{Contact: o.Contact}.Event(), Welcomed: true, Accepted: now})
-			if err != nil {
-				return err
-			}
-			id := ""
-			if o.ID != "" {
-				id = "open:" + o.ID
-			}
-			add(o.Contact.ID, store.Item{ID: id, Payload: payload})
+	if g != nil {
+		payload, err := json.Marshal(queued{Event: flow.RunStarted{Contact: g.opened.Contact}.Event(), Welcomed: true, Accepted: now})
+		if err != nil {
+			return err
 		}
+		id := ""
+		if g.opened.ID != "" {
+			id = "open:" + g.opened.ID
+		}
+		add(g.opened.Contact.ID, store.Item{ID: id, Payload: payload})
 	}
 	for _, u := range b.Unsubscribed {
 		payload, err := json.Marshal(queued{EndSession: true, Accepted: now})

@@ -7,13 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net/http"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/chatflow-dev/chatflow/runtime/flow"
-	"github.com/chatflow-dev/chatflow/runtime/message"
 	"github.com/chatflow-dev/chatflow/runtime/store"
 )
 
@@ -23,9 +20,17 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// worker is the state one worker goroutine keeps from contact to contact:
+// its turn driver and performer, whose buffers are reused.
+type worker struct {
+	driver *flow.Driver
+	perf   performer
+}
+
 // work is one worker: it leases contacts with work, one at a time, until
 // ctx is cancelled.
 func (e *Executor) work(ctx context.Context, drainTimeout time.Duration) {
+	wk := &worker{driver: flow.NewDriver(e.program, e.now), perf: performer{e: e}}
 	for {
 		start := time.Now()
 		lease, err := e.store.Acquire(ctx)
@@ -45,7 +50,7 @@ func (e *Executor) work(ctx context.Context, drainTimeout time.Duration) {
 		// The contact is finished even when shutdown starts meanwhile, so
 		// its work context outlives ctx by at most drainTimeout.
 		wctx, cancel := detachWithTimeout(ctx, drainTimeout)
-		e.processContact(wctx, lease, ctx)
+		e.processContact(wctx, lease, ctx, wk)
 		// A no-op when the last commit released the lease already.
 		_ = retryStore(wctx, func() error { return e.store.Release(wctx, lease) })
 		cancel()
@@ -94,6 +99,7 @@ func detachWithTimeout(parent context.Context, timeout time.Duration) (context.C
 // contactWork is the state of one leased contact while it is processed.
 type contactWork struct {
 	e       *Executor
+	wk      *worker
 	lease   *store.Lease
 	session *flow.Session
 	// committed is the state last committed (or loaded) for session, and
@@ -111,18 +117,22 @@ type contactWork struct {
 // Once shutdown is done (the executor is stopping) it finishes the items it
 // has but does not go on with new ones: the release hands them to another
 // replica.
-func (e *Executor) processContact(ctx context.Context, lease *store.Lease, shutdown context.Context) {
+func (e *Executor) processContact(ctx context.Context, lease *store.Lease, shutdown context.Context, wk *worker) {
 	stopRenew := e.keepLease(ctx, lease)
 	defer stopRenew()
 	snap, err := e.store.Load(ctx, lease)
 	if err != nil {
 		return
 	}
-	w := &contactWork{e: e, lease: lease, committed: snap.State}
+	w := &contactWork{e: e, wk: wk, lease: lease, committed: snap.State}
 	if len(snap.State) > 0 {
 		if w.session = e.sessions.take(lease.Contact, snap.State); w.session == nil {
 			var s flow.Session
-			if err := json.Unmarshal(snap.State, &s); err == nil {
+			if err := json.Unmarshal(snap.State, &s); err != nil {
+				// The contact starts over rather than stays stuck; the old
+				// state is overwritten by the next commit.
+				e.decodeFailed("session", lease.Contact, err)
+			} else {
 				w.session = &s
 			}
 		}
@@ -174,9 +184,10 @@ func (e *Executor) keepLease(ctx context.Context, lease *store.Lease) func() {
 	return cancel
 }
 
-// handle steps the flow with one inbox item, performs the effects and feeds
-// their results back, then commits the new session with the item consumed,
-// in one atomic write.
+// handle carries one inbox item through a turn of the flow (flow.Driver:
+// the flow is stepped, the effects performed by the executor's performer
+// and their results fed back), then commits the new session with the item
+// consumed and the turn's timer changes, in one atomic write.
 //
 // The effects are performed before that write: if the worker dies in
 // between, the item is still queued and the next holder replays the turn
@@ -192,121 +203,59 @@ func (w *contactWork) handle(ctx context.Context, it store.Item) error {
 		if err := json.Unmarshal(it.Payload, q); err != nil {
 			// An undecodable item can never succeed; consume it so it does
 			// not block the contact forever.
-			return w.commit(ctx, 1, nil)
+			e.decodeFailed("item", w.lease.Contact, err)
+			return w.commit(ctx, nil, nil)
 		}
 	}
-	if q.EndSession {
+	switch {
+	case q.EndSession:
 		return w.endSession(ctx)
-	}
-	if !q.DiscardAfter.IsZero() && e.now().After(q.DiscardAfter) {
+	case q.Notify != nil:
+		return w.retryNotification(ctx, q.Notify)
+	case !q.DiscardAfter.IsZero() && e.now().After(q.DiscardAfter):
 		e.log.write(q.Event.Run.RunID, w.lease.Contact, flow.Log{Event: flow.LogError,
 			Message: "run discarded: it could not start before discardAfter"}, 0)
-		return w.commit(ctx, 1, nil)
+		return w.commit(ctx, nil, nil)
 	}
-	io, timers := w.split(w.step(q.Event))
-	if q.Welcomed {
-		io = w.skipWelcome(io, timers)
-	}
-	w.run(ctx, io, timers)
-	if err := w.commit(ctx, 1, timers); err != nil {
+	perf := &w.wk.perf
+	perf.begin(w.lease.Contact, q)
+	var timers *flow.TimerChanges
+	w.session, timers = w.wk.driver.Turn(ctx, w.session, q.Event, perf)
+	w.dirty = true
+	if err := w.commit(ctx, timers, perf.retries); err != nil {
 		return err
 	}
+	e.metrics.turns.Inc()
 	if !q.Accepted.IsZero() {
 		e.metrics.turnLatency.Observe(time.Since(q.Accepted).Seconds())
 	}
 	return nil
 }
 
-// step runs the interpreter and writes the log effects.
-func (w *contactWork) step(ev flow.Event) []flow.Effect {
-	e := w.e
-	start := time.Now()
-	var effects []flow.Effect
-	w.session, effects = flow.Step(e.program, w.session, ev, e.now())
-	w.dirty = true
-	e.metrics.turns.Inc()
-	latency := time.Since(start)
-	for _, eff := range effects {
-		if eff.Kind != flow.EffectLog {
-			continue
-		}
-		if eff.Log.Event == flow.LogError {
-			e.metrics.nodeErrors.WithLabelValues(string(eff.Log.NodeType)).Inc()
-		}
-		runID := ""
-		if w.session != nil {
-			runID = w.session.RunID
-		}
-		e.log.write(runID, w.lease.Contact, eff.Log, latency)
+// retryNotification makes the next attempt of a hand-off notification
+// whose retry timer fired; the session does not change.
+func (w *contactWork) retryNotification(ctx context.Context, n *notification) error {
+	var retry []store.Timer
+	if t := w.e.attempt(ctx, w.lease.Contact, n); t != nil {
+		retry = append(retry, *t)
 	}
-	return effects
+	return w.commit(ctx, nil, retry)
 }
 
-// timerOps are the timer changes of one step.
-type timerOps struct {
-	set    []store.Timer
-	cancel []string
+// timerPayload is the inbox item a flow timer becomes when it fires.
+func timerPayload(id string) []byte {
+	payload, _ := json.Marshal(queued{Event: flow.TimerFired{TimerID: id}.Event()})
+	return payload
 }
 
-// skipWelcome drops the run's first send, which went out as the webhook's
-// welcome message, and tells the flow it was delivered.
-func (w *contactWork) skipWelcome(io []flow.Effect, t *timerOps) []flow.Effect {
-	for i, eff := range io {
-		if eff.Kind != flow.EffectSend {
-			continue
-		}
-		rest := append(append([]flow.Effect(nil), io[:i]...), io[i+1:]...)
-		more, timers := w.split(w.step(flow.SendResult{EffectID: eff.Send.ID}.Event()))
-		t.merge(timers)
-		return append(rest, more...)
-	}
-	return io
-}
-
-// merge appends the timer changes of a later step. A timer set and
-// cancelled within one turn is neither stored nor left to fire.
-func (t *timerOps) merge(later *timerOps) {
-	for _, id := range later.cancel {
-		kept := t.set[:0]
-		for _, set := range t.set {
-			if set.ID != id {
-				kept = append(kept, set)
-			}
-		}
-		t.set = kept
-		t.cancel = append(t.cancel, id)
-	}
-	for _, set := range later.set {
-		t.cancel = slices.DeleteFunc(t.cancel, func(id string) bool { return id == set.ID })
-		t.set = append(t.set, set)
-	}
-}
-
-// split separates the effects to perform (sends, HTTP calls, hand-off
-// notices) from the timer changes the store applies itself.
-func (w *contactWork) split(effects []flow.Effect) ([]flow.Effect, *timerOps) {
-	var io []flow.Effect
-	var t timerOps
-	for _, eff := range effects {
-		switch eff.Kind {
-		case flow.EffectSend, flow.EffectHTTPCall, flow.EffectHandoffNotify:
-			io = append(io, eff)
-		case flow.EffectSetTimer:
-			payload, _ := json.Marshal(queued{Event: flow.TimerFired{TimerID: eff.Timer.ID}.Event()})
-			t.set = append(t.set, store.Timer{ID: eff.Timer.ID, At: eff.Timer.At, Payload: payload})
-		case flow.EffectCancelTimer:
-			t.cancel = append(t.cancel, eff.Timer.ID)
-		}
-	}
-	return io, &t
-}
-
-// commit writes the session and pops consumed inbox items, atomically. A
-// turn's effects are performed before it commits, so it never leaves an
-// outbox; the commit clears any (Commit.Outbox nil).
-func (w *contactWork) commit(ctx context.Context, consumed int, t *timerOps) error {
-	c := store.Commit{Consumed: consumed, Release: w.last}
-	if w.session != nil {
+// commit writes the session when the turn changed it, pops the consumed
+// item, and applies the timer changes: the flow's and extra ones (retries
+// of notifications), atomically. A turn's effects are performed before it
+// commits, so it never leaves an outbox; the commit clears any
+// (Commit.Outbox nil).
+func (w *contactWork) commit(ctx context.Context, t *flow.TimerChanges, extra []store.Timer) error {
+	c := store.Commit{Consumed: 1, Release: w.last}
+	if w.session != nil && w.dirty {
 		state, err := json.Marshal(w.session)
 		if err != nil {
 			return err
@@ -314,8 +263,12 @@ func (w *contactWork) commit(ctx context.Context, consumed int, t *timerOps) err
 		c.State = state
 	}
 	if t != nil {
-		c.SetTimers, c.CancelTimers = t.set, t.cancel
+		for _, tm := range t.Set {
+			c.SetTimers = append(c.SetTimers, store.Timer{ID: tm.ID, At: tm.At, Payload: timerPayload(tm.ID)})
+		}
+		c.CancelTimers = t.Cancel
 	}
+	c.SetTimers = append(c.SetTimers, extra...)
 	start := time.Now()
 	err := retryStore(ctx, func() error { return w.e.store.Commit(ctx, w.lease, c) })
 	w.e.metrics.storeLatency.WithLabelValues("commit").Observe(time.Since(start).Seconds())
@@ -323,72 +276,6 @@ func (w *contactWork) commit(ctx context.Context, consumed int, t *timerOps) err
 		w.committed, w.dirty = c.State, false
 	}
 	return err
-}
-
-// run performs effects in order; each result (a send receipt, an HTTP
-// response) is fed back into the flow at once and the effects it produces
-// join the queue. Timer changes are collected into t for the commit.
-func (w *contactWork) run(ctx context.Context, queue []flow.Effect, t *timerOps) {
-	for len(queue) > 0 {
-		eff := queue[0]
-		queue = queue[1:]
-		if ev, ok := w.e.execute(ctx, w.lease.Contact, eff); ok {
-			more, timers := w.split(w.step(ev))
-			queue = append(queue, more...)
-			t.merge(timers)
-		}
-	}
-}
-
-// execute performs one effect and returns the event that reports its result
-// to the flow, if the flow wants one.
-func (e *Executor) execute(ctx context.Context, contact string, eff flow.Effect) (flow.Event, bool) {
-	switch eff.Kind {
-	case flow.EffectSend:
-		var receipt message.Receipt
-		if e.sender == nil {
-			receipt.Error = &message.SendError{Class: message.Permanent, Message: errNoSender.Error()}
-		} else {
-			receipt = e.sender.Send(ctx, eff.Send.Message)
-		}
-		result := "ok"
-		if receipt.Error != nil {
-			result = string(receipt.Error.Class)
-		}
-		e.metrics.sends.WithLabelValues(result).Inc()
-		return flow.SendResult{EffectID: eff.Send.ID, MessageID: receipt.MessageID, Error: receipt.Error}.Event(), true
-	case flow.EffectHTTPCall:
-		return doHTTPCall(ctx, e.egress, eff.HTTP, e.secrets).Event(), true
-	case flow.EffectHandoffNotify:
-		e.notifyHandoff(ctx, eff.Handoff)
-	}
-	return flow.Event{}, false
-}
-
-// notifyHandoff tells the agents' system about a hand-off. It is best
-// effort: the hand-off itself (automation paused) does not depend on it.
-func (e *Executor) notifyHandoff(ctx context.Context, h flow.HandoffNotify) {
-	if h.URL == "" {
-		return
-	}
-	body, _ := json.Marshal(map[string]any{
-		"flow": e.flowName, "revision": e.program.Revision(), "queue": h.Queue,
-		"contact": h.Contact, "node": h.NodeID,
-	})
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
-	if err != nil {
-		return
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := e.egress.Do(req)
-	if err != nil {
-		e.log.write("", h.Contact.ID, flow.Log{Event: flow.LogError, NodeID: h.NodeID,
-			Message: "hand-off notification failed: " + redactURL(err.Error())}, 0)
-		return
-	}
-	resp.Body.Close()
 }
 
 // redactURL drops query strings from an error text (they may hold tokens).

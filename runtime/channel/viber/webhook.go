@@ -23,8 +23,9 @@ type Webhook struct {
 }
 
 var (
-	_ channel.Receiver = (*Webhook)(nil)
-	_ channel.Greeter  = (*Webhook)(nil)
+	_ channel.Receiver      = (*Webhook)(nil)
+	_ channel.Greeter       = (*Webhook)(nil)
+	_ channel.AccountRouter = (*Webhook)(nil)
 )
 
 // Authenticate implements channel.Receiver.
@@ -38,6 +39,9 @@ func (w *Webhook) Authenticate(h http.Header, body []byte) error {
 
 // Parse implements channel.Receiver with Parse.
 func (w *Webhook) Parse(body []byte) (channel.Batch, error) { return Parse(body) }
+
+// ServesAccount implements channel.AccountRouter: the path names the bot.
+func (w *Webhook) ServesAccount(account string) bool { return account == w.AccountID }
 
 // Greeting implements channel.Greeter with RenderWelcome.
 func (w *Webhook) Greeting(out message.Outbound) ([]byte, error) { return RenderWelcome(out, w.Sender) }

@@ -1,0 +1,262 @@
+package executor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/runtime/flow"
+	"github.com/chatflow-dev/chatflow/runtime/message"
+	"github.com/chatflow-dev/chatflow/runtime/store"
+	"github.com/chatflow-dev/chatflow/runtime/store/redistest"
+)
+
+// metricValue reads a counter or gauge of the executor's registry; labels
+// are name=value pairs the series must have.
+func metricValue(t *testing.T, e *Executor, name string, labels ...string) float64 {
+	t.Helper()
+	fams, err := e.metrics.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range f.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, l := range m.GetLabel() {
+					if l.GetName() == labels[i] && l.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue series
+				}
+			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s%v", name, labels)
+	return 0
+}
+
+// manualFlow runs an HTTP-free Manual flow: it needs no binding and no
+// network, so a test sees the store and the metrics only.
+func manualFlow(t *testing.T, st store.Store, clock func() time.Time) *Executor {
+	t.Helper()
+	f := &v1alpha1.ChatFlow{Spec: v1alpha1.ChatFlowSpec{
+		Trigger: v1alpha1.Trigger{Type: v1alpha1.TriggerManual},
+		Nodes: []v1alpha1.Node{
+			{ID: "start", Type: v1alpha1.NodeStart, Next: "set"},
+			{ID: "set", Type: v1alpha1.NodeSetVariables, Next: "end", SetVariables: &v1alpha1.SetVariablesNode{
+				Variables: []v1alpha1.Assignment{{Name: "done", Value: ptr("yes")}}}},
+			{ID: "end", Type: v1alpha1.NodeEnd},
+		},
+	}}
+	f.Name = "m"
+	e, err := New(Config{Flow: f, Store: st, Workers: 1, Now: clock, EventLog: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func runPayload(t *testing.T, contact string) []byte {
+	t.Helper()
+	b, err := json.Marshal(queued{Event: flow.RunStarted{RunID: "r-" + contact, Contact: message.Contact{ID: contact}}.Event()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The queue-depth gauge counts the items waiting, not the contacts or
+// signals that have some: on the memory store and on Redis.
+func TestQueueDepthCountsItems(t *testing.T) {
+	stores := map[string]func(t *testing.T) store.Store{
+		"memory": func(*testing.T) store.Store { return store.NewMemory(store.Options{}) },
+		"redis": func(t *testing.T) store.Store {
+			url, _ := redistest.Start(t)
+			s, err := store.Open(context.Background(), url, store.Options{Namespace: "test/depth"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+	}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			st := open(t)
+			defer st.Close()
+			e := manualFlow(t, st, nil)
+			ctx := context.Background()
+			// Two contacts, five items, three enqueues (three signals).
+			for _, c := range []struct {
+				contact string
+				n       int
+			}{{"a", 2}, {"a", 1}, {"b", 2}} {
+				items := make([]store.Item, c.n)
+				for i := range items {
+					items[i] = store.Item{Payload: runPayload(t, c.contact)}
+				}
+				if _, err := st.Enqueue(ctx, c.contact, items...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.sampleQueueOnce(ctx)
+			if got := metricValue(t, e, "chatflow_queue_depth"); got != 5 {
+				t.Errorf("chatflow_queue_depth = %v, want 5 items", got)
+			}
+			// The workers drain the queue; the gauge follows.
+			wctx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { _ = e.Run(wctx, time.Second); close(done) }()
+			deadline := time.Now().Add(10 * time.Second)
+			for metricValue(t, e, "chatflow_turns_total") < 5 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			cancel()
+			<-done
+			e.sampleQueueOnce(ctx)
+			if got, turns := metricValue(t, e, "chatflow_queue_depth"), metricValue(t, e, "chatflow_turns_total"); got != 0 || turns != 5 {
+				t.Errorf("after the workers ran: depth %v, turns %v; want 0 and 5", got, turns)
+			}
+		})
+	}
+}
+
+// A stored session or queued item that does not decode is counted and
+// logged, and the contact goes on: the item is consumed, the session
+// starts over.
+func TestDecodeFailuresAreCountedAndLogged(t *testing.T) {
+	var logs bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&logs, nil)))
+	defer slog.SetDefault(prev)
+
+	st := store.NewMemory(store.Options{})
+	defer st.Close()
+	ctx := context.Background()
+	// A session that is not JSON, written as a (buggy or older) replica
+	// would have.
+	if _, err := st.Enqueue(ctx, "c1", store.Item{Payload: []byte("seed")}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := st.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Load(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Commit(ctx, l, store.Commit{Consumed: 1, State: []byte("{not json"), Release: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Then an item that is not JSON, and a good run.
+	if _, err := st.Enqueue(ctx, "c1", store.Item{Payload: []byte("garbage")}, store.Item{Payload: runPayload(t, "c1")}); err != nil {
+		t.Fatal(err)
+	}
+	e := manualFlow(t, st, nil)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = e.Run(wctx, time.Second); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for metricValue(t, e, "chatflow_turns_total") < 1 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if got := metricValue(t, e, "chatflow_decode_errors_total", "what", "session"); got != 1 {
+		t.Errorf("session decode errors: %v, want 1", got)
+	}
+	if got := metricValue(t, e, "chatflow_decode_errors_total", "what", "item"); got != 1 {
+		t.Errorf("item decode errors: %v, want 1", got)
+	}
+	if got := metricValue(t, e, "chatflow_turns_total"); got != 1 {
+		t.Errorf("turns: %v, want 1 (the good run after the garbage)", got)
+	}
+	for _, want := range []string{`"msg":"dropping a stored session that does not decode"`, `"msg":"dropping a stored item that does not decode"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log lacks %s:\n%s", want, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), `"c1"`) {
+		t.Errorf("the log names the contact in clear:\n%s", logs.String())
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Every metric docs/operations.md lists is registered with exactly the
+// labels it shows, and every chatflow_ metric registered is listed.
+func TestDocumentedMetricsMatchTheRegistry(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string][]string{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(chatflow_[a-z_]+)(?:\\{([a-z_,]+)\\})?` \\|").FindAllStringSubmatch(string(doc), -1) {
+		var labels []string
+		if m[2] != "" {
+			labels = strings.Split(m[2], ",")
+		}
+		slices.Sort(labels)
+		documented[m[1]] = labels
+	}
+	if len(documented) < 8 {
+		t.Fatalf("found %d metrics in the docs' table: has its format changed?", len(documented))
+	}
+	// Vectors without a series are not gathered: give each one.
+	m := newMetrics()
+	m.webhooks.WithLabelValues("whatsapp", "accepted")
+	m.sends.WithLabelValues("ok")
+	m.storeLatency.WithLabelValues("commit")
+	fams, err := m.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	registered := map[string][]string{}
+	for _, f := range fams {
+		ms := f.GetMetric()
+		if !strings.HasPrefix(f.GetName(), "chatflow_") || len(ms) == 0 {
+			continue
+		}
+		var labels []string
+		for _, l := range ms[0].GetLabel() {
+			labels = append(labels, l.GetName())
+		}
+		slices.Sort(labels)
+		registered[f.GetName()] = labels
+	}
+	for name, labels := range documented {
+		got, ok := registered[name]
+		if !ok {
+			t.Errorf("docs/operations.md lists %s, which the executor does not register", name)
+			continue
+		}
+		if !slices.Equal(got, labels) {
+			t.Errorf("%s: documented with labels %v, registered with %v", name, labels, got)
+		}
+	}
+	for name := range registered {
+		if _, ok := documented[name]; !ok {
+			t.Errorf("%s is registered but not in docs/operations.md's table", name)
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package executor
+
+import (
+	"context"
+	"time"
+
+	"github.com/chatflow-dev/chatflow/runtime/flow"
+	"github.com/chatflow-dev/chatflow/runtime/message"
+	"github.com/chatflow-dev/chatflow/runtime/store"
+)
+
+// performer is the executor's flow.Performer: sends go through the
+// channel's Sender, HTTP calls through the egress client, hand-off notices
+// and forwarded messages to the agents' system (with durable retries), log
+// lines to the event log and the metrics. One per worker; begin readies it
+// for a turn.
+type performer struct {
+	e       *Executor
+	contact string
+	// start is when the turn began: log lines carry the time since.
+	start time.Time
+	// greeted is the node whose first send of this turn already went out
+	// as the webhook's greeting (Viber's conversation_started): it is not
+	// made again, only reported delivered to the flow.
+	greeted string
+	// retries are durable timers this turn adds for notifications that
+	// failed, committed with the session.
+	retries []store.Timer
+}
+
+var _ flow.Performer = (*performer)(nil)
+
+func (p *performer) begin(contact string, q *queued) {
+	p.contact, p.start, p.greeted = contact, time.Now(), ""
+	p.retries = p.retries[:0]
+	if q.Welcomed {
+		p.greeted = p.e.program.GreetingNode()
+	}
+}
+
+func (p *performer) Perform(ctx context.Context, s *flow.Session, eff *flow.Effect) (flow.Event, bool) {
+	e := p.e
+	switch eff.Kind {
+	case flow.EffectLog:
+		if eff.Log.Event == flow.LogError {
+			e.metrics.nodeErrors.WithLabelValues(string(eff.Log.NodeType)).Inc()
+		}
+		runID := ""
+		if s != nil {
+			runID = s.RunID
+		}
+		e.log.write(runID, p.contact, eff.Log, time.Since(p.start))
+	case flow.EffectSend:
+		if p.greeted != "" && eff.Send.NodeID == p.greeted {
+			p.greeted = ""
+			return flow.SendResult{EffectID: eff.Send.ID}.Event(), true
+		}
+		var receipt message.Receipt
+		if e.sender == nil {
+			receipt.Error = &message.SendError{Class: message.Permanent, Message: errNoSender.Error()}
+		} else {
+			receipt = e.sender.Send(ctx, eff.Send.Message)
+		}
+		result := "ok"
+		if receipt.Error != nil {
+			result = string(receipt.Error.Class)
+		}
+		e.metrics.sends.WithLabelValues(result).Inc()
+		return flow.SendResult{EffectID: eff.Send.ID, MessageID: receipt.MessageID, Error: receipt.Error}.Event(), true
+	case flow.EffectHTTPCall:
+		return doHTTPCall(ctx, e.egress, eff.HTTP, e.secrets).Event(), true
+	case flow.EffectHandoffNotify:
+		if n := e.handoffNotice(s, &eff.Handoff); n != nil {
+			p.notify(ctx, n)
+		}
+	case flow.EffectHandoffMessage:
+		if n := e.handoffMessage(s, &eff.HandoffMessage); n != nil {
+			p.notify(ctx, n)
+		}
+	}
+	return flow.Event{}, false
+}
+
+// notify makes the first attempt of a notification; a failed one is
+// retried from a durable timer committed with this turn.
+func (p *performer) notify(ctx context.Context, n *notification) {
+	if t := p.e.attempt(ctx, p.contact, n); t != nil {
+		p.retries = append(p.retries, *t)
+	}
+}
