@@ -1,7 +1,10 @@
 // Package transcript owns `chatflow test`: transcript tests of a flow,
-// written in YAML, run against the flow engine (runtime/flow.Step)
-// directly, with no executor, network or clock. Each test is a
-// conversation: what the contact does, and what the flow must answer.
+// written in YAML, run through the flow engine's turn driver
+// (runtime/flow.Driver, the one the executor runs) with a performer of its
+// own, with no executor, network or clock. Each test is a conversation:
+// what the contact does, and what the flow must answer. Play records what
+// each input made the flow do, for tools that replay a test elsewhere (the
+// repository replays every transcript against an executor process).
 //
 // A test file (conventionally <flow file>.test.yaml next to the flow):
 //

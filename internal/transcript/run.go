@@ -1,7 +1,9 @@
 package transcript
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -40,29 +42,118 @@ func Run(f *File, p *flow.Program, channel message.Channel, filter *regexp.Regex
 		if filter != nil && !filter.MatchString(t.Name) {
 			continue
 		}
-		r := &runner{file: f, test: t, prog: p, channel: channel, now: f.start}
+		r := newRunner(f, t, p, channel)
 		out = append(out, Result{Name: t.Name, Line: t.Line, Failure: r.run()})
 	}
 	return out
 }
 
-// runner plays one test.
+// Exchange is what the flow did in answer to one input of a test, in the
+// order the turn driver performed it: what `chatflow test` checks a test's
+// expectations against, and what a running executor must reproduce (the
+// repository runs every transcript through an executor process as well).
+type Exchange struct {
+	// Input is the step played.
+	Input *Step
+	// Now is the flow's clock for the input (a timer's deadline for timer:).
+	Now time.Time
+	// Contact is who the flow talks to.
+	Contact message.Contact
+	// Sends, Calls, Handoffs and Forwards are the effects performed, each
+	// in order; Logs are the execution events.
+	Sends    []flow.Send
+	Calls    []flow.HTTPCall
+	Handoffs []flow.HandoffNotify
+	Forwards []flow.HandoffMessage
+	Logs     []flow.Log
+	// Session is the session once the input's turn is over (nil: none).
+	Session *flow.Session
+}
+
+// Play plays the inputs of one test (user, tap, inbound, run, timer,
+// resume) without checking its expectations, and returns what the flow did
+// at each. It stops at the first input the test cannot play (a tap on
+// nothing offered, a timer that is not pending, a call without a stub): the
+// error says why, and the exchanges before it are returned.
+func Play(f *File, p *flow.Program, channel message.Channel, t *Test) (out []Exchange, err error) {
+	if f.Channel != "" {
+		channel = f.Channel
+	}
+	r := newRunner(f, t, p, channel)
+	r.record = true
+	r.begin()
+	defer func() {
+		if x := recover(); x != nil {
+			fl, ok := x.(failure)
+			if !ok {
+				panic(x)
+			}
+			out, err = r.exchanges, errors.New(fl.msg)
+		}
+	}()
+	for i := range t.Transcript {
+		s := &t.Transcript[i]
+		if !s.Kind.isInput() {
+			continue
+		}
+		r.pending = r.pending[:0]
+		r.exchanges = append(r.exchanges, Exchange{Input: s, Contact: r.contact})
+		r.input(s)
+		x := &r.exchanges[len(r.exchanges)-1]
+		x.Now = r.now
+		if r.sess != nil {
+			x.Session = cloneSession(r.sess)
+		}
+	}
+	return r.exchanges, nil
+}
+
+// isInput reports whether a step drives the flow (rather than checks it).
+func (k StepKind) isInput() bool {
+	switch k {
+	case StepUser, StepTap, StepInbound, StepRun, StepTimer, StepResume:
+		return true
+	}
+	return false
+}
+
+// cloneSession copies what an Exchange shows of a session.
+func cloneSession(s *flow.Session) *flow.Session {
+	c := *s
+	c.Vars = maps.Clone(s.Vars)
+	c.Inputs = maps.Clone(s.Inputs)
+	c.Jumps = maps.Clone(s.Jumps)
+	c.Sent = slices.Clone(s.Sent)
+	c.Recent = slices.Clone(s.Recent)
+	return &c
+}
+
+// runner plays one test. It is the flow.Performer of `chatflow test`:
+// sends are taken (or refused, as sendErrors say) and queued for bot:
+// expectations, HTTP calls answered from the stubs, hand-offs recorded.
 type runner struct {
 	file    *File
 	test    *Test
 	prog    *flow.Program
 	channel message.Channel
 	contact message.Contact
+	driver  *flow.Driver
 
-	now     time.Time
-	sess    *flow.Session
-	seq     int
-	offered map[string]message.Button // choices offered so far, by id (or template payload)
-	pending []sent                    // messages sent and not yet expected
-	calls   []flow.HTTPCall           // HTTP calls not yet expected
-	handoff []flow.HandoffNotify      // hand-offs not yet expected
-	stubUse map[string]int            // responses used per node
-	trace   []string                  // the conversation so far, for reports
+	now  time.Time
+	sess *flow.Session
+	seq  int
+	// stubless is set when a call found no stub: the test fails once the
+	// turn is over, and nothing after the call is recorded.
+	stubless string
+	// record keeps what each input made the flow do (Play).
+	record    bool
+	exchanges []Exchange
+	offered   map[string]message.Button // choices offered so far, by id (or template payload)
+	pending   []sent                    // messages sent and not yet expected
+	calls     []flow.HTTPCall           // HTTP calls not yet expected
+	handoff   []flow.HandoffNotify      // hand-offs not yet expected
+	stubUse   map[string]int            // responses used per node
+	trace     []string                  // the conversation so far, for reports
 }
 
 type sent struct {
@@ -75,7 +166,14 @@ type failure struct{ msg string }
 
 func (r *runner) fail(format string, args ...any) { panic(failure{fmt.Sprintf(format, args...)}) }
 
-func (r *runner) run() (msg string) {
+func newRunner(f *File, t *Test, p *flow.Program, channel message.Channel) *runner {
+	r := &runner{file: f, test: t, prog: p, channel: channel, now: f.start}
+	r.driver = flow.NewDriver(p, func() time.Time { return r.now })
+	return r
+}
+
+// begin sets the contact and the records up.
+func (r *runner) begin() {
 	c := DefaultContact
 	if r.file.Contact != nil {
 		c = *r.file.Contact
@@ -86,6 +184,10 @@ func (r *runner) run() (msg string) {
 	r.contact = message.Contact{ID: c.ID, Name: c.Name, Channel: r.channel}
 	r.offered = map[string]message.Button{}
 	r.stubUse = map[string]int{}
+}
+
+func (r *runner) run() (msg string) {
+	r.begin()
 	var step *Step
 	defer func() {
 		if x := recover(); x != nil {
@@ -126,7 +228,7 @@ func (r *runner) report(step *Step, msg string) string {
 
 func (r *runner) step(s *Step) {
 	switch s.Kind {
-	case StepUser, StepTap, StepInbound, StepRun, StepTimer, StepResume:
+	case StepUser, StepTap, StepInbound, StepRun, StepTimer, StepResume: // isInput
 		if len(r.pending) > 0 {
 			r.fail("the flow sent a message the test does not expect (expect it with bot: before this step):\n%s", indent(describe(r.pending[0]), "  "))
 		}
@@ -274,26 +376,45 @@ func (r *runner) inbound(in message.Inbound) {
 	r.apply(flow.Inbound(in))
 }
 
-// apply steps the flow with an event and carries out the effects, feeding
-// their outcomes back (sends accepted or refused, HTTP stubs) until the
-// flow waits for the test again.
+// apply carries an event through a turn of the flow driver, the runner
+// performing the effects, until the flow waits for the test again.
 func (r *runner) apply(ev flow.Event) {
-	queue := []flow.Event{ev}
-	for len(queue) > 0 {
-		e := queue[0]
-		queue = queue[1:]
-		var fx []flow.Effect
-		r.sess, fx = flow.Step(r.prog, r.sess, e, r.now)
-		// The effects slice is reused by the next Step: copy it.
-		for _, f := range slices.Clone(fx) {
-			if next, ok := r.effect(f); ok {
-				queue = append(queue, next)
-			}
-		}
+	r.sess, _ = r.driver.Turn(context.Background(), r.sess, ev, r)
+	if msg := r.stubless; msg != "" {
+		r.stubless = ""
+		r.fail("%s", msg)
 	}
 }
 
-func (r *runner) effect(e flow.Effect) (flow.Event, bool) {
+// Perform implements flow.Performer.
+func (r *runner) Perform(_ context.Context, _ *flow.Session, ef *flow.Effect) (flow.Event, bool) {
+	e := *ef
+	if r.stubless != "" {
+		// The test fails at the call without a stub: take the rest of
+		// the turn without recording it.
+		switch e.Kind {
+		case flow.EffectSend:
+			return flow.SendResult{EffectID: e.Send.ID}.Event(), true
+		case flow.EffectHTTPCall:
+			return flow.HTTPResult{EffectID: e.HTTP.ID, Err: "no stub"}.Event(), true
+		}
+		return flow.Event{}, false
+	}
+	if r.record && len(r.exchanges) > 0 {
+		x := &r.exchanges[len(r.exchanges)-1]
+		switch e.Kind {
+		case flow.EffectSend:
+			x.Sends = append(x.Sends, e.Send)
+		case flow.EffectHTTPCall:
+			x.Calls = append(x.Calls, e.HTTP)
+		case flow.EffectHandoffNotify:
+			x.Handoffs = append(x.Handoffs, e.Handoff)
+		case flow.EffectHandoffMessage:
+			x.Forwards = append(x.Forwards, e.HandoffMessage)
+		case flow.EffectLog:
+			x.Logs = append(x.Logs, e.Log)
+		}
+	}
 	switch e.Kind {
 	case flow.EffectSend:
 		s := e.Send
@@ -310,7 +431,10 @@ func (r *runner) effect(e flow.Effect) (flow.Event, bool) {
 	case flow.EffectHTTPCall:
 		c := e.HTTP
 		r.calls = append(r.calls, c)
-		res := r.respond(c)
+		res, ok := r.respond(c)
+		if !ok {
+			return res.Event(), true
+		}
 		outcome := strconv.Itoa(res.Status)
 		if res.Err != "" {
 			outcome = "error: " + res.Err
@@ -320,6 +444,8 @@ func (r *runner) effect(e flow.Effect) (flow.Event, bool) {
 	case flow.EffectHandoffNotify:
 		r.handoff = append(r.handoff, e.Handoff)
 		r.trace = append(r.trace, fmt.Sprintf("~ handoff [%s] queue=%q", e.Handoff.NodeID, e.Handoff.Queue))
+	case flow.EffectHandoffMessage:
+		r.trace = append(r.trace, fmt.Sprintf("~ forwarded to the agent [%s]: %q", e.HandoffMessage.NodeID, e.HandoffMessage.Message.Text))
 	case flow.EffectLog:
 		if e.Log.Event == flow.LogError {
 			r.trace = append(r.trace, fmt.Sprintf("! error [%s]: %s", e.Log.NodeID, e.Log.Message))
@@ -365,15 +491,17 @@ func (r *runner) sendError(node string) (SendError, bool) {
 	return e, ok
 }
 
-// respond answers an HTTP call from the stubs.
-func (r *runner) respond(c flow.HTTPCall) flow.HTTPResult {
+// respond answers an HTTP call from the stubs; without a stub it reports
+// false, and the test fails once the turn is over.
+func (r *runner) respond(c flow.HTTPCall) (flow.HTTPResult, bool) {
 	rs, ok := r.test.HTTP[c.NodeID]
 	if !ok {
 		rs, ok = r.file.HTTP[c.NodeID]
 	}
 	if !ok {
-		r.fail("the flow called %s %s at node %q and the test has no stub for it: add http: {%s: {status: 200, json: {...}}}",
+		r.stubless = fmt.Sprintf("the flow called %s %s at node %q and the test has no stub for it: add http: {%s: {status: 200, json: {...}}}",
 			c.Method, c.URL, c.NodeID, c.NodeID)
+		return flow.HTTPResult{EffectID: c.ID, Err: "no stub"}, false
 	}
 	i := min(r.stubUse[c.NodeID], len(rs)-1)
 	r.stubUse[c.NodeID]++
@@ -381,7 +509,7 @@ func (r *runner) respond(c flow.HTTPCall) flow.HTTPResult {
 	res := flow.HTTPResult{EffectID: c.ID, Status: s.Status, Headers: s.Headers, Err: s.Error}
 	if s.Error != "" {
 		res.Status = 0
-		return res
+		return res, true
 	}
 	if res.Status == 0 {
 		res.Status = 200
@@ -390,13 +518,14 @@ func (r *runner) respond(c flow.HTTPCall) flow.HTTPResult {
 	case s.JSON != nil:
 		b, err := json.Marshal(jsonish(s.JSON))
 		if err != nil {
-			r.fail("the stub of %q: json: %v", c.NodeID, err)
+			r.stubless = fmt.Sprintf("the stub of %q: json: %v", c.NodeID, err)
+			return flow.HTTPResult{EffectID: c.ID, Err: "bad stub"}, false
 		}
 		res.Body, res.ContentType = b, "application/json"
 	case s.Body != nil:
 		res.Body = []byte(*s.Body)
 	}
-	return res
+	return res, true
 }
 
 func (r *runner) expectBot(s *Step) {

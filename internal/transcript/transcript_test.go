@@ -133,3 +133,65 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs (go test -update rewrites it):\n%s", path, got)
 	}
 }
+
+// Play records what the flow does at each input, in the driver's order,
+// and stops at the first input a test cannot play.
+func TestPlayRecordsEachInput(t *testing.T) {
+	fsrc, err := manifest.ReadFile("../../config/samples/order-status.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsrc, err := manifest.ReadFile("testdata/failing.test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, prog, ch, err := transcript.Load(fsrc, tsrc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	test := func(name string) *transcript.Test {
+		for i := range tf.Tests {
+			if tf.Tests[i].Name == name {
+				return &tf.Tests[i]
+			}
+		}
+		t.Fatalf("no test %q", name)
+		return nil
+	}
+	// Expectations are not checked: the wrong variables do not matter.
+	xs, err := transcript.Play(tf, prog, ch, test("wrong variables and call"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(xs) != 2 || xs[0].Input.Text != "hi" || xs[1].Input.Text != "10452" {
+		t.Fatalf("exchanges: %+v", xs)
+	}
+	if len(xs[0].Sends) != 1 || xs[0].Sends[0].NodeID != "ask" || xs[0].Session.Node != "wait-order" {
+		t.Errorf("first input: sends %+v, session at %q", xs[0].Sends, xs[0].Session.Node)
+	}
+	if c := xs[1].Calls; len(c) != 1 || c[0].URL != "https://orders.example.com/v1/orders/10452" {
+		t.Errorf("second input: calls %+v", c)
+	}
+	if len(xs[1].Sends) != 1 || xs[1].Sends[0].NodeID != "shipped" || xs[1].Session.Vars["orderNumber"] != "10452" ||
+		xs[1].Session.Waiting() {
+		t.Errorf("second input: sends %+v, session %+v", xs[1].Sends, xs[1].Session)
+	}
+	if !xs[1].Now.After(xs[0].Now) {
+		t.Errorf("the clock did not move: %v, %v", xs[0].Now, xs[1].Now)
+	}
+	var events []string
+	for _, l := range xs[1].Logs {
+		events = append(events, string(l.Event)+"@"+l.NodeID)
+	}
+	// The send's outcome is stepped after everything emitted before it.
+	if got := strings.Join(events, " "); !strings.HasPrefix(got, "node_left@wait-order node_entered@check-format") ||
+		!strings.HasSuffix(got, "node_entered@end run_ended@end message_sent@shipped") {
+		t.Errorf("logs of the second input: %s", got)
+	}
+
+	// A call without a stub stops the play there, with what came before.
+	xs, err = transcript.Play(tf, prog, ch, test("no stub for a call"))
+	if err == nil || !strings.Contains(err.Error(), "no stub") || len(xs) != 2 || len(xs[1].Calls) != 1 || len(xs[1].Sends) != 0 {
+		t.Errorf("no stub: %d exchanges, %v", len(xs), err)
+	}
+}
