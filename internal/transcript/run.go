@@ -74,7 +74,7 @@ type Exchange struct {
 // resume) without checking its expectations, and returns what the flow did
 // at each. It stops at the first input the test cannot play (a tap on
 // nothing offered, a timer that is not pending, a call without a stub): the
-// error says why, and the exchanges before it are returned.
+// error says why, and the exchanges of the inputs before it are returned.
 func Play(f *File, p *flow.Program, channel message.Channel, t *Test) (out []Exchange, err error) {
 	if f.Channel != "" {
 		channel = f.Channel
@@ -88,7 +88,8 @@ func Play(f *File, p *flow.Program, channel message.Channel, t *Test) (out []Exc
 			if !ok {
 				panic(x)
 			}
-			out, err = r.exchanges, errors.New(fl.msg)
+			// The input that failed is not part of what was played.
+			out, err = r.exchanges[:len(r.exchanges)-1], errors.New(fl.msg)
 		}
 	}()
 	for i := range t.Transcript {
@@ -152,8 +153,8 @@ type runner struct {
 	pending   []sent                    // messages sent and not yet expected
 	calls     []flow.HTTPCall           // HTTP calls not yet expected
 	handoff   []flow.HandoffNotify      // hand-offs not yet expected
-	stubUse   map[string]int            // responses used per node
-	trace     []string                  // the conversation so far, for reports
+	stubs     *Stubs
+	trace     []string // the conversation so far, for reports
 }
 
 type sent struct {
@@ -183,7 +184,7 @@ func (r *runner) begin() {
 	}
 	r.contact = message.Contact{ID: c.ID, Name: c.Name, Channel: r.channel}
 	r.offered = map[string]message.Button{}
-	r.stubUse = map[string]int{}
+	r.stubs = r.file.TestStubs(r.test)
 }
 
 func (r *runner) run() (msg string) {
@@ -491,39 +492,13 @@ func (r *runner) sendError(node string) (SendError, bool) {
 	return e, ok
 }
 
-// respond answers an HTTP call from the stubs; without a stub it reports
-// false, and the test fails once the turn is over.
+// respond answers an HTTP call from the stubs; without a usable stub it
+// reports false, and the test fails once the turn is over.
 func (r *runner) respond(c flow.HTTPCall) (flow.HTTPResult, bool) {
-	rs, ok := r.test.HTTP[c.NodeID]
-	if !ok {
-		rs, ok = r.file.HTTP[c.NodeID]
-	}
-	if !ok {
-		r.stubless = fmt.Sprintf("the flow called %s %s at node %q and the test has no stub for it: add http: {%s: {status: 200, json: {...}}}",
-			c.Method, c.URL, c.NodeID, c.NodeID)
-		return flow.HTTPResult{EffectID: c.ID, Err: "no stub"}, false
-	}
-	i := min(r.stubUse[c.NodeID], len(rs)-1)
-	r.stubUse[c.NodeID]++
-	s := rs[i]
-	res := flow.HTTPResult{EffectID: c.ID, Status: s.Status, Headers: s.Headers, Err: s.Error}
-	if s.Error != "" {
-		res.Status = 0
-		return res, true
-	}
-	if res.Status == 0 {
-		res.Status = 200
-	}
-	switch {
-	case s.JSON != nil:
-		b, err := json.Marshal(jsonish(s.JSON))
-		if err != nil {
-			r.stubless = fmt.Sprintf("the stub of %q: json: %v", c.NodeID, err)
-			return flow.HTTPResult{EffectID: c.ID, Err: "bad stub"}, false
-		}
-		res.Body, res.ContentType = b, "application/json"
-	case s.Body != nil:
-		res.Body = []byte(*s.Body)
+	res, err := r.stubs.Respond(c)
+	if err != nil {
+		r.stubless = err.Error()
+		return res, false
 	}
 	return res, true
 }
