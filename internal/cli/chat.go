@@ -27,6 +27,7 @@ type chatOptions struct {
 	executorURL, sandboxURL                string
 	inputs                                 []string
 	replyTimeout, quiet                    time.Duration
+	local                                  localChatOptions // chat_local.go
 }
 
 func newChatCommand() *cobra.Command {
@@ -40,13 +41,26 @@ func newChatCommand() *cobra.Command {
 			"the number to pick one. A Manual flow first gets a run started with the --input values.\n\n" +
 			"With `chatflow dev` running, everything is found through its state (--dir): the kubeconfig,\n" +
 			"the executor and the sandbox. Elsewhere, pass --executor (e.g. a kubectl port-forward of\n" +
-			"the flow's <flow>-executor Service) and --sandbox.",
+			"the flow's <flow>-executor Service) and --sandbox.\n\n" +
+			"With --file, chat runs the flow of a manifest in this process instead, through the same turn\n" +
+			"driver as the executor: no cluster, executor or sandbox. Your messages are read by the\n" +
+			"channel's parser and the flow's replies rendered by its renderer, as live; HTTP calls are\n" +
+			"answered from the http: stubs of the flow's test file (--tests, default <file>.test.yaml).",
 		Example: "  chatflow chat order-status\n" +
 			"  chatflow chat faq-menu --contact 17841400000001 --name Sam\n" +
 			"  chatflow chat appointment-reminder --input patientName=Alex --input 'appointmentTime=Tue 10:30'\n" +
-			"  printf 'hi\\n10452\\n' | chatflow chat order-status",
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return runChat(cmd, args[0], o) },
+			"  printf 'hi\\n10452\\n' | chatflow chat order-status\n" +
+			"  chatflow chat --file config/samples/order-status.yaml",
+		Args: cobra.RangeArgs(0, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.local.file != "" {
+				return runLocalChat(cmd, args, o)
+			}
+			if len(args) != 1 {
+				return fmt.Errorf("name the flow to chat with (or run one from its file with --file)")
+			}
+			return runChat(cmd, args[0], o)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.namespace, "namespace", "n", "", "the flow's namespace (default: the kubeconfig context's)")
@@ -60,6 +74,7 @@ func newChatCommand() *cobra.Command {
 	f.StringArrayVar(&o.inputs, "input", nil, "NAME=VALUE input of a Manual flow's run (repeatable)")
 	f.DurationVar(&o.replyTimeout, "reply-timeout", 30*time.Second, "how long to wait for the flow's first reply to a message")
 	f.DurationVar(&o.quiet, "quiet", 1500*time.Millisecond, "a turn ends when the flow sends nothing more for this long")
+	addLocalChatFlags(cmd, &o.local)
 	return cmd
 }
 
