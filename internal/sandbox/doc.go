@@ -24,7 +24,7 @@
 //
 // Control API, shared by all channels:
 //
-//	POST   /sandbox/faults    {"channel","to"(optional),"code","times"} inject errors
+//	POST   /sandbox/faults    {"channel","to"(optional),"code","times","after"(optional)} inject errors
 //	GET    /sandbox/faults    list the pending faults
 //	DELETE /sandbox/faults    clear them
 //	GET    /sandbox/messages?channel=&to=&after=<seq>&wait=<duration>&limit=

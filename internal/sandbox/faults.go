@@ -21,6 +21,10 @@ type Fault struct {
 	// Times is how many sends fail (0 means 1; negative means until the
 	// faults are cleared). GET shows what remains.
 	Times int `json:"times"`
+	// After lets this many matching sends through before the fault
+	// applies: a fault on the third message of a conversation. While it
+	// counts down, later faults for the same sends wait their turn.
+	After int `json:"after,omitempty"`
 }
 
 // faults is the pending fault list.
@@ -60,6 +64,10 @@ func (f *faults) take(channel, to string) (int, bool) {
 		x := &f.list[i]
 		if !strings.EqualFold(x.Channel, channel) || (x.To != "" && normalizeTo(x.To) != normalizeTo(to)) {
 			continue
+		}
+		if x.After > 0 {
+			x.After--
+			return 0, false
 		}
 		code := x.Code
 		if x.Times > 0 {
@@ -109,7 +117,7 @@ func (s *Server) serveFaults(w http.ResponseWriter, r *http.Request) {
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&x); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be {channel, to, code, times}: " + err.Error()})
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be {channel, to, code, times, after}: " + err.Error()})
 			return
 		}
 		if x.Code == 0 {

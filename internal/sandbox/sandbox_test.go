@@ -213,6 +213,25 @@ func TestRoutes(t *testing.T) {
 
 func TestFaults(t *testing.T) {
 	body := fixture(t, "send_text_request.json")
+	t.Run("after lets sends through first", func(t *testing.T) {
+		_, srv := start(t, sandbox.Options{})
+		for _, f := range []string{
+			`{"channel":"whatsapp","code":131026,"after":1}`,
+			`{"channel":"whatsapp","code":500,"after":1}`,
+		} {
+			if r := do(t, "POST", srv.URL+"/sandbox/faults", []byte(f), nil); r.status != 201 {
+				t.Fatalf("POST fault %s: %d %s", f, r.status, r.raw)
+			}
+		}
+		var statuses []int
+		for range 5 {
+			statuses = append(statuses, send(t, srv, body, auth()).status)
+		}
+		// The second fault counts only once the first has fired.
+		if fmt.Sprint(statuses) != "[200 400 200 500 200]" {
+			t.Fatalf("statuses %v", statuses)
+		}
+	})
 	t.Run("control API, in order, per recipient", func(t *testing.T) {
 		_, srv := start(t, sandbox.Options{RetryAfter: 2 * time.Second})
 		for _, f := range []string{
