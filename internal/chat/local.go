@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatflow-dev/chatflow/internal/transcript"
 	"github.com/chatflow-dev/chatflow/runtime/channel"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
 	"github.com/chatflow-dev/chatflow/runtime/message"
@@ -32,9 +31,9 @@ type LocalConfig struct {
 	ContactID, ContactName string
 	// Inputs start a Manual run first (nil for channel triggers).
 	Inputs map[string]any
-	// Stubs answer the flow's HTTP calls (a test file's http: section);
-	// nil fails every call, which takes the node's onError.
-	Stubs *transcript.Stubs
+	// Stubs answer the flow's HTTP calls (transcript.Stubs: a test file's
+	// http: section); nil fails every call, which takes the node's onError.
+	Stubs Responder
 	// In is what the user types, one message per line; Out gets the
 	// conversation. Echo writes each line read after the prompt.
 	In   io.Reader
@@ -43,6 +42,11 @@ type LocalConfig struct {
 	// Now is the clock (time.Now when nil). /timer moves the flow's clock
 	// to the pending timer's deadline.
 	Now func() time.Time
+}
+
+// Responder answers a flow's HTTP calls instead of the network.
+type Responder interface {
+	Respond(flow.HTTPCall) (flow.HTTPResult, error)
 }
 
 // StartLocal talks to the flow until In ends or the user types /quit.

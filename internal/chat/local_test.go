@@ -3,6 +3,7 @@ package chat
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +11,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
-	"github.com/chatflow-dev/chatflow/internal/transcript"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
@@ -55,7 +55,19 @@ func compileLocal(t *testing.T, ch message.Channel, src string) *flow.Program {
 	return p
 }
 
-func chatLocally(t *testing.T, ch message.Channel, stubs *transcript.Stubs, lines ...string) string {
+// stubs answer every call of a node with its response.
+type stubs map[string]flow.HTTPResult
+
+func (s stubs) Respond(c flow.HTTPCall) (flow.HTTPResult, error) {
+	r, ok := s[c.NodeID]
+	if !ok {
+		return flow.HTTPResult{EffectID: c.ID, Err: "no stub"}, fmt.Errorf("no stub for %s", c.NodeID)
+	}
+	r.EffectID = c.ID
+	return r, nil
+}
+
+func chatLocally(t *testing.T, ch message.Channel, stubs Responder, lines ...string) string {
 	t.Helper()
 	var out bytes.Buffer
 	err := StartLocal(context.Background(), LocalConfig{
@@ -75,7 +87,7 @@ func chatLocally(t *testing.T, ch message.Channel, stubs *transcript.Stubs, line
 // rendered keyboard (Viber, with its tracking data), the quick reply or
 // reply button, and the webhook the channel would post, read by its parser.
 func TestLocalChatTapsAsTheChannelDoes(t *testing.T) {
-	stubs := transcript.NewStubs(map[string]transcript.Responses{"lookup": {{JSON: map[string]any{"kinds": []any{"green", "black"}}}}})
+	stubs := stubs{"lookup": {Status: 200, ContentType: "application/json", Body: []byte(`{"kinds": ["green", "black"]}`)}}
 	for _, ch := range []message.Channel{message.WhatsApp, message.Messenger, message.Instagram, message.Viber} {
 		t.Run(string(ch), func(t *testing.T) {
 			got := chatLocally(t, ch, stubs, "hi", "2")

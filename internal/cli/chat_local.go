@@ -79,8 +79,11 @@ func runLocalChat(cmd *cobra.Command, args []string, o chatOptions) error {
 		return err
 	}
 	lc := chat.LocalConfig{
-		Program: prog, Name: f.Object.Name, Account: acct, ContactID: o.contact, ContactName: o.name, Stubs: stubs,
+		Program: prog, Name: f.Object.Name, Account: acct, ContactID: o.contact, ContactName: o.name,
 		In: cmd.InOrStdin(), Out: cmd.OutOrStdout(), Echo: !isTerminal(cmd.InOrStdin()),
+	}
+	if stubs != nil {
+		lc.Stubs = stubs
 	}
 	if manual {
 		lc.Inputs = map[string]any{}
