@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/internal/chat"
+	"github.com/chatflow-dev/chatflow/runtime/channel"
 	"github.com/chatflow-dev/chatflow/runtime/channel/whatsapp"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
 	"github.com/chatflow-dev/chatflow/runtime/message"
@@ -154,7 +157,19 @@ type runner struct {
 	calls     []flow.HTTPCall           // HTTP calls not yet expected
 	handoff   []flow.HandoffNotify      // hand-offs not yet expected
 	stubs     *Stubs
-	trace     []string // the conversation so far, for reports
+	// wire is the account the contact writes through: inputs become the
+	// channel's webhooks, read by its parser; sends are rendered by its
+	// renderer, and what a message offers to tap is what the rendering
+	// offers.
+	wire    chat.Account
+	replies []reply  // messages delivered, newest last
+	trace   []string // the conversation so far, for reports
+}
+
+// reply is a delivered message as the contact sees it.
+type reply struct {
+	out message.Outbound
+	chat.Reply
 }
 
 type sent struct {
@@ -185,6 +200,8 @@ func (r *runner) begin() {
 	r.contact = message.Contact{ID: c.ID, Name: c.Name, Channel: r.channel}
 	r.offered = map[string]message.Button{}
 	r.stubs = r.file.TestStubs(r.test)
+	r.wire = chat.Account{Channel: r.channel, ID: testAccount, Phone: "+15550000000", SenderName: "Test",
+		Manual: r.prog.Trigger() == v1alpha1.TriggerManual}
 }
 
 func (r *runner) run() (msg string) {
@@ -305,26 +322,28 @@ func (r *runner) input(s *Step) {
 	switch s.Kind {
 	case StepUser:
 		r.trace = append(r.trace, "> user: "+s.Text)
-		r.inbound(message.Inbound{Kind: message.KindText, Text: s.Text})
+		r.say(chat.Input{Text: s.Text})
 	case StepTap:
-		in := message.Inbound{Kind: message.KindButton, ButtonID: s.Tap.ID, Text: s.Tap.Title}
-		key := s.Tap.ID
+		id, key := s.Tap.ID, s.Tap.ID
 		if s.Tap.Payload != "" {
-			in.ButtonID, in.Payload, key = s.Tap.Payload, s.Tap.Payload, "payload:"+s.Tap.Payload
+			id, key = s.Tap.Payload, "payload:"+s.Tap.Payload
 		}
-		b, ok := r.offered[key]
+		in, ok := r.tap(id, s.Tap.Title)
 		if !ok {
-			r.fail("nothing with id %q was offered to tap (offered: %s)", strings.TrimPrefix(key, "payload:"), r.offeredList())
+			r.fail("nothing with id %q was offered to tap (offered: %s)", id, r.offeredList())
 		}
-		if in.Text == "" {
-			in.Text = b.Title
-		}
-		r.trace = append(r.trace, fmt.Sprintf("> tap: %s (%s)", strings.TrimPrefix(key, "payload:"), in.Text))
-		r.inbound(in)
+		r.trace = append(r.trace, fmt.Sprintf("> tap: %s (%s)", strings.TrimPrefix(key, "payload:"), in.Choice.Title))
+		r.say(in)
 	case StepInbound:
+		// Kinds the contact cannot type (media, locations) are made
+		// here, with the contact as the channel's webhooks carry it.
 		in := s.Inbound
 		r.trace = append(r.trace, fmt.Sprintf("> inbound: %s %q", in.Kind, in.Text))
-		r.inbound(in)
+		r.seq++
+		in.ID = fmt.Sprintf("test.%d", r.seq)
+		in.Contact = r.wireContact()
+		in.Timestamp = r.now
+		r.apply(flow.Inbound(in))
 	case StepRun:
 		if r.prog.Trigger() != "Manual" {
 			r.fail("run starts Manual flows; this flow is triggered by %s: start it with user: instead", r.prog.Trigger())
@@ -369,12 +388,84 @@ func (r *runner) offeredList() string {
 	return strings.Join(keys, ", ")
 }
 
-func (r *runner) inbound(in message.Inbound) {
+// testAccount is the account id of the channel in tests.
+const testAccount = "100000000000001"
+
+// say sends an input the way the channel delivers it: the channel's
+// webhook, read by the channel's parser (so contact.name is what the
+// channel carries: nothing on Messenger and Instagram).
+func (r *runner) say(in chat.Input) {
 	r.seq++
-	in.ID = fmt.Sprintf("wamid.test.%d", r.seq)
-	in.Contact = r.contact
-	in.Timestamp = r.now
-	r.apply(flow.Inbound(in))
+	msgs := r.parsed(in, r.seq)
+	for _, m := range msgs {
+		r.apply(flow.Inbound(m))
+	}
+}
+
+func (r *runner) parsed(in chat.Input, seq int) []message.Inbound {
+	_, body, err := r.wire.Webhook(r.contact.ID, r.contact.Name, in, int64(seq), r.now)
+	if err != nil {
+		r.fail("%v", err)
+	}
+	b, err := r.wire.Parse(body)
+	if err != nil || len(b.Messages) != 1 {
+		r.fail("the %s parser does not read the webhook of this input (please report this): %v\n%s", r.channel, err, body)
+	}
+	return b.Messages
+}
+
+// wireContact is the contact as the channel's webhooks carry it.
+func (r *runner) wireContact() message.Contact {
+	return r.parsed(chat.Input{Text: "-"}, 0)[0].Contact
+}
+
+// tap picks what the newest message offering id offers, as the channel
+// rendered it (a reply button, list row, quick reply, postback, template
+// quick reply or Viber keyboard button); title, when set, replaces the
+// choice's title.
+func (r *runner) tap(id, title string) (chat.Input, bool) {
+	for i := len(r.replies) - 1; i >= 0; i-- {
+		rp := &r.replies[i]
+		offered := offeredTitle(rp.out, id)
+		if offered == nil {
+			continue
+		}
+		for _, c := range rp.Choices {
+			if c.ID == id || (r.channel == message.Viber && c.Title == *offered) {
+				if title != "" {
+					c.Title = title
+				}
+				return chat.Input{Choice: &c, ReplyTo: rp.MessageID, Tracking: rp.Tracking}, true
+			}
+		}
+	}
+	return chat.Input{}, false
+}
+
+// offeredTitle is the title of what m offers with id (a button, quick
+// reply or list row id, or a template quick reply payload), or nil.
+func offeredTitle(m message.Outbound, id string) *string {
+	all := append(slices.Clone(m.Buttons), m.QuickReplies...)
+	if m.List != nil {
+		for _, s := range m.List.Sections {
+			all = append(all, s.Rows...)
+		}
+	}
+	for _, b := range all {
+		if b.ID == id {
+			return &b.Title
+		}
+	}
+	if m.Template != nil {
+		for _, c := range m.Template.Components {
+			for _, p := range c.Parameters {
+				if p.Type == "payload" && p.Payload == id {
+					return &p.Payload
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // apply carries an event through a turn of the flow driver, the runner
@@ -420,13 +511,30 @@ func (r *runner) Perform(_ context.Context, _ *flow.Session, ef *flow.Effect) (f
 	case flow.EffectSend:
 		s := e.Send
 		r.pending = append(r.pending, sent{node: s.NodeID, msg: s.Message})
-		r.offer(s.Message)
 		r.trace = append(r.trace, fmt.Sprintf("< bot [%s]: %s", s.NodeID, summary(s.Message)))
 		res := flow.SendResult{EffectID: s.ID, MessageID: fmt.Sprintf("out.%s", s.ID)}
-		if se, ok := r.sendError(s.NodeID); ok {
+		// The channel's renderer has the last word, as the executor's
+		// sender: a message it cannot render is refused.
+		bodies, err := r.wire.Render(s.Message)
+		se, refused := r.sendError(s.NodeID)
+		switch {
+		case err != nil:
+			res.MessageID = ""
+			res.Error = &message.SendError{Class: message.Permanent, Code: channel.CodeInvalidMessage, Message: err.Error()}
+			r.trace = append(r.trace, "  (the channel cannot send it: "+err.Error()+")")
+		case refused:
 			res.MessageID = ""
 			res.Error = &message.SendError{Class: message.Permanent, Code: se.Code, Message: se.Message}
 			r.trace = append(r.trace, fmt.Sprintf("  (the channel refuses it: %d %s)", se.Code, se.Message))
+		default:
+			r.offer(s.Message)
+			rp := reply{out: s.Message}
+			for _, b := range bodies {
+				seen := chat.ParseReply(r.channel, res.MessageID, b)
+				rp.Choices = append(rp.Choices, seen.Choices...)
+				rp.MessageID, rp.Tracking = seen.MessageID, seen.Tracking
+			}
+			r.replies = append(r.replies, rp)
 		}
 		return res.Event(), true
 	case flow.EffectHTTPCall:
