@@ -13,6 +13,7 @@ package executorcmd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -40,6 +42,7 @@ type executorOptions struct {
 	leaseTTL                                    time.Duration
 	sendRate                                    float64
 	pprof                                       bool
+	debugClock                                  bool
 }
 
 // New returns the executor command ("executor"). A binary whose root is
@@ -69,6 +72,8 @@ func New() *cobra.Command {
 	f.Float64Var(&o.sendRate, "send-rate", 0, "outbound messages per second for the account, shared by the flow's replicas with the Redis store (0: the binding's spec.sendRate, else the channel's default: 80 for WhatsApp, 300 for Messenger and Instagram, 100 for Viber); set, it wins over the binding")
 	f.BoolVar(&o.pprof, "pprof", false, "serve Go profiles under /debug/pprof/ (for benchmarks; never expose it)")
 	_ = f.MarkHidden("pprof")
+	f.BoolVar(&o.debugClock, "debug-clock", false, "stop the clock: it moves only through POST /debug/clock {\"now\": RFC 3339} (tests replaying transcripts; memory store only; never expose it)")
+	_ = f.MarkHidden("debug-clock")
 	_ = cmd.MarkFlagRequired("flow")
 	return cmd
 }
@@ -96,11 +101,21 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	var clock *debugClock
+	now := time.Now
+	if o.debugClock {
+		if o.storeURL != "memory" {
+			return errors.New("--debug-clock works with the memory store only: Redis keeps its own time")
+		}
+		clock = &debugClock{t: time.Now()}
+		now = clock.Now
+	}
 	host, _ := os.Hostname()
 	st, err := store.Open(ctx, o.storeURL, store.Options{
 		Namespace: flowObj.Namespace + "/" + flowObj.Name,
 		LeaseTTL:  o.leaseTTL,
 		Owner:     fmt.Sprintf("%s-%d", host, os.Getpid()),
+		Clock:     now,
 	})
 	if err != nil {
 		return fmt.Errorf("opening the session store: %w", err)
@@ -108,7 +123,7 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 	defer st.Close()
 	ex, err := executor.New(executor.Config{
 		Flow: flowObj, Binding: binding, Credentials: creds, SecretsDir: o.secrets,
-		Store: st, Workers: o.workers, AllowedNetworks: allowed, SendRate: o.sendRate,
+		Store: st, Workers: o.workers, AllowedNetworks: allowed, SendRate: o.sendRate, Now: now,
 	})
 	if err != nil {
 		return err
@@ -118,11 +133,16 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 		return err
 	}
 	handler := ex.Handler()
-	if o.pprof {
+	if o.pprof || clock != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/", handler)
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		if o.pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		}
+		if clock != nil {
+			mux.Handle("POST /debug/clock", clock)
+		}
 		handler = mux
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
@@ -163,4 +183,32 @@ func storeKind(url string) string {
 		return "memory"
 	}
 	return "redis"
+}
+
+// debugClock is the executor's clock under --debug-clock: it stands still
+// until POST /debug/clock sets it, so a test replaying a transcript gives
+// the executor the transcript's clock, timers firing included.
+type debugClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *debugClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *debugClock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Now time.Time `json:"now"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10)).Decode(&req); err != nil || req.Now.IsZero() {
+		http.Error(w, `the body must be {"now": "<RFC 3339 time>"}`, http.StatusBadRequest)
+		return
+	}
+	c.mu.Lock()
+	c.t = req.Now
+	c.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
 }
