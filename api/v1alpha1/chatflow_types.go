@@ -86,6 +86,7 @@ type ChatFlowSpec struct {
 }
 
 // Trigger says what starts a conversation of a flow.
+// +kubebuilder:validation:XValidation:rule="!has(self.credentialsRef) || self.type == 'Manual'",message="spec.trigger.credentialsRef is for Manual flows: a channel trigger takes its credentials from its ChannelBinding",fieldPath=".credentialsRef",reason=FieldValueForbidden
 type Trigger struct {
 	// type is the channel whose inbound messages start the flow, or Manual
 	// for runs started through the executor's run API. It cannot change while
@@ -100,6 +101,15 @@ type Trigger struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=50
 	Inputs []TriggerInput `json:"inputs,omitempty"`
+
+	// credentialsRef names the Secret in this namespace that a Manual flow
+	// without a ChannelBinding takes its run API credentials from: runToken
+	// (authorizes runs and hand-off resumes) and, optionally, handoffSecret
+	// (signs hand-off notifications). Such a flow runs with no channel to
+	// send through: it can call HTTP APIs only. With a binding, the
+	// binding's Secret is used instead. Manual flows only.
+	// +optional
+	CredentialsRef *SecretReference `json:"credentialsRef,omitempty"`
 }
 
 // TriggerInput is one variable a Manual run accepts.

@@ -43,7 +43,10 @@ const (
 	ReasonChannelMismatch       = "ChannelMismatch"
 	ReasonSecretNotFound        = "SecretNotFound"
 	ReasonSecretKeyMissing      = "SecretKeyMissing"
-	ReasonConflict              = "Conflict"
+	// ReasonCredentialsMissing: a Manual flow has neither a ChannelBinding
+	// nor spec.trigger.credentialsRef, so its run API would refuse every run.
+	ReasonCredentialsMissing = "CredentialsMissing"
+	ReasonConflict           = "Conflict"
 	// ReasonReconcileFailed says the last reconcile hit an error (an API
 	// call failed); the operator retries with backoff.
 	ReasonReconcileFailed = "ReconcileFailed"

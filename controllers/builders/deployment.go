@@ -188,19 +188,34 @@ func container(in ExecutorInput, own, defaults v1alpha1.ExecutorPodSpec) corev1.
 	}
 }
 
+// CredentialsSecret is the Secret mounted as the executor's credentials:
+// the binding's, or for a Manual flow without one its
+// spec.trigger.credentialsRef ("" when neither).
+func CredentialsSecret(f *v1alpha1.ChatFlow, b *v1alpha1.ChannelBinding) string {
+	if b != nil {
+		return b.Spec.CredentialsRef.Name
+	}
+	if r := f.Spec.Trigger.CredentialsRef; r != nil && f.Spec.Trigger.Type == v1alpha1.TriggerManual {
+		return r.Name
+	}
+	return ""
+}
+
 // Args is the executor's command line after the binary (ExecutorBinary).
-// --binding and --credentials are passed only when the flow is bound (a
-// Manual flow may have no binding), --secrets only when HTTPRequest
+// --binding is passed only when the flow is bound (a Manual flow may have
+// no binding), --credentials when there is a credentials Secret (the
+// binding's, or an unbound Manual flow's), --secrets only when HTTPRequest
 // headers read Secrets.
 func Args(in ExecutorInput) []string {
 	args := []string{"--flow", path.Join(RevisionDir, FlowKey)}
 	if in.Binding != nil {
-		args = append(args,
-			"--binding", path.Join(RevisionDir, BindingKey),
-			"--credentials", CredentialsDir)
+		args = append(args, "--binding", path.Join(RevisionDir, BindingKey))
 		if r := in.Binding.Spec.SendRate; r > 0 {
 			args = append(args, "--send-rate", strconv.Itoa(int(r)))
 		}
+	}
+	if CredentialsSecret(in.Flow, in.Binding) != "" {
+		args = append(args, "--credentials", CredentialsDir)
 	}
 	if len(in.HeaderSecrets) > 0 {
 		args = append(args, "--secrets", SecretsDir)
@@ -222,9 +237,9 @@ func volumes(in ExecutorInput) []corev1.Volume {
 			LocalObjectReference: corev1.LocalObjectReference{Name: in.ConfigMap},
 		}}},
 	}
-	if in.Binding != nil {
+	if creds := CredentialsSecret(in.Flow, in.Binding); creds != "" {
 		vs = append(vs, corev1.Volume{Name: "credentials", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: in.Binding.Spec.CredentialsRef.Name,
+			SecretName: creds,
 		}}})
 	}
 	for _, s := range sortedSecrets(in.HeaderSecrets) {
@@ -237,7 +252,7 @@ func volumes(in ExecutorInput) []corev1.Volume {
 
 func volumeMounts(in ExecutorInput) []corev1.VolumeMount {
 	ms := []corev1.VolumeMount{{Name: "revision", MountPath: RevisionDir, ReadOnly: true}}
-	if in.Binding != nil {
+	if CredentialsSecret(in.Flow, in.Binding) != "" {
 		ms = append(ms, corev1.VolumeMount{Name: "credentials", MountPath: CredentialsDir, ReadOnly: true})
 	}
 	for _, s := range sortedSecrets(in.HeaderSecrets) {

@@ -114,6 +114,35 @@ func TestDeployment_variants(t *testing.T) {
 			},
 		},
 		{
+			name: "an unbound Manual flow mounts its run credentials",
+			in: func() ExecutorInput {
+				f := testutil.Flow("campaign", v1alpha1.StatePublished)
+				f.Spec.Trigger.Type = v1alpha1.TriggerManual
+				f.Spec.Trigger.CredentialsRef = &v1alpha1.SecretReference{Name: "campaign-runs"}
+				return input(f, nil)
+			},
+			check: func(g Gomega, d *appsv1.Deployment) {
+				g.Expect(executor(d).Args).NotTo(ContainElement("--binding"))
+				g.Expect(executor(d).Args).To(ContainElements("--credentials", "/etc/chatflow/credentials"))
+				g.Expect(d.Spec.Template.Spec.Volumes).To(ContainElement(And(HaveField("Name", "credentials"),
+					HaveField("VolumeSource.Secret.SecretName", "campaign-runs"))))
+				g.Expect(executor(d).VolumeMounts).To(ContainElement(HaveField("MountPath", "/etc/chatflow/credentials")))
+			},
+		},
+		{
+			name: "a bound Manual flow mounts the binding's credentials, not its own",
+			in: func() ExecutorInput {
+				f := testutil.Flow("campaign", v1alpha1.StatePublished)
+				f.Spec.Trigger.Type = v1alpha1.TriggerManual
+				f.Spec.Trigger.CredentialsRef = &v1alpha1.SecretReference{Name: "campaign-runs"}
+				return input(f, testutil.Binding("shop-whatsapp", "campaign"))
+			},
+			check: func(g Gomega, d *appsv1.Deployment) {
+				g.Expect(d.Spec.Template.Spec.Volumes).To(ContainElement(And(HaveField("Name", "credentials"),
+					HaveField("VolumeSource.Secret.SecretName", Not(Equal("campaign-runs"))))))
+			},
+		},
+		{
 			name: "the binding's send rate is the executor's",
 			in: func() ExecutorInput {
 				b := testutil.Binding("shop-whatsapp", "order-status")

@@ -54,15 +54,16 @@ func (r *Reconciler) reconcileGraph(_ context.Context, s *scope) (ctrl.Result, e
 	return ctrl.Result{}, nil
 }
 
-// reconcileSecrets finds the Secrets the executor will mount (the binding's
-// credentials and those HTTPRequest headers read) in the metadata-only
+// reconcileSecrets finds the Secrets the executor will mount (the
+// credentials: the binding's, or an unbound Manual flow's
+// spec.trigger.credentialsRef; and those HTTPRequest headers read) in the metadata-only
 // cache: their versions drive restarts, a missing header Secret blocks the
 // rollout. Secret data is never read here.
 func (r *Reconciler) reconcileSecrets(ctx context.Context, s *scope) (ctrl.Result, error) {
 	s.headerSecrets = index.HeaderSecrets(&s.flow.Spec)
 	names := s.headerSecrets
-	if s.binding != nil {
-		names = append([]string{s.binding.Spec.CredentialsRef.Name}, names...)
+	if creds := builders.CredentialsSecret(s.flow, s.binding); creds != "" {
+		names = append([]string{creds}, names...)
 	}
 	var found []metav1.ObjectMeta
 	for i, name := range names {

@@ -239,8 +239,17 @@ func bindingGate(f *v1alpha1.ChatFlow, o observation) gate {
 	b := o.Binding
 	if b == nil {
 		if trigger == v1alpha1.TriggerManual {
-			return gate{ok: true, reason: v1alpha1.ReasonNotNeeded,
-				message: "a Manual flow needs no binding: runs start through the executor's run API"}
+			// Without a binding the run API's runToken comes from the
+			// flow's own Secret: without that, every run would be refused.
+			r := f.Spec.Trigger.CredentialsRef
+			if r == nil || r.Name == "" {
+				return gate{stalled: f.Spec.State == v1alpha1.StatePublished, reason: v1alpha1.ReasonCredentialsMissing,
+					message: "a Manual flow without a ChannelBinding takes its run API's runToken from spec.trigger.credentialsRef: " +
+						"name a Secret with a runToken key there, or bind an account to send through"}
+			}
+			return gate{ok: true, reason: v1alpha1.ReasonNotNeeded, message: fmt.Sprintf(
+				"a Manual flow needs no binding: runs start through the executor's run API with the runToken of Secret %s, "+
+					"and without a channel to send through the flow can only call HTTP APIs", r.Name)}
 		}
 		return gate{stalled: f.Spec.State == v1alpha1.StatePublished, reason: v1alpha1.ReasonBindingMissing,
 			message: fmt.Sprintf("no ChannelBinding names this flow: create one that binds a %s account to it", trigger)}

@@ -40,6 +40,10 @@ func conditionMessage(f *v1alpha1.ChatFlow, t string) string {
 
 func TestComputeStatus(t *testing.T) {
 	published := func() *v1alpha1.ChatFlow { return testutil.Flow("order-status", v1alpha1.StatePublished) }
+	withCredentials := func(f *v1alpha1.ChatFlow) *v1alpha1.ChatFlow {
+		f.Spec.Trigger.CredentialsRef = &v1alpha1.SecretReference{Name: "survey-runs"}
+		return f
+	}
 	manual := func() *v1alpha1.ChatFlow {
 		f := published()
 		f.Spec.Trigger.Type = v1alpha1.TriggerManual
@@ -176,14 +180,35 @@ func TestComputeStatus(t *testing.T) {
 			wantState: v1alpha1.StateUnpublished, wantObsGen: 1,
 		},
 		{
-			name: "a Manual flow needs no binding",
-			flow: manual(),
+			name: "a Manual flow with run credentials needs no binding",
+			flow: withCredentials(manual()),
 			obs:  observation{Revision: rev, Executor: rolledOut(rev), Service: "order-status-executor"},
 			want: map[string]string{
 				"Ready": "True/Succeeded", "Valid": "True/Succeeded", "Bound": "True/NotNeeded",
 				"ExecutorAvailable": "True/DeploymentAvailable",
 			},
 			wantState: v1alpha1.StatePublished, wantRev: rev, wantObsGen: 1,
+		},
+		{
+			// Every run would be refused: not Ready, and Bound says why.
+			name: "a Manual flow with neither a binding nor run credentials",
+			flow: manual(),
+			obs:  observation{Revision: rev},
+			want: map[string]string{
+				"Ready": "False/CredentialsMissing", "Stalled": "True/CredentialsMissing", "Valid": "True/Succeeded",
+				"Bound": "False/CredentialsMissing", "ExecutorAvailable": "False/DeploymentUnavailable",
+			},
+			wantState: v1alpha1.StateUnpublished, wantObsGen: 1,
+		},
+		{
+			name: "a Manual flow whose run credentials Secret is missing",
+			flow: withCredentials(manual()),
+			obs:  observation{Revision: rev, MissingSecrets: []string{"survey-runs"}},
+			want: map[string]string{
+				"Ready": "False/SecretNotFound", "Stalled": "True/SecretNotFound", "Valid": "True/Succeeded",
+				"Bound": "True/NotNeeded", "ExecutorAvailable": "False/DeploymentUnavailable",
+			},
+			wantState: v1alpha1.StateUnpublished, wantObsGen: 1,
 		},
 		{
 			name: "published, a header Secret is missing",

@@ -9,6 +9,7 @@ package index
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -27,8 +28,10 @@ const (
 	// BindingAccount indexes ChannelBindings by channel and account id
 	// ("WhatsApp/106540352242922"), see AccountKey.
 	BindingAccount = "spec.account.key"
-	// FlowSecrets indexes ChatFlows by the names of the Secrets their
-	// HTTPRequest headers read (valueFrom.secretKeyRef.name).
+	// FlowSecrets indexes ChatFlows by the names of the Secrets they
+	// reference: those their HTTPRequest headers read
+	// (valueFrom.secretKeyRef.name) and a Manual flow's
+	// spec.trigger.credentialsRef.
 	FlowSecrets = "spec.nodes.httpRequest.headers.secretRefs"
 )
 
@@ -120,5 +123,9 @@ func flowSecrets(o client.Object) []string {
 	if !ok {
 		return nil
 	}
-	return HeaderSecrets(&f.Spec)
+	names := HeaderSecrets(&f.Spec)
+	if r := f.Spec.Trigger.CredentialsRef; r != nil && r.Name != "" && !slices.Contains(names, r.Name) {
+		names = append(names, r.Name)
+	}
+	return names
 }

@@ -126,6 +126,11 @@ func New(cfg Config) (*Executor, error) {
 	if creds == nil {
 		creds, _ = NewCredentials("")
 	}
+	if program.Trigger() == v1alpha1.TriggerManual && creds.Get(channel.KeyRunToken) == "" {
+		// Every run would be refused: say so instead of serving.
+		return nil, errors.New("a Manual flow starts runs only through the run API, and the credentials have no runToken: " +
+			"add one to the binding's Secret, or, without a binding, to the Secret of spec.trigger.credentialsRef")
+	}
 	e := &Executor{
 		program:  program,
 		flowName: cfg.Flow.Name,

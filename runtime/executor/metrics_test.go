@@ -70,7 +70,15 @@ func manualFlow(t *testing.T, st store.Store, clock func() time.Time) *Executor 
 		},
 	}}
 	f.Name = "m"
-	e, err := New(Config{Flow: f, Store: st, Workers: 1, Now: clock, EventLog: io.Discard})
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "runToken"), []byte("t"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	creds, err := NewCredentials(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Config{Flow: f, Store: st, Workers: 1, Now: clock, EventLog: io.Discard, Credentials: creds})
 	if err != nil {
 		t.Fatal(err)
 	}

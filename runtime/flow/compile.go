@@ -159,7 +159,13 @@ func (c *compiler) trigger() {
 	// are ignored (and left out of the canonical form), not rejected, so a
 	// flow can switch trigger type without losing them.
 	if t.Type != v1alpha1.TriggerManual {
+		if t.CredentialsRef != nil && t.Type != "" {
+			c.add(field.Forbidden(p.Child("credentialsRef"), "is for Manual flows: a channel trigger takes its credentials from its ChannelBinding; remove it"))
+		}
 		return
+	}
+	if r := t.CredentialsRef; r != nil && r.Name == "" {
+		c.add(field.Required(p.Child("credentialsRef", "name"), "name the Secret with the runToken, e.g. survey-credentials"))
 	}
 	ip := p.Child("inputs")
 	if len(t.Inputs) > MaxInputs {

@@ -366,6 +366,13 @@ nodes:
 		{name: "trigger type required", spec: "trigger: {}\nnodes:\n" + okNodes, want: []string{
 			`spec.trigger.type: Required value: set the trigger type: Manual, WhatsApp, Instagram, Viber or Messenger`,
 		}},
+		{name: "credentials of a Manual flow", spec: "trigger: {type: Manual, credentialsRef: {name: runs}}\nnodes:\n" + okNodes},
+		{name: "credentials are for Manual flows", spec: "trigger: {type: WhatsApp, credentialsRef: {name: runs}}\nnodes:\n" + okNodes, want: []string{
+			`spec.trigger.credentialsRef: Forbidden: is for Manual flows: a channel trigger takes its credentials from its ChannelBinding; remove it`,
+		}},
+		{name: "credentials name a Secret", spec: "trigger: {type: Manual, credentialsRef: {name: ''}}\nnodes:\n" + okNodes, want: []string{
+			`spec.trigger.credentialsRef.name: Required value: name the Secret with the runToken, e.g. survey-credentials`,
+		}},
 	})
 }
 

@@ -244,18 +244,43 @@ var _ = Describe("A published flow", func() {
 		Eventually(condition(f, v1alpha1.ConditionReady)).Should(Equal("True/Succeeded"))
 	})
 
-	It("runs a Manual flow without a binding", func() {
+	It("runs a Manual flow without a binding, with the run credentials it names", func() {
 		ns := newNamespace()
 		f := flow("campaign", ns, v1alpha1.StatePublished)
-		f.Spec.Trigger = v1alpha1.Trigger{Type: v1alpha1.TriggerManual, Inputs: []v1alpha1.TriggerInput{{Name: "orderId", Required: true}}}
+		f.Spec.Trigger = v1alpha1.Trigger{Type: v1alpha1.TriggerManual, Inputs: []v1alpha1.TriggerInput{{Name: "orderId", Required: true}},
+			CredentialsRef: &v1alpha1.SecretReference{Name: "campaign-runs"}}
 		create(f)
+
+		By("without its Secret it is stalled and no executor runs")
+		Eventually(condition(f, v1alpha1.ConditionStalled)).Should(Equal("True/SecretNotFound"))
+		Expect(conditionMessage(f, v1alpha1.ConditionStalled)).To(ContainSubstring("campaign-runs"))
 		d := executorDeployment(f)
+		Consistently(gone(d), "500ms").Should(BeTrue())
+
+		By("with it, the executor mounts it as its credentials")
+		create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "campaign-runs", Namespace: ns},
+			Data: map[string][]byte{"runToken": []byte("t")}})
 		Eventually(gone(d)).Should(BeFalse())
-		Expect(d.Spec.Template.Spec.Containers[0].Args).NotTo(ContainElement("--binding"))
+		args := d.Spec.Template.Spec.Containers[0].Args
+		Expect(args).NotTo(ContainElement("--binding"))
+		Expect(args).To(ContainElement("--credentials"))
+		Expect(d.Spec.Template.Spec.Volumes).To(ContainElement(HaveField("VolumeSource.Secret.SecretName", "campaign-runs")))
 		// The status is patched after the Deployment is applied: wait for it.
 		Eventually(condition(f, v1alpha1.ConditionBound)).Should(Equal("True/NotNeeded"))
 		rollOut(d)
 		Eventually(condition(f, v1alpha1.ConditionReady)).Should(Equal("True/Succeeded"))
+	})
+
+	It("does not call a Manual flow Ready when every run would be refused", func() {
+		ns := newNamespace()
+		f := flow("refusing", ns, v1alpha1.StatePublished)
+		f.Spec.Trigger = v1alpha1.Trigger{Type: v1alpha1.TriggerManual}
+		create(f)
+		Eventually(condition(f, v1alpha1.ConditionReady)).Should(Equal("False/CredentialsMissing"))
+		Expect(condition(f, v1alpha1.ConditionBound)()).To(Equal("False/CredentialsMissing"))
+		Expect(conditionMessage(f, v1alpha1.ConditionBound)).To(ContainSubstring("spec.trigger.credentialsRef"))
+		Expect(kstatusOf(f)).To(Equal(status.FailedStatus))
+		Consistently(gone(executorDeployment(f)), "500ms").Should(BeTrue())
 	})
 
 	It("removes the executor when unpublished, and leaves nothing behind when deleted", func() {

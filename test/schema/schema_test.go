@@ -282,6 +282,14 @@ var _ = Describe("ChatFlow validation", func() {
 		Expect(k8s.Update(ctx, u)).To(Succeed())
 	})
 
+	It("takes run credentials on a Manual trigger only", func() {
+		u := object(minimalFlow)
+		Expect(unstructured.SetNestedField(u.Object, map[string]any{"name": "runs"}, "spec", "trigger", "credentialsRef")).To(Succeed())
+		expectInvalid(u, "spec.trigger.credentialsRef", "spec.trigger.credentialsRef is for Manual flows")
+		Expect(unstructured.SetNestedField(u.Object, "Manual", "spec", "trigger", "type")).To(Succeed())
+		Expect(k8s.Create(ctx, u)).To(Succeed())
+	})
+
 	It("rejects an unknown state and an unknown trigger", func() {
 		u := object(minimalFlow)
 		Expect(unstructured.SetNestedField(u.Object, "Live", "spec", "state")).To(Succeed())
