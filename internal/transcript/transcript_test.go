@@ -11,6 +11,8 @@ import (
 	"github.com/chatflow-dev/chatflow/internal/lint"
 	"github.com/chatflow-dev/chatflow/internal/manifest"
 	"github.com/chatflow-dev/chatflow/internal/transcript"
+	"github.com/chatflow-dev/chatflow/runtime/flow"
+	"github.com/chatflow-dev/chatflow/runtime/message"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -55,6 +57,19 @@ func TestSamples(t *testing.T) {
 // A failing test says where, what differs and what happened: the report
 // is a golden file.
 func TestFailureReport(t *testing.T) {
+	tf, prog, ch := loadFailing(t)
+	var out bytes.Buffer
+	failed := transcript.Report(&out, transcript.Run(tf, prog, ch, nil), true)
+	if failed != len(tf.Tests)-1 {
+		t.Errorf("%d tests failed, want all but the first", failed)
+	}
+	golden(t, "failing.out", out.Bytes())
+}
+
+// loadFailing loads testdata/failing.test.yaml, tests of the order-status
+// sample.
+func loadFailing(t *testing.T) (*transcript.File, *flow.Program, message.Channel) {
+	t.Helper()
 	fsrc, err := manifest.ReadFile("../../config/samples/order-status.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -67,12 +82,7 @@ func TestFailureReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	failed := transcript.Report(&out, transcript.Run(tf, prog, ch, nil), true)
-	if failed != len(tf.Tests)-1 {
-		t.Errorf("%d tests failed, want all but the first", failed)
-	}
-	golden(t, "failing.out", out.Bytes())
+	return tf, prog, ch
 }
 
 func TestParseErrors(t *testing.T) {
@@ -137,18 +147,7 @@ func golden(t *testing.T, name string, got []byte) {
 // Play records what the flow does at each input, in the driver's order,
 // and stops at the first input a test cannot play.
 func TestPlayRecordsEachInput(t *testing.T) {
-	fsrc, err := manifest.ReadFile("../../config/samples/order-status.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tsrc, err := manifest.ReadFile("testdata/failing.test.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tf, prog, ch, err := transcript.Load(fsrc, tsrc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tf, prog, ch := loadFailing(t)
 	test := func(name string) *transcript.Test {
 		for i := range tf.Tests {
 			if tf.Tests[i].Name == name {

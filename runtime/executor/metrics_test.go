@@ -85,6 +85,20 @@ func manualFlow(t *testing.T, st store.Store, clock func() time.Time) *Executor 
 	return e
 }
 
+// runUntilTurns runs the executor's workers until it committed n turns (or
+// 10 s passed), then stops them.
+func runUntilTurns(t *testing.T, e *Executor, n float64) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = e.Run(ctx, time.Second); close(done) }()
+	for deadline := time.Now().Add(10 * time.Second); metricValue(t, e, "chatflow_turns_total") < n && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}
+
 func runPayload(t *testing.T, contact string) []byte {
 	t.Helper()
 	b, err := json.Marshal(queued{Event: flow.RunStarted{RunID: "r-" + contact, Contact: message.Contact{ID: contact}}.Event()})
@@ -132,15 +146,7 @@ func TestQueueDepthCountsItems(t *testing.T) {
 				t.Errorf("chatflow_queue_depth = %v, want 5 items", got)
 			}
 			// The workers drain the queue; the gauge follows.
-			wctx, cancel := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() { _ = e.Run(wctx, time.Second); close(done) }()
-			deadline := time.Now().Add(10 * time.Second)
-			for metricValue(t, e, "chatflow_turns_total") < 5 && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
-			cancel()
-			<-done
+			runUntilTurns(t, e, 5)
 			e.sampleQueueOnce(ctx)
 			if got, turns := metricValue(t, e, "chatflow_queue_depth"), metricValue(t, e, "chatflow_turns_total"); got != 0 || turns != 5 {
 				t.Errorf("after the workers ran: depth %v, turns %v; want 0 and 5", got, turns)
@@ -181,15 +187,7 @@ func TestDecodeFailuresAreCountedAndLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := manualFlow(t, st, nil)
-	wctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = e.Run(wctx, time.Second); close(done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for metricValue(t, e, "chatflow_turns_total") < 1 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	<-done
+	runUntilTurns(t, e, 1)
 	if got := metricValue(t, e, "chatflow_decode_errors_total", "what", "session"); got != 1 {
 		t.Errorf("session decode errors: %v, want 1", got)
 	}
