@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -115,6 +116,7 @@ func Compile(spec *v1alpha1.ChatFlowSpec, opts Options) (*Program, field.ErrorLi
 		vars:      append([]v1alpha1.Variable(nil), spec.Variables...),
 	}
 	p.greeting = greetingOf(p)
+	p.recent = slices.ContainsFunc(p.nodes, func(n node) bool { return n.typ == v1alpha1.NodeHandoff })
 	if spec.Trigger.Type == v1alpha1.TriggerManual {
 		for _, in := range spec.Trigger.Inputs {
 			p.inputs = append(p.inputs, Input{Name: in.Name, Required: in.Required})

@@ -24,6 +24,9 @@ type Program struct {
 	vars      []v1alpha1.Variable
 	inputs    []Input
 	greeting  int // node index of the greeting (greeting.go), or none
+	// recent: sessions keep the recent conversation (Session.Recent),
+	// which only hand-offs read; other flows do not pay for it.
+	recent bool
 }
 
 // Input is a variable a Manual run accepts.

@@ -62,7 +62,8 @@ type Session struct {
 	// receipts and asynchronous failures back to their node.
 	Sent []Sent `json:"sent,omitempty"`
 	// Recent is the recent conversation, oldest first, at most MaxRecent
-	// lines across runs: what a hand-off shows the agent.
+	// lines across runs: what a hand-off shows the agent. Only sessions of
+	// flows with a Handoff node keep it.
 	Recent []Line `json:"recent,omitempty"`
 
 	// Scratch reused from one Step to the next, so that a turn on a

@@ -513,6 +513,9 @@ func (t *turn) said(nodeID string, m *message.Outbound) {
 
 // line appends to Session.Recent, dropping the oldest beyond MaxRecent.
 func (t *turn) line(l Line) {
+	if !t.p.recent {
+		return
+	}
 	if len(l.Text) > MaxLineText {
 		cut := MaxLineText
 		for cut > 0 && !utf8.RuneStart(l.Text[cut]) {

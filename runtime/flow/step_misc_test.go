@@ -238,7 +238,28 @@ func TestSessionRoundTrip(t *testing.T) {
 // The recent conversation keeps the last MaxRecent lines, each cut to
 // MaxLineText bytes on a character boundary, and survives a store round trip.
 func TestRecentConversationIsBounded(t *testing.T) {
-	p := mustCompile(t, flowWait)
+	// Only flows with a hand-off, which reads it, keep it.
+	plain := mustCompile(t, flowWait)
+	ps, _ := Step(plain, nil, run("r"), t0)
+	ps, _ = Step(plain, ps, says("m1", "hello"), t0)
+	if len(ps.Recent) != 0 {
+		t.Errorf("a flow without a Handoff kept %d lines", len(ps.Recent))
+	}
+	p := mustCompile(t, `
+trigger: {type: WhatsApp}
+nodes:
+- {id: start, type: Start, next: wait}
+- {id: wait, type: WaitForReply, waitForReply: {timeout: 1h}, next: route}
+- id: route
+  type: Condition
+  condition:
+    branches: [{when: 'message.text == "human"', next: agent}]
+    default: echo
+- {id: echo, type: SendMessage, sendMessage: {text: "{{ message.text }}"}, next: again}
+- {id: again, type: Jump, jump: {target: wait, maxJumps: 100}, next: end}
+- {id: agent, type: Handoff, handoff: {queue: q}, next: end}
+- {id: end, type: End}
+`)
 	s, _ := Step(p, nil, run("r"), t0)
 	long := strings.Repeat("é", MaxLineText) // two bytes each
 	for i := 0; i < 3*MaxRecent; i++ {
