@@ -66,12 +66,16 @@
 // json (a body sent as application/json), body (text), headers, error (no
 // response: timeout, refused...)}, or a list of them answered in turn (the
 // last one repeats). A call without a stub fails the test. Sends succeed
-// unless sendErrors names their node.
+// unless sendErrors names their node or the channel cannot render them.
 //
 // A failing test stops at its first mismatch and reports the step's line,
 // what differs (want/got by field path), and the conversation so far.
 //
-// It runs flows with runtime/flow, renders channel JSON with
-// runtime/channel/whatsapp, and loads flow files through internal/lint (so
-// a test refuses a flow that lint refuses); it does no I/O of its own.
+// It runs flows with runtime/flow's Driver; plays the contact through the
+// channel's wire format with internal/chat (user: and tap: become the
+// channel's webhooks, read by its parser, so contact.name is what the
+// channel carries; sends are rendered by the channel's renderer, which may
+// refuse them as the executor's sender would); renders WhatsApp JSON with
+// runtime/channel/whatsapp; and loads flow files through internal/lint (so
+// a test refuses a flow that lint refuses). It does no I/O of its own.
 package transcript
