@@ -9,13 +9,50 @@ import "strings"
 type Index struct {
 	root Pos
 	m    map[string]Pos
+	// scalars records how each scalar value was written.
+	scalars map[string]scalar
 	// alias rewrites path prefixes before a lookup (see Rebase).
 	alias map[string]string
 }
 
-func newIndex(root Pos) *Index { return &Index{root: root, m: map[string]Pos{}} }
+// scalar is a scalar as written: its text, and whether it was plain
+// (neither quoted, nor a block, nor tagged), the only form whose type
+// YAML guesses.
+type scalar struct {
+	text  string
+	plain bool
+}
+
+func newIndex(root Pos) *Index {
+	return &Index{root: root, m: map[string]Pos{}, scalars: map[string]scalar{}}
+}
 
 func (x *Index) add(path string, p Pos) { x.m[path] = p }
+
+func (x *Index) scalar(path, text string, plain bool) { x.scalars[path] = scalar{text, plain} }
+
+// Written returns the text of the scalar at path as it was written, and
+// whether it was plain (unquoted, untagged: YAML decided its type). ok is
+// false when path is not a scalar of the source.
+func (x *Index) Written(path string) (text string, plain, ok bool) {
+	if x == nil {
+		return "", false, false
+	}
+	path = x.rewrite(strings.TrimPrefix(strings.TrimPrefix(path, "<root>"), "."))
+	s, ok := x.scalars[path]
+	if !ok && strings.HasSuffix(path, "]") {
+		// A map key spelled labels[key]: scalars are recorded as labels.key.
+		parent := Parent(path)
+		s, ok = x.scalars[joinPath(parent, path[len(parent)+1:len(path)-1])]
+	}
+	return s.text, s.plain, ok
+}
+
+// at is the position of path or its nearest written ancestor.
+func (x *Index) at(path string) Pos {
+	p, _ := x.Lookup(path)
+	return p
+}
 
 // Lookup returns the position of path, or of its nearest ancestor that was
 // written (a missing required field is reported where its parent is), or
@@ -75,7 +112,7 @@ func Parent(path string) string {
 // built from another one whose fields sit elsewhere (metadata.name of a
 // portable flow is its top-level name).
 func (x *Index) Rebase(alias map[string]string) *Index {
-	return &Index{root: x.root, m: x.m, alias: alias}
+	return &Index{root: x.root, m: x.m, scalars: x.scalars, alias: alias}
 }
 
 func (x *Index) rewrite(path string) string {

@@ -1,7 +1,9 @@
 package manifest
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,9 +11,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
-	yaml "go.yaml.in/yaml/v3"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // Pos is a place in a source: 1-based line and column.
@@ -24,12 +26,12 @@ type Pos struct {
 type Object struct {
 	// Source names the input it came from.
 	Source string
-	// Value is the object as JSON-compatible data: map[string]any, []any,
-	// string, int64, float64, bool and nil. Timestamps stay the text they
-	// were written as, as the API server's JSON would have them.
+	// Value is the object as kubectl sends it to the API server, as
+	// JSON-compatible data: map[string]any, []any, string, int64, float64,
+	// bool and nil.
 	Value map[string]any
 	// Pos maps field paths, spelled as field.Path prints them, to where
-	// they were written.
+	// they were written, and knows how each scalar was written.
 	Pos *Index
 
 	APIVersion, Kind, Name, Namespace string
@@ -38,8 +40,8 @@ type Object struct {
 // Start is where the object begins.
 func (o *Object) Start() Pos { return o.Pos.root }
 
-// SyntaxError is a source that is not YAML, or a document that is not an
-// object.
+// SyntaxError is a source that kubectl could not read: not YAML (or JSON),
+// or a document that is not an object.
 type SyntaxError struct {
 	Source string
 	Pos    Pos
@@ -54,71 +56,166 @@ func (e *SyntaxError) Error() string {
 // alias bomb must not take the linter down.
 const maxNodes = 1 << 20
 
-// Parse splits a source into its objects: every YAML document that is a
-// mapping, with the items of a List (kind List or *List) as objects of
-// their own. Empty documents are skipped; a document that is not a mapping
-// is a SyntaxError. On a YAML syntax error it returns the objects before it
-// and the error: the rest of the stream cannot be read.
+// Parse splits a source into its objects the way kubectl reads a file
+// (k8s.io/apimachinery's YAMLOrJSONDecoder): a stream of JSON objects when
+// it starts with '{', otherwise YAML documents separated by "---" lines,
+// each converted to JSON without a schema by sigs.k8s.io/yaml. Scalars are
+// therefore resolved as YAML 1.1: an unquoted y, n, yes, no, on or off is
+// a boolean, 0755 an octal number. The items of a List (kind List or
+// *List) are objects of their own. Empty documents are skipped; a
+// document that is not a mapping is a SyntaxError.
+//
+// Beyond kubectl, a key written twice in one mapping is an error (kubectl
+// keeps one of them, in an order it does not define), and so is a
+// document whose aliases expand past a million values.
+//
+// On an error it returns the objects before it and the error: the rest of
+// the stream cannot be read.
 func Parse(src Source) ([]Object, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(src.Data))
+	if utilyaml.IsJSONBuffer(src.Data) {
+		objs, rest, restLine, err := parseJSONStream(src)
+		if err != nil || rest == nil {
+			return objs, err
+		}
+		// As kubectl does: a stream that is not JSON after its first
+		// object is read again as YAML.
+		more, err := parseYAMLStream(src, rest, restLine)
+		return append(objs, more...), err
+	}
+	return parseYAMLStream(src, src.Data, 1)
+}
+
+// parseYAMLStream reads YAML documents with the splitter kubectl uses,
+// counting lines so that positions are those of the whole source.
+func parseYAMLStream(src Source, data []byte, firstLine int) ([]Object, error) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var out []Object
 	budget := maxNodes
+	keys := keyCache{}
+	line := firstLine
 	for {
-		var doc yaml.Node
-		err := dec.Decode(&doc)
+		chunk, err := r.Read()
 		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
-			return out, yamlError(src.Name, err)
+			return out, &SyntaxError{Source: src.Name, Pos: Pos{Line: separatorLine(data, line, firstLine)}, Msg: "invalid YAML: " + err.Error()}
 		}
-		if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
-			continue
-		}
-		root := doc.Content[0]
-		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
-			continue // a document of comments only
-		}
-		c := converter{src: src.Name, budget: &budget}
-		objs, err := c.objects(root)
+		objs, err := parseDocument(src.Name, chunk, line, &budget, keys)
 		out = append(out, objs...)
 		if err != nil {
 			return out, err
 		}
+		// The chunk's lines and the separator that ended it.
+		line += bytes.Count(chunk, []byte("\n")) + 1
 	}
 }
 
-func (c *converter) objects(root *yaml.Node) ([]Object, error) {
-	n := resolveAlias(root)
-	if n.Kind != yaml.MappingNode {
-		return nil, &SyntaxError{Source: c.src, Pos: pos(root), Msg: "a manifest document must be an object (a YAML mapping), not " + kindName(n)}
+// separatorLine finds the line of the malformed "---" separator the
+// splitter refused, searching from the document it was reading.
+func separatorLine(data []byte, from, firstLine int) int {
+	lines := strings.Split(string(data), "\n")
+	for i := from - firstLine; i >= 0 && i < len(lines); i++ {
+		if rest, ok := strings.CutPrefix(lines[i], "---"); ok {
+			if t := strings.TrimSpace(rest); t != "" && !strings.HasPrefix(t, "#") {
+				return i + firstLine
+			}
+		}
 	}
-	idx := newIndex(pos(n))
-	v, err := c.value(n, "", idx, 0)
+	return from
+}
+
+// parseJSONStream reads JSON objects one after the other, as kubectl's
+// decoder does for a stream that starts with '{'. When the stream is not
+// JSON after at most one object, rest is what is left to read as YAML
+// (kubectl's fallback) and restLine the line it starts on.
+func parseJSONStream(src Source) (objs []Object, rest []byte, restLine int, err error) {
+	dec := json.NewDecoder(bytes.NewReader(src.Data))
+	dec.UseNumber()
+	budget := maxNodes
+	keys := keyCache{}
+	prev := int64(0)
+	for {
+		var v any
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			return objs, nil, 0, nil
+		}
+		startLine := 1 + bytes.Count(src.Data[:prev], []byte("\n"))
+		if err != nil {
+			var syn *json.SyntaxError
+			if errors.As(err, &syn) && len(objs) <= 1 {
+				rest := src.Data[prev:]
+				// kubectl drops the whitespace up to and including the
+				// first newline before it reads the rest as YAML.
+				trimmed := bytes.TrimLeft(rest, " \t\r")
+				trimmed = bytes.TrimPrefix(trimmed, []byte("\n"))
+				return objs, trimmed, startLine + bytes.Count(rest[:len(rest)-len(trimmed)], []byte("\n")), nil
+			}
+			line := startLine
+			if errors.As(err, &syn) {
+				line = 1 + bytes.Count(src.Data[:min(int(syn.Offset), len(src.Data))], []byte("\n"))
+			}
+			return objs, nil, 0, &SyntaxError{Source: src.Name, Pos: Pos{Line: line}, Msg: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
+		}
+		end := dec.InputOffset()
+		raw := src.Data[prev:end]
+		prev = end
+		// JSON is YAML: the YAML parser gives the positions, the JSON
+		// decoder the values.
+		got, err := newDocument(src.Name, raw, startLine, &budget, keys).objects(v)
+		objs = append(objs, got...)
+		if err != nil {
+			return objs, nil, 0, err
+		}
+	}
+}
+
+// parseDocument converts one YAML document to JSON as kubectl does and
+// indexes the positions of its fields.
+func parseDocument(src string, chunk []byte, firstLine int, budget *int, keys keyCache) ([]Object, error) {
+	d := newDocument(src, chunk, firstLine, budget, keys)
+	if d.err != nil {
+		return nil, d.err
+	}
+	js, err := sigsyaml.YAMLToJSON(chunk)
 	if err != nil {
-		return nil, err
+		return nil, d.yamlError(err)
 	}
-	obj := newObject(c.src, v.(map[string]any), idx)
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, &SyntaxError{Source: src, Pos: Pos{Line: firstLine}, Msg: "invalid YAML: " + err.Error()}
+	}
+	return d.objects(v)
+}
+
+// objects makes the objects of one document's value: the document, or
+// the items of a List.
+func (d *document) objects(v any) ([]Object, error) {
+	if v == nil {
+		return nil, nil // an empty document, or comments only
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, &SyntaxError{Source: d.src, Pos: d.rootPos(), Msg: "a manifest document must be an object (a YAML mapping), not " + jsonKind(v)}
+	}
+	m = numbers(m).(map[string]any)
+	idx := d.index(d.root)
+	obj := newObject(d.src, m, idx)
 	if !isList(obj) {
 		return []Object{obj}, nil
 	}
 	// A List: every item is an object with paths of its own.
-	var items *yaml.Node
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == "items" {
-			items = resolveAlias(n.Content[i+1])
-		}
-	}
-	if items == nil || items.Kind != yaml.SequenceNode {
-		return nil, nil
-	}
+	items, _ := m["items"].([]any)
 	var out []Object
-	for _, it := range items.Content {
-		sub, err := c.objects(it)
-		if err != nil {
-			return out, err
+	for i, it := range items {
+		im, ok := it.(map[string]any)
+		if !ok {
+			return out, &SyntaxError{Source: d.src, Pos: idx.at("items[" + strconv.Itoa(i) + "]"), Msg: "a List item must be an object, not " + jsonKind(it)}
 		}
-		out = append(out, sub...)
+		out = append(out, newObject(d.src, im, d.index(d.item(i))))
 	}
 	return out, nil
 }
@@ -138,187 +235,59 @@ func newObject(src string, v map[string]any, idx *Index) Object {
 	return o
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
-
-func yamlError(src string, err error) error {
-	msg := err.Error()
-	line := 0
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = msg[len(m[0]):]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	return &SyntaxError{Source: src, Pos: Pos{Line: line}, Msg: "invalid YAML: " + msg}
-}
-
-type converter struct {
-	src    string
-	budget *int
-}
-
-func pos(n *yaml.Node) Pos { return Pos{Line: n.Line, Column: n.Column} }
-
-func resolveAlias(n *yaml.Node) *yaml.Node {
-	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
-		n = n.Alias
-	}
-	return n
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		return "a scalar"
-	}
-	return "something else"
-}
-
-// value converts a node to JSON-compatible data and records the position
-// of every field and item under path.
-func (c *converter) value(n *yaml.Node, path string, idx *Index, depth int) (any, error) {
-	*c.budget--
-	if *c.budget < 0 {
-		return nil, &SyntaxError{Source: c.src, Pos: pos(n), Msg: "the document is too large once its aliases are expanded"}
-	}
-	if depth > 1000 {
-		return nil, &SyntaxError{Source: c.src, Pos: pos(n), Msg: "the document is nested too deeply"}
-	}
-	n = resolveAlias(n)
-	switch n.Kind {
-	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		if err := c.mapping(n, path, idx, depth, m, map[string]bool{}); err != nil {
-			return nil, err
-		}
-		return m, nil
-	case yaml.SequenceNode:
-		s := make([]any, 0, len(n.Content))
-		for i, item := range n.Content {
-			p := path + "[" + strconv.Itoa(i) + "]"
-			idx.add(p, pos(item))
-			v, err := c.value(item, p, idx, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			s = append(s, v)
-		}
-		return s, nil
-	case yaml.ScalarNode:
-		return c.scalar(n)
-	case yaml.AliasNode:
-		return nil, &SyntaxError{Source: c.src, Pos: pos(n), Msg: "an alias that does not resolve"}
-	}
-	return nil, &SyntaxError{Source: c.src, Pos: pos(n), Msg: "unexpected YAML node"}
-}
-
-// mapping fills m from a mapping node. explicit records the keys written
-// in this mapping (not merged in), so that a duplicate is an error but a
-// key may override one from a merge (<<).
-func (c *converter) mapping(n *yaml.Node, path string, idx *Index, depth int, m map[string]any, explicit map[string]bool) error {
-	var merges []*yaml.Node
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolveAlias(n.Content[i]), n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			return &SyntaxError{Source: c.src, Pos: pos(k), Msg: "a mapping key must be a string"}
-		}
-		if k.Tag == "!!merge" {
-			merges = append(merges, v)
-			continue
-		}
-		key := k.Value
-		if explicit[key] {
-			return &SyntaxError{Source: c.src, Pos: pos(k), Msg: fmt.Sprintf("duplicate field %q", joinPath(path, key))}
-		}
-		explicit[key] = true
-		p := joinPath(path, key)
-		idx.add(p, pos(k))
-		if path != "" {
-			idx.add(path+"["+key+"]", pos(k)) // map-typed fields (labels) print as labels[key]
-		}
-		val, err := c.value(v, p, idx, depth+1)
-		if err != nil {
-			return err
-		}
-		m[key] = val
-	}
-	// Merged keys fill in what the mapping does not set itself.
-	for _, mv := range merges {
-		mv = resolveAlias(mv)
-		var srcs []*yaml.Node
-		switch mv.Kind {
-		case yaml.MappingNode:
-			srcs = []*yaml.Node{mv}
-		case yaml.SequenceNode:
-			srcs = mv.Content
-		default:
-			return &SyntaxError{Source: c.src, Pos: pos(mv), Msg: "a merge (<<) needs a mapping or a list of mappings"}
-		}
-		for _, s := range srcs {
-			s = resolveAlias(s)
-			if s.Kind != yaml.MappingNode {
-				return &SyntaxError{Source: c.src, Pos: pos(s), Msg: "a merge (<<) needs a mapping or a list of mappings"}
-			}
-			tmp := map[string]any{}
-			if err := c.mapping(s, path, idx, depth+1, tmp, map[string]bool{}); err != nil {
-				return err
-			}
-			for k, v := range tmp {
-				if _, set := m[k]; !set {
-					m[k] = v
-				}
-			}
-		}
-	}
-	return nil
-}
-
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-// scalar decodes a scalar the way YAML 1.2 resolves it, then narrows it to
-// JSON types: integers to int64, timestamps back to their text.
-func (c *converter) scalar(n *yaml.Node) (any, error) {
-	switch n.ShortTag() {
-	case "!!str", "!!binary":
-		return n.Value, nil
-	case "!!timestamp":
-		return n.Value, nil
-	}
-	var v any
-	if err := n.Decode(&v); err != nil {
-		return nil, &SyntaxError{Source: c.src, Pos: pos(n), Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
+// numbers narrows json.Numbers as the API server decodes them: integers
+// to int64, the others to float64.
+func numbers(v any) any {
 	switch t := v.(type) {
-	case nil, bool, string, int64:
-		return t, nil
-	case int:
-		return int64(t), nil
-	case uint64:
-		if t <= math.MaxInt64 {
-			return int64(t), nil
+	case map[string]any:
+		for k, x := range t {
+			t[k] = numbers(x)
 		}
-		return float64(t), nil
-	case float32:
-		return c.float(n, float64(t))
-	case float64:
-		return c.float(n, t)
-	case time.Time:
-		return n.Value, nil
+	case []any:
+		for i, x := range t {
+			t[i] = numbers(x)
+		}
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		f, err := t.Float64()
+		if err != nil || math.IsInf(f, 0) {
+			return t.String() // out of range: kept as written, refused by any schema
+		}
+		return f
 	}
-	return n.Value, nil
+	return v
 }
 
-// float refuses what JSON cannot hold.
-func (c *converter) float(n *yaml.Node, f float64) (any, error) {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return nil, &SyntaxError{Source: c.src, Pos: pos(n), Msg: fmt.Sprintf("%s is not a number JSON can hold: quote it if it is text", n.Value)}
+func jsonKind(v any) string {
+	switch v.(type) {
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	case nil:
+		return "null"
 	}
-	return f, nil
+	return "a scalar"
+}
+
+var yamlLine = regexp.MustCompile(`(?:unmarshal errors:\n\s*)?line (\d+): `)
+
+// yamlError turns an error of the YAML-to-JSON conversion into a
+// SyntaxError at the line it names (its lines count from the document).
+func (d *document) yamlError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	line := d.firstLine
+	if m := yamlLine.FindStringSubmatchIndex(msg); m != nil {
+		n, _ := strconv.Atoi(msg[m[2]:m[3]])
+		line = d.firstLine + n - 1
+		msg = msg[:m[0]] + msg[m[1]:]
+	}
+	if strings.Contains(msg, "json: unsupported value: NaN") || strings.Contains(msg, "json: unsupported value: +Inf") || strings.Contains(msg, "json: unsupported value: -Inf") {
+		p, text := d.nonFinite()
+		return &SyntaxError{Source: d.src, Pos: p, Msg: text + " is not a number JSON can hold: quote it if it is text"}
+	}
+	return &SyntaxError{Source: d.src, Pos: Pos{Line: line}, Msg: "invalid YAML: " + msg}
 }

@@ -127,3 +127,40 @@ func readAll(r io.Reader) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// ReadObject reads the file at path ("-" for stdin) and decodes its one
+// object of the given kind (ChatFlow, ChannelBinding) of Chatflow's API
+// into into with Object.Decode. Other objects of the file are ignored, so
+// that the samples (a Secret, a flow and its binding in one file) can be
+// passed as they are.
+func ReadObject(path, kind string, into any) error {
+	src, err := ReadFile(path)
+	if err != nil {
+		return err
+	}
+	objs, err := Parse(src)
+	if err != nil {
+		return err
+	}
+	var found []Object
+	for _, o := range objs {
+		if o.Kind == kind && strings.HasPrefix(o.APIVersion, "chatflow.dev/") {
+			found = append(found, o)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return fmt.Errorf("%s: no %s in this file", src.Name, kind)
+	case 1:
+	default:
+		return fmt.Errorf("%s: %d objects of kind %s; pass a file with one", src.Name, len(found), kind)
+	}
+	o := found[0]
+	if o.APIVersion != "chatflow.dev/v1alpha1" {
+		return fmt.Errorf("%s:%d: apiVersion %s is not supported: this chatflow reads chatflow.dev/v1alpha1", src.Name, o.Pos.at("apiVersion").Line, o.APIVersion)
+	}
+	if o.Name == "" {
+		return fmt.Errorf("%s:%d: the %s has no metadata.name", src.Name, o.Start().Line, kind)
+	}
+	return o.Decode(into)
+}

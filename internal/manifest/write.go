@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // YAML renders v as YAML with the keys in the order encoding/json writes
@@ -65,7 +66,7 @@ func jsonNode(d *json.Decoder) (*yaml.Node, error) {
 				if err != nil {
 					return nil, err
 				}
-				n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k}, v)
+				n.Content = append(n.Content, stringNode(k, true), v)
 			}
 			_, err := d.Token() // }
 			return n, err
@@ -82,11 +83,7 @@ func jsonNode(d *json.Decoder) (*yaml.Node, error) {
 			return n, err
 		}
 	case string:
-		n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: t}
-		if strings.Contains(t, "\n") && !hasTrailingSpace(t) {
-			n.Style = yaml.LiteralStyle
-		}
-		return n, nil
+		return stringNode(t, false), nil
 	case json.Number:
 		tag := "!!int"
 		if strings.ContainsAny(string(t), ".eE") {
@@ -99,6 +96,53 @@ func jsonNode(d *json.Decoder) (*yaml.Node, error) {
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}, nil
 	}
 	return nil, fmt.Errorf("manifest: unexpected JSON token %v", tok)
+}
+
+// stringNode is a string scalar (a mapping key when key) written so that
+// kubectl reads it back as the same string. yaml.v3 writes YAML 1.2, where
+// n, yes and on are strings, and leaves them unquoted; kubectl reads YAML
+// 1.1, where they are booleans. So a single-line string stays plain only
+// when kubectl's own conversion reads it back unchanged.
+func stringNode(s string, key bool) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+	switch {
+	case strings.Contains(s, "\n"):
+		if !hasTrailingSpace(s) {
+			n.Style = yaml.LiteralStyle
+		}
+	case writesPlain(s) && !readsBack(s, key):
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
+}
+
+// writesPlain reports whether yaml.v3 would write s unquoted; where it
+// quotes s itself, its choice of quotes stands.
+func writesPlain(s string) bool {
+	b, err := yaml.Marshal(&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s})
+	return err == nil && len(b) > 0 && b[0] != '"' && b[0] != '\''
+}
+
+// readsBack reports whether s, written plain as a key or a value, is the
+// string s to kubectl.
+func readsBack(s string, key bool) bool {
+	doc := "k: " + s
+	if key {
+		doc = s + ": k"
+	}
+	js, err := sigsyaml.YAMLToJSON([]byte(doc))
+	if err != nil {
+		return false
+	}
+	var m map[string]any
+	if json.Unmarshal(js, &m) != nil || len(m) != 1 {
+		return false
+	}
+	if key {
+		_, ok := m[s]
+		return ok
+	}
+	return m["k"] == s
 }
 
 // hasTrailingSpace reports lines ending in blanks, which a literal block
