@@ -15,7 +15,6 @@ package lint
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -193,13 +192,27 @@ func (l *linter) check(objs []manifest.Object) {
 }
 
 // problem places a field error of an object at the line of its field.
+// A type error of the schema is said the way the manifest decoder says it
+// (what was written, and how to write it).
 func (l *linter) problem(o manifest.Object, e *field.Error) Problem {
+	e = o.Explain(e)
 	p, _ := o.Pos.Lookup(e.Field)
 	return Problem{
 		File: o.Source, Line: p.Line, Column: p.Column,
 		Kind: o.Kind, Namespace: o.Namespace, Name: o.Name,
 		Field: e.Field, Type: string(e.Type), Message: e.ErrorBody(),
 	}
+}
+
+// Admission returns the problems the API server itself reports for a
+// ChatFlow or ChannelBinding (not a portable flow) before any admission
+// webhook runs: its metadata, unknown fields (kubectl's default strict
+// field validation), and the CRD's OpenAPI schema and CEL rules. Lint
+// reports them as well, less those the flow compiler says better.
+func Admission(o manifest.Object) []Problem {
+	l := linter{ctx: context.Background(), r: &Result{}}
+	_, probs := l.admission(o)
+	return probs
 }
 
 // admission runs what the API server runs before admission and returns
@@ -209,7 +222,10 @@ func (l *linter) admission(o manifest.Object) (map[string]any, []Problem) {
 	if err != nil {
 		return nil, []Problem{{File: o.Source, Line: o.Start().Line, Kind: o.Kind, Name: o.Name, Type: string(field.ErrorTypeInternal), Message: "loading the CRD schema: " + err.Error()}}
 	}
-	s := schemas[o.Kind]
+	s, ok := schemas[o.Kind]
+	if !ok {
+		return nil, []Problem{l.problem(o, field.NotSupported(field.NewPath("kind"), o.Kind, []string{"ChatFlow", "ChannelBinding"}))}
+	}
 	obj := runtime.DeepCopyJSON(o.Value)
 	var out []Problem
 
@@ -219,18 +235,20 @@ func (l *linter) admission(o manifest.Object) (map[string]any, []Problem) {
 	for _, u := range unknownMeta {
 		out = append(out, unknownField(o, u))
 	}
+	var metaErrs field.ErrorList
 	switch {
 	case err != nil:
-		out = append(out, l.problem(o, field.Invalid(field.NewPath("metadata"), field.OmitValueType{}, "metadata does not decode: "+err.Error())))
+		metaErrs = field.ErrorList{field.Invalid(field.NewPath("metadata"), field.OmitValueType{}, "metadata does not decode: "+err.Error())}
 	case meta == nil:
-		out = append(out, l.problem(o, field.Required(field.NewPath("metadata"), "set metadata.name")))
+		metaErrs = field.ErrorList{field.Required(field.NewPath("metadata"), "set metadata.name")}
 	default:
-		for _, e := range apivalidation.ValidateObjectMeta(meta, meta.Namespace != "", apivalidation.NameIsDNSSubdomain, field.NewPath("metadata")) {
-			out = append(out, l.problem(o, e))
-		}
+		metaErrs = apivalidation.ValidateObjectMeta(meta, meta.Namespace != "", apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	}
+	for _, e := range metaErrs {
+		out = append(out, l.problem(o, e))
 	}
 
-	unknown, errs := s.validate(l.ctx, obj)
+	unknown, errs := s.validate(l.ctx, obj, metaErrs)
 	for _, u := range unknown {
 		out = append(out, unknownField(o, u))
 	}
@@ -246,18 +264,13 @@ func unknownField(o manifest.Object, path string) Problem {
 		File: o.Source, Line: p.Line, Column: p.Column,
 		Kind: o.Kind, Namespace: o.Namespace, Name: o.Name,
 		Field: path, Type: TypeUnknownField,
-		Message: "unknown field: check its spelling and indentation, or remove it",
+		Message: manifest.UnknownFieldDetail,
 	}
 }
 
-// decode turns JSON-compatible data into a typed object.
-func decode(v map[string]any, into any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, into)
-}
+// decode turns an object the schema admitted into its Go type, with the
+// strict decoder the executor uses on the same manifest.
+func decode(v map[string]any, into any) error { return manifest.DecodeValue(v, into) }
 
 func (l *linter) flow(o manifest.Object) *Flow {
 	f := &Flow{Object: o}

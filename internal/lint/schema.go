@@ -78,17 +78,35 @@ func loadSchemas() (map[string]*schema, error) {
 }
 
 // validate runs the API server's checks on obj, which it prunes and
-// defaults in place. unknown lists the paths of unknown fields.
-func (s *schema) validate(ctx context.Context, obj map[string]any) (unknown []string, errs field.ErrorList) {
+// defaults in place; metaErrs are the problems already found in its
+// metadata. unknown lists the paths of unknown fields.
+func (s *schema) validate(ctx context.Context, obj map[string]any, metaErrs field.ErrorList) (unknown []string, errs field.ErrorList) {
 	unknown = pruning.PruneWithOptions(obj, s.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
 	defaulting.Default(obj, s.structural)
 	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, s.validator)...)
 	errs = append(errs, listtype.ValidateListSetsAndMaps(nil, s.structural, obj)...)
-	if s.cel != nil {
+	// As the API server does, the CEL rules run only on an object that
+	// passed the OpenAPI checks: otherwise they fail to evaluate on the
+	// very fields already reported.
+	if s.cel != nil && !blocksCEL(append(metaErrs, errs...)) {
 		celErrs, _ := s.cel.Validate(ctx, nil, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
 		errs = append(errs, celErrs...)
 	}
 	return unknown, errs
+}
+
+// blocksCEL is the API server's rule (hasBlockingErr in
+// k8s.io/apiextensions-apiserver/pkg/registry/customresource, which is
+// not exported): an enum, required, length, size or type violation stops
+// the CEL rules from running.
+func blocksCEL(errs field.ErrorList) bool {
+	for _, e := range errs {
+		switch e.Type {
+		case field.ErrorTypeNotSupported, field.ErrorTypeRequired, field.ErrorTypeTooLong, field.ErrorTypeTooMany, field.ErrorTypeTypeInvalid:
+			return true
+		}
+	}
+	return false
 }
 
 // prune drops unknown fields, as the API server stores objects.
