@@ -29,6 +29,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/internal/manifest"
 	"github.com/chatflow-dev/chatflow/runtime/executor"
 	"github.com/chatflow-dev/chatflow/runtime/store"
 )
@@ -81,15 +82,9 @@ func New() *cobra.Command {
 func runExecutor(ctx context.Context, o executorOptions) error {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	store.LogRedisTo(logger)
-	flowObj, err := executor.LoadFlow(o.flowFile)
+	flowObj, binding, err := loadManifests(o.flowFile, o.bindingFile)
 	if err != nil {
 		return err
-	}
-	var binding *v1alpha1.ChannelBinding
-	if o.bindingFile != "" {
-		if binding, err = executor.LoadBinding(o.bindingFile); err != nil {
-			return err
-		}
 	}
 	creds, err := executor.NewCredentials(o.credentials)
 	if err != nil {
@@ -175,6 +170,32 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 	<-workDone
 	logger.Info("stopped")
 	return nil
+}
+
+// loadManifests reads the ChatFlow and (optional) ChannelBinding files the
+// way kubectl reads them (internal/manifest: YAML 1.1 scalars, no schema)
+// and decodes them strictly into their Go types, so that a wrongly typed
+// or unknown field is refused at the same field path `chatflow lint` and
+// the API server name; executor.New then compiles the flow.
+//
+// The CRD's full validation (enums, lengths, patterns, CEL rules) is not
+// run here: it is the API server's and `chatflow lint`'s, whose libraries
+// would more than double this binary's memory (see cmd/chatflow-executor).
+// In a cluster the files are the operator's copy of objects the API server
+// admitted; run by hand, `chatflow lint` checks them first.
+func loadManifests(flowFile, bindingFile string) (*v1alpha1.ChatFlow, *v1alpha1.ChannelBinding, error) {
+	flow := &v1alpha1.ChatFlow{}
+	if err := manifest.ReadObject(flowFile, "ChatFlow", flow); err != nil {
+		return nil, nil, err
+	}
+	if bindingFile == "" {
+		return flow, nil, nil
+	}
+	binding := &v1alpha1.ChannelBinding{}
+	if err := manifest.ReadObject(bindingFile, "ChannelBinding", binding); err != nil {
+		return nil, nil, err
+	}
+	return flow, binding, nil
 }
 
 // storeKind names the store without its URL, which may hold a password.

@@ -1,72 +1,13 @@
 package executor
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
-
-	"sigs.k8s.io/yaml"
-
-	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 )
-
-// LoadFlow reads a ChatFlow manifest, the same file a user applies.
-func LoadFlow(path string) (*v1alpha1.ChatFlow, error) {
-	var f v1alpha1.ChatFlow
-	if err := loadManifest(path, "ChatFlow", &f); err != nil {
-		return nil, err
-	}
-	if f.Name == "" {
-		return nil, fmt.Errorf("%s: the ChatFlow has no metadata.name", path)
-	}
-	return &f, nil
-}
-
-// LoadBinding reads a ChannelBinding manifest.
-func LoadBinding(path string) (*v1alpha1.ChannelBinding, error) {
-	var b v1alpha1.ChannelBinding
-	if err := loadManifest(path, "ChannelBinding", &b); err != nil {
-		return nil, err
-	}
-	return &b, nil
-}
-
-// loadManifest decodes one object of the given kind. A multi-document file
-// is accepted when exactly one document is of that kind, so the samples (a
-// Secret, a flow and a binding in one file) can be passed as they are.
-func loadManifest(path, kind string, into any) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	var found [][]byte
-	for _, doc := range bytes.Split(data, []byte("\n---")) {
-		var meta struct {
-			Kind string `json:"kind"`
-		}
-		if err := yaml.Unmarshal(doc, &meta); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if meta.Kind == kind {
-			found = append(found, doc)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return fmt.Errorf("%s: no %s in this file", path, kind)
-	case 1:
-		if err := yaml.UnmarshalStrict(found[0], into); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		return nil
-	default:
-		return fmt.Errorf("%s: %d objects of kind %s; pass a file with one", path, len(found), kind)
-	}
-}
 
 // Credentials are the keys of the binding's Secret, mounted as one file per
 // key. Kubernetes updates a mounted Secret by swapping a symlink, so the
