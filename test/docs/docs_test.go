@@ -1,7 +1,3 @@
-// Package docs keeps the user documentation honest: every ChatFlow example
-// in docs/ passes chatflow lint, every relative link resolves, and every
-// condition reason the operator can set is explained in
-// docs/troubleshooting.md.
 package docs
 
 import (
@@ -24,41 +20,36 @@ var root = testenv.RepoRoot()
 
 func markdownFiles(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no docs: %v", err)
+	files, err := MarkdownFiles(root)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return append(files, filepath.Join(root, "README.md"), filepath.Join(root, "charts", "chatflow", "README.md"))
+	return files
 }
-
-var yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
 
 // TestExamplesLint lints every YAML example that declares a ChatFlow.
 func TestExamplesLint(t *testing.T) {
+	examples, err := Examples(root)
+	if err != nil {
+		t.Fatal(err)
+	}
 	n := 0
-	for _, file := range markdownFiles(t) {
-		data, err := os.ReadFile(file)
-		if err != nil {
+	for _, ex := range examples {
+		if !bytes.Contains(ex.YAML, []byte("kind: ChatFlow")) {
+			continue
+		}
+		n++
+		path := filepath.Join(t.TempDir(), "example.yaml")
+		if err := os.WriteFile(path, ex.YAML, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		for i, m := range yamlBlock.FindAllSubmatch(data, -1) {
-			block := m[1]
-			if !bytes.Contains(block, []byte("kind: ChatFlow")) {
-				continue
-			}
-			n++
-			path := filepath.Join(t.TempDir(), "example.yaml")
-			if err := os.WriteFile(path, block, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			var out bytes.Buffer
-			cmd := cli.NewRoot()
-			cmd.SetArgs([]string{"lint", path})
-			cmd.SetOut(&out)
-			cmd.SetErr(&out)
-			if err := cmd.Execute(); err != nil {
-				t.Errorf("%s, YAML example %d does not lint: %v\n%s\n%s", filepath.Base(file), i+1, err, out.String(), block)
-			}
+		var out bytes.Buffer
+		cmd := cli.NewRoot()
+		cmd.SetArgs([]string{"lint", path})
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		if err := cmd.Execute(); err != nil {
+			t.Errorf("%s does not lint: %v\n%s\n%s", ex, err, out.String(), ex.YAML)
 		}
 	}
 	if n < 14 {
