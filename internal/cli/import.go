@@ -51,7 +51,7 @@ stderr by state name and type and listed in the manifest's header comment;
 			var b []byte
 			switch from {
 			case "chatflow":
-				pf, err := flowjson.Parse(data)
+				pf, err := flowjson.Parse(srcs[0])
 				if err != nil {
 					return err
 				}

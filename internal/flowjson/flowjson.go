@@ -115,20 +115,24 @@ func (f *Flow) Marshal() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// Parse reads a portable flow strictly: an unknown field or another format
-// is an error.
-func Parse(data []byte) (*Flow, error) {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	var f Flow
-	if err := d.Decode(&f); err != nil {
+// Parse reads a portable flow with the manifest decoder every command
+// uses (internal/manifest): strictly, so an unknown or wrongly typed field
+// is an error at its path and line, and another format is refused.
+func Parse(src manifest.Source) (*Flow, error) {
+	objs, err := manifest.Parse(src)
+	if err != nil {
 		return nil, fmt.Errorf("not a portable flow: %w", err)
 	}
-	if d.More() {
-		return nil, fmt.Errorf("not a portable flow: data after the JSON object")
+	if len(objs) != 1 {
+		return nil, fmt.Errorf("not a portable flow: %s holds %d objects; a portable flow is one JSON object", src.Name, len(objs))
 	}
-	if f.Format != Format {
-		return nil, fmt.Errorf("not a portable flow: format is %q, want %q", f.Format, Format)
+	o := objs[0]
+	if f, _ := o.Value["format"].(string); f != Format {
+		return nil, fmt.Errorf("not a portable flow: format is %q, want %q", f, Format)
+	}
+	var f Flow
+	if err := o.Decode(&f); err != nil {
+		return nil, fmt.Errorf("not a valid portable flow:\n%w", err)
 	}
 	if f.Name == "" {
 		return nil, fmt.Errorf("the portable flow has no name: set \"name\", or import with --name")

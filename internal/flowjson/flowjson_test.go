@@ -27,7 +27,7 @@ func TestRoundTripIsExact(t *testing.T) {
 	for _, f := range r.Flows {
 		t.Run(f.Object.Name, func(t *testing.T) {
 			first := export(t, f.Written)
-			pf, err := flowjson.Parse(first)
+			pf, err := flowjson.Parse(manifest.Source{Name: "exported.json", Data: first})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,13 +95,14 @@ func TestClusterMetadataIsLeftOut(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for name, tc := range map[string]struct{ src, want string }{
-		"unknown field": {`{"format": "chatflow.dev/flow/v1alpha1", "name": "f", "sepc": {}}`, `unknown field "sepc"`},
+		"unknown field": {`{"format": "chatflow.dev/flow/v1alpha1", "name": "f", "sepc": {}}`, `f.json:1: sepc: unknown field`},
+		"wrong type":    {"{\"format\": \"chatflow.dev/flow/v1alpha1\",\n \"name\": \"f\",\n \"spec\": {\"logging\": {\"enabled\": \"yes\"}}}", `f.json:3: spec.logging.enabled: Invalid value: "string": must be a boolean`},
 		"other format":  {`{"format": "chatflow.dev/flow/v2", "name": "f", "spec": {}}`, "format"},
 		"no name":       {`{"format": "chatflow.dev/flow/v1alpha1", "spec": {}}`, "no name"},
-		"trailing":      {`{"format": "chatflow.dev/flow/v1alpha1", "name": "f", "spec": {}} {}`, "after the JSON"},
+		"trailing":      {`{"format": "chatflow.dev/flow/v1alpha1", "name": "f", "spec": {}} {}`, "holds 2 objects"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := flowjson.Parse([]byte(tc.src)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, err := flowjson.Parse(manifest.Source{Name: "f.json", Data: []byte(tc.src)}); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
 		})
@@ -109,7 +110,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestCheckSeesEdits(t *testing.T) {
-	pf, err := flowjson.Parse([]byte(`{"format": "chatflow.dev/flow/v1alpha1", "name": "f", "revision": "0000000000", "spec": {"trigger": {"type": "Manual"}, "nodes": []}}`))
+	pf, err := flowjson.Parse(manifest.Source{Name: "f.json", Data: []byte(`{"format": "chatflow.dev/flow/v1alpha1", "name": "f", "revision": "0000000000", "spec": {"trigger": {"type": "Manual"}, "nodes": []}}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
