@@ -4,19 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/runtime/store"
 )
 
 // StoreMemory is the in-process session store: one replica, sessions lost
 // on restart. Fine for tests and development only.
-const StoreMemory = "memory"
+const StoreMemory = store.Memory
 
 // DefaultImage is the executor image when the manager is not told another.
 const DefaultImage = "ghcr.io/chatflow-dev/chatflow:latest"
@@ -30,8 +29,9 @@ type Config struct {
 	Image string `json:"image,omitempty"`
 	// ImagePullPolicy of the executor container.
 	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
-	// Store is the session store URL: "memory", or redis://HOST:PORT/DB
-	// (rediss:// for TLS).
+	// Store is the session store URL: "memory", redis://HOST:PORT/DB,
+	// rediss:// for TLS, redis+cluster:// for Redis Cluster (see
+	// store.ParseURL).
 	Store string `json:"store,omitempty"`
 	// Replicas is the default number of executor pods of a flow.
 	Replicas int32 `json:"replicas,omitempty"`
@@ -108,26 +108,14 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func validateStore(store string) error {
-	if store == StoreMemory {
-		return nil
-	}
-	u, err := url.Parse(store)
-	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-		return fmt.Errorf("executor store %q: use %q or redis://HOST:PORT/DB", redactStore(store), StoreMemory)
+// validateStore accepts exactly the URLs the executors' store accepts:
+// the rule is runtime/store's, so a URL the chart and docs advertise
+// (redis+cluster://) cannot pass the store and fail here, or the reverse.
+func validateStore(s string) error {
+	if _, err := store.ParseURL(s); err != nil {
+		return fmt.Errorf("executor %w", err)
 	}
 	return nil
-}
-
-// redactStore hides a password in a store URL for messages.
-func redactStore(store string) string {
-	if u, err := url.Parse(store); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	if i := strings.Index(store, "@"); i >= 0 {
-		return "***" + store[i:]
-	}
-	return store
 }
 
 // MultiReplica reports whether the store lets several executor pods share

@@ -118,7 +118,7 @@ func newManagerCommand() *cobra.Command {
 			"allowPrivateNetworks, runAsUser); the flags below override it")
 	f.StringVar(&e.Image, "executor-image", e.Image, "image of the executors")
 	f.StringVar((*string)(&e.ImagePullPolicy), "executor-image-pull-policy", string(e.ImagePullPolicy), "pull policy of the executor image")
-	f.StringVar(&e.Store, "executor-store", e.Store, "session store of the executors: memory (one pod per flow) or redis://HOST:PORT/DB")
+	f.StringVar(&e.Store, "executor-store", e.Store, "session store of the executors: memory (one pod per flow), redis://HOST:PORT/DB, rediss:// (TLS) or redis+cluster://HOST:PORT (Redis Cluster)")
 	f.Int32Var(&e.Replicas, "executor-replicas", e.Replicas, "executor pods of a flow that does not say")
 	f.StringSliceVar(&e.AllowPrivateNetworks, "executor-allow-private-networks", nil,
 		"CIDRs HTTPRequest nodes may reach although private, loopback or link-local (e.g. 10.0.0.0/8)")

@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chatflow-dev/chatflow/runtime/store"
+	"github.com/chatflow-dev/chatflow/runtime/store/redistest"
 )
 
 func TestExecutorConfig(t *testing.T) {
@@ -37,5 +42,48 @@ func TestExecutorConfig(t *testing.T) {
 	o.executor.Store = "mysql://db"
 	if _, err := executorConfig(cmd, o); err == nil || !strings.Contains(err.Error(), "redis://HOST:PORT/DB") {
 		t.Errorf("want a store error with the fix, got %v", err)
+	}
+}
+
+// The manager accepts a session store URL exactly when the executors'
+// store does (one rule, store.ParseURL), for every scheme; and the
+// accepted ones of each kind open against a real redis-server.
+func TestManagerAcceptsEveryStoreURL(t *testing.T) {
+	check := func(url string) error {
+		cmd := newManagerCommand()
+		if err := cmd.Flags().Parse([]string{"--executor-store", url}); err != nil {
+			t.Fatal(err)
+		}
+		o := managerOptions{}
+		o.executor.Store = url
+		_, err := executorConfig(cmd, o)
+		return err
+	}
+	for _, url := range []string{
+		"memory", "redis://redis:6379/0", "redis://:pw@redis:6379/1?dial_timeout=3s", "rediss://redis:6380/0",
+		"redis+cluster://redis-0:7000?addr=redis-1:7000", "rediss+cluster://redis-0:7000",
+		"", "mysql://db", "redis://redis:6379/x", "redis+cluster://redis:7000?dial_timeout=soon",
+	} {
+		_, storeErr := store.ParseURL(url)
+		if mgrErr := check(url); (mgrErr == nil) != (storeErr == nil) {
+			t.Errorf("%q: the manager says %v, the store %v", url, mgrErr, storeErr)
+		}
+	}
+
+	single, _ := redistest.Start(t)
+	cluster, _ := redistest.StartCluster(t)
+	for _, url := range []string{single, cluster} {
+		if err := check(url); err != nil {
+			t.Errorf("the manager refuses %s: %v", url, err)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		st, err := store.Open(ctx, url, store.Options{Namespace: "ns/flow"})
+		cancel()
+		if err != nil {
+			t.Errorf("the store cannot open %s: %v", url, err)
+			continue
+		}
+		_ = st.Close()
 	}
 }

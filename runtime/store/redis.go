@@ -122,32 +122,29 @@ func NewRedis(ctx context.Context, url string, opts Options) (Store, error) {
 // callers' context deadlines apply and no call hangs for long when Redis is
 // unreachable.
 func newClient(url string) (redis.UniversalClient, error) {
-	noMaint := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	if rest, ok := strings.CutPrefix(url, "redis+cluster://"); ok {
-		return newCluster("redis://"+rest, noMaint)
-	}
-	if rest, ok := strings.CutPrefix(url, "rediss+cluster://"); ok {
-		return newCluster("rediss://"+rest, noMaint)
-	}
-	o, err := redis.ParseURL(url)
+	u, err := ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, err
 	}
+	noMaint := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	if u.Cluster {
+		return newCluster(u.cluster, noMaint), nil
+	}
+	if u.single == nil {
+		return nil, fmt.Errorf("store: %s is not a Redis URL", redactURL(url))
+	}
+	o := u.single
 	o.ContextTimeoutEnabled = true
 	o.MaintNotificationsConfig = noMaint
 	setDefaults(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolSize, &o.Protocol)
 	return redis.NewClient(o), nil
 }
 
-func newCluster(url string, noMaint *maintnotifications.Config) (redis.UniversalClient, error) {
-	o, err := redis.ParseClusterURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
+func newCluster(o *redis.ClusterOptions, noMaint *maintnotifications.Config) redis.UniversalClient {
 	o.ContextTimeoutEnabled = true
 	o.MaintNotificationsConfig = noMaint
 	setDefaults(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolSize, &o.Protocol)
-	return redis.NewClusterClient(o), nil
+	return redis.NewClusterClient(o)
 }
 
 // setDefaults fills in what the URL left unset, the same for a single

@@ -187,22 +187,19 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// Open returns the store named by spec: "memory", "redis://host:port/db",
-// "rediss://..." (TLS), or "redis+cluster://host:port?addr=host2:port2" for
-// Redis Cluster.
+// Open returns the store named by spec, a URL ParseURL accepts.
 func Open(ctx context.Context, spec string, opts Options) (Store, error) {
-	switch {
-	case spec == "memory":
+	u, err := ParseURL(spec)
+	if err != nil {
+		return nil, err
+	}
+	if u.Memory {
 		if _, err := opts.withDefaults(); err != nil {
 			return nil, err
 		}
 		return NewMemory(opts), nil
-	case strings.HasPrefix(spec, "redis://"), strings.HasPrefix(spec, "rediss://"),
-		strings.HasPrefix(spec, "redis+cluster://"), strings.HasPrefix(spec, "rediss+cluster://"):
-		return NewRedis(ctx, spec, opts)
-	default:
-		return nil, fmt.Errorf("store: unknown store %q: want memory or redis://host:port/db", spec)
 	}
+	return NewRedis(ctx, spec, opts)
 }
 
 func checkContact(contact string) error {
