@@ -35,7 +35,7 @@ help: ## Show this help.
 .PHONY: manifests
 manifests: controller-gen ## Generate CRDs, RBAC and webhook configuration from markers, and the files derived from them.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
-	go generate ./internal/lint ./runtime/channel/capability
+	go generate ./internal/lint ./runtime/channel/capability ./runtime/flow
 	cp config/crd/bases/*.yaml charts/chatflow/files/crds/
 
 .PHONY: generate

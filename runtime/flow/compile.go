@@ -45,17 +45,13 @@ func ChannelOf(spec *v1alpha1.ChatFlowSpec) message.Channel {
 	return ""
 }
 
-// Limits of the graph rules. They match the CRD's, which Compile does not
-// rely on: the CLI compiles files that never went through an API server.
-const (
-	MaxNodes     = 1000
-	MaxVariables = 100
-	MaxInputs    = 50
-	MaxBranches  = 50
-	MaxAssigns   = 50
-	MaxHeaders   = 32
-	MaxQuery     = 32
+// Compile checks the CRD's limits itself (the CLI compiles files that never
+// went through an API server); they are generated from the CRD into
+// zz_generated.limits.go, so both change with the markers of api/v1alpha1.
+//go:generate go run ./internal/crdlimits/gen ../../config/crd/bases/chatflow.dev_chatflows.yaml zz_generated.limits.go
 
+// Defaults and the limits that are the compiler's own.
+const (
 	DefaultWaitTimeout    = 10 * time.Minute
 	DefaultHandoffTimeout = 24 * time.Hour
 	DefaultHTTPTimeout    = 10 * time.Second
@@ -65,10 +61,10 @@ const (
 )
 
 var (
-	idPattern   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	namePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	headerName  = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`)
-	tmplName    = regexp.MustCompile(`^[a-z0-9_]+$`)
+	idPattern   = regexp.MustCompile(nodeIDPattern)
+	namePattern = regexp.MustCompile(variableNamePattern)
+	headerName  = regexp.MustCompile(headerNamePattern)
+	tmplName    = regexp.MustCompile(templateNamePattern)
 )
 
 // Compile validates a flow spec and compiles it into a Program. It checks
@@ -208,9 +204,9 @@ func (c *compiler) checkName(p *field.Path, name, what string) {
 	switch {
 	case name == "":
 		c.add(field.Required(p, fmt.Sprintf("the %s needs a name, e.g. orderNumber", what)))
-	case len(name) > 64 || !namePattern.MatchString(name):
-		c.add(field.Invalid(p, clip(name), "must start with a letter or '_' and contain only letters, digits and '_' (at most 64), so that vars."+
-			"<name> works in expressions, e.g. orderNumber"))
+	case len(name) > MaxVariableName || !namePattern.MatchString(name):
+		c.add(field.Invalid(p, clip(name), fmt.Sprintf("must start with a letter or '_' and contain only letters, digits and '_' (at most %d), so that vars."+
+			"<name> works in expressions, e.g. orderNumber", MaxVariableName)))
 	}
 }
 
@@ -229,8 +225,8 @@ func (c *compiler) indexNodes() {
 		switch {
 		case id == "":
 			c.add(field.Required(p, "every node needs an id, e.g. ask-name"))
-		case len(id) > 63 || !idPattern.MatchString(id):
-			c.add(field.Invalid(p, clip(id), "must be lower-case letters, digits and '-', start and end with a letter or digit, and be at most 63 characters (like a DNS label), e.g. "+suggestID(id)))
+		case len(id) > MaxNodeID || !idPattern.MatchString(id):
+			c.add(field.Invalid(p, clip(id), fmt.Sprintf("must be lower-case letters, digits and '-', start and end with a letter or digit, and be at most %d characters (like a DNS label), e.g. %s", MaxNodeID, suggestID(id))))
 		}
 		if j, dup := c.ids[id]; dup {
 			if id != "" {

@@ -147,8 +147,8 @@ func (c *compiler) node(i int) {
 			switch {
 			case j.MaxJumps == 0:
 				n.jump.max = DefaultMaxJumps
-			case j.MaxJumps < 1 || j.MaxJumps > 100:
-				c.add(field.Invalid(jp.Child("maxJumps"), j.MaxJumps, "must be between 1 and 100 (default 3): how many times the jump is taken before the flow goes on to next"))
+			case j.MaxJumps < MinMaxJumps || j.MaxJumps > MaxMaxJumps:
+				c.add(field.Invalid(jp.Child("maxJumps"), j.MaxJumps, fmt.Sprintf("must be between %d and %d (default %d): how many times the jump is taken before the flow goes on to next", MinMaxJumps, MaxMaxJumps, DefaultMaxJumps)))
 			}
 		}
 	case v1alpha1.NodeHandoff:
@@ -263,7 +263,7 @@ func (c *compiler) httpRequest(p *field.Path, h *v1alpha1.HTTPRequestNode) *http
 		switch {
 		case hd.Name == "":
 			c.add(field.Required(pj.Child("name"), "the header needs a name, e.g. Authorization"))
-		case len(hd.Name) > 128 || !headerName.MatchString(hd.Name):
+		case len(hd.Name) > MaxHeaderName || !headerName.MatchString(hd.Name):
 			c.add(field.Invalid(pj.Child("name"), clip(hd.Name), "must be an HTTP header name: letters, digits and !#$%&'*+.^_|~- only"))
 		}
 		switch {
@@ -351,8 +351,6 @@ var mediaKinds = map[v1alpha1.MediaType]message.MediaKind{
 	v1alpha1.MediaSticker:  message.Sticker,
 }
 
-var messageTags = []string{"HUMAN_AGENT", "ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE"}
-
 func (c *compiler) sendMessage(p *field.Path, m *v1alpha1.SendMessageNode) *sendNode {
 	out := &sendNode{tag: m.Tag, hasText: m.Text != ""}
 	if m.Text == "" && m.Media == nil && m.Template == nil {
@@ -393,8 +391,8 @@ func (c *compiler) sendMessage(p *field.Path, m *v1alpha1.SendMessageNode) *send
 			out.media.caption = c.compileTemplate(mp.Child("caption"), md.Caption)
 		}
 	}
-	out.buttons = c.buttons(p.Child("buttons"), m.Buttons, 24)
-	out.quick = c.buttons(p.Child("quickReplies"), m.QuickReplies, 13)
+	out.buttons = c.buttons(p.Child("buttons"), m.Buttons, MaxButtons)
+	out.quick = c.buttons(p.Child("quickReplies"), m.QuickReplies, MaxQuickReplies)
 	// With a channel, channelChecks reports counts against its own limits.
 	if l := m.List; l != nil {
 		out.list = c.list(p.Child("list"), l)
@@ -402,7 +400,8 @@ func (c *compiler) sendMessage(p *field.Path, m *v1alpha1.SendMessageNode) *send
 	if tp := m.Template; tp != nil {
 		out.template = c.waTemplate(p.Child("template"), tp)
 	}
-	if m.Tag != "" {
+	// With a channel, channelChecks names the tags the channel takes.
+	if m.Tag != "" && !c.hasCaps {
 		valid := false
 		for _, t := range messageTags {
 			valid = valid || t == m.Tag
@@ -462,8 +461,8 @@ func (c *compiler) list(p *field.Path, l *v1alpha1.ListMessage) *listTmpl {
 	if len(l.Sections) == 0 {
 		c.add(field.Required(sp, "a list needs at least one section with rows"))
 	}
-	if len(l.Sections) > 10 && !c.hasCaps {
-		c.add(field.TooMany(sp, len(l.Sections), 10))
+	if len(l.Sections) > MaxListSections && !c.hasCaps {
+		c.add(field.TooMany(sp, len(l.Sections), MaxListSections))
 	}
 	seen := map[string]*field.Path{}
 	for j, s := range l.Sections {
@@ -472,8 +471,8 @@ func (c *compiler) list(p *field.Path, l *v1alpha1.ListMessage) *listTmpl {
 		if len(s.Rows) == 0 {
 			c.add(field.Required(pj.Child("rows"), "a section needs at least one row {id, title}"))
 		}
-		if len(s.Rows) > 10 && !c.hasCaps {
-			c.add(field.TooMany(pj.Child("rows"), len(s.Rows), 10))
+		if len(s.Rows) > MaxListRows && !c.hasCaps {
+			c.add(field.TooMany(pj.Child("rows"), len(s.Rows), MaxListRows))
 		}
 		for k, r := range s.Rows {
 			pk := pj.Child("rows").Index(k)
@@ -496,12 +495,6 @@ func (c *compiler) list(p *field.Path, l *v1alpha1.ListMessage) *listTmpl {
 	return out
 }
 
-var (
-	componentTypes = []string{"header", "body", "button"}
-	subTypes       = []string{"quick_reply", "url"}
-	paramTypes     = []string{"text", "payload", "image", "video", "document"}
-)
-
 func oneOf(v string, set []string) bool {
 	for _, s := range set {
 		if s == v {
@@ -519,12 +512,12 @@ func (c *compiler) waTemplate(p *field.Path, t *v1alpha1.WhatsAppTemplate) *temp
 	case !tmplName.MatchString(t.Name):
 		c.add(field.Invalid(p.Child("name"), clip(t.Name), "template names are lower-case letters, digits and '_', e.g. order_update"))
 	}
-	if len(t.Language) < 2 || len(t.Language) > 16 {
+	if len(t.Language) < MinTemplateLanguage || len(t.Language) > MaxTemplateLanguage {
 		c.add(field.Invalid(p.Child("language"), clip(t.Language), "set the template's language code, e.g. en_US"))
 	}
 	cp := p.Child("components")
-	if len(t.Components) > 16 {
-		c.add(field.TooMany(cp, len(t.Components), 16))
+	if len(t.Components) > MaxTemplateComponents {
+		c.add(field.TooMany(cp, len(t.Components), MaxTemplateComponents))
 	}
 	for j, comp := range t.Components {
 		pj := cp.Index(j)
@@ -539,14 +532,14 @@ func (c *compiler) waTemplate(p *field.Path, t *v1alpha1.WhatsAppTemplate) *temp
 			c.add(field.Required(pj, "a button component needs subType (quick_reply or url) and index (from 0)"))
 		}
 		if comp.Index != nil {
-			if *comp.Index < 0 || *comp.Index > 9 {
-				c.add(field.Invalid(pj.Child("index"), *comp.Index, "must be between 0 and 9"))
+			if *comp.Index < MinComponentIndex || *comp.Index > MaxComponentIndex {
+				c.add(field.Invalid(pj.Child("index"), *comp.Index, fmt.Sprintf("must be between %d and %d", MinComponentIndex, MaxComponentIndex)))
 			}
 			ct.index = int(*comp.Index)
 		}
 		pp := pj.Child("parameters")
-		if len(comp.Parameters) > 16 {
-			c.add(field.TooMany(pp, len(comp.Parameters), 16))
+		if len(comp.Parameters) > MaxTemplateParameters {
+			c.add(field.TooMany(pp, len(comp.Parameters), MaxTemplateParameters))
 		}
 		for k, prm := range comp.Parameters {
 			pk := pp.Index(k)

@@ -352,7 +352,7 @@ nodes:
 			`spec.nodes[5].sendMessage.buttons[2].id: Required value: the button needs an id: it comes back as message.buttonId`,
 			`spec.nodes[6].sendMessage.media.type: Unsupported value: "Gif": supported values: "Image", "Video", "Audio", "Document", "Sticker"`,
 			`spec.nodes[6].sendMessage.media.url: Required value: set the URL the channel fetches the file from (https)`,
-			`spec.nodes[6].sendMessage.tag: Unsupported value: "URGENT": supported values: "HUMAN_AGENT", "ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE"`,
+			`spec.nodes[6].sendMessage.tag: Unsupported value: "URGENT": supported values: "HUMAN_AGENT"`,
 			`spec.nodes[7].sendMessage.template.name: Invalid value: "Bad-Name": template names are lower-case letters, digits and '_', e.g. order_update`,
 			`spec.nodes[7].sendMessage.template.language: Invalid value: "e": set the template's language code, e.g. en_US`,
 			`spec.nodes[7].sendMessage.template.components[0].type: Unsupported value: "footer": supported values: "header", "body", "button"`,
