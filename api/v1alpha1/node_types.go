@@ -115,12 +115,13 @@ type Node struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.list) || has(self.text)",message="a list message needs text for its body"
 type SendMessageNode struct {
 	// text of the message (a template). Channel limits apply: WhatsApp 4096
-	// characters, Messenger and Instagram 2000, Viber 7000.
+	// characters, Messenger 1999, Instagram 999, Viber 7000.
 	// +optional
 	// +kubebuilder:validation:MaxLength=7000
 	Text string `json:"text,omitempty"`
 
-	// media attaches an image, video, audio file, document or sticker.
+	// media attaches an image, video, audio file, document or sticker, as
+	// the channel allows (Viber: images only; see docs/channels.md).
 	// +optional
 	Media *Media `json:"media,omitempty"`
 

@@ -457,7 +457,7 @@ nodes:
 `, want: []string{
 			`spec.nodes[1].sendMessage.buttons: Forbidden: Instagram has no reply buttons: use quickReplies (up to 13) instead`,
 			`spec.nodes[2].sendMessage.media.type: Invalid value: "Document": Instagram cannot send document attachments; it sends image, video, audio`,
-			`spec.nodes[3].sendMessage.text: Too long: the text is 1001 characters; Instagram allows at most 1000: shorten it or split it over several messages`,
+			`spec.nodes[3].sendMessage.text: Too long: the text is 1001 characters; Instagram allows at most 999: shorten it or split it over several messages`,
 		}},
 		{name: "viber", channel: message.Viber, spec: `
 trigger: {type: Viber}
@@ -471,7 +471,7 @@ nodes:
 			`spec.nodes[1].sendMessage.quickReplies: Forbidden: Viber has no quick replies: use buttons (up to 24) instead`,
 			`spec.nodes[1].sendMessage.tag: Forbidden: message tags are Messenger and Instagram only; remove tag for Viber`,
 			`spec.nodes[2].sendMessage.buttons[0].title: Too long: a button title is 251 characters; Viber allows at most 250`,
-			`spec.nodes[3].sendMessage.media.type: Invalid value: "Audio": Viber cannot send audio attachments; it sends image, video, document, sticker`,
+			`spec.nodes[3].sendMessage.media.type: Invalid value: "Audio": Viber cannot send audio attachments; it sends image`,
 		}},
 		{name: "no channel: no capability checks", spec: `
 trigger: {type: Manual}

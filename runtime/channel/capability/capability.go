@@ -106,8 +106,8 @@ func table() []Capabilities {
 		},
 		{
 			Channel: message.Messenger,
-			// §2.5: text "less than 2000 characters".
-			TextMax: 2000,
+			// §2.5: text "less than 2000 characters": at most 1999.
+			TextMax: 1999,
 			// §2.5: postback buttons in a button template; Meta allows 3 per
 			// template, titles ≤ 20. The 640-character template text limit is
 			// Meta's button template reference, not in channels.md.
@@ -122,8 +122,8 @@ func table() []Capabilities {
 		},
 		{
 			Channel: message.Instagram,
-			// §3.5: text "must be less than 1000 characters".
-			TextMax: 1000,
+			// §3.5: text "must be less than 1000 characters": at most 999.
+			TextMax: 999,
 			// Instagram has no reply buttons: use quick replies (§3.5).
 			QuickReplies: QuickReplies{Supported: true, Max: 13, TitleMax: 20},
 			// §3.5: audio, image and video attachments.
@@ -138,8 +138,11 @@ func table() []Capabilities {
 			// §4.5: a keyboard of reply buttons. 24 buttons and 250-character
 			// button texts are Viber's keyboard doc values, not in channels.md.
 			Buttons: Buttons{Supported: true, Form: "keyboard", Max: 24, TitleMax: 250},
-			// §4.5: picture, video, file and sticker messages.
-			Media: []message.MediaKind{message.Image, message.Video, message.Document, message.Sticker},
+			// §4.5 lists picture, video, file and sticker messages, but a
+			// video needs its size in bytes, a file its size and name, and
+			// a sticker a sticker_id rather than a URL: a flow's media is a
+			// URL (and a caption), so only pictures can be sent.
+			Media: []message.MediaKind{message.Image},
 		},
 	}
 }

@@ -23,12 +23,12 @@ func TestFor(t *testing.T) {
 	}{
 		{ch: message.WhatsApp, ok: true, textMax: 4096, buttons: 3, buttonTitle: 20, list: true, templates: true,
 			media: []message.MediaKind{message.Image, message.Video, message.Audio, message.Document, message.Sticker}},
-		{ch: message.Messenger, ok: true, textMax: 2000, buttons: 3, buttonTitle: 20, quickReplies: 13, tags: []string{"HUMAN_AGENT"},
+		{ch: message.Messenger, ok: true, textMax: 1999, buttons: 3, buttonTitle: 20, quickReplies: 13, tags: []string{"HUMAN_AGENT"},
 			media: []message.MediaKind{message.Image, message.Video, message.Audio, message.Document}, noMedia: []message.MediaKind{message.Sticker}},
-		{ch: message.Instagram, ok: true, textMax: 1000, quickReplies: 13, tags: []string{"HUMAN_AGENT"},
+		{ch: message.Instagram, ok: true, textMax: 999, quickReplies: 13, tags: []string{"HUMAN_AGENT"},
 			media: []message.MediaKind{message.Image, message.Video, message.Audio}, noMedia: []message.MediaKind{message.Document, message.Sticker}},
 		{ch: message.Viber, ok: true, textMax: 7000, buttons: 24, buttonTitle: 250,
-			media: []message.MediaKind{message.Image, message.Video, message.Document, message.Sticker}, noMedia: []message.MediaKind{message.Audio}},
+			media: []message.MediaKind{message.Image}, noMedia: []message.MediaKind{message.Video, message.Audio, message.Document, message.Sticker}},
 		{ch: message.Manual},
 		{ch: ""},
 		{ch: "Telegram"},
@@ -128,7 +128,7 @@ func TestMarkdown(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"| Text length | ≤ 4096 | ≤ 2000 | ≤ 1000 | ≤ 7000 |",
+		"| Text length | ≤ 4096 | ≤ 1999 | ≤ 999 | ≤ 7000 |",
 		"| WhatsApp templates | yes | no | no | no |",
 		"| Message tags | no | HUMAN_AGENT | HUMAN_AGENT | no |",
 		"no (use quick replies)",
