@@ -37,8 +37,10 @@ make-http-request, run-function (an HTTPRequest to the function's URL) and
 send-to-flex (a Handoff); Liquid variables and the filters upcase, downcase,
 strip, size and default become CEL. What cannot be translated (voice widgets,
 subflows, unknown types: the flow ends there) or is approximated is printed to
-stderr by state name and type and listed in the manifest's header comment;
---strict makes a widget that is not translated an error.`,
+stderr by state name and type and listed in the manifest's header comment, as
+are the widgets the messaging entry never reaches (drafts, voice-only paths),
+which are left out; --strict makes a widget that is not translated an error. A
+flow that cannot be a ChatFlow (it never ends) is refused with the widgets named.`,
 		Example: `  chatflow import order-status.json > order-status.yaml
   chatflow import --from twilio-studio studio-flow.json --name support --trigger WhatsApp`,
 		Args: cobra.ExactArgs(1),

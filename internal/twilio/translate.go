@@ -11,6 +11,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
@@ -106,9 +107,72 @@ func Import(data []byte, opts Options) (*v1alpha1.ChatFlow, *Report, error) {
 	cf.Spec.DisplayName = clip(friendly, 128)
 	cf.Spec.Remark = clip(d.Description, 1024)
 	if _, errs := flow.Compile(&cf.Spec, flow.Options{Channel: flow.ChannelOf(&cf.Spec), FlowName: opts.Name}); len(errs) > 0 {
-		return cf, &t.report, fmt.Errorf("the translated flow does not compile (please report this with the Studio definition): %v", errs.ToAggregate())
+		return cf, &t.report, t.refusal(cf, errs)
 	}
 	return cf, &t.report, nil
+}
+
+// Refusal is Import's error for a definition whose translation is not a
+// valid ChatFlow: it names each widget the flow rules refuse, and why.
+type Refusal struct {
+	Items []Item
+}
+
+func (r *Refusal) Error() string {
+	var b strings.Builder
+	b.WriteString("the Studio flow cannot be imported: what it does cannot be expressed as a ChatFlow")
+	for _, it := range r.Items {
+		fmt.Fprintf(&b, "\n  %s (%s): %s", it.State, it.Type, it.Message)
+	}
+	return b.String()
+}
+
+var nodeField = regexp.MustCompile(`^spec\.nodes\[(\d+)\]`)
+
+// refusal names the widgets behind the compiler's errors: a loop of
+// widgets that waits for the contact forever with no way out is the one a
+// Studio flow can have and a ChatFlow cannot.
+func (t *translator) refusal(cf *v1alpha1.ChatFlow, errs field.ErrorList) *Refusal {
+	stateOf := map[string]*state{}
+	for name, id := range t.ids {
+		stateOf[id] = t.states[name]
+	}
+	for name, id := range t.waitIDs {
+		stateOf[id] = t.states[name]
+	}
+	r := &Refusal{}
+	seen := map[string]bool{}
+	for _, e := range errs {
+		if e.Field == "spec.nodes" && e.Type == field.ErrorTypeRequired && strings.Contains(e.Detail, "End node") {
+			// No transition leads out: the flow loops for ever. The
+			// widgets that wait are where a way out belongs.
+			for _, n := range cf.Spec.Nodes {
+				if s, ok := stateOf[n.ID]; ok && s.Type == typeSendAndWait && n.Type == v1alpha1.NodeSendMessage {
+					r.Items = append(r.Items, Item{State: s.Name, Type: s.Type, Dropped: true,
+						Message: "every transition of the flow leads back into it, so nothing ever ends it, and a ChatFlow must be able to end: give this widget's timeout (or another transition) a way out"})
+				}
+			}
+			if len(r.Items) > 0 {
+				continue
+			}
+		}
+		it := Item{State: "(the flow)", Type: "flow", Message: e.ErrorBody(), Dropped: true}
+		if m := nodeField.FindStringSubmatch(e.Field); m != nil {
+			i, _ := strconv.Atoi(m[1])
+			if i < len(cf.Spec.Nodes) {
+				if s, ok := stateOf[cf.Spec.Nodes[i].ID]; ok {
+					it.State, it.Type = s.Name, s.Type
+				} else {
+					it.State, it.Type = cf.Spec.Nodes[i].ID, "added by the import"
+				}
+			}
+		}
+		if key := it.State + "\x00" + it.Message; !seen[key] {
+			seen[key] = true
+			r.Items = append(r.Items, it)
+		}
+	}
+	return r
 }
 
 type translator struct {
@@ -278,36 +342,38 @@ func (t *translator) translate(opts Options) error {
 	}
 	t.spec.Trigger.Type = t.trigger
 
-	// The states the chosen entry reaches, in breadth-first order.
-	var order []*state
-	seen := map[string]bool{trig.Name: true}
-	queue := []string{entry}
+	// Translate what the chosen entry reaches through the links the
+	// translation makes, breadth first: a widget reached only through a
+	// transition that has no equivalent (the voice events of a voice
+	// widget, which ends the chat flow; a Flex hand-off's failure) is left
+	// out with the drafts, not kept as a node no path leads to.
+	byID := make(map[string]*state, len(t.ids))
+	for name, id := range t.ids {
+		byID[id] = t.states[name]
+	}
+	var nodes []v1alpha1.Node
+	translated := map[string]bool{trig.Name: true}
+	queue := []*state{t.states[entry]}
 	for len(queue) > 0 {
-		n := queue[0]
+		s := queue[0]
 		queue = queue[1:]
-		s, ok := t.states[n]
-		if n == "" || seen[n] || !ok {
+		if s == nil || translated[s.Name] {
 			continue
 		}
-		seen[n] = true
-		order = append(order, s)
-		for _, tr := range s.Transitions {
-			if tr.Next != nil {
-				queue = append(queue, *tr.Next)
+		translated[s.Name] = true
+		t.cur = s
+		ns := t.state(s)
+		for i := range ns {
+			for _, l := range links(&ns[i]) {
+				if next, ok := byID[*l]; ok && !translated[next.Name] {
+					queue = append(queue, next)
+				}
 			}
 		}
+		nodes = append(nodes, ns...)
 	}
-	for _, s := range t.def.States {
-		if !seen[s.Name] {
-			t.note(&s, fmt.Sprintf("not reached from the trigger's %s entry: left out", t.entryEvent(trig)), true)
-		}
-	}
+	t.reportLeftOut(trig, entry, translated)
 
-	var nodes []v1alpha1.Node
-	for _, s := range order {
-		t.cur = s
-		nodes = append(nodes, t.state(s)...)
-	}
 	t.cur = trig
 	start := v1alpha1.Node{ID: "start", Type: v1alpha1.NodeStart, Next: t.target(entry)}
 	head := []v1alpha1.Node{start}
@@ -331,6 +397,72 @@ func (t *translator) translate(opts Options) error {
 		}
 	}
 	return nil
+}
+
+// reportLeftOut reports every widget the translation did not reach, and
+// why: only through transitions that have no equivalent, only from
+// another entry of the trigger, or from nowhere (a draft on the canvas).
+func (t *translator) reportLeftOut(trig *state, entry string, translated map[string]bool) {
+	reach := func(from string) map[string]bool {
+		seen := map[string]bool{}
+		for queue := []string{from}; len(queue) > 0; queue = queue[1:] {
+			n := queue[0]
+			s, ok := t.states[n]
+			if !ok || seen[n] || s == trig {
+				continue
+			}
+			seen[n] = true
+			for _, tr := range s.Transitions {
+				if tr.Next != nil {
+					queue = append(queue, *tr.Next)
+				}
+			}
+		}
+		return seen
+	}
+	fromEntry := reach(entry)
+	fromOther := map[string]string{} // state → the entry event that reaches it
+	for _, tr := range trig.Transitions {
+		if tr.Next == nil || *tr.Next == entry {
+			continue
+		}
+		for n := range reach(*tr.Next) {
+			if _, ok := fromOther[n]; !ok {
+				fromOther[n] = tr.Event
+			}
+		}
+	}
+	for i := range t.def.States {
+		s := &t.def.States[i]
+		if translated[s.Name] {
+			continue
+		}
+		var msg string
+		switch {
+		case fromEntry[s.Name]:
+			var via []string
+			for _, p := range t.def.States {
+				if !translated[p.Name] || p.Name == trig.Name {
+					continue
+				}
+				for _, tr := range p.Transitions {
+					if tr.Next != nil && *tr.Next == s.Name {
+						via = append(via, fmt.Sprintf("the %s transition of %s (%s)", tr.Event, p.Name, p.Type))
+					}
+				}
+			}
+			if len(via) == 0 {
+				msg = fmt.Sprintf("reached from the trigger's %s entry only through widgets that are left out: left out", t.entryEvent(trig))
+			} else {
+				msg = fmt.Sprintf("reached only through %s, which has no equivalent in a chat flow: left out", strings.Join(via, " and "))
+			}
+		case fromOther[s.Name] != "":
+			msg = fmt.Sprintf("reached only from the trigger's %s entry, which is not translated: left out", fromOther[s.Name])
+		default:
+			msg = fmt.Sprintf("no transition reaches it from the trigger's %s entry (a widget left on the canvas): left out", t.entryEvent(trig))
+		}
+		t.note(s, msg, true)
+	}
 }
 
 // Trigger events.

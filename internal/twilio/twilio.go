@@ -20,9 +20,15 @@
 // run-subflow, add-twiml-redirect and unknown types become End nodes (the
 // chat flow ends where the call flow would go on), and partial
 // translations (a dropped filter, a Liquid tag, Twilio auth on a request)
-// are listed as approximations. States that the chosen trigger entry never
-// reaches are listed too. Loops that never wait for the contact, which
-// Studio stops after 10 repeats, get a Jump with maxJumps 10.
+// are listed as approximations. Only what the chosen trigger entry
+// reaches through translated links is imported: widgets left on the
+// canvas, paths only the voice entry enters and widgets reached only
+// through a transition that has no equivalent (a voice widget's, a failed
+// Flex hand-off's) are left out and listed with the reason. Loops that
+// never wait for the contact, which Studio stops after 10 repeats, get a
+// Jump with maxJumps 10. A definition whose translation still breaks a
+// flow rule (every transition leads back into the flow, so it never ends)
+// is refused with a Refusal that names the widgets.
 //
 // It imports the API types and runtime/flow (to check the result); it
 // does no I/O.

@@ -2,6 +2,7 @@ package twilio_test
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -139,5 +140,126 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs (go test -update rewrites it):\n%s", path, got)
+	}
+}
+
+// Real flows from public repositories (testdata/public/README.md says
+// where from) are imported and lint clean, with every widget that was
+// left out or approximated named in the report, or refused with the
+// names of what could not be translated.
+func TestPublicStudioFlows(t *testing.T) {
+	files, err := filepath.Glob("testdata/public/*.json")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("public flows: %v %v", files, err)
+	}
+	// leftOut are widgets each flow must report as not translated, with
+	// the reason.
+	leftOut := map[string]map[string]string{
+		"twilio-webchat-react-app":                 {"loop_checker": "no transition reaches it"},
+		"function-templates-vaccine-standby-list":  {"http_1": "no transition reaches it", "SaveToAirtable": "without a URL"},
+		"function-templates-outreach-pcp-followup": {},
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cf, rep, err := twilio.Import(data, twilio.Options{Name: "public"})
+			var refused *twilio.Refusal
+			if errors.As(err, &refused) {
+				for _, it := range refused.Items {
+					if !bytes.Contains(data, []byte(`"`+it.State+`"`)) {
+						t.Errorf("the refusal names %q, which is not a widget of the flow", it.State)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var header strings.Builder
+			for _, it := range rep.Items {
+				if !bytes.Contains(data, []byte(`"`+it.State+`"`)) {
+					t.Errorf("the report names %q, which is not a widget of the flow", it.State)
+				}
+				header.WriteString(it.String() + "\n")
+			}
+			for state, why := range leftOut[name] {
+				found := false
+				for _, it := range rep.Items {
+					found = found || it.State == state && it.Dropped && strings.Contains(it.Message, why)
+				}
+				if !found {
+					t.Errorf("%s is not reported as left out (%q):\n%s", state, why, header.String())
+				}
+			}
+			b, err := flowjson.Manifest(cf, header.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range lint.Lint([]manifest.Source{{Name: name + ".yaml", Data: b}}).Problems {
+				t.Errorf("lint: %s", p)
+			}
+			golden(t, filepath.Join("public", name+".yaml"), b)
+		})
+	}
+}
+
+// Widgets only a voice path or a failed hand-off reaches are left out with
+// the transition that would have reached them, drafts with no transition
+// at all, and the flow compiles without them.
+func TestLeftOutWidgets(t *testing.T) {
+	def := `{"initial_state": "Trigger", "states": [
+ {"name": "Trigger", "type": "trigger", "transitions": [{"event": "incomingMessage", "next": "ask"}, {"event": "incomingCall", "next": "voice_menu"}]},
+ {"name": "ask", "type": "send-and-wait-for-reply", "transitions": [{"event": "incomingMessage", "next": "route"}], "properties": {"body": "Agent or call?"}},
+ {"name": "route", "type": "split-based-on", "transitions": [{"event": "noMatch", "next": "agent"}, {"event": "match", "next": "dial", "conditions": [{"type": "equal_to", "arguments": ["{{widgets.ask.inbound.Body}}"], "value": "call", "friendly_name": "call"}]}], "properties": {"input": "{{widgets.ask.inbound.Body}}"}},
+ {"name": "dial", "type": "connect-call-to", "transitions": [{"event": "callCompleted", "next": "after_call"}]},
+ {"name": "after_call", "type": "send-message", "transitions": [{"event": "sent"}], "properties": {"body": "Thanks for calling"}},
+ {"name": "agent", "type": "send-to-flex", "transitions": [{"event": "callComplete"}, {"event": "failedToEnqueue", "next": "sorry"}], "properties": {"workflow": "WW1"}},
+ {"name": "sorry", "type": "send-message", "transitions": [{"event": "sent"}], "properties": {"body": "No agent"}},
+ {"name": "voice_menu", "type": "gather-input-on-call", "transitions": [{"event": "keypress", "next": "after_call"}]},
+ {"name": "draft", "type": "send-message", "transitions": [{"event": "sent"}], "properties": {"body": "unused"}}
+]}`
+	cf, rep, err := twilio.Import([]byte(def), twilio.Options{Name: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"voice_menu": "reached only from the trigger's incomingCall entry",
+		"after_call": "reached only through the callCompleted transition of dial (connect-call-to)",
+		"sorry":      "reached only through the failedToEnqueue transition of agent (send-to-flex)",
+		"draft":      "no transition reaches it",
+		"dial":       "a voice widget",
+	}
+	for state, msg := range want {
+		found := false
+		for _, it := range rep.Items {
+			found = found || it.State == state && it.Dropped && strings.Contains(it.Message, msg)
+		}
+		if !found {
+			t.Errorf("%s: no item says %q; report:\n%v", state, msg, rep.Items)
+		}
+	}
+	for _, n := range cf.Spec.Nodes {
+		if n.ID == "after-call" || n.ID == "sorry" || n.ID == "draft" || n.ID == "voice-menu" {
+			t.Errorf("%s was translated, though nothing in the chat flow reaches it", n.ID)
+		}
+	}
+}
+
+// A flow whose every transition leads back into it cannot end, which a
+// ChatFlow must be able to: it is refused with the widgets that wait.
+func TestRefusesFlowsThatNeverEnd(t *testing.T) {
+	def := `{"initial_state": "Trigger", "states": [
+ {"name": "Trigger", "type": "trigger", "transitions": [{"event": "incomingMessage", "next": "menu"}]},
+ {"name": "menu", "type": "send-and-wait-for-reply", "transitions": [{"event": "incomingMessage", "next": "pick"}, {"event": "timeout", "next": "menu"}, {"event": "deliveryFailure"}], "properties": {"body": "1 or 2?"}},
+ {"name": "pick", "type": "split-based-on", "transitions": [{"event": "noMatch", "next": "menu"}], "properties": {"input": "{{widgets.menu.inbound.Body}}"}}
+]}`
+	_, _, err := twilio.Import([]byte(def), twilio.Options{Name: "x"})
+	var r *twilio.Refusal
+	if !errors.As(err, &r) || len(r.Items) != 1 || r.Items[0].State != "menu" || !strings.Contains(r.Items[0].Message, "nothing ever ends it") {
+		t.Fatalf("got %v", err)
 	}
 }
