@@ -1,8 +1,10 @@
-// Package docs keeps the user documentation honest: every ChatFlow example
-// in docs/ passes chatflow lint, every relative link resolves, and every
+// Package docs keeps the documentation honest: every ChatFlow example
+// in docs/ passes chatflow lint, every relative link resolves, every
 // condition reason the operator can set is explained in
-// docs/troubleshooting.md. Examples finds the YAML examples for other
-// suites (test/schema puts them through a real API server).
+// docs/troubleshooting.md, README.md's Layout section names every package,
+// and the import rules package doc comments state hold. Examples finds the
+// YAML examples for other suites (test/schema puts them through a real API
+// server).
 //
 // It is test support: nothing outside test/ imports it.
 package docs

@@ -2,7 +2,8 @@
 // the sizes, lengths, ranges, patterns and enums the flow compiler checks
 // are the ones the kubebuilder markers of api/v1alpha1 put in the CRD, so
 // a limit changes in one place (the marker) and `make manifests` carries
-// it to both. It reads the CRD as YAML and knows nothing of the API types.
+// it to both. It reads the CRD as YAML and must not import the API types
+// or runtime/flow, whose source it writes.
 package crdlimits
 
 import (
