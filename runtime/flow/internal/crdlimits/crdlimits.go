@@ -66,11 +66,7 @@ var Limits = []Limit{
 // Generate writes the Go source of the limits of crd (the ChatFlow CRD as
 // YAML) for package pkg; source names the CRD file in the header.
 func Generate(crd []byte, pkg, source string) ([]byte, error) {
-	var doc map[string]any
-	if err := yaml.Unmarshal(crd, &doc); err != nil {
-		return nil, err
-	}
-	root, err := schemaOf(doc)
+	root, err := schemaOf(crd)
 	if err != nil {
 		return nil, err
 	}
@@ -115,8 +111,12 @@ func Generate(crd []byte, pkg, source string) ([]byte, error) {
 	return format.Source(b.Bytes())
 }
 
-// schemaOf is the openAPIV3Schema of the CRD's v1alpha1 version.
-func schemaOf(doc map[string]any) (map[string]any, error) {
+// schemaOf is the openAPIV3Schema of the v1alpha1 version of crd.
+func schemaOf(crd []byte) (map[string]any, error) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(crd, &doc); err != nil {
+		return nil, err
+	}
 	spec, _ := doc["spec"].(map[string]any)
 	versions, _ := spec["versions"].([]any)
 	for _, v := range versions {
@@ -154,11 +154,7 @@ func at(s map[string]any, path string) (map[string]any, error) {
 // Value is the keyword of the field at path in crd, for tests that hold
 // other fields to a generated limit.
 func Value(crd []byte, path, keyword string) (any, error) {
-	var doc map[string]any
-	if err := yaml.Unmarshal(crd, &doc); err != nil {
-		return nil, err
-	}
-	root, err := schemaOf(doc)
+	root, err := schemaOf(crd)
 	if err != nil {
 		return nil, err
 	}
