@@ -199,8 +199,10 @@ var claims = map[string]claim{
 	"controllers/index": {forbid: join(reconcilers, []string{"controllers/webhooks"})},
 	// "This package must not import the reconcilers."
 	"controllers/webhooks": {forbid: reconcilers},
-	// "must not import the executor, the flow engine or the store."
-	"internal/chat": {forbid: []string{"runtime/executor", "runtime/flow", "runtime/store"}},
+	// "It imports the channel packages for their wire formats and
+	// runtime/flow for local chats, and must not import the executor or
+	// the store."
+	"internal/chat": {forbid: []string{"runtime/executor", "runtime/store"}},
 	// "must not import the controllers' reconcilers, the executor runtime
 	// or the test process helpers (test/procs)."
 	"internal/dev": {forbid: join(reconcilers, []string{"controllers/webhooks", "runtime/executor", "test/procs"})},
