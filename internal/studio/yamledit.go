@@ -7,6 +7,7 @@ import (
 	"io"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -107,6 +108,9 @@ func WriteFlow(src []byte, name string, obj []byte) ([]byte, error) {
 		return nil, errors.New("the flow must be a JSON object")
 	}
 	newRoot := newDoc.Content[0]
+	if err := noDuplicateKeys(newRoot); err != nil {
+		return nil, err
+	}
 	if len(bytes.TrimSpace(src)) == 0 {
 		return encodeDocument(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{fresh(newRoot)}}, style{indent: 2, compact: true})
 	}
@@ -346,5 +350,57 @@ func fresh(n *yaml.Node) *yaml.Node {
 			c.Content[i] = fresh(k)
 		}
 	}
+	if c.Kind == yaml.MappingNode {
+		sortKeys(c.Content)
+	}
 	return &c
+}
+
+// Keys of new mappings are written in the order of the API's structs, as
+// hand-written manifests have them, whatever order the client sent.
+var (
+	leadingKeys  = []string{"apiVersion", "kind", "metadata", "spec", "name", "namespace", "id", "type", "displayName", "remark", "state", "trigger", "logging", "variables"}
+	trailingKeys = []string{"next", "onError", "onTimeout", "executor"}
+)
+
+func keyRank(k string) int {
+	if i := slices.Index(leadingKeys, k); i >= 0 {
+		return i - len(leadingKeys)
+	}
+	if i := slices.Index(trailingKeys, k); i >= 0 {
+		return i + 1
+	}
+	return 0
+}
+
+// sortKeys orders the key/value pairs of a mapping's content by keyRank,
+// stably.
+func sortKeys(content []*yaml.Node) {
+	pairs := make([][2]*yaml.Node, 0, len(content)/2)
+	for i := 0; i+1 < len(content); i += 2 {
+		pairs = append(pairs, [2]*yaml.Node{content[i], content[i+1]})
+	}
+	slices.SortStableFunc(pairs, func(a, b [2]*yaml.Node) int { return keyRank(a[0].Value) - keyRank(b[0].Value) })
+	for i, p := range pairs {
+		content[2*i], content[2*i+1] = p[0], p[1]
+	}
+}
+
+// noDuplicateKeys refuses an object that names a key twice: JSON readers
+// disagree on which one counts, and YAML forbids it.
+func noDuplicateKeys(n *yaml.Node) error {
+	seen := map[string]bool{}
+	for i, c := range n.Content {
+		if n.Kind == yaml.MappingNode && i%2 == 0 {
+			if seen[c.Value] {
+				return fmt.Errorf("the flow names the key %q twice in one object", c.Value)
+			}
+			seen[c.Value] = true
+			continue
+		}
+		if err := noDuplicateKeys(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -195,6 +195,9 @@ function Studio() {
   const { byNode, flowLevel } = useMemo(() => problemsByNode(flow ?? {}, problems), [flow, problems]);
   const graph = useMemo(() => (flow ? edgesOf(flow) : { edges: [], dangling: [] }), [flow]);
 
+  // Canvas nodes are rebuilt only where something of theirs changed, so
+  // that an edit of one node of 500 re-renders one node, not 500.
+  const nodeCache = useRef(new Map<string, { n: Obj; probs: string; outs: string; sel: boolean; match: boolean; search: string; ctr: string; pos: any; rf: CanvasNode }>());
   const rfNodes: CanvasNode[] = useMemo(() => {
     if (!flow) return [];
     const bad = new Map<string, Set<string>>();
@@ -202,19 +205,35 @@ function Studio() {
       if (!bad.has(d.node)) bad.set(d.node, new Set());
       bad.get(d.node)!.add(d.outlet);
     }
-    return nodesOf(flow).map((n) => {
+    const cache = nodeCache.current;
+    const seen = new Set<string>();
+    const out = nodesOf(flow).map((n) => {
+      seen.add(n.id);
       const ps = byNode.get(n.id) ?? [];
       const outs = new Set(bad.get(n.id) ?? []);
       for (const p of ps) {
         const o = outletOfField(n, p.sub);
         if (o) outs.add(o);
       }
-      return {
-        id: n.id, type: 'flow' as const, position: positions[n.id] ?? { x: 0, y: 0 },
-        selected: n.id === selected,
-        data: { node: n, detail: detail(n, flow), problems: ps, badOutlets: outs, match: matches(n, search), counters: counters?.[n.id] ?? (counters ? { entered: 0, errors: 0, waiting: 0 } : undefined) },
+      const probs = ps.length ? JSON.stringify(ps.map((p) => [p.sub, p.message])) : '';
+      const outsKey = [...outs].join(',');
+      const sel = n.id === selected;
+      const ctr = counters ? JSON.stringify(counters[n.id] ?? null) : '';
+      const pos = positions[n.id] ?? { x: 0, y: 0 };
+      const prev = cache.get(n.id);
+      const match = prev && prev.n === n && prev.search === search ? prev.match : matches(n, search);
+      if (prev && prev.n === n && prev.probs === probs && prev.outs === outsKey && prev.sel === sel && prev.match === match && prev.ctr === ctr && prev.pos === pos) {
+        return prev.rf;
+      }
+      const rf: CanvasNode = {
+        id: n.id, type: 'flow' as const, position: pos, selected: sel,
+        data: { node: n, detail: detail(n, flow), problems: ps, badOutlets: outs, match, counters: counters?.[n.id] ?? (counters ? { entered: 0, errors: 0, waiting: 0 } : undefined) },
       };
+      cache.set(n.id, { n, probs, outs: outsKey, sel, match, search, ctr, pos, rf });
+      return rf;
     });
+    for (const k of [...cache.keys()]) if (!seen.has(k)) cache.delete(k);
+    return out;
   }, [flow, positions, byNode, graph, selected, search, counters]);
 
   const rfEdges: RFEdge[] = useMemo(() => graph.edges.map((e) => ({

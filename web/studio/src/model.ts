@@ -154,7 +154,7 @@ const SKELETONS: Record<string, Obj> = {
 
 /** A new node's id: the type in kebab case and the first free number. */
 export function newId(flow: Obj, type: string): string {
-  const base = type.replace(/([a-z])([A-Z])/g, '$1-$2').replace(/HTTP/, 'http').toLowerCase();
+  const base = type.replace(/^HTTP/, 'Http-').replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
   const ids = new Set(nodesOf(flow).map((n) => n.id));
   for (let i = 1; ; i++) {
     const id = `${base}-${i}`;
