@@ -152,6 +152,9 @@ function Studio() {
     if (s) { setFlow(s.flow); setPositions(s.positions); setDirty(true); bump((x) => x + 1); }
   };
 
+  // The flow being edited, for the browser tests and the console.
+  useEffect(() => { window.__studio.flow = flow; }, [flow]);
+
   // Validation as you edit: the backend lints the file as it would be saved.
   const seq = useRef(0);
   useEffect(() => {
@@ -442,7 +445,7 @@ function Studio() {
         <span className="sep" />
         <button onClick={undo} disabled={!history.current.canUndo} data-testid="undo">Undo</button>
         <button onClick={redo} disabled={!history.current.canRedo} data-testid="redo">Redo</button>
-        <button onClick={() => { if (flow) { edit(flow, layout(flow)); requestAnimationFrame(() => rf.fitView({ padding: 0.1 })); } }} disabled={!flow}>Re-layout</button>
+        <button data-testid="relayout" onClick={() => { if (flow) { edit(flow, layout(flow)); requestAnimationFrame(() => rf.fitView({ padding: 0.1 })); } }} disabled={!flow}>Re-layout</button>
         <input className="search" placeholder="Search node id or text" value={search} data-testid="search" onChange={(e) => setSearch(e.target.value)} onKeyDown={(e) => { if (e.key === 'Enter') focusSearch(); }} />
         <span className="sep" />
         {doc?.mode === 'file' && (
