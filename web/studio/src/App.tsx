@@ -54,7 +54,7 @@ function Studio() {
   const [selected, setSelected] = useState<string | null>(null);
   const [dirty, setDirty] = useState(false);
   const [search, setSearch] = useState('');
-  const [banner, setBanner] = useState<{ kind: 'error' | 'ok' | 'info'; text: string; causes?: { field: string; message: string }[] }>();
+  const [banner, setBanner] = useState<{ kind: 'error' | 'ok' | 'info'; text: string; causes?: { field: string; message: string }[]; action?: { label: string; run: () => void } }>();
   const [modal, setModal] = useState<React.ReactNode>();
   const [tab, setTab] = useState<'props' | 'tests' | 'live' | 'chat'>('props');
   const [counters, setCounters] = useState<Record<string, Counters>>();
@@ -261,6 +261,7 @@ function Studio() {
         pos[c.id] = c.position;
       } else if (c.type === 'select' && c.selected) {
         setSelected(c.id);
+        setTab('props');
       } else if (c.type === 'remove') {
         edit(removeNode(flow!, c.id));
         setSelected(null);
@@ -360,9 +361,12 @@ function Studio() {
     }
   };
 
-  const kubeFailure = (e: any) => {
+  const kubeFailure = (e: any, retryForced?: () => void) => {
     if (e instanceof ApiError && e.body?.kube) {
-      setBanner({ kind: 'error', text: e.message, causes: e.body.causes });
+      // A conflict is a field another manager (kubectl, GitOps) set: the
+      // user may take it over, as kubectl apply --force-conflicts does.
+      const action = e.status === 409 && retryForced ? { label: 'Force apply (take over these fields)', run: retryForced } : undefined;
+      setBanner({ kind: 'error', text: e.message, causes: e.body.causes, action });
       // Field causes become problems on the nodes they name.
       setProblems((e.body.causes ?? []).filter((c: any) => c.field).map((c: any) => ({ field: c.field, message: c.message, type: c.type })));
     } else setBanner({ kind: 'error', text: e.message });
@@ -376,7 +380,7 @@ function Studio() {
       setBanner({ kind: 'ok', text: `Applied ${doc.namespace}/${flow?.metadata?.name} (server-side apply as you)` });
       await refreshLive();
     } catch (e: any) {
-      kubeFailure(e);
+      kubeFailure(e, force ? undefined : () => apply(true));
     }
   };
 
@@ -387,6 +391,7 @@ function Studio() {
       setBanner({ kind: 'ok', text: `${state === 'Published' ? 'Publishing' : 'Unpublishing'} ${doc.name}` });
       const l = await refreshLive();
       if (l) { setFlow(l.object); setDirty(false); }
+      setTab('live');
       refreshLiveFlows();
     } catch (e: any) {
       kubeFailure(e);
@@ -468,6 +473,7 @@ function Studio() {
         <div className={`banner ${banner.kind}`} data-testid="banner">
           <span>{banner.text}</span>
           {banner.causes && banner.causes.length > 0 && <ul>{banner.causes.map((c, i) => <li key={i}><code>{c.field}</code> {c.message}</li>)}</ul>}
+          {banner.action && <button data-testid="banner-action" onClick={banner.action.run}>{banner.action.label}</button>}
           <button className="link" onClick={() => setBanner(undefined)}>dismiss</button>
         </div>
       )}
@@ -493,7 +499,7 @@ function Studio() {
             nodes={rfNodes} edges={rfEdges} nodeTypes={nodeTypes}
             onNodesChange={onNodesChange} onEdgesChange={onEdgesChange} onConnect={onConnect}
             onNodeDragStart={onNodeDragStart} onNodeDragStop={onNodeDragStop}
-            onPaneClick={() => setSelected(null)}
+            onPaneClick={() => { setSelected(null); setTab('props'); }}
             minZoom={0.05} maxZoom={2} onlyRenderVisibleElements={rfNodes.length > 200}
             deleteKeyCode={['Delete', 'Backspace']} fitView proOptions={{ hideAttribution: true }}
           >
@@ -504,7 +510,8 @@ function Studio() {
         </div>
         <aside className="side">
           <nav className="tabs">
-            <button className={tab === 'props' ? 'on' : ''} onClick={() => setTab('props')}>Properties</button>
+            <button className={tab === 'props' && !selected ? 'on' : ''} onClick={() => { setSelected(null); setTab('props'); }} data-testid="tab-flow">Flow</button>
+            <button className={tab === 'props' && selected ? 'on' : ''} onClick={() => setTab('props')} disabled={!selected}>Node</button>
             {doc?.mode === 'file' && <button className={tab === 'tests' ? 'on' : ''} onClick={() => setTab('tests')} data-testid="tab-tests">Tests</button>}
             {doc?.mode === 'live' && <button className={tab === 'live' ? 'on' : ''} onClick={() => setTab('live')} data-testid="tab-live">Status</button>}
             {doc?.mode === 'live' && <button className={tab === 'chat' ? 'on' : ''} onClick={() => setTab('chat')} data-testid="tab-chat">Chat</button>}
