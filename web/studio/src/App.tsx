@@ -1,10 +1,10 @@
 import {
-  Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useReactFlow,
+  Background, Controls, ReactFlow, ReactFlowProvider, useReactFlow,
   type Connection, type Edge as RFEdge, type EdgeChange, type NodeChange, MarkerType,
 } from '@xyflow/react';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, get, post } from './api';
-import FlowNodeView, { type CanvasNode, type Counters } from './FlowNodeView';
+import FlowNodeView, { TYPE_COLORS, type CanvasNode, type Counters } from './FlowNodeView';
 import { History } from './history';
 import { layout, type Positions } from './layout';
 import {
@@ -505,7 +505,6 @@ function Studio() {
           >
             <Background />
             <Controls />
-            {rfNodes.length <= 300 && <MiniMap pannable zoomable />}
           </ReactFlow>
         </div>
         <aside className="side">
