@@ -48,20 +48,18 @@ published flow through the channel sandbox.`,
 			if err != nil {
 				return err
 			}
-			ln, err := studio.Listen(port)
+			ln, err := s.Listen(port)
 			if err != nil {
 				return fmt.Errorf("the studio cannot listen on 127.0.0.1:%d: %w", port, err)
 			}
-			go func() {
-				out := cmd.OutOrStdout()
-				fmt.Fprintf(out, "chatflow studio: open %s\n", s.URL())
-				if cluster.Config != nil {
-					fmt.Fprintf(out, "live flows of namespace %s at %s\n", cluster.Namespace, cluster.Config.Host)
-				} else if cluster.Err != nil {
-					fmt.Fprintf(out, "no live flows: %v\n", cluster.Err)
-				}
-				fmt.Fprintln(out, "Ctrl-C stops it.")
-			}()
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "chatflow studio: open %s\n", s.URL())
+			if cluster.Config != nil {
+				fmt.Fprintf(out, "live flows of namespace %s at %s\n", cluster.Namespace, cluster.Config.Host)
+			} else if cluster.Err != nil {
+				fmt.Fprintf(out, "no live flows: %v\n", cluster.Err)
+			}
+			fmt.Fprintln(out, "Ctrl-C stops it.")
 			return s.Serve(cmd.Context(), ln)
 		},
 	}

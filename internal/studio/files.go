@@ -220,6 +220,16 @@ type edit struct {
 	Hash string `json:"hash"`
 }
 
+// editOf reads an edit from a request and renders the file as it would
+// be saved: the old and the new content.
+func (s *Server) editOf(r *http.Request) (e edit, old, nu []byte, err error) {
+	if err := decode(r, &e); err != nil {
+		return e, nil, nil, err
+	}
+	old, nu, err = s.files.rendered(e)
+	return e, old, nu, err
+}
+
 // rendered is the file as it would be saved.
 func (ws *workspace) rendered(e edit) (old, nu []byte, err error) {
 	p, err := ws.path(e.Path)
@@ -248,11 +258,7 @@ type validation struct {
 // validate lints the file as it would be saved: the same input, and the
 // same code, as `chatflow lint FILE` after a save.
 func (s *Server) validate(r *http.Request) (any, error) {
-	var e edit
-	if err := decode(r, &e); err != nil {
-		return nil, err
-	}
-	_, nu, err := s.files.rendered(e)
+	e, _, nu, err := s.editOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -270,11 +276,7 @@ func orEmpty(p []lint.Problem) []lint.Problem {
 // render is the file as it would be saved, with the diff to the file on
 // disk: what the diff view shows before a save.
 func (s *Server) render(r *http.Request) (any, error) {
-	var e edit
-	if err := decode(r, &e); err != nil {
-		return nil, err
-	}
-	old, nu, err := s.files.rendered(e)
+	e, old, nu, err := s.editOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -284,11 +286,7 @@ func (s *Server) render(r *http.Request) (any, error) {
 // save writes the edited flow into its file, unless the file changed on
 // disk since the studio read it (that change would be lost).
 func (s *Server) save(r *http.Request) (any, error) {
-	var e edit
-	if err := decode(r, &e); err != nil {
-		return nil, err
-	}
-	old, nu, err := s.files.rendered(e)
+	e, old, nu, err := s.editOf(r)
 	if err != nil {
 		return nil, err
 	}

@@ -113,6 +113,18 @@ func Listen(port int) (net.Listener, error) {
 	return net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 }
 
+// Listen opens the studio's loopback listener, after which URL is known.
+func (s *Server) Listen(port int) (net.Listener, error) {
+	ln, err := Listen(port)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.addr = ln.Addr().String()
+	s.mu.Unlock()
+	return ln, nil
+}
+
 // Handler is the studio's HTTP handler, guarded by guard.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -152,9 +164,9 @@ func (s *Server) Handler() http.Handler {
 }
 
 // guard admits a request only when it comes to the studio's own address
-// (a DNS-rebinding page names another host), from no other origin, and
-// with the token: in the URL of the first page load (which then sets a
-// cookie for the assets), or in TokenHeader.
+// (a DNS-rebinding page names another host), from no other origin or site,
+// and with the token: in TokenHeader for the API; for the page, in its URL
+// (which then sets a cookie for the assets) or that cookie.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -181,7 +193,10 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			fromCookie = c.Value
 		}
 		ok := s.tokenOK(header)
-		if !ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		// The page and its assets are loaded by the browser, which cannot
+		// add a header: the URL's token, then the cookie. The API wants
+		// the header, which only the studio's own page has.
+		if !ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.HasPrefix(r.URL.Path, "/api/") {
 			ok = s.tokenOK(query) || s.tokenOK(fromCookie)
 		}
 		if !ok {

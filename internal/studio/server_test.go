@@ -115,6 +115,8 @@ func TestGuardRefusesRequestsWithoutTokenOrFromElsewhere(t *testing.T) {
 		{"the token", "GET", "/api/info", map[string]string{TokenHeader: tok}, http.StatusOK},
 		{"the page with the token in the URL", "GET", "/?token=" + tok, nil, http.StatusOK},
 		{"the page without", "GET", "/", nil, http.StatusUnauthorized},
+		{"the API with the URL's token", "GET", "/api/info?token=" + tok, nil, http.StatusUnauthorized},
+		{"the API with the cookie", "GET", "/api/info", map[string]string{"Cookie": "chatflow_studio_" + host[strings.LastIndex(host, ":")+1:] + "=" + tok}, http.StatusUnauthorized},
 		{"a cookie alone does not change anything", "POST", "/api/validate", map[string]string{"Cookie": "chatflow_studio_" + host[strings.LastIndex(host, ":")+1:] + "=" + tok}, http.StatusUnauthorized},
 		{"the token in the URL does not change anything", "POST", "/api/validate?token=" + tok, nil, http.StatusUnauthorized},
 		{"another origin", "GET", "/api/info", map[string]string{TokenHeader: tok, "Origin": "http://evil.example"}, http.StatusForbidden},
