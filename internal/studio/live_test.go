@@ -15,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/yaml"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
@@ -81,6 +83,7 @@ func TestBrowserLiveFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logf.Close()
+	ctrllog.SetLogger(zap.New(zap.WriteTo(logf)))
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	done := make(chan error, 1)
