@@ -55,7 +55,7 @@ tidy: ## Run go mod tidy.
 	go mod tidy
 
 .PHONY: verify
-verify: manifests generate fmt tidy ## Regenerate everything and fail on a dirty tree.
+verify: manifests generate fmt tidy studio-check ## Regenerate everything and fail on a dirty tree.
 	@if [ -n "$$(git status --porcelain)" ]; then \
 		echo "make verify: the tree is dirty after regenerating; commit these:"; \
 		git status --porcelain; git --no-pager diff --stat; exit 1; \
@@ -91,6 +91,17 @@ dev: build ## Run Chatflow locally: control plane, operator, executors, channel 
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" $(LOCALBIN)/chatflow dev $(DEV_FLAGS)
 
 ##@ Build
+
+# The studio's front end (web/studio) is built with Vite into
+# internal/studio/dist, which the chatflow binary embeds; the bundle is
+# committed, so go build and go install need no Node.
+.PHONY: studio
+studio: ## Rebuild the studio's front end into internal/studio/dist (needs Node.js and npm).
+	cd web/studio && npm ci --prefer-offline --no-audit --no-fund --loglevel=error && npm run build
+
+.PHONY: studio-check
+studio-check: ## Fail when internal/studio/dist was not built from web/studio as it is (run make studio).
+	go test -count=1 -run TestEmbeddedFrontEndIsCurrent ./internal/studio/
 
 # The image's two binaries (Dockerfile): chatflow, and chatflow-executor,
 # the executor alone, which the operator's pods run.

@@ -111,3 +111,16 @@ func blocksCEL(errs field.ErrorList) bool {
 
 // prune drops unknown fields, as the API server stores objects.
 func (s *schema) prune(obj map[string]any) { pruning.Prune(obj, s.structural, true) }
+
+// CRDManifest returns the CRD of a kind ("ChatFlow" or "ChannelBinding")
+// that lint validates against, for tools that show its schema (the
+// studio's property panels), so that they and lint read the same one.
+func CRDManifest(kind string) ([]byte, error) {
+	switch kind {
+	case "ChatFlow":
+		return crdFiles.ReadFile("crds/chatflow.dev_chatflows.yaml")
+	case "ChannelBinding":
+		return crdFiles.ReadFile("crds/chatflow.dev_channelbindings.yaml")
+	}
+	return nil, fmt.Errorf("lint knows no CRD of kind %q", kind)
+}
