@@ -7,11 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/chatflow-dev/chatflow/api/v1alpha1"
-	"github.com/chatflow-dev/chatflow/internal/flowjson"
+	"github.com/chatflow-dev/chatflow/internal/flowimport"
 	"github.com/chatflow-dev/chatflow/internal/lint"
 	"github.com/chatflow-dev/chatflow/internal/manifest"
-	"github.com/chatflow-dev/chatflow/internal/twilio"
 )
 
 func newImportCommand() *cobra.Command {
@@ -49,42 +47,18 @@ flow that cannot be a ChatFlow (it never ends) is refused with the widgets named
 			if err != nil {
 				return err
 			}
-			data := srcs[0].Data
-			var b []byte
-			switch from {
-			case "chatflow":
-				pf, err := flowjson.Parse(srcs[0])
-				if err != nil {
-					return err
-				}
-				if name != "" {
-					pf.Name = name
-				}
-				if w := pf.Check(); w != "" {
-					fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
-				}
-				if b, err = flowjson.Manifest(pf.ChatFlow(namespace), ""); err != nil {
-					return err
-				}
-			case "twilio-studio":
-				cf, rep, err := twilio.Import(data, twilio.Options{Name: name, Namespace: namespace, Trigger: v1alpha1.TriggerType(trigger)})
-				if err != nil {
-					return err
-				}
-				header := fmt.Sprintf("Imported from the Twilio Studio flow %s by chatflow import.", srcs[0].Name)
-				for _, it := range rep.Items {
-					fmt.Fprintln(cmd.ErrOrStderr(), it)
-					header += "\n" + it.String()
-				}
-				if b, err = flowjson.Manifest(cf, header); err != nil {
-					return err
-				}
-				if strict && rep.Dropped() > 0 {
-					return fmt.Errorf("--strict: %d of the states were not translated (listed above)", rep.Dropped())
-				}
-			default:
-				return fmt.Errorf("--from must be chatflow or twilio-studio, not %q", from)
+			res, err := flowimport.Import(srcs[0], flowimport.Options{
+				From: from, Name: name, Namespace: namespace, Trigger: trigger, Tool: "chatflow import"})
+			if err != nil {
+				return err
 			}
+			for _, line := range res.Report {
+				fmt.Fprintln(cmd.ErrOrStderr(), line)
+			}
+			if strict && res.Dropped > 0 {
+				return fmt.Errorf("--strict: %d of the states were not translated (listed above)", res.Dropped)
+			}
+			b := res.Manifest
 			// The result must be what lint accepts; say so now rather than
 			// when it is applied.
 			r := lint.Lint([]manifest.Source{{Name: "<imported>", Data: b}})

@@ -12,12 +12,12 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/internal/flowimport"
 	"github.com/chatflow-dev/chatflow/internal/flowjson"
 	"github.com/chatflow-dev/chatflow/internal/lint"
 	"github.com/chatflow-dev/chatflow/internal/manifest"
 	"github.com/chatflow-dev/chatflow/internal/templates"
 	"github.com/chatflow-dev/chatflow/internal/transcript"
-	"github.com/chatflow-dev/chatflow/internal/twilio"
 )
 
 // info is what the front end needs first.
@@ -159,25 +159,26 @@ func (s *Server) importFlow(r *http.Request) (any, error) {
 	if req.Name != "" && !flowName.MatchString(req.Name) {
 		return nil, badRequest("name %q: lower-case letters, digits and '-'", req.Name)
 	}
-	b, report, err := importManifest(req.From, []byte(req.Data), req.Name, req.Trigger)
+	res, err := flowimport.Import(manifest.Source{Name: "import", Data: []byte(req.Data)},
+		flowimport.Options{From: req.From, Name: req.Name, Trigger: req.Trigger, Tool: "chatflow studio"})
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
 	if req.Path == "" {
-		objs, _ := manifest.Parse(manifest.Source{Name: "import", Data: b})
+		objs, _ := manifest.Parse(manifest.Source{Name: "import", Data: res.Manifest})
 		if len(objs) == 0 {
 			return nil, badRequest("the import gave no flow")
 		}
 		req.Path = objs[0].Name + ".yaml"
 	}
-	if err := s.files.create(req.Path, b); err != nil {
+	if err := s.files.create(req.Path, res.Manifest); err != nil {
 		return nil, err
 	}
 	f, err := s.files.load(req.Path)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"file": f, "report": report}, nil
+	return map[string]any{"file": f, "report": res.Report}, nil
 }
 
 // runTests runs the transcript tests of the flow's file against the flow
@@ -219,40 +220,4 @@ func (s *Server) runTests(r *http.Request) (any, error) {
 		}
 	}
 	return map[string]any{"tests": tests, "results": out, "passed": passed, "failed": len(out) - passed}, nil
-}
-
-// importManifest is the manifest `chatflow import --from FROM` writes.
-func importManifest(from string, data []byte, name, trigger string) ([]byte, []string, error) {
-	report := []string{}
-	switch from {
-	case "", "chatflow":
-		pf, err := flowjson.Parse(data)
-		if err != nil {
-			return nil, nil, err
-		}
-		if name != "" {
-			pf.Name = name
-		}
-		if w := pf.Check(); w != "" {
-			report = append(report, "warning: "+w)
-		}
-		b, err := flowjson.Manifest(pf.ChatFlow(""), "")
-		return b, report, err
-	case "twilio-studio":
-		if name == "" {
-			return nil, nil, fmt.Errorf("name the flow: a Twilio Studio definition has no name fit for a ChatFlow")
-		}
-		cf, rep, err := twilio.Import(data, twilio.Options{Name: name, Trigger: v1alpha1.TriggerType(trigger)})
-		if err != nil {
-			return nil, nil, err
-		}
-		header := "Imported from a Twilio Studio flow by chatflow studio."
-		for _, it := range rep.Items {
-			report = append(report, it.String())
-			header += "\n" + it.String()
-		}
-		b, err := flowjson.Manifest(cf, header)
-		return b, report, err
-	}
-	return nil, nil, fmt.Errorf("from must be chatflow or twilio-studio, not %q", from)
 }

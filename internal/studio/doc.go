@@ -5,7 +5,7 @@
 //
 // The studio adds no rules of its own: validation is internal/lint (what
 // `chatflow lint` runs), tests are internal/transcript, export and import
-// are internal/flowjson and internal/twilio, starting points are
+// are internal/flowimport and internal/flowjson, starting points are
 // internal/templates, and a live flow is read and written through the API
 // server under the user's own kubeconfig identity, so admission decides.
 // What it owns is the glue: writing an edited flow back into the YAML file

@@ -203,6 +203,10 @@ var claims = map[string]claim{
 	// runtime/flow for local chats, and must not import the executor or
 	// the store."
 	"internal/chat": {forbid: []string{"runtime/executor", "runtime/store"}},
+	// "It must not import internal/cli."
+	"internal/studio": {forbid: []string{"internal/cli"}},
+	// "It must not import internal/cli or internal/studio."
+	"internal/flowimport": {forbid: []string{"internal/cli", "internal/studio"}},
 	// "must not import the controllers' reconcilers, the executor runtime
 	// or the test process helpers (test/procs)."
 	"internal/dev": {forbid: join(reconcilers, []string{"controllers/webhooks", "runtime/executor", "test/procs"})},
