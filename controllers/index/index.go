@@ -9,11 +9,11 @@ package index
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/controllers/secretrefs"
 )
 
 const (
@@ -24,15 +24,15 @@ const (
 	BindingFlowName = "spec.flowRef.name"
 	// BindingCredentials indexes ChannelBindings by the name of their
 	// credentials Secret (spec.credentialsRef.name).
-	BindingCredentials = "spec.credentialsRef.name"
+	BindingCredentials = secretrefs.ChannelBindingField
 	// BindingAccount indexes ChannelBindings by channel and account id
 	// ("WhatsApp/106540352242922"), see AccountKey.
 	BindingAccount = "spec.account.key"
 	// FlowSecrets indexes ChatFlows by the names of the Secrets they
-	// reference: those their HTTPRequest headers read
-	// (valueFrom.secretKeyRef.name) and a Manual flow's
-	// spec.trigger.credentialsRef.
-	FlowSecrets = "spec.nodes.httpRequest.headers.secretRefs"
+	// reference (secretrefs.OfChatFlow): those HTTPRequest headers read, a
+	// Manual flow's spec.trigger.credentialsRef, and those of the executor
+	// pod template.
+	FlowSecrets = secretrefs.ChatFlowField
 )
 
 // Indexer is one field index: the object type, the key and the extractor.
@@ -45,12 +45,16 @@ type Indexer struct {
 // All returns every index of the operator. The fake client of unit tests
 // takes them through WithIndex; the manager through Add.
 func All() []Indexer {
-	return []Indexer{
+	all := []Indexer{
 		{Object: &v1alpha1.ChannelBinding{}, Field: BindingFlowName, Extract: bindingFlowName},
-		{Object: &v1alpha1.ChannelBinding{}, Field: BindingCredentials, Extract: bindingCredentials},
 		{Object: &v1alpha1.ChannelBinding{}, Field: BindingAccount, Extract: bindingAccount},
-		{Object: &v1alpha1.ChatFlow{}, Field: FlowSecrets, Extract: flowSecrets},
 	}
+	for _, k := range secretrefs.Kinds {
+		all = append(all, Indexer{Object: k.Object, Field: k.Field, Extract: func(o client.Object) []string {
+			return secretrefs.Names(k.Refs(o))
+		}})
+	}
+	return all
 }
 
 // Add registers every index with the manager's field indexer. Call it once,
@@ -71,27 +75,10 @@ func AccountKey(channel v1alpha1.Channel, accountID string) string {
 }
 
 // HeaderSecrets returns the distinct names of the Secrets a flow's
-// HTTPRequest headers read, in the order they first appear.
+// HTTPRequest headers read, in the order they first appear: the Secrets
+// the executor mounts for them.
 func HeaderSecrets(spec *v1alpha1.ChatFlowSpec) []string {
-	var names []string
-	seen := map[string]bool{}
-	for i := range spec.Nodes {
-		h := spec.Nodes[i].HTTPRequest
-		if h == nil {
-			continue
-		}
-		for _, hd := range h.Headers {
-			if hd.ValueFrom == nil {
-				continue
-			}
-			name := hd.ValueFrom.SecretKeyRef.Name
-			if name != "" && !seen[name] {
-				seen[name] = true
-				names = append(names, name)
-			}
-		}
-	}
-	return names
+	return secretrefs.Names(secretrefs.OfHTTPHeaders(spec))
 }
 
 func bindingFlowName(o client.Object) []string {
@@ -102,30 +89,10 @@ func bindingFlowName(o client.Object) []string {
 	return []string{b.Spec.FlowRef.Name}
 }
 
-func bindingCredentials(o client.Object) []string {
-	b, ok := o.(*v1alpha1.ChannelBinding)
-	if !ok || b.Spec.CredentialsRef.Name == "" {
-		return nil
-	}
-	return []string{b.Spec.CredentialsRef.Name}
-}
-
 func bindingAccount(o client.Object) []string {
 	b, ok := o.(*v1alpha1.ChannelBinding)
 	if !ok || b.Spec.Account.ID == "" {
 		return nil
 	}
 	return []string{AccountKey(b.Spec.Channel, b.Spec.Account.ID)}
-}
-
-func flowSecrets(o client.Object) []string {
-	f, ok := o.(*v1alpha1.ChatFlow)
-	if !ok {
-		return nil
-	}
-	names := HeaderSecrets(&f.Spec)
-	if r := f.Spec.Trigger.CredentialsRef; r != nil && r.Name != "" && !slices.Contains(names, r.Name) {
-		names = append(names, r.Name)
-	}
-	return names
 }
