@@ -46,9 +46,14 @@ type ChannelBindingSpec struct {
 
 	// apiBaseURL overrides the channel's send API base URL, e.g. to use the
 	// channel sandbox or an egress proxy. Empty means the channel's own API.
+	// The executor sends the account's access token there, so it must be
+	// https; plain http is accepted only for a loopback host (localhost,
+	// 127.0.0.0/8, ::1), for development and tests. The operator may
+	// restrict it to a list of hosts.
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:Pattern=`^https?://[^\s]+$`
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://') || self.matches('^http://(localhost|127[.][0-9]{1,3}[.][0-9]{1,3}[.][0-9]{1,3}|[[]::1[]])(:[0-9]{1,5})?(/[^?#]*)?$')",message="apiBaseURL must be https: the executor sends the account's access token to it (plain http is accepted only for localhost, 127.0.0.0/8 and [::1], for development and tests)"
 	APIBaseURL string `json:"apiBaseURL,omitempty"`
 
 	// webhook says how the channel reaches the executor.

@@ -26,8 +26,9 @@ var (
 )
 
 // ChannelBindingValidator admits ChannelBindings: no second binding for a
-// Published flow, and no rebind (a change of flow, channel or account, or a
-// deletion) of the binding a Published flow runs on.
+// Published flow, no rebind (a change of flow, channel or account, or a
+// deletion) of the binding a Published flow runs on, credentials the
+// requester may read, and an apiBaseURL the access token may travel to.
 type ChannelBindingValidator struct {
 	// Reader reads flows, bindings and namespaces for decisions, uncached.
 	Reader client.Reader
@@ -35,41 +36,76 @@ type ChannelBindingValidator struct {
 	// client, with the indexes of controllers/index); nil skips that
 	// warning. Warnings may lag; decisions never use it.
 	Cache client.Reader
+	// Access checks that the requester may read the credentials Secret.
+	Access *SecretAccess
+	// APIBaseURLHosts, when not empty, are the only hosts spec.apiBaseURL
+	// may name (see policy.HostAllowed).
+	APIBaseURLHosts []string
 }
 
 var _ admission.Validator[*v1alpha1.ChannelBinding] = &ChannelBindingValidator{}
 
 // ValidateCreate refuses a binding for a Published flow that already has
-// one. The first binding of a Published flow is allowed: GitOps tools
-// apply objects in any order.
+// one (the first binding of a Published flow is allowed: GitOps tools
+// apply objects in any order), credentials the requester may not read and
+// an apiBaseURL the access token may not travel to.
 func (v *ChannelBindingValidator) ValidateCreate(ctx context.Context, b *v1alpha1.ChannelBinding) (admission.Warnings, error) {
 	st, err := v.lookup(ctx, b.Namespace, b.Spec.FlowRef.Name)
 	if err != nil {
 		return nil, err
 	}
-	if errs := secondBinding(b, st); len(errs) > 0 {
+	errs := append(secondBinding(b, st), v.apiBaseURL(b)...)
+	denied, err := v.Access.Check(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	if errs = append(errs, denied...); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(bindingKind, b.Name, errs)
 	}
 	return v.warnings(ctx, b, st.flow)
 }
 
+// apiBaseURL checks spec.apiBaseURL (policy.APIBaseURLProblem).
+func (v *ChannelBindingValidator) apiBaseURL(b *v1alpha1.ChannelBinding) field.ErrorList {
+	if msg := policy.APIBaseURLProblem(b.Spec.APIBaseURL, v.APIBaseURLHosts); msg != "" {
+		return field.ErrorList{field.Invalid(field.NewPath("spec", "apiBaseURL"), b.Spec.APIBaseURL, msg)}
+	}
+	return nil
+}
+
 // ValidateUpdate refuses a rebind of the binding a Published flow runs on,
 // and moving a binding onto a Published flow that already has one.
-// Credentials, the API base URL and webhook settings change freely, and
-// every update passes once the binding is being deleted.
+// Credentials, the API base URL and webhook settings change freely, as far
+// as the requester may read the credentials and the URL is allowed; every
+// update passes once the binding is being deleted.
 func (v *ChannelBindingValidator) ValidateUpdate(ctx context.Context, old, b *v1alpha1.ChannelBinding) (admission.Warnings, error) {
 	if !b.DeletionTimestamp.IsZero() {
 		return nil, nil
 	}
+	var errs field.ErrorList
+	if old.Spec.APIBaseURL != b.Spec.APIBaseURL {
+		errs = append(errs, v.apiBaseURL(b)...)
+	}
+	// Every change of the spec decides where the credentials go (the URL,
+	// the flow that sends with them, the account).
+	if !equality.Semantic.DeepEqual(old.Spec, b.Spec) {
+		denied, err := v.Access.Check(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		errs = append(errs, denied...)
+	}
 	changed := rebindFields(old, b)
 	if len(changed) == 0 {
+		if len(errs) > 0 {
+			return nil, apierrors.NewInvalid(bindingKind, b.Name, errs)
+		}
 		return nil, nil
 	}
 	was, err := v.lookup(ctx, old.Namespace, old.Spec.FlowRef.Name)
 	if err != nil {
 		return nil, err
 	}
-	var errs field.ErrorList
 	if inUseByPublishedFlow(old, was) {
 		for _, p := range changed {
 			errs = append(errs, field.Forbidden(p, fmt.Sprintf(
@@ -230,8 +266,8 @@ func (v *ChannelBindingValidator) warnings(ctx context.Context, b *v1alpha1.Chan
 
 // SetupChannelBindingWebhookWithManager registers the ChannelBinding
 // validator: decisions read through reader, warnings through cache.
-func SetupChannelBindingWebhookWithManager(mgr ctrl.Manager, reader, cache client.Reader) error {
+func SetupChannelBindingWebhookWithManager(mgr ctrl.Manager, reader, cache client.Reader, access *SecretAccess, apiBaseURLHosts []string) error {
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.ChannelBinding{}).
-		WithValidator(&ChannelBindingValidator{Reader: reader, Cache: cache}).
+		WithValidator(&ChannelBindingValidator{Reader: reader, Cache: cache, Access: access, APIBaseURLHosts: apiBaseURLHosts}).
 		Complete()
 }

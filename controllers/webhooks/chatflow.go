@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -28,22 +29,31 @@ var (
 )
 
 // ChatFlowValidator admits ChatFlows: a graph that compiles, a trigger that
-// stays while Published, no deletion while Published.
+// stays while Published, no deletion while Published, and only references
+// to Secrets the requester may read.
 type ChatFlowValidator struct {
 	// Reader reads bindings and namespaces, uncached.
 	Reader client.Reader
 	// Config holds the executor defaults, for warnings.
 	Config builders.Config
+	// Access checks that the requester may read the referenced Secrets.
+	Access *SecretAccess
 }
 
 var _ admission.Validator[*v1alpha1.ChatFlow] = &ChatFlowValidator{}
 
-// ValidateCreate runs the full graph validation.
+// ValidateCreate runs the full graph validation and checks that the
+// requester may read every Secret the flow references.
 func (v *ChatFlowValidator) ValidateCreate(ctx context.Context, f *v1alpha1.ChatFlow) (admission.Warnings, error) {
 	errs, err := v.compile(ctx, f)
 	if err != nil {
 		return nil, err
 	}
+	denied, err := v.Access.Check(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	errs = append(errs, denied...)
 	if len(errs) > 0 {
 		return nil, apierrors.NewInvalid(chatFlowKind, f.Name, errs)
 	}
@@ -53,7 +63,9 @@ func (v *ChatFlowValidator) ValidateCreate(ctx context.Context, f *v1alpha1.Chat
 // ValidateUpdate refuses a trigger change while Published and an invalid
 // graph. A graph that did not change and stays unpublished is only warned
 // about, so a flow that newer rules find invalid can still be unpublished,
-// edited and deleted.
+// edited and deleted. A change that could send a referenced Secret
+// somewhere else (anything but the state, basic info and logging) needs
+// the requester to be able to read every Secret the flow references.
 func (v *ChatFlowValidator) ValidateUpdate(ctx context.Context, old, f *v1alpha1.ChatFlow) (admission.Warnings, error) {
 	if !f.DeletionTimestamp.IsZero() {
 		return nil, nil
@@ -65,6 +77,13 @@ func (v *ChatFlowValidator) ValidateUpdate(ctx context.Context, old, f *v1alpha1
 	graphErrs, err := v.compile(ctx, f)
 	if err != nil {
 		return nil, err
+	}
+	if secretsExposedByChange(old, f) {
+		denied, err := v.Access.Check(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		errs = append(errs, denied...)
 	}
 	warnings := v.warnings(f)
 	if len(graphErrs) > 0 {
@@ -136,13 +155,25 @@ func graphChanged(old, f *v1alpha1.ChatFlow) bool {
 	return errA != nil || errB != nil || a != b
 }
 
+// secretsExposedByChange says whether an update changes more of the spec
+// than the state, the basic info and logging: any other change (a URL, a
+// header, a template, the executor's pod template) decides where the
+// content of the referenced Secrets goes.
+func secretsExposedByChange(old, f *v1alpha1.ChatFlow) bool {
+	a, b := old.Spec.DeepCopy(), f.Spec.DeepCopy()
+	for _, s := range []*v1alpha1.ChatFlowSpec{a, b} {
+		s.State, s.DisplayName, s.Remark, s.Logging = "", "", "", v1alpha1.Logging{}
+	}
+	return !equality.Semantic.DeepEqual(a, b)
+}
+
 func publishing(old, f *v1alpha1.ChatFlow) bool {
 	return old.Spec.State != v1alpha1.StatePublished && f.Spec.State == v1alpha1.StatePublished
 }
 
 // SetupChatFlowWebhookWithManager registers the ChatFlow validator.
-func SetupChatFlowWebhookWithManager(mgr ctrl.Manager, reader client.Reader, cfg builders.Config) error {
+func SetupChatFlowWebhookWithManager(mgr ctrl.Manager, reader client.Reader, cfg builders.Config, access *SecretAccess) error {
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.ChatFlow{}).
-		WithValidator(&ChatFlowValidator{Reader: reader, Config: cfg}).
+		WithValidator(&ChatFlowValidator{Reader: reader, Config: cfg, Access: access}).
 		Complete()
 }

@@ -2,15 +2,20 @@ package webhooks
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
+	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/controllers/builders"
@@ -35,6 +40,36 @@ func reader(objs ...client.Object) client.Reader {
 	}
 	return b.Build()
 }
+
+// authorizer allows each user to get the Secrets listed for them ("*":
+// every Secret), and records what it was asked.
+type authorizer struct {
+	grants map[string][]string
+	asked  []string
+}
+
+func (a *authorizer) Allowed(_ context.Context, u authenticationv1.UserInfo, attrs authorizationv1.ResourceAttributes) (bool, error) {
+	a.asked = append(a.asked, fmt.Sprintf("%s %s %s/%s in %s", u.Username, attrs.Verb, attrs.Resource, attrs.Name, attrs.Namespace))
+	if attrs.Verb != "get" || attrs.Resource != "secrets" || attrs.Group != "" {
+		return false, nil
+	}
+	for _, s := range a.grants[u.Username] {
+		if s == "*" || s == attrs.Name {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// asUser is a context of an admission request by user.
+func asUser(user string) context.Context {
+	return admission.NewContextWithRequest(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		UserInfo: authenticationv1.UserInfo{Username: user, Groups: []string{"system:authenticated"}},
+	}})
+}
+
+// everyone may read every Secret.
+var everyone = &SecretAccess{Authorizer: &authorizer{grants: map[string][]string{"admin": {"*"}}}}
 
 // terminating is the test namespace being deleted.
 func terminating() *corev1.Namespace {
@@ -67,8 +102,8 @@ func TestChatFlowValidator(t *testing.T) {
 		f.Spec.Nodes[1].Next = "nowhere"
 		return f
 	}
-	ctx := context.Background()
-	v := &ChatFlowValidator{Reader: reader(), Config: builders.DefaultConfig()}
+	ctx := asUser("admin")
+	v := &ChatFlowValidator{Reader: reader(), Config: builders.DefaultConfig(), Access: everyone}
 
 	t.Run("create: the full graph validation, with field paths", func(t *testing.T) {
 		g := NewWithT(t)
@@ -177,7 +212,7 @@ func TestChatFlowValidator(t *testing.T) {
 }
 
 func TestChannelBindingValidator(t *testing.T) {
-	ctx := context.Background()
+	ctx := asUser("admin")
 	published := testutil.Flow("order-status", v1alpha1.StatePublished)
 	unpublished := testutil.Flow("draft", v1alpha1.StateUnpublished)
 	inUse := at(testutil.Binding("shop-whatsapp", "order-status"), 100)
@@ -187,11 +222,11 @@ func TestChannelBindingValidator(t *testing.T) {
 	draftBinding.Spec.Account.ID = "555"
 
 	api := reader(published, unpublished, inUse, later, draftBinding)
-	v := &ChannelBindingValidator{Reader: api, Cache: api}
+	v := &ChannelBindingValidator{Reader: api, Cache: api, Access: everyone}
 
 	t.Run("create", func(t *testing.T) {
 		g := NewWithT(t)
-		lonely := &ChannelBindingValidator{Reader: reader(published)}
+		lonely := &ChannelBindingValidator{Reader: reader(published), Access: everyone}
 		w, err := lonely.ValidateCreate(ctx, testutil.Binding("first", "order-status"))
 		g.Expect(err).NotTo(HaveOccurred(), "the first binding of a Published flow is allowed")
 		g.Expect(w).To(BeEmpty())
@@ -236,7 +271,7 @@ func TestChannelBindingValidator(t *testing.T) {
 	}{
 		{name: "Published: credentials rotate freely", old: inUse, new: changed(inUse, func(b *v1alpha1.ChannelBinding) {
 			b.Spec.CredentialsRef.Name = "rotated"
-			b.Spec.APIBaseURL = "http://sandbox:8090"
+			b.Spec.APIBaseURL = "https://proxy.example.com/v21.0"
 		})},
 		{name: "Published: rebind to another flow", old: inUse, new: changed(inUse, func(b *v1alpha1.ChannelBinding) {
 			b.Spec.FlowRef.Name = "draft"
@@ -282,7 +317,7 @@ func TestChannelBindingValidator(t *testing.T) {
 		g.Expect(err).NotTo(HaveOccurred(), "a conflicting extra binding may go")
 		_, err = v.ValidateDelete(ctx, draftBinding)
 		g.Expect(err).NotTo(HaveOccurred())
-		nsGone := &ChannelBindingValidator{Reader: reader(published, inUse, terminating())}
+		nsGone := &ChannelBindingValidator{Reader: reader(published, inUse, terminating()), Access: everyone}
 		_, err = nsGone.ValidateDelete(ctx, inUse)
 		g.Expect(err).NotTo(HaveOccurred())
 	})

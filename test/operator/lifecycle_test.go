@@ -85,7 +85,7 @@ var _ = Describe("The lifecycle rules", func() {
 		})
 
 		It("allows rotating the credentials of the binding", func() {
-			Expect(update(b, func(b *v1alpha1.ChannelBinding) { b.Spec.APIBaseURL = "http://sandbox.test:8090" })).To(Succeed())
+			Expect(update(b, func(b *v1alpha1.ChannelBinding) { b.Spec.APIBaseURL = "https://sandbox.example.com" })).To(Succeed())
 		})
 
 		It("denies changing the trigger type", func() {

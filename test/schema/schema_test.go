@@ -328,6 +328,19 @@ var _ = Describe("ChannelBinding validation", func() {
 		}
 	})
 
+	It("accepts an https apiBaseURL, and plain http only for a loopback host", func() {
+		for _, ok := range []string{"https://graph.example.com/v21.0", "http://127.0.0.1:9090", "http://localhost:8090", "http://[::1]:8090/v21.0"} {
+			u := object(minimalBinding)
+			Expect(unstructured.SetNestedField(u.Object, ok, "spec", "apiBaseURL")).To(Succeed())
+			Expect(k8s.Create(ctx, u)).To(Succeed(), ok)
+		}
+		for _, bad := range []string{"http://sandbox:8090", "http://127.0.0.1.nip.io/", "http://10.0.0.1/"} {
+			u := object(minimalBinding)
+			Expect(unstructured.SetNestedField(u.Object, bad, "spec", "apiBaseURL")).To(Succeed())
+			expectInvalid(u, "spec.apiBaseURL", "apiBaseURL must be https: the executor sends the account's access token to it")
+		}
+	})
+
 	It("keeps the channel immutable", func() {
 		u := object(minimalBinding)
 		Expect(k8s.Create(ctx, u)).To(Succeed())
