@@ -15,6 +15,7 @@ import (
 	"github.com/chatflow-dev/chatflow/controllers/channelbinding"
 	"github.com/chatflow-dev/chatflow/controllers/chatflow"
 	"github.com/chatflow-dev/chatflow/controllers/index"
+	"github.com/chatflow-dev/chatflow/controllers/secretlabels"
 	"github.com/chatflow-dev/chatflow/controllers/webhooks"
 )
 
@@ -24,6 +25,9 @@ type Options struct {
 	Executor builders.Config
 	// MaxConcurrentReconciles bounds parallel reconciles per controller.
 	MaxConcurrentReconciles int
+	// APIBaseURLHosts, when not empty, are the only hosts a
+	// ChannelBinding's apiBaseURL may name.
+	APIBaseURLHosts []string
 }
 
 // EventRecorderName is the reporting controller of the operator's events.
@@ -32,15 +36,30 @@ const EventRecorderName = "chatflow-operator"
 // CacheOptions scope the manager's cache: Deployments, ReplicaSets,
 // Services and ConfigMaps are cached only when they carry the operator's
 // managed-by label, so the manager's memory grows with its flows, not with
-// the cluster. Secrets are watched as metadata only (see the controllers).
-func CacheOptions() cache.Options {
+// the cluster. Secrets are cached (as metadata only, see the controllers)
+// only when they carry builders.LabelReferenced, which controllers/
+// secretlabels keeps on the Secrets Chatflow objects reference: the manager
+// never lists or watches the other Secrets of the cluster. With
+// watchNamespaces the cache holds those namespaces only, so the manager
+// needs no cluster-wide rights on namespaced objects.
+func CacheOptions(watchNamespaces ...string) cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{builders.LabelManagedBy: builders.ManagedBy})
+	referenced := labels.SelectorFromSet(labels.Set{builders.LabelReferenced: "true"})
+	var namespaces map[string]cache.Config
+	for _, ns := range watchNamespaces {
+		if namespaces == nil {
+			namespaces = map[string]cache.Config{}
+		}
+		namespaces[ns] = cache.Config{}
+	}
 	return cache.Options{
+		DefaultNamespaces: namespaces,
 		ByObject: map[client.Object]cache.ByObject{
 			&appsv1.Deployment{}: {Label: managed},
 			&appsv1.ReplicaSet{}: {Label: managed},
 			&corev1.Service{}:    {Label: managed},
 			&corev1.ConfigMap{}:  {Label: managed},
+			&corev1.Secret{}:     {Label: referenced},
 		},
 	}
 }
@@ -51,12 +70,17 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	return index.Add(ctx, mgr.GetFieldIndexer())
 }
 
-// SetupControllers registers the ChatFlow and ChannelBinding controllers
-// with a manager built with CacheOptions and SetupIndexes.
+// SetupControllers registers the ChatFlow and ChannelBinding controllers,
+// and the one that labels the Secrets they reference, with a manager built
+// with CacheOptions and SetupIndexes.
 func SetupControllers(mgr ctrl.Manager, o Options) error {
 	recorder := mgr.GetEventRecorder(EventRecorderName)
+	if err := (&secretlabels.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the Secret label controller: %w", err)
+	}
 	if err := (&chatflow.Reconciler{
 		Client:                  mgr.GetClient(),
+		SecretReader:            mgr.GetAPIReader(),
 		Recorder:                recorder,
 		Config:                  o.Executor,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
@@ -78,10 +102,11 @@ func SetupControllers(mgr ctrl.Manager, o Options) error {
 // ChannelBinding on the manager's webhook server. Decisions read through
 // the API reader; warnings through the cache (SetupIndexes first).
 func SetupWebhooks(mgr ctrl.Manager, o Options) error {
-	if err := webhooks.SetupChatFlowWebhookWithManager(mgr, mgr.GetAPIReader(), o.Executor); err != nil {
+	access := &webhooks.SecretAccess{Authorizer: webhooks.SubjectAccessReviews{Client: mgr.GetClient()}}
+	if err := webhooks.SetupChatFlowWebhookWithManager(mgr, mgr.GetAPIReader(), o.Executor, access); err != nil {
 		return fmt.Errorf("setting up the ChatFlow webhook: %w", err)
 	}
-	if err := webhooks.SetupChannelBindingWebhookWithManager(mgr, mgr.GetAPIReader(), mgr.GetClient()); err != nil {
+	if err := webhooks.SetupChannelBindingWebhookWithManager(mgr, mgr.GetAPIReader(), mgr.GetClient(), access, o.APIBaseURLHosts); err != nil {
 		return fmt.Errorf("setting up the ChannelBinding webhook: %w", err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -31,8 +32,15 @@ type Config struct {
 	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
 	// Store is the session store URL: "memory", redis://HOST:PORT/DB,
 	// rediss:// for TLS, redis+cluster:// for Redis Cluster (see
-	// store.ParseURL).
+	// store.ParseURL). A password written in it is moved to StorePassword
+	// when the configuration is read (WithStorePassword).
 	Store string `json:"store,omitempty"`
+	// StorePassword is the session store's password. The manager reads it
+	// from its environment (StorePasswordEnv) and hands it to each flow's
+	// executor through the flow's store Secret (StoreSecret) and the same
+	// variable: never in a URL, a ConfigMap or a process argument. It is
+	// never written out (json:"-").
+	StorePassword string `json:"-"`
 	// Replicas is the default number of executor pods of a flow.
 	Replicas int32 `json:"replicas,omitempty"`
 	// Resources of the executor container, unless the flow sets its own.
@@ -67,14 +75,45 @@ func DefaultConfig() Config {
 	}
 }
 
+// StorePasswordEnv is the environment variable that holds the session
+// store's password, in the manager (from the chart's Secret) and in every
+// executor (from its flow's store Secret).
+const StorePasswordEnv = store.PasswordEnv
+
 // ParseConfig reads a YAML configuration over the defaults: fields it sets
-// replace the defaults, the others keep them.
+// replace the defaults, the others keep them. A password in the store URL
+// is moved out of it (WithStorePassword).
 func ParseConfig(data []byte) (Config, error) {
 	c := DefaultConfig()
 	if err := yaml.UnmarshalStrict(data, &c); err != nil {
 		return Config{}, fmt.Errorf("executor configuration: %w", err)
 	}
-	return c, c.Validate()
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	return c.WithStorePassword(""), nil
+}
+
+// WithStorePassword moves a password written in the store URL
+// (redis://:PASSWORD@HOST:PORT/DB) out of it into StorePassword, so that
+// the URL the executors get on their command line holds none; then a
+// non-empty password (the manager's StorePasswordEnv) replaces it.
+func (c Config) WithStorePassword(password string) Config {
+	if u, err := url.Parse(c.Store); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			c.StorePassword = p
+			if name := u.User.Username(); name != "" {
+				u.User = url.User(name)
+			} else {
+				u.User = nil
+			}
+			c.Store = u.String()
+		}
+	}
+	if password != "" {
+		c.StorePassword = password
+	}
+	return c
 }
 
 // Validate reports what is wrong with a configuration, all at once.

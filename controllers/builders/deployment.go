@@ -61,6 +61,7 @@ func Replicas(f *v1alpha1.ChatFlow, c Config) (replicas int32, capped bool) {
 // updates surge one pod and never take one away first, so a new revision
 // rolls out without downtime.
 func Deployment(in ExecutorInput) *appsv1.Deployment {
+	in.Config = in.Config.WithStorePassword("")
 	f := in.Flow
 	replicas, _ := Replicas(f, in.Config)
 	name := ExecutorName(f.Name)
@@ -152,7 +153,7 @@ func container(in ExecutorInput, own, defaults v1alpha1.ExecutorPodSpec) corev1.
 		Command:         []string{ExecutorBinary},
 		Args:            Args(in),
 		Ports:           []corev1.ContainerPort{{Name: PortName, ContainerPort: Port, Protocol: corev1.ProtocolTCP}},
-		Env:             mergeEnv(defaults.Env, own.Env),
+		Env:             mergeEnv(mergeEnv(defaults.Env, own.Env), storeEnv(in)),
 		Resources:       resources,
 		StartupProbe: &corev1.Probe{
 			ProbeHandler:     httpGet("/healthz"),
@@ -201,12 +202,27 @@ func CredentialsSecret(f *v1alpha1.ChatFlow, b *v1alpha1.ChannelBinding) string 
 	return ""
 }
 
+// storeEnv hands the executor the session store's password from the flow's
+// store Secret, when the store has one: an environment variable, which
+// unlike an argument no other process of the node can read.
+func storeEnv(in ExecutorInput) []corev1.EnvVar {
+	if StoreSecret(in.Flow, in.Config) == nil {
+		return nil
+	}
+	return []corev1.EnvVar{{Name: StorePasswordEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+		LocalObjectReference: corev1.LocalObjectReference{Name: StoreSecretName(in.Flow.Name)}, Key: StorePasswordKey,
+	}}}}
+}
+
 // Args is the executor's command line after the binary (ExecutorBinary).
 // --binding is passed only when the flow is bound (a Manual flow may have
 // no binding), --credentials when there is a credentials Secret (the
 // binding's, or an unbound Manual flow's), --secrets only when HTTPRequest
-// headers read Secrets.
+// headers read Secrets. The store URL holds no password
+// (Config.WithStorePassword moved it out): arguments are readable by every
+// process of the node.
 func Args(in ExecutorInput) []string {
+	in.Config = in.Config.WithStorePassword("")
 	args := []string{"--flow", path.Join(RevisionDir, FlowKey)}
 	if in.Binding != nil {
 		args = append(args, "--binding", path.Join(RevisionDir, BindingKey))

@@ -26,7 +26,9 @@ const (
 	// LabelReferenced ("true") marks a user's Secret that some Chatflow
 	// object references (binding credentials, HTTPRequest headers, model
 	// keys). The manager sets it, so that its cache and watches select only
-	// these Secrets instead of every Secret of the cluster.
+	// these Secrets instead of every Secret of the cluster. The Secrets the
+	// manager makes for executors (StoreSecret) carry it too, for the same
+	// cache.
 	LabelReferenced = "chatflow.dev/referenced"
 	// LabelCredentials ("true") marks a Secret that a ChannelBinding names
 	// in spec.credentialsRef: the gateway reads only these (app secrets and
@@ -52,6 +54,10 @@ const (
 	// FlowKey and BindingKey are the ConfigMap keys the executor reads.
 	FlowKey    = "flow.yaml"
 	BindingKey = "binding.yaml"
+
+	// StorePasswordKey is the key of the session store's password in a
+	// flow's store Secret.
+	StorePasswordKey = "store-password"
 
 	// ExecutorBinary is the executor container's command: the image's
 	// lean executor binary (cmd/chatflow-executor), which links none of

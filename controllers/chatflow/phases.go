@@ -3,6 +3,7 @@ package chatflow
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -56,9 +57,9 @@ func (r *Reconciler) reconcileGraph(_ context.Context, s *scope) (ctrl.Result, e
 
 // reconcileSecrets finds the Secrets the executor will mount (the
 // credentials: the binding's, or an unbound Manual flow's
-// spec.trigger.credentialsRef; and those HTTPRequest headers read) in the metadata-only
-// cache: their versions drive restarts, a missing header Secret blocks the
-// rollout. Secret data is never read here.
+// spec.trigger.credentialsRef; and those HTTPRequest headers read), as
+// metadata: their versions drive restarts, a missing header Secret blocks
+// the rollout. Secret data is never read here.
 func (r *Reconciler) reconcileSecrets(ctx context.Context, s *scope) (ctrl.Result, error) {
 	s.headerSecrets = index.HeaderSecrets(&s.flow.Spec)
 	names := s.headerSecrets
@@ -66,10 +67,9 @@ func (r *Reconciler) reconcileSecrets(ctx context.Context, s *scope) (ctrl.Resul
 		names = append([]string{creds}, names...)
 	}
 	var found []metav1.ObjectMeta
+	defer func() { s.secretMetas = found }()
 	for i, name := range names {
-		m := &metav1.PartialObjectMetadata{}
-		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		err := r.Client.Get(ctx, types.NamespacedName{Namespace: s.flow.Namespace, Name: name}, m)
+		m, err := r.secretMeta(ctx, types.NamespacedName{Namespace: s.flow.Namespace, Name: name})
 		switch {
 		case apierrors.IsNotFound(err):
 			// The binding's own Secret is judged by the binding.
@@ -84,6 +84,19 @@ func (r *Reconciler) reconcileSecrets(ctx context.Context, s *scope) (ctrl.Resul
 	}
 	s.secretsVersion = builders.SecretsVersion(found)
 	return ctrl.Result{}, nil
+}
+
+// secretMeta reads a Secret's metadata from the cache, which holds the
+// Secrets labelled builders.LabelReferenced; one that is not labelled yet
+// (controllers/secretlabels is on it) is read from the API server.
+func (r *Reconciler) secretMeta(ctx context.Context, key types.NamespacedName) (*metav1.PartialObjectMetadata, error) {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	err := r.Client.Get(ctx, key, m)
+	if apierrors.IsNotFound(err) && r.SecretReader != nil {
+		err = r.SecretReader.Get(ctx, key, m)
+	}
+	return m, err
 }
 
 // reconcileExecutor rolls a Published flow out when it may (a valid graph,
@@ -113,6 +126,9 @@ func (r *Reconciler) rollOut(ctx context.Context, s *scope) error {
 		return err
 	}
 
+	if err := r.reconcileStoreSecret(ctx, s); err != nil {
+		return err
+	}
 	_, s.replicasCapped = builders.Replicas(s.flow, r.Config)
 	desired := builders.Deployment(builders.ExecutorInput{
 		Flow:           s.flow,
@@ -148,6 +164,75 @@ func (r *Reconciler) rollOut(ctx context.Context, s *scope) error {
 		}
 	}
 	s.service = svc.Name
+	return nil
+}
+
+// reconcileStoreSecret keeps the flow's store Secret (the session store's
+// password for its executor pods) in line with the manager's store, and
+// counts its version among the Secrets that roll the pods. A Secret of that
+// name that is not the flow's is left alone and fails the rollout.
+func (r *Reconciler) reconcileStoreSecret(ctx context.Context, s *scope) error {
+	desired := builders.StoreSecret(s.flow, r.Config)
+	if desired == nil {
+		return r.removeStoreSecret(ctx, s)
+	}
+	key := types.NamespacedName{Namespace: s.flow.Namespace, Name: desired.Name}
+	live, err := r.secretMeta(ctx, key)
+	switch {
+	case apierrors.IsNotFound(err):
+		// Create, not apply: a Secret of that name made meanwhile by
+		// someone else must fail this, not be taken over.
+		u, err := applyConfiguration(desired)
+		if err == nil {
+			err = r.Client.Create(ctx, u, client.FieldOwner(FieldOwner))
+		}
+		if err != nil {
+			return fmt.Errorf("creating the store Secret %s: %w", desired.Name, err)
+		}
+		live = &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+			Name: u.GetName(), UID: u.GetUID(), ResourceVersion: u.GetResourceVersion(),
+		}}
+	case err != nil:
+		return fmt.Errorf("reading the store Secret %s: %w", desired.Name, err)
+	case !metav1.IsControlledBy(live, s.flow):
+		return fmt.Errorf("the store Secret %s exists and is not this flow's: the executor's session store password goes in a Secret of that name; rename or delete that Secret", desired.Name)
+	case !storeSecretUpToDate(desired, live):
+		applied := &corev1.Secret{}
+		if err := r.apply(ctx, desired, applied); err != nil {
+			return fmt.Errorf("applying the store Secret %s: %w", desired.Name, err)
+		}
+		live = &metav1.PartialObjectMetadata{ObjectMeta: applied.ObjectMeta}
+	}
+	s.secretsVersion = builders.SecretsVersion(append(slices.Clone(s.secretMetas), live.ObjectMeta))
+	return nil
+}
+
+// storeSecretUpToDate says whether the live store Secret (its metadata) is
+// what applying desired makes: same applied hash, same labels.
+func storeSecretUpToDate(desired *corev1.Secret, live *metav1.PartialObjectMetadata) bool {
+	hash, err := appliedHash(desired)
+	if err != nil || live.Annotations[AnnotationAppliedHash] != hash {
+		return false
+	}
+	for k, v := range desired.Labels {
+		if live.Labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// removeStoreSecret deletes the flow's store Secret, if there is one.
+func (r *Reconciler) removeStoreSecret(ctx context.Context, s *scope) error {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	name := builders.StoreSecretName(s.flow.Name)
+	if err := r.getOwned(ctx, s.flow.Namespace, name, m); err != nil || m.Name == "" || !metav1.IsControlledBy(m, s.flow) {
+		return err
+	}
+	if err := r.Client.Delete(ctx, m, client.Preconditions{UID: ptrTo(m.UID)}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting the store Secret %s: %w", name, err)
+	}
 	return nil
 }
 
@@ -187,7 +272,7 @@ func (r *Reconciler) removeExecutor(ctx context.Context, s *scope) error {
 		}
 		logf.FromContext(ctx).Info("removed the executor object of the Unpublished flow", "kind", fmt.Sprintf("%T", obj), "name", name)
 	}
-	return nil
+	return r.removeStoreSecret(ctx, s)
 }
 
 // reconcileConfigMaps deletes the flow's revision ConfigMaps that nothing

@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -34,6 +35,10 @@ const FieldOwner = "chatflow-operator"
 type Reconciler struct {
 	// Client reads from the manager's cache and writes to the API server.
 	Client client.Client
+	// SecretReader reads the metadata of Secrets the cache does not hold
+	// yet (not labelled builders.LabelReferenced), uncached: the manager's
+	// API reader.
+	SecretReader client.Reader
 	// Recorder records events on flows.
 	Recorder events.EventRecorder
 	// Config holds the executor defaults.
@@ -52,6 +57,8 @@ type scope struct {
 	revision       string
 	headerSecrets  []string
 	missingSecrets []string
+	// secretMetas are the mounted Secrets found (see reconcileSecrets).
+	secretMetas    []metav1.ObjectMeta
 	secretsVersion string
 	executor       *executorState
 	service        string
@@ -86,7 +93,7 @@ type step func(ctx context.Context, s *scope) (ctrl.Result, error)
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one flow's executor in line with its spec and reports

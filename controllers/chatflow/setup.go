@@ -5,6 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/util/workqueue"
@@ -81,10 +82,15 @@ func (r *Reconciler) flowOfReplicaSet(ctx context.Context, o client.Object) []re
 }
 
 // flowsOfSecret maps a Secret to the flows that mount it: through their
-// HTTPRequest headers, or as the credentials of their binding.
+// HTTPRequest headers, as the credentials of their binding, or as their
+// store Secret (which the flow owns).
 func (r *Reconciler) flowsOfSecret(ctx context.Context, o client.Object) []reconcile.Request {
 	ns := o.GetNamespace()
 	var reqs []reconcile.Request
+	if owner := metav1.GetControllerOf(o); owner != nil && owner.Kind == builders.ChatFlowKind.Kind &&
+		owner.APIVersion == builders.ChatFlowKind.GroupVersion().String() {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: owner.Name}})
+	}
 	var flows v1alpha1.ChatFlowList
 	if err := r.Client.List(ctx, &flows, client.InNamespace(ns), client.MatchingFields{index.FlowSecrets: o.GetName()}); err == nil {
 		for _, f := range flows.Items {

@@ -15,7 +15,6 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -40,6 +39,7 @@ type managerOptions struct {
 	apiQPS          float32
 	apiBurst        int
 	watchNamespaces []string
+	apiBaseURLHosts []string
 
 	webhooks webhookOptions
 
@@ -98,6 +98,9 @@ func newManagerCommand() *cobra.Command {
 	f.StringSliceVar(&o.watchNamespaces, "watch-namespaces", nil,
 		"reconcile flows and bindings in these namespaces only (default: all); the RBAC must grant at least these")
 
+	f.StringSliceVar(&o.apiBaseURLHosts, "api-base-url-hosts", nil,
+		"the only hosts a ChannelBinding's spec.apiBaseURL may name (exact names, or *.example.com for the names under it); default: any https host")
+
 	w := &o.webhooks
 	f.BoolVar(&w.enabled, "enable-webhooks", true, "serve the validating admission webhooks")
 	f.IntVar(&w.port, "webhook-port", 9443, "port of the webhook server")
@@ -118,7 +121,7 @@ func newManagerCommand() *cobra.Command {
 			"allowPrivateNetworks, runAsUser); the flags below override it")
 	f.StringVar(&e.Image, "executor-image", e.Image, "image of the executors")
 	f.StringVar((*string)(&e.ImagePullPolicy), "executor-image-pull-policy", string(e.ImagePullPolicy), "pull policy of the executor image")
-	f.StringVar(&e.Store, "executor-store", e.Store, "session store of the executors: memory (one pod per flow), redis://HOST:PORT/DB, rediss:// (TLS) or redis+cluster://HOST:PORT (Redis Cluster)")
+	f.StringVar(&e.Store, "executor-store", e.Store, "session store of the executors: memory (one pod per flow), redis://HOST:PORT/DB, rediss:// (TLS) or redis+cluster://HOST:PORT (Redis Cluster); its password comes from $"+builders.StorePasswordEnv)
 	f.Int32Var(&e.Replicas, "executor-replicas", e.Replicas, "executor pods of a flow that does not say")
 	f.StringSliceVar(&e.AllowPrivateNetworks, "executor-allow-private-networks", nil,
 		"CIDRs HTTPRequest nodes may reach although private, loopback or link-local (e.g. 10.0.0.0/8)")
@@ -154,7 +157,13 @@ func executorConfig(cmd *cobra.Command, o managerOptions) (builders.Config, erro
 	set("executor-store", func() { cfg.Store = o.executor.Store })
 	set("executor-replicas", func() { cfg.Replicas = o.executor.Replicas })
 	set("executor-allow-private-networks", func() { cfg.AllowPrivateNetworks = o.executor.AllowPrivateNetworks })
-	return cfg, cfg.Validate()
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	// The store's password comes from the environment (the chart sets it
+	// from a Secret); one written in the URL is moved out of it too, so
+	// that no executor gets it in its arguments.
+	return cfg.WithStorePassword(os.Getenv(builders.StorePasswordEnv)), nil
 }
 
 func runManager(cmd *cobra.Command, o managerOptions) error {
@@ -173,13 +182,7 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 		return fmt.Errorf("no Kubernetes configuration (set KUBECONFIG or run in a pod): %w", err)
 	}
 	cfg.QPS, cfg.Burst = o.apiQPS, o.apiBurst
-	cacheOpts := controllers.CacheOptions()
-	if len(o.watchNamespaces) > 0 {
-		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
-		for _, ns := range o.watchNamespaces {
-			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
-		}
-	}
+	cacheOpts := controllers.CacheOptions(o.watchNamespaces...)
 	webhookServer := webhook.NewServer(webhook.Options{Port: o.webhooks.port, CertDir: o.webhooks.certDir, TLSOpts: tlsOpts})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 Scheme(),
@@ -199,7 +202,7 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 	}
 	ctx, cancel := context.WithCancel(ctrl.SetupSignalHandler())
 	defer cancel()
-	opts := controllers.Options{Executor: o.executor, MaxConcurrentReconciles: o.workers}
+	opts := controllers.Options{Executor: o.executor, MaxConcurrentReconciles: o.workers, APIBaseURLHosts: o.apiBaseURLHosts}
 	if err := controllers.SetupIndexes(ctx, mgr); err != nil {
 		return err
 	}

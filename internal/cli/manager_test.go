@@ -87,3 +87,20 @@ func TestManagerAcceptsEveryStoreURL(t *testing.T) {
 		_ = st.Close()
 	}
 }
+
+func TestExecutorConfigStorePassword(t *testing.T) {
+	t.Setenv("CHATFLOW_STORE_PASSWORD", "from-env")
+	cmd := newManagerCommand()
+	if err := cmd.Flags().Parse([]string{"--executor-store", "redis://:in-url@redis:6379/0"}); err != nil {
+		t.Fatal(err)
+	}
+	o := managerOptions{}
+	o.executor.Store = "redis://:in-url@redis:6379/0"
+	cfg, err := executorConfig(cmd, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store != "redis://redis:6379/0" || cfg.StorePassword != "from-env" {
+		t.Errorf("store %q, password %q: want the URL without its password and the environment's password", cfg.Store, cfg.StorePassword)
+	}
+}

@@ -64,7 +64,7 @@ func New() *cobra.Command {
 	f.StringVar(&o.bindingFile, "binding", "", "ChannelBinding manifest (YAML); optional for a Manual flow")
 	f.StringVar(&o.credentials, "credentials", "", "directory of the binding's Secret keys (accessToken, appSecret, verifyToken, authToken, runToken)")
 	f.StringVar(&o.secrets, "secrets", "/etc/chatflow/secrets", "directory of the Secrets HTTPRequest headers refer to, one subdirectory per Secret")
-	f.StringVar(&o.storeURL, "store", "memory", "session store: memory (one replica) or redis://HOST:PORT/DB")
+	f.StringVar(&o.storeURL, "store", "memory", "session store: memory (one replica) or redis://HOST:PORT/DB; the password comes from $"+store.PasswordEnv+", not the URL, which other processes can read in the arguments")
 	f.StringVar(&o.listen, "listen", ":8080", "address of the HTTP server (webhooks, runs, probes, metrics)")
 	f.IntVar(&o.workers, "workers", 16, "contacts processed at once")
 	f.StringSliceVar(&o.allowNetworks, "allow-private-networks", nil, "CIDRs HTTPRequest nodes may reach although private (e.g. 10.0.0.0/8)")
@@ -108,6 +108,7 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 	host, _ := os.Hostname()
 	st, err := store.Open(ctx, o.storeURL, store.Options{
 		Namespace: flowObj.Namespace + "/" + flowObj.Name,
+		Password:  os.Getenv(store.PasswordEnv),
 		LeaseTTL:  o.leaseTTL,
 		Owner:     fmt.Sprintf("%s-%d", host, os.Getpid()),
 		Clock:     now,

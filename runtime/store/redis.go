@@ -78,11 +78,11 @@ func NewRedis(ctx context.Context, url string, opts Options) (Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	rdb, err := newClient(url)
+	rdb, err := newClient(url, opts.Password)
 	if err != nil {
 		return nil, err
 	}
-	reader, _ := newClient(url)
+	reader, _ := newClient(url, opts.Password)
 	s := &redisStore{
 		opts:     opts,
 		rdb:      rdb,
@@ -118,22 +118,28 @@ func NewRedis(ctx context.Context, url string, opts Options) (Store, error) {
 	return s, nil
 }
 
-// newClient builds a client from a URL. Unless the URL says otherwise,
-// callers' context deadlines apply and no call hangs for long when Redis is
-// unreachable.
-func newClient(url string) (redis.UniversalClient, error) {
+// newClient builds a client from a URL, with password (when not empty) in
+// place of the URL's. Unless the URL says otherwise, callers' context
+// deadlines apply and no call hangs for long when Redis is unreachable.
+func newClient(url, password string) (redis.UniversalClient, error) {
 	u, err := ParseURL(url)
 	if err != nil {
 		return nil, err
 	}
 	noMaint := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	if u.Cluster {
+		if password != "" {
+			u.cluster.Password = password
+		}
 		return newCluster(u.cluster, noMaint), nil
 	}
 	if u.single == nil {
 		return nil, fmt.Errorf("store: %s is not a Redis URL", redactURL(url))
 	}
 	o := u.single
+	if password != "" {
+		o.Password = password
+	}
 	o.ContextTimeoutEnabled = true
 	o.MaintNotificationsConfig = noMaint
 	setDefaults(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolSize, &o.Protocol)

@@ -142,11 +142,20 @@ type Store interface {
 	Close() error
 }
 
+// PasswordEnv is the environment variable an executor reads the store's
+// password from (the operator sets it from the flow's store Secret): a
+// password in the URL would be in the process's arguments, which every
+// process of the node can read.
+const PasswordEnv = "CHATFLOW_STORE_PASSWORD"
+
 // Options configure a store. The zero value is usable.
 type Options struct {
 	// Namespace prefixes every key, e.g. "<namespace>/<flow>", so several
 	// flows can share one Redis. It must not contain '{' or '}'.
 	Namespace string
+	// Password authenticates to Redis, in place of one in the URL (which
+	// would show in the process's arguments when the URL is a flag).
+	Password string
 	// LeaseTTL is how long a lease lives without Commit or Renew; a crashed
 	// worker's contact is taken over after about this long. Default 30s.
 	LeaseTTL time.Duration

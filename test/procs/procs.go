@@ -108,6 +108,8 @@ type ExecutorSpec struct {
 	Store string
 	// Args are extra command-line arguments.
 	Args []string
+	// Env are extra environment variables (NAME=value).
+	Env []string
 	// Port to listen on; 0 picks a free one.
 	Port int
 }
@@ -185,6 +187,7 @@ func (e *Executor) Start() error {
 	}
 	e.stdout = out
 	e.cmd = exec.Command(bin, args...)
+	e.cmd.Env = append(os.Environ(), e.spec.Env...)
 	e.cmd.Stdout, e.cmd.Stderr = out, out
 	if err := e.cmd.Start(); err != nil {
 		return err

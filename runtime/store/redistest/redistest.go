@@ -156,7 +156,9 @@ func (s *Server) launch() error {
 			return fmt.Errorf("redis-server exited at start (port %d taken?)", s.Port)
 		default:
 		}
-		if reply, err := s.Do("PING"); err == nil && reply == "+PONG" {
+		// A server with requirepass answers an unauthenticated PING with
+		// NOAUTH: it is up all the same.
+		if reply, err := s.Do("PING"); err == nil && (reply == "+PONG" || strings.HasPrefix(reply, "-NOAUTH")) {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
