@@ -36,6 +36,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/chatflow-dev/chatflow/controllers/builders"
 	"github.com/chatflow-dev/chatflow/internal/cli"
@@ -51,6 +52,7 @@ const (
 
 var (
 	k8s         client.Client
+	kubeconfig  string // of a cluster-admin of the API server, for helm
 	kubeVersion string
 	root        = testenv.RepoRoot()
 	chartDir    = filepath.Join(root, "charts", "chatflow")
@@ -78,7 +80,12 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if kubeVersion, err = apiServerVersion(); err != nil {
+	if kubeconfig, err = writeKubeconfig(env); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.Remove(kubeconfig)
+	if kubeVersion, err = testenv.KubeVersion(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -98,41 +105,34 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// apiServerVersion is the Kubernetes version of the envtest kube-apiserver:
-// the k8s.io/kubernetes module hack/tools builds it from (a binary built
-// with go build reports v0.0.0-master).
-func apiServerVersion() (string, error) {
-	data, err := os.ReadFile(filepath.Join(root, "hack", "tools", "kube-apiserver", "go.mod"))
+// writeKubeconfig writes the kubeconfig of an admin of env's API server.
+func writeKubeconfig(env *envtest.Environment) (string, error) {
+	user, err := env.AddUser(envtest.User{Name: "helm", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return "", err
 	}
-	m := regexp.MustCompile(`(?m)^\s*k8s\.io/kubernetes (v\S+)`).FindSubmatch(data)
-	if m == nil {
-		return "", errors.New("hack/tools/kube-apiserver/go.mod requires no k8s.io/kubernetes")
+	data, err := user.KubeConfig()
+	if err != nil {
+		return "", err
 	}
-	return string(m[1]), nil
+	f, err := os.CreateTemp("", "chatflow-chart-kubeconfig-")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	_, err = f.Write(data)
+	return f.Name(), err
 }
 
 // helm is the pinned helm binary (make helm installs it; make test passes
 // it as HELM).
 func helm(t *testing.T) string {
 	t.Helper()
-	if h := os.Getenv("HELM"); h != "" {
-		return h
-	}
-	makefile, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	h, err := testenv.Helm()
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^HELM_VERSION \?= (\S+)$`).FindSubmatch(makefile)
-	if m == nil {
-		t.Fatal("the Makefile pins no HELM_VERSION")
-	}
-	path := filepath.Join(root, "bin", "helm-"+string(m[1]))
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("%s is missing: run `make helm` (or make test, which installs it)", path)
-	}
-	return path
+	return h
 }
 
 // valueSets are the files of testdata/values.
@@ -184,6 +184,8 @@ func TestRefusedValues(t *testing.T) {
 		{[]string{"--set", "redis.enabled=true", "--set", "externalRedis.url=redis://r:6379/0"}, "not both"},
 		{[]string{"--set", "executor.replicas=2"}, "needs a shared session store"},
 		{[]string{"--set", "executor.store=mysql://x"}, "executor/store"},
+		{[]string{"--set", "executor.store=redis://:hunter2@redis:6379/0"}, "executor.store must not hold a password"},
+		{[]string{"--set", "bindings.apiBaseURLHosts={http://graph.facebook.com}"}, "bindings/apiBaseURLHosts/0"},
 	} {
 		cmd := exec.Command(helm(t), append([]string{"template", release, chartDir, "--kube-version", kubeVersion}, c.args...)...)
 		out, err := cmd.CombinedOutput()
@@ -195,8 +197,16 @@ func TestRefusedValues(t *testing.T) {
 
 var docSeparator = regexp.MustCompile(`(?m)^---\s*$`)
 
+var (
+	// generatedSecret matches the Secret of the password the chart
+	// generates for its Redis, generatedValue its data values.
+	generatedSecret = regexp.MustCompile(`(?s)^\s*(# Source: chatflow/templates/redis.yaml\s*)?apiVersion: v1\nkind: Secret\n.*app.kubernetes.io/component: redis\n`)
+	generatedValue  = regexp.MustCompile(`(?m)^(  [A-Za-z0-9._-]+: )"[A-Za-z0-9+/=]+"$`)
+)
+
 // golden is a rendering with each CRD replaced by one line (TestCRDs
-// checks them), so the golden files show what the values change.
+// checks them) and generated passwords by a placeholder, so the golden
+// files show what the values change.
 func golden(out string) string {
 	var b strings.Builder
 	for _, doc := range docSeparator.Split(out, -1) {
@@ -204,6 +214,10 @@ func golden(out string) string {
 			continue
 		}
 		b.WriteString("---")
+		if generatedSecret.MatchString(doc) {
+			// A password the chart generates differs on every rendering.
+			doc = generatedValue.ReplaceAllString(doc, `$1"<generated>"`)
+		}
 		if m := regexp.MustCompile(`(?m)^kind: CustomResourceDefinition$`).FindString(doc); m != "" {
 			name := regexp.MustCompile(`(?m)^  name: (\S+)$`).FindStringSubmatch(doc)
 			keep := strings.Contains(doc, "helm.sh/resource-policy: keep")
@@ -496,7 +510,7 @@ func TestRBACMatchesMarkers(t *testing.T) {
 					}
 				}
 				for r := range rulesOf(cluster, chartNames) {
-					if r.resource != "namespaces" && r.resource != "validatingwebhookconfigurations" {
+					if r.resource != "namespaces" && r.resource != "validatingwebhookconfigurations" && r.resource != "subjectaccessreviews" {
 						t.Errorf("per-namespace mode grants %v cluster-wide", r)
 					}
 				}
@@ -549,18 +563,182 @@ func TestWebhooksAndPolicyMatchConfig(t *testing.T) {
 		}
 	}
 
-	policy := decode(t, readFile(t, filepath.Join(root, "config", "policy", "deny-delete-published.yaml")))
-	wantVAP := &admissionregistrationv1.ValidatingAdmissionPolicy{}
-	mustConvert(t, policy[0], wantVAP)
-	gotVAP := &admissionregistrationv1.ValidatingAdmissionPolicy{}
-	mustConvert(t, byKind["ValidatingAdmissionPolicy"], gotVAP)
-	if !equality.Semantic.DeepEqual(gotVAP.Spec, wantVAP.Spec) {
-		t.Errorf("the chart's admission policy differs from config/policy:\n got %+v\nwant %+v", gotVAP.Spec, wantVAP.Spec)
+	for _, file := range []string{"deny-delete-published.yaml", "credentials-access.yaml"} {
+		policy := decode(t, readFile(t, filepath.Join(root, "config", "policy", file)))
+		wantVAP := &admissionregistrationv1.ValidatingAdmissionPolicy{}
+		mustConvert(t, policy[0], wantVAP)
+		chartName := "chatflow-" + wantVAP.Name
+		var gotVAP *admissionregistrationv1.ValidatingAdmissionPolicy
+		var binding *unstructured.Unstructured
+		for _, u := range objs {
+			switch {
+			case u.GetKind() == "ValidatingAdmissionPolicy" && u.GetName() == chartName:
+				gotVAP = &admissionregistrationv1.ValidatingAdmissionPolicy{}
+				mustConvert(t, u, gotVAP)
+			case u.GetKind() == "ValidatingAdmissionPolicyBinding" && u.GetName() == chartName:
+				binding = u
+			}
+		}
+		if gotVAP == nil || binding == nil {
+			t.Errorf("the chart has no policy %s and binding (config/policy/%s)", chartName, file)
+			continue
+		}
+		if !equality.Semantic.DeepEqual(gotVAP.Spec, wantVAP.Spec) {
+			t.Errorf("the chart's admission policy %s differs from config/policy/%s:\n got %+v\nwant %+v", chartName, file, gotVAP.Spec, wantVAP.Spec)
+		}
+		if name, _, _ := unstructured.NestedString(binding.Object, "spec", "policyName"); name != gotVAP.Name {
+			t.Errorf("the policy binding names %s, the policy is %s", name, gotVAP.Name)
+		}
 	}
-	binding := byKind["ValidatingAdmissionPolicyBinding"]
-	if name, _, _ := unstructured.NestedString(binding.Object, "spec", "policyName"); name != gotVAP.Name {
-		t.Errorf("the policy binding names %s, the policy is %s", name, gotVAP.Name)
+}
+
+// TestAggregatedRoles checks the chart's chatflow-editor and
+// chatflow-viewer against config/rbac: the same rules, aggregated into the
+// same built-in roles.
+func TestAggregatedRoles(t *testing.T) {
+	objs := decode(t, render(t, "default"))
+	for file, name := range map[string]string{"chatflow_editor_role.yaml": "chatflow-editor", "chatflow_viewer_role.yaml": "chatflow-viewer"} {
+		want := &rbacv1.ClusterRole{}
+		mustConvert(t, decode(t, readFile(t, filepath.Join(root, "config", "rbac", file)))[0], want)
+		var got *rbacv1.ClusterRole
+		for _, u := range objs {
+			if u.GetKind() == "ClusterRole" && u.GetName() == name {
+				got = &rbacv1.ClusterRole{}
+				mustConvert(t, u, got)
+			}
+		}
+		if got == nil {
+			t.Errorf("the chart has no ClusterRole %s", name)
+			continue
+		}
+		if !equality.Semantic.DeepEqual(rulesOf(got.Rules, nil), rulesOf(want.Rules, nil)) {
+			t.Errorf("%s grants %v, config/rbac/%s %v", name, keys(rulesOf(got.Rules, nil)), file, keys(rulesOf(want.Rules, nil)))
+		}
+		for k, v := range want.Labels {
+			if strings.HasPrefix(k, "rbac.authorization.k8s.io/aggregate-to-") && got.Labels[k] != v {
+				t.Errorf("%s lacks the label %s=%s", name, k, v)
+			}
+		}
+		for r := range rulesOf(got.Rules, nil) {
+			if r.group != "chatflow.dev" {
+				t.Errorf("%s grants %v: editors and viewers get Chatflow objects only (Secrets come with the built-in roles)", name, r)
+			}
+		}
 	}
+}
+
+// TestStorePasswordNeverInArguments: with every value set, no container of
+// the chart gets a password in its arguments or in a literal variable, the
+// executors' store URL holds none, and every password comes from a Secret.
+func TestStorePasswordNeverInArguments(t *testing.T) {
+	for _, set := range valueSets(t) {
+		t.Run(set, func(t *testing.T) {
+			objs := decode(t, render(t, set))
+			secrets := map[string]map[string]string{} // the chart's own Secrets, decoded
+			for _, u := range objs {
+				if u.GetKind() == "Secret" {
+					s := &corev1.Secret{}
+					mustConvert(t, u, s)
+					secrets[s.Name] = map[string]string{}
+					for k, v := range s.Data {
+						secrets[s.Name][k] = string(v)
+					}
+				}
+			}
+			var passwordRefs []corev1.SecretKeySelector
+			for _, u := range objs {
+				var pod corev1.PodSpec
+				switch u.GetKind() {
+				case "Deployment":
+					d := &appsv1.Deployment{}
+					mustConvert(t, u, d)
+					pod = d.Spec.Template.Spec
+				case "StatefulSet":
+					st := &appsv1.StatefulSet{}
+					mustConvert(t, u, st)
+					pod = st.Spec.Template.Spec
+				case "ConfigMap":
+					if data, _, _ := unstructured.NestedString(u.Object, "data", "config.yaml"); strings.Contains(data, "store:") {
+						cfg, err := builders.ParseConfig([]byte(data))
+						if err != nil {
+							t.Fatal(err)
+						}
+						if cfg.StorePassword != "" || strings.Contains(data, "@") {
+							t.Errorf("the executor config holds a password: %s", data)
+						}
+					}
+					continue
+				default:
+					continue
+				}
+				for _, c := range append(pod.InitContainers, pod.Containers...) {
+					for _, a := range append(append([]string{}, c.Command...), c.Args...) {
+						if strings.Contains(a, "requirepass") || strings.Contains(a, "$(") || regexp.MustCompile(`://[^/@]*:[^/@]*@`).MatchString(a) {
+							t.Errorf("%s %s, container %s: argument %q carries a password", u.GetKind(), u.GetName(), c.Name, a)
+						}
+						for name, data := range secrets {
+							for key, v := range data {
+								if len(v) >= 8 && strings.Contains(a, v) {
+									t.Errorf("%s %s, container %s: argument %q holds Secret %s key %s", u.GetKind(), u.GetName(), c.Name, a, name, key)
+								}
+							}
+						}
+					}
+					for _, e := range c.Env {
+						if strings.Contains(e.Name, "PASSWORD") {
+							if e.Value != "" || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+								t.Errorf("%s %s, container %s: %s does not come from a Secret", u.GetKind(), u.GetName(), c.Name, e.Name)
+								continue
+							}
+							passwordRefs = append(passwordRefs, *e.ValueFrom.SecretKeyRef)
+						}
+					}
+				}
+			}
+			if set == "redis" || set == "redis-generated" || set == "external-redis" {
+				if len(passwordRefs) < 1 {
+					t.Fatalf("no container gets the store password")
+				}
+				for _, r := range passwordRefs[1:] {
+					if r != passwordRefs[0] {
+						t.Errorf("the manager and Redis read different Secrets: %v", passwordRefs)
+					}
+				}
+			}
+			if set == "redis-generated" {
+				if pw := secrets["chatflow-redis"]["password"]; len(pw) != 40 {
+					t.Errorf("the generated password is %d characters long, want 40", len(pw))
+				}
+			}
+		})
+	}
+}
+
+// TestGeneratedPasswordKeptAcrossUpgrades renders the chart against the API
+// server (helm template --dry-run=server, as an upgrade renders) where the
+// generated Secret exists: the password stays.
+func TestGeneratedPasswordKeptAcrossUpgrades(t *testing.T) {
+	ctx := context.Background()
+	existing := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "chatflow-redis", Namespace: namespace},
+		Data: map[string][]byte{"password": []byte("kept-across-upgrades")}}
+	if err := k8s.Create(ctx, existing); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(ctx, existing) })
+	out := runHelm(t, "template", release, chartDir, "--namespace", namespace, "--kube-version", kubeVersion,
+		"--dry-run=server", "--kubeconfig", kubeconfig,
+		"--values", filepath.Join(root, "test", "chart", "testdata", "values", "redis-generated.yaml"))
+	for _, u := range decode(t, out) {
+		if u.GetKind() == "Secret" && u.GetName() == "chatflow-redis" {
+			s := &corev1.Secret{}
+			mustConvert(t, u, s)
+			if got := string(s.Data["password"]); got != "kept-across-upgrades" {
+				t.Errorf("the upgrade generated a new password %q", got)
+			}
+			return
+		}
+	}
+	t.Error("no Secret chatflow-redis")
 }
 
 func readFile(t *testing.T, path string) string {

@@ -67,38 +67,36 @@ app.kubernetes.io/component: redis
 {{- printf "%s:%s" (default .Values.image.repository .Values.executor.image.repository) (default (default .Chart.AppVersion .Values.image.tag) .Values.executor.image.tag) }}
 {{- end }}
 
-{{/* The password variable the executors' store URL refers to. */}}
-{{- define "chatflow.redisPasswordEnv" -}}CHATFLOW_REDIS_PASSWORD{{- end }}
+{{- define "chatflow.redisSecret" -}}{{ include "chatflow.fullname" . }}-redis{{- end }}
 
 {{/*
 The executors' session store URL: executor.store, else the bundled Redis,
-else externalRedis.url, else memory. A password comes from a Secret through
-$(CHATFLOW_REDIS_PASSWORD), which the kubelet expands in the executor's
-arguments, so it never appears in a Deployment or ConfigMap.
+else externalRedis.url, else memory. It never holds a password: the manager
+reads that from its environment (chatflow.storePasswordSecret) and hands it
+to each executor through a Secret of the flow's namespace and the
+environment, never through a URL, a ConfigMap or an argument.
 */}}
 {{- define "chatflow.store" -}}
 {{- if .Values.executor.store }}
 {{- .Values.executor.store }}
 {{- else if .Values.redis.enabled }}
-{{- $auth := "" }}
-{{- if .Values.redis.auth.existingSecret }}{{ $auth = printf ":$(%s)@" (include "chatflow.redisPasswordEnv" .) }}{{ end }}
-{{- printf "redis://%s%s.%s.svc:6379/0" $auth (include "chatflow.redis" .) .Release.Namespace }}
+{{- printf "redis://%s.%s.svc:6379/0" (include "chatflow.redis" .) .Release.Namespace }}
 {{- else if .Values.externalRedis.url }}
-{{- if .Values.externalRedis.passwordSecret.name }}
-{{- regexReplaceAll "^([a-z+]+://)" .Values.externalRedis.url (printf "${1}:$(%s)@" (include "chatflow.redisPasswordEnv" .)) }}
-{{- else }}
 {{- .Values.externalRedis.url }}
-{{- end }}
 {{- else }}
 {{- "memory" }}
 {{- end }}
 {{- end }}
 
-{{/* The Secret holding the store password executors read, if any. */}}
+{{/*
+The Secret (release namespace) and key holding the session store's
+password, as JSON, if any: the bundled Redis's (redis.auth.existingSecret,
+else the one the chart generates), else externalRedis.passwordSecret.
+*/}}
 {{- define "chatflow.storePasswordSecret" -}}
-{{- if and (not .Values.executor.store) .Values.redis.enabled .Values.redis.auth.existingSecret }}
-{{- dict "name" .Values.redis.auth.existingSecret "key" .Values.redis.auth.key | toJson }}
-{{- else if and (not .Values.executor.store) (not .Values.redis.enabled) .Values.externalRedis.url .Values.externalRedis.passwordSecret.name }}
+{{- if .Values.redis.enabled }}
+{{- dict "name" (default (include "chatflow.redisSecret" .) .Values.redis.auth.existingSecret) "key" .Values.redis.auth.key | toJson }}
+{{- else if .Values.externalRedis.passwordSecret.name }}
 {{- dict "name" .Values.externalRedis.passwordSecret.name "key" .Values.externalRedis.passwordSecret.key | toJson }}
 {{- end }}
 {{- end }}
