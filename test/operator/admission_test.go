@@ -44,7 +44,7 @@ var _ = Describe("Deletion protection", Ordered, func() {
 		Expect(k8s.Delete(ctx, vapb)).To(Succeed())
 		DeferCleanup(func() {
 			for _, o := range policy {
-				if o.GetKind() == "ValidatingAdmissionPolicyBinding" {
+				if o.GetKind() == "ValidatingAdmissionPolicyBinding" && o.GetName() == vapb.Name {
 					Expect(k8s.Create(ctx, o.DeepCopy())).To(Succeed())
 				}
 			}

@@ -76,19 +76,7 @@ func create(objs ...client.Object) {
 }
 
 // update re-reads obj, mutates it and writes it back, retrying on conflicts.
-func update[T client.Object](obj T, mutate func(T)) error {
-	var err error
-	for range 5 {
-		if err = k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		mutate(obj)
-		if err = k8s.Update(ctx, obj); !apierrors.IsConflict(err) {
-			return err
-		}
-	}
-	return err
-}
+func update[T client.Object](obj T, mutate func(T)) error { return updateAs(k8s, obj, mutate) }
 
 func get[T client.Object](obj T) T {
 	ExpectWithOffset(1, k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())

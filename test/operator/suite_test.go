@@ -1,9 +1,11 @@
 // Package operator tests the operator end to end on a real kube-apiserver
 // and etcd (envtest): the ChatFlow and ChannelBinding controllers, the
 // validating webhooks installed through WebhookInstallOptions, and the
-// ValidatingAdmissionPolicy of config/policy. There is no kubelet and no
-// Deployment controller: tests set Deployment and ReplicaSet status the
-// way those would.
+// ValidatingAdmissionPolicies of config/policy. The managers run as the
+// chart's ServiceAccount with the chart's RBAC (impersonated), so a
+// permission the chart lacks fails a test; every request they make is
+// recorded. There is no kubelet and no Deployment controller: tests set
+// Deployment and ReplicaSet status the way those would.
 package operator
 
 import (
@@ -36,13 +38,17 @@ import (
 )
 
 var (
-	env       *envtest.Environment
-	cfg       *rest.Config
-	k8s       client.Client
-	ctx       context.Context
-	cancel    context.CancelFunc
-	stopCtrl  func()
-	stopHooks func()
+	env *envtest.Environment
+	cfg *rest.Config
+	// managerCfg is the chart's manager ServiceAccount, impersonated.
+	managerCfg *rest.Config
+	// managerRequests are the API requests of the managers.
+	managerRequests testenv.Requests
+	k8s             client.Client
+	ctx             context.Context
+	cancel          context.CancelFunc
+	stopCtrl        func()
+	stopHooks       func()
 	// policy holds the admission policy objects of config/policy.
 	policy []*unstructured.Unstructured
 	// executorConfig is the manager's executor configuration in the tests.
@@ -51,8 +57,19 @@ var (
 		c.Image = "registry.test/chatflow:test"
 		c.Store = "redis://redis.chatflow:6379/0"
 		c.AllowPrivateNetworks = []string{"10.0.0.0/8"}
-		return c
+		return c.WithStorePassword(storePassword)
 	}()
+	// apiBaseURLHosts are the hosts the webhook lets bindings send to.
+	apiBaseURLHosts = []string{"*.example.com", "graph.facebook.com", "127.0.0.1"}
+)
+
+// storePassword is the session store password the manager is given.
+const storePassword = "suite-store-password"
+
+// The chart release whose ServiceAccount and RBAC the managers run with.
+const (
+	managerRelease   = "chatflow"
+	managerNamespace = "chatflow-system"
 )
 
 func TestOperator(t *testing.T) {
@@ -76,9 +93,16 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	k8s, err = client.New(cfg, client.Options{Scheme: cli.Scheme()})
 	Expect(err).NotTo(HaveOccurred())
-
-	policy, err = testenv.ReadManifests(filepath.Join(testenv.RepoRoot(), "config", "policy", "deny-delete-published.yaml"))
+	// The chart's RBAC: the manager's, and chatflow-editor and -viewer.
+	identity, err := testenv.ManagerIdentity(ctx, k8s, cfg, managerRelease, managerNamespace)
 	Expect(err).NotTo(HaveOccurred())
+	managerCfg = managerRequests.Record(identity)
+
+	for _, file := range []string{"deny-delete-published.yaml", "credentials-access.yaml"} {
+		objs, err := testenv.ReadManifests(filepath.Join(testenv.RepoRoot(), "config", "policy", file))
+		Expect(err).NotTo(HaveOccurred())
+		policy = append(policy, objs...)
+	}
 	for _, o := range policy {
 		Expect(k8s.Create(ctx, o.DeepCopy())).To(Succeed())
 	}
@@ -105,7 +129,7 @@ var _ = AfterSuite(func() {
 // startControllers runs a manager with the two controllers, the way the
 // manager command builds it; the returned function stops it and waits.
 func startControllers() func() {
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(managerCfg, ctrl.Options{
 		Scheme:  cli.Scheme(),
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		Cache:   controllers.CacheOptions(),
@@ -121,7 +145,7 @@ func startControllers() func() {
 // configuration points; the returned function stops the server and waits.
 func startWebhooks() func() {
 	o := env.WebhookInstallOptions
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(managerCfg, ctrl.Options{
 		Scheme:        cli.Scheme(),
 		Metrics:       metricsserver.Options{BindAddress: "0"},
 		WebhookServer: webhook.NewServer(webhook.Options{Host: o.LocalServingHost, Port: o.LocalServingPort, CertDir: o.LocalServingCertDir}),
@@ -129,7 +153,7 @@ func startWebhooks() func() {
 	Expect(err).NotTo(HaveOccurred())
 	mctx, stop := context.WithCancel(ctx)
 	Expect(controllers.SetupIndexes(mctx, mgr)).To(Succeed())
-	Expect(controllers.SetupWebhooks(mgr, controllers.Options{Executor: executorConfig})).To(Succeed())
+	Expect(controllers.SetupWebhooks(mgr, controllers.Options{Executor: executorConfig, APIBaseURLHosts: apiBaseURLHosts})).To(Succeed())
 	wait := run(mctx, stop, mgr)
 	addr := net.JoinHostPort(o.LocalServingHost, strconv.Itoa(o.LocalServingPort))
 	Eventually(func() error {

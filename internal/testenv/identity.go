@@ -1,0 +1,98 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// ManagerIdentity gives a test manager exactly the rights the chart gives
+// the real one: it renders the chart's ServiceAccount and RBAC as release
+// in namespace (with helmArgs, e.g. --set watchNamespaces={a}), creates
+// them through c, and returns cfg impersonating that ServiceAccount, with
+// the groups the API server gives it. A manager that needs a permission
+// the chart lacks fails like the real one would.
+func ManagerIdentity(ctx context.Context, c client.Client, cfg *rest.Config, release, namespace string, helmArgs ...string) (*rest.Config, error) {
+	args := append([]string{"--show-only", "templates/rbac.yaml", "--show-only", "templates/serviceaccount.yaml"}, helmArgs...)
+	objs, err := RenderChart(release, namespace, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, err
+	}
+	var sa string
+	for _, o := range objs {
+		if err := c.Create(ctx, o); err != nil {
+			return nil, fmt.Errorf("creating the chart's %s %s: %w", o.GetKind(), o.GetName(), err)
+		}
+		if o.GetKind() == "ServiceAccount" {
+			sa = o.GetName()
+		}
+	}
+	if sa == "" {
+		return nil, fmt.Errorf("the chart renders no ServiceAccount for release %s", release)
+	}
+	out := rest.CopyConfig(cfg)
+	out.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:" + namespace + ":" + sa,
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
+	}
+	return out, nil
+}
+
+// Request is one API request a client made, as the API server's
+// authorization sees it.
+type Request struct {
+	Verb, APIGroup, Resource, Subresource, Namespace, Name string
+	// LabelSelector of a list or watch.
+	LabelSelector string
+}
+
+// Requests records the API requests made through a rest.Config.
+type Requests struct {
+	mu   sync.Mutex
+	seen []Request
+}
+
+// Record makes every request sent through cfg (a copy is returned) be
+// recorded.
+func (r *Requests) Record(cfg *rest.Config) *rest.Config {
+	out := rest.CopyConfig(cfg)
+	parser := &request.RequestInfoFactory{APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api")}
+	out.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripper(func(req *http.Request) (*http.Response, error) {
+			if info, err := parser.NewRequestInfo(req); err == nil && info.IsResourceRequest {
+				r.mu.Lock()
+				r.seen = append(r.seen, Request{
+					Verb: info.Verb, APIGroup: info.APIGroup, Resource: info.Resource, Subresource: info.Subresource,
+					Namespace: info.Namespace, Name: info.Name, LabelSelector: req.URL.Query().Get("labelSelector"),
+				})
+				r.mu.Unlock()
+			}
+			return rt.RoundTrip(req)
+		})
+	})
+	return out
+}
+
+// Matching returns the recorded requests for which keep is true.
+func (r *Requests) Matching(keep func(Request) bool) []Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.DeleteFunc(slices.Clone(r.seen), func(q Request) bool { return !keep(q) })
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
