@@ -57,6 +57,8 @@ type Request struct {
 	Verb, APIGroup, Resource, Subresource, Namespace, Name string
 	// LabelSelector of a list or watch.
 	LabelSelector string
+	// Code is the response's status code (0 when none came).
+	Code int
 }
 
 // Requests records the API requests made through a rest.Config.
@@ -72,15 +74,20 @@ func (r *Requests) Record(cfg *rest.Config) *rest.Config {
 	parser := &request.RequestInfoFactory{APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api")}
 	out.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripper(func(req *http.Request) (*http.Response, error) {
-			if info, err := parser.NewRequestInfo(req); err == nil && info.IsResourceRequest {
-				r.mu.Lock()
-				r.seen = append(r.seen, Request{
+			resp, err := rt.RoundTrip(req)
+			if info, perr := parser.NewRequestInfo(req); perr == nil && info.IsResourceRequest {
+				q := Request{
 					Verb: info.Verb, APIGroup: info.APIGroup, Resource: info.Resource, Subresource: info.Subresource,
 					Namespace: info.Namespace, Name: info.Name, LabelSelector: req.URL.Query().Get("labelSelector"),
-				})
+				}
+				if resp != nil {
+					q.Code = resp.StatusCode
+				}
+				r.mu.Lock()
+				r.seen = append(r.seen, q)
 				r.mu.Unlock()
 			}
-			return rt.RoundTrip(req)
+			return resp, err
 		})
 	})
 	return out
