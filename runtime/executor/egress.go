@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -21,18 +23,53 @@ const maxHTTPResponse = 1 << 20
 
 // blockedNetworks are the destinations an HTTPRequest node may not reach
 // unless the operator allows them: private ranges, loopback, link-local
-// (which holds the cloud metadata endpoints), CGNAT, and the unspecified,
-// multicast and reserved ranges.
+// (which holds most cloud metadata endpoints), CGNAT, and the unspecified,
+// multicast, reserved, discard and documentation ranges. The IPv6
+// transition ranges (6to4, Teredo, NAT64) are not here: they are judged by
+// the IPv4 address they embed (embeddedIPv4).
 var blockedNetworks = mustPrefixes(
 	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
 	"172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
-	"::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "64:ff9b::/96",
+	"::/96", "::1/128", "100::/64", "2001:db8::/32", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+)
+
+// metadataAddresses are the cloud instance metadata and agent endpoints.
+// They are refused even when the operator allows the range they are in:
+// they hand out the node's (or pod's) cloud credentials.
+var metadataAddresses = mustAddrs(
+	"169.254.169.254", // AWS, GCP, Azure, OpenStack, DigitalOcean, Oracle... IMDS
+	"169.254.170.2",   // AWS ECS task credentials
+	"169.254.170.23",  // AWS EKS Pod Identity
+	"169.254.0.23",    // Tencent Cloud
+	"100.100.100.200", // Alibaba Cloud
+	"168.63.129.16",   // Azure WireServer
+	"192.0.0.192",     // Oracle Cloud Classic
+	"fd00:ec2::254",   // AWS IMDS over IPv6
+	"fd00:ec2::23",    // AWS EKS Pod Identity over IPv6
+)
+
+// Prefixes that carry an IPv4 address inside an IPv6 one.
+var (
+	sixToFour    = netip.MustParsePrefix("2002::/16")      // 6to4: bits 16-47
+	teredo       = netip.MustParsePrefix("2001::/32")      // Teredo: server bits 32-63, client bits 96-127 inverted
+	nat64        = netip.MustParsePrefix("64:ff9b::/96")   // well-known NAT64: bits 96-127
+	nat64Local   = netip.MustParsePrefix("64:ff9b:1::/48") // local-use NAT64, any RFC 6052 prefix length
+	ipv4Compat   = netip.MustParsePrefix("::/96")          // IPv4-compatible (deprecated): bits 96-127
+	ipv6Loopback = netip.MustParseAddr("::1")
 )
 
 func mustPrefixes(cidrs ...string) []netip.Prefix {
 	out := make([]netip.Prefix, len(cidrs))
 	for i, c := range cidrs {
 		out[i] = netip.MustParsePrefix(c)
+	}
+	return out
+}
+
+func mustAddrs(ips ...string) map[netip.Addr]bool {
+	out := make(map[netip.Addr]bool, len(ips))
+	for _, ip := range ips {
+		out[netip.MustParseAddr(ip)] = true
 	}
 	return out
 }
@@ -57,60 +94,188 @@ func ParseNetworks(cidrs []string) ([]netip.Prefix, error) {
 // ErrRefusedAddress is returned when an HTTPRequest resolves to a blocked address.
 var ErrRefusedAddress = errors.New("refused address")
 
-// addressAllowed reports whether an HTTPRequest may connect to ip.
-func addressAllowed(ip netip.Addr, allowed []netip.Prefix) bool {
+// refusal is the egress guard's decision: why an HTTPRequest may not
+// connect to ip, or "" when it may. In order:
+//   - an IPv4-mapped address (::ffff:a.b.c.d) is the IPv4 address;
+//   - a cloud metadata address is refused, whatever the operator allows;
+//   - an address that embeds an IPv4 address (6to4, Teredo, NAT64,
+//     IPv4-compatible) is refused when that IPv4 address would be;
+//   - an address in a range the operator allows is allowed;
+//   - an address in blockedNetworks is refused.
+func refusal(ip netip.Addr, allowed []netip.Prefix) string {
 	ip = ip.Unmap()
+	if metadataAddresses[ip] {
+		return ip.String() + " is a cloud metadata address"
+	}
+	for _, v4 := range embeddedIPv4(ip) {
+		if why := refusal(v4, allowed); why != "" {
+			return fmt.Sprintf("%s embeds %s: %s", ip, v4, why)
+		}
+	}
 	for _, p := range allowed {
 		if p.Contains(ip) {
-			return true
+			return ""
 		}
 	}
 	for _, p := range blockedNetworks {
 		if p.Contains(ip) {
-			return false
+			return ip.String() + " is a private, loopback, link-local or reserved address"
 		}
 	}
-	return true
+	return ""
 }
 
-// newEgressClient returns the HTTP client of HTTPRequest nodes. The address
-// check runs in the dialer's Control hook, after DNS resolution and for every
-// connection, so a name that resolves to a public address at check time and
-// a private one at connect time (DNS rebinding) is still refused.
-func newEgressClient(allowed []netip.Prefix) *http.Client {
-	dialer := &net.Dialer{
+// embeddedIPv4 returns the IPv4 addresses an IPv6 transition address
+// carries: the one a packet to it ends up at, or might.
+func embeddedIPv4(ip netip.Addr) []netip.Addr {
+	if !ip.Is6() || ip.Is4In6() {
+		return nil
+	}
+	b := ip.As16()
+	v4 := func(a, b, c, d byte) netip.Addr { return netip.AddrFrom4([4]byte{a, b, c, d}) }
+	switch {
+	case sixToFour.Contains(ip):
+		return []netip.Addr{v4(b[2], b[3], b[4], b[5])}
+	case teredo.Contains(ip):
+		return []netip.Addr{v4(b[4], b[5], b[6], b[7]), v4(^b[12], ^b[13], ^b[14], ^b[15])}
+	case nat64.Contains(ip):
+		return []netip.Addr{v4(b[12], b[13], b[14], b[15])}
+	case nat64Local.Contains(ip):
+		// The network picks the prefix length (RFC 6052: 48, 56, 64 or 96
+		// inside this /48; bits 64-71 are always skipped): every reading
+		// must pass, but the zero padding of the other lengths (a reading
+		// in 0.0.0.0/8, "this network", never a destination) is no reading.
+		var out []netip.Addr
+		for _, a := range []netip.Addr{
+			v4(b[6], b[7], b[9], b[10]),
+			v4(b[7], b[9], b[10], b[11]),
+			v4(b[9], b[10], b[11], b[12]),
+			v4(b[12], b[13], b[14], b[15]),
+		} {
+			if a.As4()[0] != 0 {
+				out = append(out, a)
+			}
+		}
+		return out
+	case ipv4Compat.Contains(ip) && ip != ipv6Loopback && !ip.IsUnspecified():
+		return []netip.Addr{v4(b[12], b[13], b[14], b[15])}
+	}
+	return nil
+}
+
+// egressDialer connects HTTPRequest nodes: it resolves the host itself, for
+// every connection, and dials only addresses the guard (refusal) allows,
+// so a name that resolves to a public address once and to a private one
+// the next time (DNS rebinding) is refused the second time. The dialer's
+// Control hook checks the address once more, just before connect.
+type egressDialer struct {
+	allowed []netip.Prefix
+	// lookup resolves a host name (net.DefaultResolver.LookupNetIP).
+	lookup func(ctx context.Context, network, host string) ([]netip.Addr, error)
+	// dial connects to an address the guard allowed.
+	dial func(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+func newEgressDialer(allowed []netip.Prefix) *egressDialer {
+	d := &egressDialer{allowed: allowed, lookup: net.DefaultResolver.LookupNetIP}
+	nd := &net.Dialer{
 		Timeout: 10 * time.Second,
 		Control: func(_, address string, _ syscall.RawConn) error {
 			ap, err := netip.ParseAddrPort(address)
 			if err != nil {
 				return fmt.Errorf("%w: %s", ErrRefusedAddress, address)
 			}
-			if !addressAllowed(ap.Addr(), allowed) {
-				return fmt.Errorf("%w: %s is a private, loopback, link-local or metadata address", ErrRefusedAddress, ap.Addr())
+			if why := refusal(ap.Addr(), allowed); why != "" {
+				return fmt.Errorf("%w: %s", ErrRefusedAddress, why)
 			}
 			return nil
 		},
 	}
+	d.dial = nd.DialContext
+	return d
+}
+
+// DialContext resolves address's host and dials the first of its
+// addresses the guard allows, trying the next on failure.
+func (d *egressDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, err
+	}
+	var ips []netip.Addr
+	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		ips = []netip.Addr{ip}
+	} else if ips, err = d.lookup(ctx, "ip", host); err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, ip := range ips {
+		if why := refusal(ip, d.allowed); why != "" {
+			errs = append(errs, fmt.Errorf("%w: %s", ErrRefusedAddress, why))
+			continue
+		}
+		conn, err := d.dial(ctx, network, net.JoinHostPort(ip.Unmap().String(), port))
+		if err == nil {
+			return conn, nil
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return nil, fmt.Errorf("%s has no address", host)
+	}
+	return nil, errors.Join(errs...)
+}
+
+// alwaysSecretHeaders are dropped on a redirect to another host whether
+// or not they came from a Secret.
+var alwaysSecretHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "Cookie2"}
+
+// secretHeadersKey carries, in a request's context, the names of the
+// headers whose value came from a Secret.
+type secretHeadersKey struct{}
+
+// newEgressClient returns the HTTP client of HTTPRequest nodes and
+// hand-off notifications: every connection goes through egressDialer;
+// redirects are followed (each hop dialed through the same guard) but
+// bounded, and a redirect to another host, or from https to http, drops
+// the headers that carry secrets.
+func newEgressClient(allowed []netip.Prefix) *http.Client {
+	return newEgressClientWith(newEgressDialer(allowed))
+}
+
+func newEgressClientWith(d *egressDialer) *http.Client {
 	transport := &http.Transport{
 		Proxy:                 nil, // a proxy would dial on our behalf and bypass the address check
-		DialContext:           dialer.DialContext,
+		DialContext:           d.DialContext,
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   10,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
-	return &http.Client{
-		Transport: transport,
-		// Redirects are followed (each hop is dialed through the same check)
-		// but bounded.
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 5 {
-				return errors.New("stopped after 5 redirects")
-			}
-			return nil
-		},
+	return &http.Client{Transport: transport, CheckRedirect: checkRedirect}
+}
+
+// checkRedirect bounds redirects and strips secret headers from a hop that
+// leaves the first request's host or its https.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return errors.New("stopped after 5 redirects")
 	}
+	first := via[0]
+	if leavesOrigin(first.URL, req.URL) {
+		secret, _ := req.Context().Value(secretHeadersKey{}).([]string)
+		for _, h := range append(slices.Clone(alwaysSecretHeaders), secret...) {
+			req.Header.Del(h)
+		}
+	}
+	return nil
+}
+
+// leavesOrigin says whether a redirect from a to b changes the host (name
+// or port) or drops TLS.
+func leavesOrigin(a, b *url.URL) bool {
+	return !strings.EqualFold(a.Host, b.Host) || (a.Scheme == "https" && b.Scheme != "https")
 }
 
 // secretReader reads a key of a mounted Secret.
@@ -141,6 +306,7 @@ func doHTTPCall(ctx context.Context, c *http.Client, call flow.HTTPCall, secrets
 		return res
 	}
 	req.Header.Set("User-Agent", "chatflow-executor")
+	var secretHeaders []string
 	for _, h := range call.Headers {
 		v := h.Value
 		if h.SecretRef.Name != "" {
@@ -148,8 +314,12 @@ func doHTTPCall(ctx context.Context, c *http.Client, call flow.HTTPCall, secrets
 				res.Err = err.Error()
 				return res
 			}
+			secretHeaders = append(secretHeaders, h.Name)
 		}
 		req.Header.Set(h.Name, v)
+	}
+	if len(secretHeaders) > 0 {
+		req = req.WithContext(context.WithValue(req.Context(), secretHeadersKey{}, secretHeaders))
 	}
 	resp, err := c.Do(req)
 	if err != nil {
