@@ -56,6 +56,7 @@ func NewEnv() (*Env, error) {
 		ext.Encoders(),
 		ext.Math(),
 		guardedStrings(),
+		cel.Lib(rawLib{}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("expr: building the CEL environment: %w", err)
@@ -114,7 +115,7 @@ func (e *Env) compile(src string, wantBool bool) (*Program, error) {
 	if err != nil {
 		return nil, &Error{Column: 1, Message: err.Error()}
 	}
-	return &Program{src: src, prg: prg, reads: readsOf(ast.NativeRep())}, nil
+	return &Program{src: src, prg: prg, reads: readsOf(ast.NativeRep()), raw: isRawCall(ast.NativeRep())}, nil
 }
 
 // firstColumn is where the first non-blank character of src is.

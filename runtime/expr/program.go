@@ -11,6 +11,9 @@ type Program struct {
 	src   string
 	prg   cel.Program
 	reads Scopes
+	// raw: the expression is a call of raw() as a whole (URL templates
+	// insert its value unescaped).
+	raw bool
 }
 
 // Source is the expression as written.

@@ -23,12 +23,19 @@ type Template struct {
 	static string
 	// literal counts the bytes of literal text, to size the output once.
 	literal int
+	// isURL: placeholders are escaped for their part of the URL
+	// (CompileURLTemplate).
+	isURL bool
 }
 
 // part is literal text, or an expression when prog is set.
 type part struct {
 	text string
 	prog *Program
+	// url is the part of a URL the placeholder lands in (URL templates).
+	url urlPart
+	// at is the byte offset of the placeholder's "{{" in the source.
+	at int
 }
 
 // CompileTemplate compiles a template; its expressions are compiled with e.
@@ -66,7 +73,7 @@ func (e *Env) CompileTemplate(src string) (*Template, error) {
 				return nil, &Error{Column: column(src, start) - 1 + ce.Column, Message: ce.Message}
 			}
 			flush()
-			t.parts = append(t.parts, part{prog: prog})
+			t.parts = append(t.parts, part{prog: prog, at: i})
 			i = end + 2
 		default:
 			lit.WriteByte(src[i])
@@ -156,7 +163,12 @@ func (t *Template) Render(s *Scope) (string, error) {
 			continue
 		}
 		v, err := p.prog.eval(s)
-		if err == nil {
+		if err == nil && p.url != inText {
+			var value strings.Builder
+			if err = writeText(&value, v); err == nil {
+				b.WriteString(p.url.escape(value.String()))
+			}
+		} else if err == nil {
 			err = writeText(&b, v)
 		}
 		if err != nil {

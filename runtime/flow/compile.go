@@ -279,10 +279,16 @@ func (c *compiler) requiredLink(from int, p *field.Path, id, what string) int {
 
 // compileTemplate compiles a template; errors carry the column.
 func (c *compiler) compileTemplate(p *field.Path, src string) text {
+	return c.compileTemplateWith(p, src, c.env.CompileTemplate)
+}
+
+// compileTemplateWith compiles a template with compile (a template, or a
+// URL template).
+func (c *compiler) compileTemplateWith(p *field.Path, src string, compile func(string) (*expr.Template, error)) text {
 	if !strings.Contains(src, "{{") && !strings.Contains(src, "}}") {
 		return text{s: src}
 	}
-	t, err := c.env.CompileTemplate(src)
+	t, err := compile(src)
 	if err != nil {
 		c.add(exprErr(p, src, err, "template"))
 		return text{s: src}

@@ -317,10 +317,11 @@ func (c *compiler) httpRequest(p *field.Path, h *v1alpha1.HTTPRequestNode) *http
 	return out
 }
 
-// urlTemplate compiles a URL template; a URL without {{ }} must already be
-// an absolute http(s) URL.
+// urlTemplate compiles a URL template (expr.CompileURLTemplate: values are
+// escaped for the part of the URL they land in); a URL without {{ }} must
+// already be an absolute http(s) URL.
 func (c *compiler) urlTemplate(p *field.Path, src string) text {
-	t := c.compileTemplate(p, src)
+	t := c.compileTemplateWith(p, src, c.env.CompileURLTemplate)
 	if t.t == nil && !strings.Contains(src, "{{") {
 		if msg := checkURL(t.s); msg != "" {
 			c.add(field.Invalid(p, clip(src), msg))

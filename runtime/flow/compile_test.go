@@ -310,7 +310,7 @@ nodes:
 		}},
 		{name: "http request with templates", spec: flowOf(`
 - {id: start, type: Start, next: a}
-- {id: a, type: HTTPRequest, httpRequest: {method: POST, url: "{{ vars.base }}/orders", body: '{"id": "{{ vars.id }}"}', headers: [{name: X-Id, value: "{{ contact.id }}"}], query: [{name: q, value: "{{ message.text }}"}]}, next: end}
+- {id: a, type: HTTPRequest, httpRequest: {method: POST, url: "{{ raw(vars.base) }}/orders", body: '{"id": "{{ vars.id }}"}', headers: [{name: X-Id, value: "{{ contact.id }}"}], query: [{name: q, value: "{{ message.text }}"}]}, next: end}
 - {id: end, type: End}
 `)},
 		{name: "expressions and templates compile", spec: flowOf(`

@@ -115,7 +115,7 @@ trigger: {type: WhatsApp}
 variables: [{name: base, value: "ftp://x"}]
 nodes:
 - {id: start, type: Start, next: a}
-- {id: a, type: HTTPRequest, httpRequest: {url: "{{ vars.base }}/x"}, next: end, onError: b}
+- {id: a, type: HTTPRequest, httpRequest: {url: "{{ raw(vars.base) }}/x"}, next: end, onError: b}
 - {id: b, type: HTTPRequest, httpRequest: {url: "https://x.example/{{ vars.nope }}"}, next: end}
 - {id: end, type: End}
 `)
@@ -287,5 +287,34 @@ nodes:
 	last := s.Recent[len(s.Recent)-1]
 	if last.From != FromFlow && last.From != FromContact {
 		t.Errorf("last line from %q", last.From)
+	}
+}
+
+// TestStepHTTPEscapesURLValues: a value rendered into a URL is escaped for
+// the part it lands in (a path segment, a query component), so it cannot
+// add a path, a parameter or a fragment; raw() inserts it as it is.
+func TestStepHTTPEscapesURLValues(t *testing.T) {
+	p := mustCompile(t, `
+trigger: {type: WhatsApp}
+variables: [{name: id, value: "1/../admin?x=y&z#f g+h"}]
+nodes:
+- {id: start, type: Start, next: a}
+- {id: a, type: HTTPRequest, httpRequest: {url: "https://x.example/orders/{{ vars.id }}/items?q={{ vars.id }}&raw={{ raw(vars.id) }}", query: [{name: p, value: "{{ vars.id }}"}]}, next: end, onError: end}
+- {id: end, type: End}
+`)
+	_, fx := Step(p, nil, run("r"), t0)
+	var urls []string
+	for _, e := range fx {
+		if e.Kind == EffectHTTPCall {
+			urls = append(urls, e.HTTP.URL)
+		}
+	}
+	// raw() lets the value end the query and start a fragment: that is
+	// what it is for, and why it is explicit.
+	want := []string{
+		"https://x.example/orders/1%2F..%2Fadmin%3Fx=y&z%23f%20g+h/items?q=1%2F..%2Fadmin%3Fx%3Dy%26z%23f+g%2Bh&raw=1/../admin?x=y&z&p=1%2F..%2Fadmin%3Fx%3Dy%26z%23f+g%2Bh#f%20g+h",
+	}
+	if len(urls) != 1 || urls[0] != want[0] {
+		t.Errorf("urls:\n%s\nwant\n%s", strings.Join(urls, "\n"), strings.Join(want, "\n"))
 	}
 }
