@@ -363,17 +363,20 @@ func appendQuery(u, q string) string {
 
 // responseValue is what an HTTPRequest's saveAs variable holds: status,
 // headers (lower-case names) and body, decoded when the response is JSON.
+// Text that is not UTF-8 is made so, as storing the session would: the
+// session a replica keeps in memory and the one another reads back from the
+// store must be the same.
 func responseValue(r *HTTPResult) map[string]any {
 	headers := make(map[string]any, len(r.Headers))
 	ct := r.ContentType
 	for k, v := range r.Headers {
-		lk := strings.ToLower(k)
-		headers[lk] = v
+		lk := strings.ToValidUTF8(strings.ToLower(k), "\uFFFD")
+		headers[lk] = strings.ToValidUTF8(v, "\uFFFD")
 		if ct == "" && lk == "content-type" {
 			ct = v
 		}
 	}
-	var body any = string(r.Body)
+	var body any = strings.ToValidUTF8(string(r.Body), "\uFFFD")
 	if isJSON(ct) {
 		if v, err := decodeJSON(r.Body); err == nil {
 			body = v

@@ -83,6 +83,10 @@ func numbers(x any) any {
 	return x
 }
 
+// number is a JSON number as a value: an int64 when it has no '.' or
+// exponent and fits, else a float64; one beyond float64 (1e400, which an
+// API may well send) stays its decimal text, since an infinity could not
+// be stored.
 func number(s string) any {
 	if !strings.ContainsAny(s, ".eE") {
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
@@ -90,6 +94,9 @@ func number(s string) any {
 		}
 	}
 	f, _ := strconv.ParseFloat(s, 64)
+	if math.IsInf(f, 0) {
+		return s
+	}
 	return f
 }
 
