@@ -73,6 +73,13 @@ test: manifests generate vet helm ## Run every test against a real kube-apiserve
 e2e: ## Run the end-to-end test alone: chatflow dev, the samples, webhooks, chat, lifecycle, Ctrl-C.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test $(GOTEST_FLAGS) -count=1 ./test/e2e/ -timeout 15m
 
+# Time each fuzz target runs in `make fuzz`.
+FUZZTIME ?= 10s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target of the repository for FUZZTIME each (default 10s).
+	FUZZTIME="$(FUZZTIME)" hack/fuzz.sh
+
 .PHONY: chart-test
 chart-test: helm ## Lint and render the Helm chart, dry-run apply it to envtest, compare golden files.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" HELM="$(HELM)" go test $(GOTEST_FLAGS) -count=1 ./test/chart/
