@@ -34,7 +34,7 @@ const (
 // install puts into the API server what config/default installs around
 // the manager: the namespace, the webhook Secret the manager's cert
 // rotator fills, the webhook Service, the ValidatingWebhookConfiguration
-// of config/webhook and the admission policy of config/policy (the CRDs
+// of config/webhook and the admission policies of config/policy (the CRDs
 // are installed with the control plane).
 //
 // The one dev-specific change: the webhook Service is an ExternalName
@@ -87,9 +87,13 @@ func install(ctx context.Context, c client.Client, configDir string, webhookPort
 		}
 	}
 
-	policy, err := manifest.Unstructured(filepath.Join(configDir, "policy", "deny-delete-published.yaml"))
-	if err != nil {
-		return err
+	var policy []*unstructured.Unstructured
+	for _, file := range []string{"deny-delete-published.yaml", "credentials-access.yaml"} {
+		objs, err := manifest.Unstructured(filepath.Join(configDir, "policy", file))
+		if err != nil {
+			return err
+		}
+		policy = append(policy, objs...)
 	}
 	for _, u := range policy {
 		u.SetName(namePrefix + u.GetName())
