@@ -295,22 +295,8 @@ func applyDryRun(t *testing.T, objs []*unstructured.Unstructured) {
 func checkPodsAreRestricted(t *testing.T, objs []*unstructured.Unstructured) {
 	t.Helper()
 	for _, u := range objs {
-		var spec corev1.PodTemplateSpec
-		switch u.GetKind() {
-		case "Deployment":
-			d := &appsv1.Deployment{}
-			mustConvert(t, u, d)
-			spec = d.Spec.Template
-		case "StatefulSet":
-			s := &appsv1.StatefulSet{}
-			mustConvert(t, u, s)
-			spec = s.Spec.Template
-			// The volume claim templates become PVC volumes.
-			for _, c := range s.Spec.VolumeClaimTemplates {
-				spec.Spec.Volumes = append(spec.Spec.Volumes, corev1.Volume{Name: c.Name,
-					VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Name}}})
-			}
-		default:
+		spec, ok := podTemplateOf(t, u)
+		if !ok {
 			continue
 		}
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: u.GetName(), Namespace: "restricted", Labels: spec.Labels}, Spec: spec.Spec}
@@ -318,6 +304,27 @@ func checkPodsAreRestricted(t *testing.T, objs []*unstructured.Unstructured) {
 			t.Errorf("a pod of %s %s is not admitted under the restricted Pod Security Standard: %v", u.GetKind(), u.GetName(), err)
 		}
 	}
+}
+
+// podTemplateOf returns the pod template of a Deployment or StatefulSet
+// (a StatefulSet's volume claim templates become PVC volumes).
+func podTemplateOf(t *testing.T, u *unstructured.Unstructured) (corev1.PodTemplateSpec, bool) {
+	switch u.GetKind() {
+	case "Deployment":
+		d := &appsv1.Deployment{}
+		mustConvert(t, u, d)
+		return d.Spec.Template, true
+	case "StatefulSet":
+		s := &appsv1.StatefulSet{}
+		mustConvert(t, u, s)
+		spec := s.Spec.Template
+		for _, c := range s.Spec.VolumeClaimTemplates {
+			spec.Spec.Volumes = append(spec.Spec.Volumes, corev1.Volume{Name: c.Name,
+				VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Name}}})
+		}
+		return spec, true
+	}
+	return corev1.PodTemplateSpec{}, false
 }
 
 // checkExecutorConfig parses the executor defaults with the manager's
@@ -647,17 +654,7 @@ func TestStorePasswordNeverInArguments(t *testing.T) {
 			}
 			var passwordRefs []corev1.SecretKeySelector
 			for _, u := range objs {
-				var pod corev1.PodSpec
-				switch u.GetKind() {
-				case "Deployment":
-					d := &appsv1.Deployment{}
-					mustConvert(t, u, d)
-					pod = d.Spec.Template.Spec
-				case "StatefulSet":
-					st := &appsv1.StatefulSet{}
-					mustConvert(t, u, st)
-					pod = st.Spec.Template.Spec
-				case "ConfigMap":
+				if u.GetKind() == "ConfigMap" {
 					if data, _, _ := unstructured.NestedString(u.Object, "data", "config.yaml"); strings.Contains(data, "store:") {
 						cfg, err := builders.ParseConfig([]byte(data))
 						if err != nil {
@@ -667,10 +664,12 @@ func TestStorePasswordNeverInArguments(t *testing.T) {
 							t.Errorf("the executor config holds a password: %s", data)
 						}
 					}
-					continue
-				default:
+				}
+				tmpl, ok := podTemplateOf(t, u)
+				if !ok {
 					continue
 				}
+				pod := tmpl.Spec
 				for _, c := range append(pod.InitContainers, pod.Containers...) {
 					for _, a := range append(append([]string{}, c.Command...), c.Args...) {
 						if strings.Contains(a, "requirepass") || strings.Contains(a, "$(") || regexp.MustCompile(`://[^/@]*:[^/@]*@`).MatchString(a) {

@@ -3,7 +3,6 @@ package operator
 import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,16 +39,7 @@ var _ = Describe("Deletion protection", Ordered, func() {
 	})
 
 	It("is also enforced by the webhook alone, with the same advice", func() {
-		vapb := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: "deny-delete-published-chatflow"}}
-		Expect(k8s.Delete(ctx, vapb)).To(Succeed())
-		DeferCleanup(func() {
-			for _, o := range policy {
-				if o.GetKind() == "ValidatingAdmissionPolicyBinding" && o.GetName() == vapb.Name {
-					Expect(k8s.Create(ctx, o.DeepCopy())).To(Succeed())
-				}
-			}
-			waitForAdmission()
-		})
+		withoutPolicyBinding("deny-delete-published-chatflow")
 		Eventually(func() string {
 			err := k8s.Delete(ctx, get(f))
 			Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%v", err)

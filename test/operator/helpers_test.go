@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -279,4 +281,20 @@ func publishedAndLive(name, ns string) (*v1alpha1.ChatFlow, *v1alpha1.ChannelBin
 	rollOut(d)
 	Eventually(condition(f, v1alpha1.ConditionReady)).Should(Equal("True/Succeeded"))
 	return f, b
+}
+
+// withoutPolicyBinding deletes a ValidatingAdmissionPolicyBinding of
+// config/policy, so its webhook is seen answering alone, and puts it back
+// when the spec ends.
+func withoutPolicyBinding(name string) {
+	vapb := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	Expect(k8s.Delete(ctx, vapb)).To(Succeed())
+	DeferCleanup(func() {
+		for _, o := range policy {
+			if o.GetKind() == "ValidatingAdmissionPolicyBinding" && o.GetName() == name {
+				Expect(k8s.Create(ctx, o.DeepCopy())).To(Succeed())
+			}
+		}
+		waitForAdmission()
+	})
 }

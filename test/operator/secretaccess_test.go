@@ -3,7 +3,6 @@ package operator
 import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -89,15 +88,7 @@ var _ = Describe("Referencing a Secret", Ordered, func() {
 		))
 
 		By("the webhook alone gives the same answer")
-		vapb := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: "require-credentials-access"}}
-		Expect(k8s.Delete(ctx, vapb)).To(Succeed())
-		DeferCleanup(func() {
-			for _, o := range policy {
-				if o.GetKind() == "ValidatingAdmissionPolicyBinding" && o.GetName() == vapb.Name {
-					Expect(k8s.Create(ctx, o.DeepCopy())).To(Succeed())
-				}
-			}
-		})
+		withoutPolicyBinding("require-credentials-access")
 		Eventually(func() string {
 			return alice.Create(ctx, b.DeepCopy()).Error()
 		}).Should(And(
