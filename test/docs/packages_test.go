@@ -199,6 +199,11 @@ var claims = map[string]claim{
 	"controllers/index": {forbid: join(reconcilers, []string{"controllers/webhooks"})},
 	// "This package must not import the reconcilers."
 	"controllers/webhooks": {forbid: reconcilers},
+	// "It must not import the reconcilers, the webhooks or
+	// controllers/index (which imports it)."
+	"controllers/secretrefs": {forbid: join(reconcilers, []string{"controllers/webhooks", "controllers/index"})},
+	// "It must not import the other reconcilers or the webhooks."
+	"controllers/secretlabels": {forbid: join(reconcilers, []string{"controllers/webhooks"})},
 	// "It imports the channel packages for their wire formats and
 	// runtime/flow for local chats, and must not import the executor or
 	// the store."

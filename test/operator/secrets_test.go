@@ -83,7 +83,7 @@ var _ = Describe("The Secrets Chatflow objects reference", func() {
 		create(s)
 		Eventually(gone(executorDeployment(f)), "30s").Should(BeFalse(), "the flow rolls out once the Secret exists")
 		Expect(referenced(s)()).To(BeTrue())
-		Expect(condition(f, v1alpha1.ConditionStalled)()).To(BeEmpty())
+		Eventually(condition(f, v1alpha1.ConditionStalled)).Should(BeEmpty(), "the status follows the rollout")
 	})
 })
 
