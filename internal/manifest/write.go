@@ -116,6 +116,13 @@ func stringNode(s string, key bool) *yaml.Node {
 	return n
 }
 
+// ScalarStyle is the style a string scalar needs (as a mapping key when
+// key) for kubectl to read it back as the same string: quoted where YAML
+// 1.1 would read a plain n, yes or 0755 as something else, a literal block
+// for several lines. Editors that write YAML by hand (the studio) use it so
+// that what they write is what the flow tools and the API server read.
+func ScalarStyle(s string, key bool) yaml.Style { return stringNode(s, key).Style }
+
 // writesPlain reports whether yaml.v3 would write s unquoted; where it
 // quotes s itself, its choice of quotes stands.
 func writesPlain(s string) bool {

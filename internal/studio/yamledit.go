@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/chatflow-dev/chatflow/internal/manifest"
 	"io"
 	"reflect"
 	"regexp"
@@ -257,7 +258,7 @@ func mergeMapping(old, nu *yaml.Node) *yaml.Node {
 	}
 	for i := 0; i+1 < len(nu.Content); i += 2 {
 		if !had[nu.Content[i].Value] {
-			n.Content = append(n.Content, fresh(nu.Content[i]), fresh(nu.Content[i+1]))
+			n.Content = append(n.Content, freshNode(nu.Content[i], true), fresh(nu.Content[i+1]))
 		}
 	}
 	return &n
@@ -324,7 +325,10 @@ func keptStyle(old, nu *yaml.Node) yaml.Style {
 	case multiline:
 		return blockStyle(nu.Value)
 	}
-	return old.Style &^ (yaml.FlowStyle | yaml.TaggedStyle)
+	if st := old.Style &^ (yaml.FlowStyle | yaml.TaggedStyle); st != 0 {
+		return st
+	}
+	return manifest.ScalarStyle(nu.Value, false)
 }
 
 func blockStyle(s string) yaml.Style {
@@ -338,16 +342,24 @@ func blockStyle(s string) yaml.Style {
 
 // fresh is a node decoded from JSON made to print as block YAML, the way
 // the rest of a manifest is written.
-func fresh(n *yaml.Node) *yaml.Node {
+func fresh(n *yaml.Node) *yaml.Node { return freshNode(n, false) }
+
+// freshNode is fresh for a mapping key when key: a string scalar is quoted
+// where kubectl would not read it back as that string (a plain y or on).
+func freshNode(n *yaml.Node, key bool) *yaml.Node {
 	c := *n
 	c.Style = 0
-	if c.Kind == yaml.ScalarNode && c.Tag == "!!str" && strings.Contains(c.Value, "\n") {
-		c.Style = blockStyle(c.Value)
+	if c.Kind == yaml.ScalarNode && c.Tag == "!!str" {
+		if strings.Contains(c.Value, "\n") {
+			c.Style = blockStyle(c.Value)
+		} else {
+			c.Style = manifest.ScalarStyle(c.Value, key)
+		}
 	}
 	if len(n.Content) > 0 {
 		c.Content = make([]*yaml.Node, len(n.Content))
 		for i, k := range n.Content {
-			c.Content[i] = fresh(k)
+			c.Content[i] = freshNode(k, n.Kind == yaml.MappingNode && i%2 == 0)
 		}
 	}
 	if c.Kind == yaml.MappingNode {

@@ -185,7 +185,8 @@ func TestWriteFlowNewFileAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "apiVersion: chatflow.dev/v1alpha1\nkind: ChatFlow\nmetadata:\n  name: n\nspec:\n  trigger:\n    type: Manual\n  nodes:\n  - id: start\n    type: Start\n    next: end\n  - id: end\n    type: End\n"
+	// kubectl reads a plain n as false: the name is quoted.
+	want := "apiVersion: chatflow.dev/v1alpha1\nkind: ChatFlow\nmetadata:\n  name: \"n\"\nspec:\n  trigger:\n    type: Manual\n  nodes:\n  - id: start\n    type: Start\n    next: end\n  - id: end\n    type: End\n"
 	if string(out) != want {
 		t.Errorf("a new file:\n%s\nwant\n%s", out, want)
 	}
