@@ -2,8 +2,9 @@
 // Messenger, Instagram Messaging) share, written once: the GET verify
 // handshake (hub.mode / hub.verify_token / hub.challenge), the
 // X-Hub-Signature-256 check over the raw body, the webhook envelope walk
-// (object, entry[].changes[] and entry[].messaging[]), the per-request
-// dedupe of message ids, and the Graph API error body with the
+// (object, entry[].changes[] and entry[].messaging[]), the split of one
+// app's batch into per-account parts for the gateway (SplitByAccount), the
+// per-request dedupe of message ids, and the Graph API error body with the
 // classification of Graph-wide error codes.
 //
 // It owns no channel's payload: WhatsApp's change values and Messenger's
