@@ -38,7 +38,8 @@ import (
 )
 
 // MaxWebhookBody caps a webhook request body; larger requests get 413.
-const MaxWebhookBody = 1 << 20
+// Meta batches up to 1000 updates in one request, about 3 MB.
+const MaxWebhookBody = channel.DefaultMaxBody
 
 // Config is what the executor command line provides.
 type Config struct {

@@ -253,7 +253,7 @@ func TestBadRequestsAreRejectedAndNothingIsProcessed(t *testing.T) {
 	}{
 		{"missing signature", body, "", http.StatusUnauthorized},
 		{"wrong signature", body, "another-secret", http.StatusUnauthorized},
-		{"oversized body", append(body, make([]byte, 1<<20)...), appSecret, http.StatusRequestEntityTooLarge},
+		{"oversized body", append(body, make([]byte, 4<<20)...), appSecret, http.StatusRequestEntityTooLarge},
 		{"malformed JSON", []byte(`{"object": "whatsapp_business_account", "entry": [`), appSecret, http.StatusBadRequest},
 	}
 	for _, c := range cases {
@@ -281,6 +281,26 @@ func TestBadRequestsAreRejectedAndNothingIsProcessed(t *testing.T) {
 		if err != nil || resp.StatusCode != want {
 			t.Errorf("handshake with %q: %v %v, want %d", token, resp, err, want)
 		}
+	}
+}
+
+// TestMetaSizedBatchIsAccepted: Meta's batches reach about 3 MB; such a
+// body is read, verified and processed, not refused as too large.
+func TestMetaSizedBatchIsAccepted(t *testing.T) {
+	r := newRig(t)
+	e := r.executor(echoFlow, "memory")
+	body, err := procs.WhatsAppWebhook(phoneID, procs.WhatsAppMessage{From: "333", Name: "C", ID: "wamid.big", Text: "big"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// JSON allows whitespace after the value: 3 MB of it, signed with the rest.
+	body = append(body, []byte(strings.Repeat(" ", 3<<20))...)
+	code, err := procs.PostWebhook(context.Background(), r.client, e.URL, "/webhooks/whatsapp", body, appSecret)
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("a 3 MB batch: %d, %v; want 200", code, err)
+	}
+	if got := r.waitTexts("333", 1, 10*time.Second); !equal(got, []string{"you said big"}) {
+		t.Fatalf("got %q\n%s", got, e.Log())
 	}
 }
 
