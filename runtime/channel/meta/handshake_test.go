@@ -73,3 +73,26 @@ func TestCheckHandshakeErrors(t *testing.T) {
 		t.Fatalf("missing: %v", err)
 	}
 }
+
+// TestCheckHandshakeAnyOfSeveralTokens: a gateway checks the token against
+// every binding of the channel; any one of them matches, none of the empty
+// ones does.
+func TestCheckHandshakeAnyOfSeveralTokens(t *testing.T) {
+	q := func(token string) url.Values {
+		return url.Values{"hub.mode": {"subscribe"}, "hub.challenge": {sampleChallenge}, "hub.verify_token": {token}}
+	}
+	tokens := []string{"", "shop-token", sampleToken}
+	for _, tok := range []string{"shop-token", sampleToken} {
+		if c, err := meta.CheckHandshake(q(tok), tokens...); err != nil || c != sampleChallenge {
+			t.Errorf("token %q: %q, %v", tok, c, err)
+		}
+	}
+	for _, tok := range []string{"shop", "other"} {
+		if _, err := meta.CheckHandshake(q(tok), tokens...); !errors.Is(err, meta.ErrHandshakeToken) {
+			t.Errorf("token %q: %v, want ErrHandshakeToken", tok, err)
+		}
+	}
+	if _, err := meta.CheckHandshake(q("x")); !errors.Is(err, meta.ErrHandshakeToken) {
+		t.Errorf("no tokens at all: %v", err)
+	}
+}
