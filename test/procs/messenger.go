@@ -90,3 +90,26 @@ func MetaText(body []byte) string {
 	}
 	return b.Message.Attachment.Payload.Text
 }
+
+// MetaBatch joins the entries of several webhook bodies of one channel
+// into one body, as Meta batches the events of every Page (or Instagram
+// account, or WhatsApp number) of an app into one request.
+func MetaBatch(bodies ...[]byte) ([]byte, error) {
+	var doc map[string]any
+	var entries []any
+	for _, b := range bodies {
+		var d map[string]any
+		if err := json.Unmarshal(b, &d); err != nil {
+			return nil, err
+		}
+		if doc == nil {
+			doc = d
+		}
+		if d["object"] != doc["object"] {
+			return nil, fmt.Errorf("object %v in a batch of %v", d["object"], doc["object"])
+		}
+		entries = append(entries, d["entry"].([]any)...)
+	}
+	doc["entry"] = entries
+	return json.Marshal(doc)
+}

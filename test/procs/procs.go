@@ -116,14 +116,8 @@ type ExecutorSpec struct {
 
 // Executor is a running executor process.
 type Executor struct {
-	URL  string
-	Port int
-	Dir  string
-
-	spec   ExecutorSpec
-	cmd    *exec.Cmd
-	stdout *os.File
-	done   chan struct{}
+	process
+	spec ExecutorSpec
 }
 
 // StartExecutor writes the spec's files into a temporary directory, starts
@@ -157,7 +151,7 @@ func StartExecutor(t testing.TB, spec ExecutorSpec) *Executor {
 		}
 		spec.Port = p
 	}
-	e := &Executor{Dir: dir, spec: spec, Port: spec.Port, URL: fmt.Sprintf("http://127.0.0.1:%d", spec.Port)}
+	e := &Executor{process: newProcess(dir, spec.Port, "executor"), spec: spec}
 	if err := e.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -180,28 +174,50 @@ func (e *Executor) Start() error {
 	if e.spec.Binding != "" {
 		args = append(args, "--binding", filepath.Join(e.Dir, "binding.yaml"))
 	}
-	args = append(args, e.spec.Args...)
-	out, err := os.OpenFile(filepath.Join(e.Dir, "executor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	return e.start(bin, append(args, e.spec.Args...), e.spec.Env, "/healthz")
+}
+
+// process is a Chatflow process of a test: its directory, its log there,
+// and its loopback port.
+type process struct {
+	URL  string
+	Port int
+	Dir  string
+
+	name   string
+	cmd    *exec.Cmd
+	stdout *os.File
+	done   chan struct{}
+}
+
+func newProcess(dir string, port int, name string) process {
+	return process{Dir: dir, Port: port, URL: fmt.Sprintf("http://127.0.0.1:%d", port), name: name}
+}
+
+// start runs bin with args and env (added to this process's), its output
+// in <name>.log, and waits until probe answers 200.
+func (p *process) start(bin string, args, env []string, probe string) error {
+	out, err := os.OpenFile(filepath.Join(p.Dir, p.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
-	e.stdout = out
-	e.cmd = exec.Command(bin, args...)
-	e.cmd.Env = append(os.Environ(), e.spec.Env...)
-	e.cmd.Stdout, e.cmd.Stderr = out, out
-	if err := e.cmd.Start(); err != nil {
+	p.stdout = out
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = out, out
+	if err := p.cmd.Start(); err != nil {
 		return err
 	}
-	e.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(e.cmd, e.done)
+	p.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(p.cmd, p.done)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-e.done:
-			return fmt.Errorf("executor exited at start:\n%s", e.Log())
+		case <-p.done:
+			return fmt.Errorf("%s exited at start:\n%s", p.name, p.Log())
 		default:
 		}
-		resp, err := http.Get(e.URL + "/healthz")
+		resp, err := http.Get(p.URL + probe)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -210,44 +226,44 @@ func (e *Executor) Start() error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("executor did not answer /healthz within 30s:\n%s", e.Log())
+	return fmt.Errorf("%s did not answer %s within 30s:\n%s", p.name, probe, p.Log())
 }
 
 // Kill sends SIGKILL (no graceful shutdown) and waits for the process.
-func (e *Executor) Kill() {
-	if e.cmd == nil || e.cmd.Process == nil {
+func (p *process) Kill() {
+	if p.cmd == nil || p.cmd.Process == nil {
 		return
 	}
-	_ = e.cmd.Process.Kill()
-	<-e.done
-	e.stdout.Close()
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	p.stdout.Close()
 }
 
 // Stop sends SIGTERM and waits for a graceful exit.
-func (e *Executor) Stop() error {
-	if e.cmd == nil || e.cmd.Process == nil {
+func (p *process) Stop() error {
+	if p.cmd == nil || p.cmd.Process == nil {
 		return nil
 	}
-	_ = e.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-e.done:
+	case <-p.done:
 	case <-time.After(60 * time.Second):
-		e.Kill()
-		return fmt.Errorf("executor did not stop within 60s of SIGTERM")
+		p.Kill()
+		return fmt.Errorf("%s did not stop within 60s of SIGTERM", p.name)
 	}
-	e.stdout.Close()
-	if st := e.cmd.ProcessState; st != nil && !st.Success() {
-		return fmt.Errorf("executor exited with %v", st)
+	p.stdout.Close()
+	if st := p.cmd.ProcessState; st != nil && !st.Success() {
+		return fmt.Errorf("%s exited with %v", p.name, st)
 	}
 	return nil
 }
 
 // Pid of the running process.
-func (e *Executor) Pid() int { return e.cmd.Process.Pid }
+func (p *process) Pid() int { return p.cmd.Process.Pid }
 
 // Log returns what the process printed.
-func (e *Executor) Log() string {
-	data, _ := os.ReadFile(filepath.Join(e.Dir, "executor.log"))
+func (p *process) Log() string {
+	data, _ := os.ReadFile(filepath.Join(p.Dir, p.name+".log"))
 	return string(data)
 }
 

@@ -11,6 +11,9 @@ import (
 // WhatsAppMessage is one inbound text for WhatsAppWebhook.
 type WhatsAppMessage struct {
 	From, Name, ID, Text string
+	// PhoneNumberID is the business number the message is for, when not
+	// the webhook's: Meta batches the messages of every number of an app.
+	PhoneNumberID string
 }
 
 var (
@@ -22,7 +25,8 @@ var (
 // WhatsAppWebhook builds a webhook body carrying msgs for phoneNumberID by
 // filling the real text_message.json fixture, so the wire format is the one
 // Meta sends rather than one we made up. Several messages become several
-// entries of one batch, as Meta batches them.
+// entries of one batch, as Meta batches them; a message with its own
+// PhoneNumberID is for another number of the same app.
 func WhatsAppWebhook(phoneNumberID string, msgs ...WhatsAppMessage) ([]byte, error) {
 	waFixtureOnce.Do(func() {
 		data, err := os.ReadFile(filepath.Join(FixturesDir(), "whatsapp", "text_message.json"))
@@ -41,7 +45,7 @@ func WhatsAppWebhook(phoneNumberID string, msgs ...WhatsAppMessage) ([]byte, err
 	for _, m := range msgs {
 		entry := deepCopy(entryTemplate).(map[string]any)
 		value := entry["changes"].([]any)[0].(map[string]any)["value"].(map[string]any)
-		value["metadata"].(map[string]any)["phone_number_id"] = phoneNumberID
+		value["metadata"].(map[string]any)["phone_number_id"] = orDefault(m.PhoneNumberID, phoneNumberID)
 		contact := value["contacts"].([]any)[0].(map[string]any)
 		contact["wa_id"] = m.From
 		contact["profile"].(map[string]any)["name"] = m.Name

@@ -1,0 +1,30 @@
+// Package gateway is Chatflow's one public entry for channel webhooks:
+// Meta delivers every event of an app (all its WhatsApp numbers, Pages and
+// Instagram accounts) to one callback URL, so a per-flow executor cannot be
+// that URL. The gateway verifies each request with the signing secrets of
+// the channel's bindings (once per distinct secret, in constant time, over
+// the raw bytes), splits a batch by account into parts that keep the
+// channel's envelope (meta.SplitByAccount), forwards each part to the
+// executor of the flow bound to that account, re-signed with the binding's
+// own secret so the executor's contract does not change, and answers 200
+// only when every executor accepted its part; any failure answers 5xx, the
+// channel redelivers, and executors deduplicate what they already took.
+//
+// It owns:
+//   - Table and Build: the routes (channel, account → binding → executor
+//     Service), computed by a pure function from ChannelBindings, their
+//     credentials Secrets and the executor Services;
+//   - Server: the HTTP routes (POST and GET /webhooks/{channel},
+//     POST /webhooks/viber/{account}, the run API
+//     /v1/namespaces/{namespace}/chatflows/{name}/runs, /healthz, /readyz,
+//     /metrics) over the current Table;
+//   - the sources that keep the Table current: informers on the API server
+//     (Watch) or manifest files outside a cluster (WatchFiles), and where
+//     a Service is reached (Resolver: its cluster IP, or the local
+//     processes of `chatflow dev`).
+//
+// It is stateless: any number of replicas serve the same routes. It must
+// not import the controllers' reconcilers, runtime/executor, runtime/flow
+// or runtime/store: it reads what the operator wrote and talks to
+// executors over HTTP only.
+package gateway
