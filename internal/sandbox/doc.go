@@ -16,6 +16,13 @@
 //     tag rules (retired tags refused with code 100), text, attachment,
 //     button template and quick-reply limits, and the Graph errors of
 //     613, 4, 10/2018278, 100/2018001, 551, 1200, 2, 190, 368, 2xx;
+//   - override.go, the WhatsApp phone number node for Meta's webhook
+//     overrides: POST /{version}/{phone_number_id} with
+//     webhook_configuration.override_callback_uri and verify_token
+//     ({"success": true}; "" removes it), GET ...?fields=webhook_configuration,
+//     with errors 190, 100 (no https, over 200 characters, no verify token)
+//     and, with Options.MetaCallback, Meta's GET handshake to the URL and
+//     2200 when it fails;
 //   - viber.go, the Viber REST Bot API: POST /pa/send_message and
 //     /pa/set_webhook with X-Viber-Auth-Token, errors as HTTP 200 with a
 //     non-zero status (errors.md codes 1–24, 12 "Too many requests"),
@@ -29,7 +36,7 @@
 //	DELETE /sandbox/faults    clear them
 //	GET    /sandbox/messages?channel=&to=&after=<seq>&wait=<duration>&limit=
 //	DELETE /sandbox/messages  clear the record of accepted messages
-//	GET    /sandbox/webhooks  the Viber set_webhook registrations
+//	GET    /sandbox/webhooks  the callback registrations: Viber set_webhook, WhatsApp overrides
 //
 // A request may also carry "X-Sandbox-Fault: <code>", and Options can make
 // a seeded random share of sends fail. The record of accepted messages is

@@ -45,6 +45,10 @@ type Options struct {
 	// ViberCallback makes set_webhook call the URL back with the signed
 	// "webhook" event before accepting it, as Viber does.
 	ViberCallback bool
+	// MetaCallback makes a WhatsApp number's override callback registration
+	// verify the URL with Meta's GET handshake first (the challenge must
+	// come back), as Meta does; it refuses with error 2200 otherwise.
+	MetaCallback bool
 }
 
 // api is one channel's send API contract; each lives in its own file.
@@ -66,8 +70,12 @@ type Server struct {
 	apis      []api
 	messenger *messengerAPI
 	viber     *viberAPI
+	numbers   *numberAPI
 	store     *store
 	faults    *faults
+
+	hooksMu sync.Mutex
+	hooks   []Webhook
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
@@ -102,8 +110,8 @@ func New(opts Options) *Server {
 		faults: &faults{max: opts.MaxFaults},
 		rng:    rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 	}
-	s.messenger, s.viber = &messengerAPI{s: s}, &viberAPI{s: s}
-	s.apis = []api{s.messenger, &whatsappAPI{s: s}, s.viber}
+	s.messenger, s.viber, s.numbers = &messengerAPI{s: s}, &viberAPI{s: s}, &numberAPI{s: s, overrides: map[string]string{}}
+	s.apis = []api{s.messenger, &whatsappAPI{s: s}, s.viber, s.numbers}
 	return s
 }
 

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -27,21 +26,22 @@ import (
 // carries; an unknown token is accepted as the bot "viber".
 type viberAPI struct {
 	s *Server
-
-	mu       sync.Mutex
-	webhooks []Webhook
 }
 
-// Webhook is a set_webhook registration the sandbox accepted.
+// Webhook is a callback registration the sandbox accepted: a Viber
+// set_webhook, or a WhatsApp number's override callback.
 type Webhook struct {
-	// Account is the bot the token belongs to.
+	// Channel is "viber" or "whatsapp".
+	Channel string `json:"channel"`
+	// Account is the bot the token belongs to, or the phone number id.
 	Account string `json:"account"`
 	// URL registered ("" removes the webhook).
 	URL string `json:"url"`
 	// EventTypes requested (nil: all).
 	EventTypes []string `json:"eventTypes,omitempty"`
-	// Checked says the sandbox called the URL back with the "webhook"
-	// event and got 200 (Options.ViberCallback).
+	// Checked says the sandbox called the URL back and it passed: Viber's
+	// signed "webhook" event got 200 (Options.ViberCallback), or Meta's
+	// GET handshake echoed the challenge (Options.MetaCallback).
 	Checked bool `json:"checked"`
 	// ReceivedAt is when the sandbox accepted it.
 	ReceivedAt time.Time `json:"receivedAt"`
@@ -258,7 +258,7 @@ func (a *viberAPI) setWebhook(w http.ResponseWriter, r *http.Request, account, t
 			return
 		}
 	}
-	hook := Webhook{Account: account, URL: *req.URL, EventTypes: req.EventTypes, ReceivedAt: a.s.opts.Now().UTC()}
+	hook := Webhook{Channel: "viber", Account: account, URL: *req.URL, EventTypes: req.EventTypes, ReceivedAt: a.s.opts.Now().UTC()}
 	if a.s.opts.ViberCallback && hook.URL != "" {
 		if err := viberCallback(r.Context(), hook.URL, token); err != nil {
 			viberReply(w, 1, "invalidUrl: "+err.Error())
@@ -266,9 +266,7 @@ func (a *viberAPI) setWebhook(w http.ResponseWriter, r *http.Request, account, t
 		}
 		hook.Checked = true
 	}
-	a.mu.Lock()
-	a.webhooks = append(a.webhooks, hook)
-	a.mu.Unlock()
+	a.s.addWebhook(hook)
 	types := req.EventTypes
 	if types == nil {
 		types = []string{"delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"}
@@ -300,9 +298,20 @@ func viberCallback(ctx context.Context, url, token string) error {
 	return nil
 }
 
-// Webhooks returns the set_webhook registrations accepted so far.
+// Webhooks returns the callback registrations accepted so far: Viber's
+// set_webhook and WhatsApp's number overrides, in order.
 func (s *Server) Webhooks() []Webhook {
-	s.viber.mu.Lock()
-	defer s.viber.mu.Unlock()
-	return append([]Webhook(nil), s.viber.webhooks...)
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	return append([]Webhook(nil), s.hooks...)
+}
+
+// addWebhook records a registration; the oldest go beyond MaxRecords.
+func (s *Server) addWebhook(h Webhook) {
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	if len(s.hooks) >= s.opts.MaxRecords {
+		s.hooks = s.hooks[1:]
+	}
+	s.hooks = append(s.hooks, h)
 }
