@@ -28,6 +28,10 @@ type Options struct {
 	// APIBaseURLHosts, when not empty, are the only hosts a
 	// ChannelBinding's apiBaseURL may name.
 	APIBaseURLHosts []string
+	// GatewayPublicURL is the Chatflow gateway's public base URL: bindings
+	// show their callback URL under it (status.webhookURL), and WhatsApp
+	// bindings with spec.webhookOverride register it with Meta.
+	GatewayPublicURL string
 }
 
 // EventRecorderName is the reporting controller of the operator's events.
@@ -92,8 +96,15 @@ func SetupControllers(mgr ctrl.Manager, o Options) error {
 		SecretReader:            mgr.GetAPIReader(),
 		Recorder:                recorder,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+		GatewayPublicURL:        o.GatewayPublicURL,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ChannelBinding controller: %w", err)
+	}
+	if err := (&channelbinding.CredentialsLabeler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the credentials labeler: %w", err)
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ const (
 var Channels = []Channel{ChannelWhatsApp, ChannelInstagram, ChannelViber, ChannelMessenger}
 
 // ChannelBindingSpec binds a channel account to a flow.
+// +kubebuilder:validation:XValidation:rule="!has(self.webhookOverride) || !self.webhookOverride || self.channel == 'WhatsApp'",message="spec.webhookOverride is for WhatsApp bindings (a phone number's override callback URL): remove it, or register the gateway's URL in the app dashboard",fieldPath=".webhookOverride"
 type ChannelBindingSpec struct {
 	// flowRef names the ChatFlow in this namespace that serves the account.
 	// It cannot change while that flow is Published (that is a rebind).
@@ -59,6 +60,19 @@ type ChannelBindingSpec struct {
 	// webhook says how the channel reaches the executor.
 	// +optional
 	Webhook WebhookSettings `json:"webhook,omitzero"`
+
+	// webhookOverride (WhatsApp only) makes the operator register the
+	// gateway's URL (status.webhookURL) as the phone number's override
+	// callback URL through the Graph API, so Meta sends the number's
+	// messages webhooks there whatever the app's callback URL is (the app
+	// may serve other systems too). It needs the manager's gateway public
+	// URL, the Secret's accessToken (with whatsapp_business_management) and
+	// verifyToken; the WebhookOverride condition says how it went. Setting
+	// it back to false removes the override; deleting the binding leaves
+	// it, pointing at the gateway, which acknowledges and drops the
+	// number's events.
+	// +optional
+	WebhookOverride bool `json:"webhookOverride,omitempty"`
 
 	// sendRate is how many messages per second the flow may send for the
 	// account, across all its executor replicas (with the Redis session
@@ -144,11 +158,39 @@ type ChannelBindingStatus struct {
 	// +patchMergeKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 
-	// webhookPath is the path on the executor Service to configure as the
-	// channel's callback URL, e.g. /webhooks/whatsapp.
+	// webhookPath is the channel's path on the Chatflow gateway (and on
+	// the executor Service), e.g. /webhooks/whatsapp: one path per channel,
+	// shared by every binding of the channel; Viber's carries the bot id.
 	// +optional
 	// +kubebuilder:validation:MaxLength=256
 	WebhookPath string `json:"webhookPath,omitempty"`
+
+	// webhookURL is the URL to register as the channel's callback URL: the
+	// gateway's public URL (the manager's --gateway-public-url, the chart's
+	// gateway.publicURL) and webhookPath. Empty while the manager does not
+	// know the gateway's public URL.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2304
+	WebhookURL string `json:"webhookURL,omitempty"`
+
+	// webhookOverride is the phone number's override callback the operator
+	// registered with Meta (spec.webhookOverride).
+	// +optional
+	WebhookOverride *RegisteredWebhook `json:"webhookOverride,omitempty"`
+}
+
+// RegisteredWebhook is a callback URL the operator registered with the
+// channel.
+type RegisteredWebhook struct {
+	// url registered.
+	// +required
+	// +kubebuilder:validation:MaxLength=2304
+	URL string `json:"url"`
+	// credentialsVersion is the resourceVersion of the credentials Secret
+	// whose verify token Meta checked; a change registers the URL again.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	CredentialsVersion string `json:"credentialsVersion,omitempty"`
 }
 
 // ChannelBinding binds a WhatsApp, Instagram, Viber or Messenger account to a
@@ -164,6 +206,7 @@ type ChannelBindingStatus struct {
 // +kubebuilder:printcolumn:name="Flow",type=string,JSONPath=`.spec.flowRef.name`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Webhook URL",type=string,JSONPath=`.status.webhookURL`,priority=1
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 type ChannelBinding struct {
 	metav1.TypeMeta `json:",inline"`

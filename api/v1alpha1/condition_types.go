@@ -20,6 +20,10 @@ const (
 	// ConditionReconciling is True while the operator works towards the
 	// declared state, e.g. while an executor rolls out. Negative polarity.
 	ConditionReconciling = "Reconciling"
+	// ConditionWebhookOverride is True when the phone number's override
+	// callback URL is registered with Meta (a WhatsApp ChannelBinding with
+	// spec.webhookOverride); absent otherwise. Positive polarity.
+	ConditionWebhookOverride = "WebhookOverride"
 	// ConditionStalled is True when the operator cannot make progress
 	// without a change by the user (an invalid graph, a missing Secret key,
 	// a binding conflict). Negative polarity.
@@ -50,6 +54,14 @@ const (
 	// ReasonReconcileFailed says the last reconcile hit an error (an API
 	// call failed); the operator retries with backoff.
 	ReasonReconcileFailed = "ReconcileFailed"
+	// ReasonRegistered: the override callback URL is registered.
+	ReasonRegistered = "Registered"
+	// ReasonRegistrationFailed: the Graph API refused the override (its
+	// error is in the message); the operator retries.
+	ReasonRegistrationFailed = "RegistrationFailed"
+	// ReasonPublicURLUnknown: the manager has no gateway public URL to
+	// register (--gateway-public-url, the chart's gateway.publicURL).
+	ReasonPublicURLUnknown = "PublicURLUnknown"
 	// ReasonRemovingExecutor says an Unpublished flow's executor is being removed.
 	ReasonRemovingExecutor = "RemovingExecutor"
 	// ReasonProgressDeadlineExceeded says the executor rollout stopped

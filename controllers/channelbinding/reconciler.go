@@ -2,18 +2,26 @@
 // policy chain of controllers/policy whether a binding can serve its flow
 // (the flow exists, the channel matches its trigger, no earlier binding
 // holds the flow or the account, the credentials Secret has the channel's
-// keys) and reports Ready, Stalled and the webhook path in its status.
+// keys) and reports Ready, Stalled, the webhook path and the gateway URL
+// to register in its status. For a WhatsApp binding with
+// spec.webhookOverride it registers that URL as the number's override
+// callback with the Graph API (override.go). CredentialsLabeler
+// (labels.go) labels the Secrets bindings name, so the gateway can select
+// them.
 //
 // It reads Secret data only to check key names, with an uncached read when
-// the Secret changed (secrets.go), so the manager holds no Secret data in
-// memory. It must not import the
-// webhooks or the ChatFlow controller.
+// the Secret changed (secrets.go), and to register an override (the access
+// and verify tokens, read uncached and dropped), so the manager holds no
+// Secret data in memory. It must not import the webhooks or the ChatFlow
+// controller.
 package channelbinding
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -32,7 +40,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
-	"github.com/chatflow-dev/chatflow/controllers/builders"
 	"github.com/chatflow-dev/chatflow/controllers/index"
 	"github.com/chatflow-dev/chatflow/controllers/policy"
 )
@@ -47,6 +54,13 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	// MaxConcurrentReconciles bounds parallel reconciles; default 4.
 	MaxConcurrentReconciles int
+	// GatewayPublicURL is the Chatflow gateway's public base URL
+	// (https://chat.example.com); status.webhookURL is it plus the
+	// channel's path. Empty: the URL is not known.
+	GatewayPublicURL string
+	// Graph is the HTTP client of Graph API calls (webhook overrides);
+	// default: one with a 30s timeout.
+	Graph *http.Client
 
 	keysOnce sync.Once
 	keys     *secretKeys
@@ -66,7 +80,7 @@ func (r *Reconciler) secrets() *secretKeys {
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile judges one binding and reports the verdict in its status.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	b := &v1alpha1.ChannelBinding{}
 	if err := r.Client.Get(ctx, req.NamespacedName, b); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -77,7 +91,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	before := b.DeepCopy()
 	var in policy.BindingInput
 	defer func() {
-		computeStatus(b, in, retErr)
+		computeStatus(b, in, r.GatewayPublicURL, retErr)
 		r.recordEvents(before, b)
 		if equality.Semantic.DeepEqual(before.Status, b.Status) {
 			return
@@ -87,8 +101,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		}
 	}()
 	var err error
-	in, err = r.gather(ctx, b)
-	return ctrl.Result{}, err
+	if in, err = r.gather(ctx, b); err != nil {
+		return ctrl.Result{}, err
+	}
+	return r.reconcileOverride(ctx, b, in), nil
 }
 
 // gather reads what the binding's readiness depends on.
@@ -119,10 +135,21 @@ func (r *Reconciler) gather(ctx context.Context, b *v1alpha1.ChannelBinding) (po
 	return in, err
 }
 
+// WebhookURL is the URL to register as a binding's callback: the
+// gateway's public URL and the channel's path; "" when the public URL is
+// not known.
+func WebhookURL(gatewayPublicURL string, b *v1alpha1.ChannelBinding) string {
+	if gatewayPublicURL == "" {
+		return ""
+	}
+	return strings.TrimRight(gatewayPublicURL, "/") + policy.WebhookPath(b.Spec.Channel, b.Spec.Account.ID)
+}
+
 // computeStatus sets the binding's status from what was gathered. It is
 // pure.
-func computeStatus(b *v1alpha1.ChannelBinding, in policy.BindingInput, err error) {
+func computeStatus(b *v1alpha1.ChannelBinding, in policy.BindingInput, gatewayPublicURL string, err error) {
 	b.Status.WebhookPath = policy.WebhookPath(b.Spec.Channel, b.Spec.Account.ID)
+	b.Status.WebhookURL = WebhookURL(gatewayPublicURL, b)
 	if err != nil {
 		setCondition(b, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonReconcileFailed,
 			fmt.Sprintf("reconcile failed, retrying: %v", err))
@@ -135,9 +162,12 @@ func computeStatus(b *v1alpha1.ChannelBinding, in policy.BindingInput, err error
 		setCondition(b, v1alpha1.ConditionStalled, metav1.ConditionTrue, reason, msg)
 		return
 	}
+	where := fmt.Sprintf("path %s of the Chatflow gateway", b.Status.WebhookPath)
+	if b.Status.WebhookURL != "" {
+		where = b.Status.WebhookURL
+	}
 	setCondition(b, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSucceeded,
-		fmt.Sprintf("bound to ChatFlow %s: point the %s webhook at path %s of Service %s (through your ingress)",
-			in.Flow.Name, b.Spec.Channel, b.Status.WebhookPath, builders.ExecutorName(in.Flow.Name)))
+		fmt.Sprintf("bound to ChatFlow %s: the %s callback URL is %s", in.Flow.Name, b.Spec.Channel, where))
 	meta.RemoveStatusCondition(&b.Status.Conditions, v1alpha1.ConditionStalled)
 }
 

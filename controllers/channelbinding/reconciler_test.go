@@ -57,16 +57,54 @@ func TestComputeStatus(t *testing.T) {
 			g := NewWithT(t)
 			b := testutil.Binding("shop-whatsapp", "order-status")
 			b.Status.ObservedGeneration = -1
-			computeStatus(b, tt.in(b), tt.err)
+			computeStatus(b, tt.in(b), "https://chat.example.com/", tt.err)
 			g.Expect(b.Status.WebhookPath).To(Equal("/webhooks/whatsapp"))
+			g.Expect(b.Status.WebhookURL).To(Equal("https://chat.example.com/webhooks/whatsapp"))
 			g.Expect(b.Status.ObservedGeneration).To(Equal(tt.wantObsGen))
 			ready := meta.FindStatusCondition(b.Status.Conditions, v1alpha1.ConditionReady)
 			g.Expect(string(ready.Status) + "/" + ready.Reason).To(Equal(tt.wantReady))
+			if ready.Status == metav1.ConditionTrue {
+				g.Expect(ready.Message).To(Equal("bound to ChatFlow order-status: the WhatsApp callback URL is https://chat.example.com/webhooks/whatsapp"))
+			}
 			stalled := meta.FindStatusCondition(b.Status.Conditions, v1alpha1.ConditionStalled)
 			if tt.wantStall == "" {
 				g.Expect(stalled).To(BeNil())
 			} else {
 				g.Expect(string(stalled.Status) + "/" + stalled.Reason).To(Equal(tt.wantStall))
+			}
+		})
+	}
+}
+
+func TestWebhookURLWithoutPublicURL(t *testing.T) {
+	g := NewWithT(t)
+	b := testutil.Binding("shop-viber", "bot")
+	b.Spec.Channel, b.Spec.Account.ID = v1alpha1.ChannelViber, "pa-1"
+	g.Expect(WebhookURL("", b)).To(BeEmpty())
+	g.Expect(WebhookURL("https://h.example/chat", b)).To(Equal("https://h.example/chat/webhooks/viber/pa-1"))
+	computeStatus(b, policy.BindingInput{Binding: b, Flow: testutil.Flow("bot", v1alpha1.StatePublished),
+		Secret: testutil.Credentials("c")}, "", nil)
+	g.Expect(b.Status.WebhookURL).To(BeEmpty())
+}
+
+func TestLabelPatch(t *testing.T) {
+	tests := []struct {
+		name   string
+		labels map[string]string
+		named  bool
+		want   string
+	}{
+		{"named, unlabelled", nil, true, `{"metadata":{"labels":{"chatflow.dev/credentials":"true"}}}`},
+		{"named, referenced by secretlabels only", map[string]string{"chatflow.dev/referenced": "true"}, true, `{"metadata":{"labels":{"chatflow.dev/credentials":"true"}}}`},
+		{"named, labelled", map[string]string{"chatflow.dev/credentials": "true", "app": "x"}, true, ""},
+		{"no longer named", map[string]string{"chatflow.dev/credentials": "true", "chatflow.dev/referenced": "true"}, false, `{"metadata":{"labels":{"chatflow.dev/credentials":null}}}`},
+		{"never named", map[string]string{"app": "x"}, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			patch, ok := labelPatch(tt.labels, tt.named)
+			if string(patch) != tt.want || ok != (tt.want != "") {
+				t.Fatalf("labelPatch = %s %v, want %s", patch, ok, tt.want)
 			}
 		})
 	}

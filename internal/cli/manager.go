@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 
@@ -41,6 +42,8 @@ type managerOptions struct {
 	watchNamespaces []string
 	apiBaseURLHosts []string
 
+	gatewayPublicURL string
+
 	webhooks webhookOptions
 
 	executorConfigFile string
@@ -74,6 +77,9 @@ func newManagerCommand() *cobra.Command {
 		Short: "Run the operator: reconcile ChatFlows and ChannelBindings",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkPublicURL(o.gatewayPublicURL); err != nil {
+				return fmt.Errorf("--gateway-public-url: %w", err)
+			}
 			cfg, err := executorConfig(cmd, o)
 			if err != nil {
 				return err
@@ -97,6 +103,9 @@ func newManagerCommand() *cobra.Command {
 	f.IntVar(&o.apiBurst, "kube-api-burst", 100, "burst of queries to the API server")
 	f.StringSliceVar(&o.watchNamespaces, "watch-namespaces", nil,
 		"reconcile flows and bindings in these namespaces only (default: all); the RBAC must grant at least these")
+	f.StringVar(&o.gatewayPublicURL, "gateway-public-url", "",
+		"public base URL of the Chatflow gateway (https://chat.example.com): ChannelBindings show their callback URL "+
+			"under it in status.webhookURL, and WhatsApp bindings with spec.webhookOverride register it with Meta")
 
 	f.StringSliceVar(&o.apiBaseURLHosts, "api-base-url-hosts", nil,
 		"the only hosts a ChannelBinding's spec.apiBaseURL may name (exact names, or *.example.com for the names under it); default: any https host")
@@ -202,7 +211,8 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 	}
 	ctx, cancel := context.WithCancel(ctrl.SetupSignalHandler())
 	defer cancel()
-	opts := controllers.Options{Executor: o.executor, MaxConcurrentReconciles: o.workers, APIBaseURLHosts: o.apiBaseURLHosts}
+	opts := controllers.Options{Executor: o.executor, MaxConcurrentReconciles: o.workers, APIBaseURLHosts: o.apiBaseURLHosts,
+		GatewayPublicURL: o.gatewayPublicURL}
 	if err := controllers.SetupIndexes(ctx, mgr); err != nil {
 		return err
 	}
@@ -260,6 +270,19 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 		return err
 	}
 	return webhookErr
+}
+
+// checkPublicURL accepts "" or an absolute http(s) URL without a query:
+// the channels' paths are appended to it.
+func checkPublicURL(v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q is not an http(s) URL without a query, like https://chat.example.com", v)
+	}
+	return nil
 }
 
 // managerNamespace is the namespace the manager runs in.

@@ -104,3 +104,14 @@ func TestExecutorConfigStorePassword(t *testing.T) {
 		t.Errorf("store %q, password %q: want the URL without its password and the environment's password", cfg.Store, cfg.StorePassword)
 	}
 }
+
+func TestCheckPublicURL(t *testing.T) {
+	for v, ok := range map[string]bool{
+		"": true, "https://chat.example.com": true, "https://chat.example.com/hooks/": true, "http://127.0.0.1:8080": true,
+		"chat.example.com": false, "ftp://x": false, "https://x?a=b": false, "https://": false,
+	} {
+		if err := checkPublicURL(v); (err == nil) != ok {
+			t.Errorf("checkPublicURL(%q) = %v", v, err)
+		}
+	}
+}

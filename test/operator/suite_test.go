@@ -51,6 +51,8 @@ var (
 	stopHooks       func()
 	// policy holds the admission policy objects of config/policy.
 	policy []*unstructured.Unstructured
+	// gatewayPublicURL is the gateway's public URL the manager knows.
+	gatewayPublicURL = "https://chat.example.test"
 	// executorConfig is the manager's executor configuration in the tests.
 	executorConfig = func() builders.Config {
 		c := builders.DefaultConfig()
@@ -137,7 +139,8 @@ func startControllers() func() {
 	Expect(err).NotTo(HaveOccurred())
 	mctx, stop := context.WithCancel(ctx)
 	Expect(controllers.SetupIndexes(mctx, mgr)).To(Succeed())
-	Expect(controllers.SetupControllers(mgr, controllers.Options{Executor: executorConfig, MaxConcurrentReconciles: 4})).To(Succeed())
+	Expect(controllers.SetupControllers(mgr, controllers.Options{Executor: executorConfig, MaxConcurrentReconciles: 4,
+		GatewayPublicURL: gatewayPublicURL})).To(Succeed())
 	return run(mctx, stop, mgr)
 }
 

@@ -1,0 +1,115 @@
+package operator
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/controllers/builders"
+	"github.com/chatflow-dev/chatflow/internal/sandbox"
+)
+
+// secretLabels returns a Secret's two labels the manager manages, as
+// "credentials/referenced".
+func secretLabels(s *corev1.Secret) func() string {
+	return func() string {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(s), s); err != nil {
+			return err.Error()
+		}
+		return s.Labels[builders.LabelCredentials] + "/" + s.Labels[builders.LabelReferenced]
+	}
+}
+
+var _ = Describe("For the gateway, a ChannelBinding", func() {
+	It("gets its Secret labelled as credentials, and unlabelled when no binding names it", func() {
+		ns := newNamespace()
+		b := binding("orders-wa", ns, "orders", "1065")
+		first, second := credentials("orders-wa", ns), credentials("other", ns)
+		create(flow("orders", ns, v1alpha1.StateUnpublished), first, second, b)
+		Eventually(secretLabels(first)).Should(Equal("true/true"))
+		Consistently(secretLabels(second), "300ms").Should(Equal("/"), "a Secret no binding names is left alone")
+
+		// Another Secret (the flow is Unpublished, so this is allowed).
+		Expect(update(b, func(b *v1alpha1.ChannelBinding) { b.Spec.CredentialsRef.Name = second.Name })).To(Succeed())
+		Eventually(secretLabels(second)).Should(Equal("true/true"))
+		Eventually(secretLabels(first)).Should(Equal("/"), "both labels go: nothing references it")
+
+		// A label taken away by hand comes back.
+		Expect(update(second, func(s *corev1.Secret) { delete(s.Labels, builders.LabelCredentials) })).To(Succeed())
+		Eventually(secretLabels(second)).Should(Equal("true/true"))
+
+		Expect(k8s.Delete(ctx, b)).To(Succeed())
+		Eventually(secretLabels(second)).Should(Equal("/"))
+	})
+
+	It("shows the URL to register, under the gateway's public URL, at -o wide too", func() {
+		ns := newNamespace()
+		b := binding("orders-wa", ns, "orders", "1065")
+		create(flow("orders", ns, v1alpha1.StateUnpublished), credentials("orders-wa", ns), b)
+		Eventually(condition(b, v1alpha1.ConditionReady)).Should(Equal("True/Succeeded"))
+		Expect(get(b).Status.WebhookURL).To(Equal(gatewayPublicURL + "/webhooks/whatsapp"))
+		Expect(conditionMessage(b, v1alpha1.ConditionReady)).To(ContainSubstring("the WhatsApp callback URL is " + gatewayPublicURL + "/webhooks/whatsapp"))
+		Expect(condition(b, v1alpha1.ConditionWebhookOverride)()).To(BeEmpty(), "no override asked")
+	})
+
+	It("registers a WhatsApp number's override callback with the Graph API, again on rotation, and removes it", func() {
+		box := sandbox.New(sandbox.Options{Tokens: map[string]string{"1066": "EAAG"}})
+		api := httptest.NewServer(box)
+		DeferCleanup(api.Close)
+		ns := newNamespace()
+		b := binding("orders-wa", ns, "orders", "1066")
+		b.Spec.APIBaseURL = api.URL
+		b.Spec.WebhookOverride = true
+		s := credentials("orders-wa", ns)
+		create(flow("orders", ns, v1alpha1.StateUnpublished), s, b)
+		url := gatewayPublicURL + "/webhooks/whatsapp"
+		Eventually(condition(b, v1alpha1.ConditionWebhookOverride)).Should(Equal("True/Registered"))
+		Expect(conditionMessage(b, v1alpha1.ConditionWebhookOverride)).To(Equal("Meta sends phone number 1066's webhooks to " + url))
+		Expect(get(b).Status.WebhookOverride.URL).To(Equal(url))
+		hooks := box.Webhooks()
+		Expect(hooks).To(HaveLen(1))
+		Expect(hooks[0].Channel + " " + hooks[0].Account + " " + hooks[0].URL).To(Equal("whatsapp 1066 " + url))
+
+		// A new verify token: Meta must check the URL with it, so register again.
+		Expect(update(s, func(s *corev1.Secret) { s.Data["verifyToken"] = []byte("rotated") })).To(Succeed())
+		Eventually(func() int { return len(box.Webhooks()) }).Should(BeNumerically(">=", 2))
+
+		// The Graph API refuses: the condition says why, with Graph's words.
+		req, _ := http.NewRequest(http.MethodPost, api.URL+"/sandbox/faults",
+			strings.NewReader(`{"channel":"whatsapp","to":"1066","code":190,"times":100}`))
+		resp, err := http.DefaultClient.Do(req)
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(update(s, func(s *corev1.Secret) { s.Data["verifyToken"] = []byte("rotated-again") })).To(Succeed())
+		Eventually(condition(b, v1alpha1.ConditionWebhookOverride)).Should(Equal("False/RegistrationFailed"))
+		Expect(conditionMessage(b, v1alpha1.ConditionWebhookOverride)).To(ContainSubstring("Invalid OAuth access token"))
+		Expect(condition(b, v1alpha1.ConditionReady)()).To(Equal("True/Succeeded"), "the binding still serves")
+
+		// Turned off: the override is removed and the condition goes.
+		req, _ = http.NewRequest(http.MethodDelete, api.URL+"/sandbox/faults", nil)
+		resp, err = http.DefaultClient.Do(req)
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(update(b, func(b *v1alpha1.ChannelBinding) { b.Spec.WebhookOverride = false })).To(Succeed())
+		Eventually(condition(b, v1alpha1.ConditionWebhookOverride)).Should(BeEmpty())
+		Expect(get(b).Status.WebhookOverride).To(BeNil())
+		hooks = box.Webhooks()
+		Expect(hooks[len(hooks)-1].URL).To(BeEmpty(), "the last registration removes the override")
+	})
+
+	It("refuses spec.webhookOverride on another channel than WhatsApp", func() {
+		ns := newNamespace()
+		b := binding("page", ns, "orders", "p1")
+		b.Spec.Channel = v1alpha1.ChannelMessenger
+		b.Spec.WebhookOverride = true
+		err := k8s.Create(ctx, b)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("spec.webhookOverride is for WhatsApp bindings"))
+	})
+})
