@@ -37,6 +37,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
 
 	"github.com/chatflow-dev/chatflow/controllers/builders"
 	"github.com/chatflow-dev/chatflow/internal/cli"
@@ -272,6 +273,7 @@ func TestTemplates(t *testing.T) {
 			checkPodsAreRestricted(t, objs)
 			checkExecutorConfig(t, objs)
 			checkManagerArgs(t, objs)
+			checkGateway(t, set, objs)
 		})
 	}
 }
@@ -344,34 +346,107 @@ func checkExecutorConfig(t *testing.T, objs []*unstructured.Unstructured) {
 	t.Error("no executor config ConfigMap")
 }
 
+// deployment returns the Deployment of a component (manager, gateway), nil
+// when the rendering has none.
+func deployment(t *testing.T, objs []*unstructured.Unstructured, component string) *appsv1.Deployment {
+	t.Helper()
+	for _, u := range objs {
+		if u.GetKind() == "Deployment" && u.GetLabels()["app.kubernetes.io/component"] == component {
+			d := &appsv1.Deployment{}
+			mustConvert(t, u, d)
+			return d
+		}
+	}
+	return nil
+}
+
 // checkManagerArgs parses the manager container's arguments with the
 // manager command's own flags.
 func checkManagerArgs(t *testing.T, objs []*unstructured.Unstructured) {
 	t.Helper()
-	for _, u := range objs {
-		if u.GetKind() != "Deployment" {
-			continue
-		}
-		d := &appsv1.Deployment{}
-		mustConvert(t, u, d)
-		args := d.Spec.Template.Spec.Containers[0].Args
-		if len(args) == 0 || args[0] != "manager" {
-			t.Fatalf("the manager container runs %q", args)
-		}
-		root := cli.NewRoot()
-		mgr, _, err := root.Find([]string{"manager"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := mgr.ParseFlags(args[1:]); err != nil {
-			t.Errorf("the manager refuses its arguments %q: %v", args[1:], err)
-		}
-		if d.Spec.Template.Spec.SecurityContext == nil || !ptr.Deref(d.Spec.Template.Spec.SecurityContext.RunAsNonRoot, false) {
-			t.Error("the manager pod does not require a non-root user")
-		}
-		return
+	d := deployment(t, objs, "manager")
+	if d == nil {
+		t.Fatal("no manager Deployment")
 	}
-	t.Error("no manager Deployment")
+	args := d.Spec.Template.Spec.Containers[0].Args
+	if len(args) == 0 || args[0] != "manager" {
+		t.Fatalf("the manager container runs %q", args)
+	}
+	root := cli.NewRoot()
+	mgr, _, err := root.Find([]string{"manager"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.ParseFlags(args[1:]); err != nil {
+		t.Errorf("the manager refuses its arguments %q: %v", args[1:], err)
+	}
+	if d.Spec.Template.Spec.SecurityContext == nil || !ptr.Deref(d.Spec.Template.Spec.SecurityContext.RunAsNonRoot, false) {
+		t.Error("the manager pod does not require a non-root user")
+	}
+}
+
+// checkGateway parses the gateway container's arguments with the gateway
+// command's own flags, and checks it is spread, probed and disruption-
+// budgeted, serves what its Service and Ingress send it, and that the
+// manager is told its public URL.
+func checkGateway(t *testing.T, set string, objs []*unstructured.Unstructured) {
+	t.Helper()
+	d := deployment(t, objs, "gateway")
+	if d == nil {
+		t.Fatal("no gateway Deployment")
+	}
+	c := d.Spec.Template.Spec.Containers[0]
+	if len(c.Args) == 0 || c.Args[0] != "gateway" {
+		t.Fatalf("the gateway container runs %q", c.Args)
+	}
+	gw, _, err := cli.NewRoot().Find([]string{"gateway"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.ParseFlags(c.Args[1:]); err != nil {
+		t.Errorf("the gateway refuses its arguments %q: %v", c.Args[1:], err)
+	}
+	if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" {
+		t.Error("the gateway is not probed on /readyz and /healthz")
+	}
+	if ptr.Deref(d.Spec.Replicas, 1) < 2 {
+		t.Errorf("%d gateway replicas: one public entry needs at least two", ptr.Deref(d.Spec.Replicas, 1))
+	}
+	var pdb, svc bool
+	var publicURL string
+	for _, u := range objs {
+		switch {
+		case u.GetKind() == "PodDisruptionBudget" && u.GetName() == d.Name:
+			pdb = true
+		case u.GetKind() == "Service" && u.GetName() == d.Name:
+			s := &corev1.Service{}
+			mustConvert(t, u, s)
+			svc = s.Spec.Ports[0].TargetPort.StrVal == c.Ports[0].Name && equality.Semantic.DeepEqual(s.Spec.Selector, d.Spec.Selector.MatchLabels)
+		case u.GetKind() == "Ingress":
+			if b := u.Object["spec"].(map[string]any)["rules"].([]any)[0].(map[string]any)["http"].(map[string]any)["paths"].([]any)[0].(map[string]any)["backend"].(map[string]any)["service"].(map[string]any)["name"]; b != d.Name {
+				t.Errorf("the Ingress sends to %v, not to the gateway", b)
+			}
+		}
+	}
+	if !pdb || !svc {
+		t.Errorf("the gateway lacks a PodDisruptionBudget (%v) or a Service selecting it (%v)", pdb, svc)
+	}
+	for _, a := range deployment(t, objs, "manager").Spec.Template.Spec.Containers[0].Args {
+		if v, ok := strings.CutPrefix(a, "--gateway-public-url="); ok {
+			publicURL = v
+		}
+	}
+	var values struct {
+		Gateway struct {
+			PublicURL string `json:"publicURL"`
+		} `json:"gateway"`
+	}
+	if err := yaml.Unmarshal([]byte(readFile(t, filepath.Join("testdata", "values", set+".yaml"))), &values); err != nil {
+		t.Fatal(err)
+	}
+	if publicURL != values.Gateway.PublicURL {
+		t.Errorf("the manager is told the gateway's public URL is %q, the values say %q", publicURL, values.Gateway.PublicURL)
+	}
 }
 
 func mustConvert(t *testing.T, u *unstructured.Unstructured, into any) {
@@ -460,12 +535,12 @@ func TestRBACMatchesMarkers(t *testing.T) {
 	generated := decode(t, readFile(t, filepath.Join(root, "config", "rbac", "role.yaml")))
 	var wantCluster, wantSystem []rbacv1.PolicyRule
 	for _, u := range generated {
-		switch u.GetKind() {
-		case "ClusterRole":
+		switch {
+		case u.GetKind() == "ClusterRole" && u.GetName() == "manager-role":
 			r := &rbacv1.ClusterRole{}
 			mustConvert(t, u, r)
 			wantCluster = r.Rules
-		case "Role":
+		case u.GetKind() == "Role" && u.GetName() == "manager-role":
 			r := &rbacv1.Role{}
 			mustConvert(t, u, r)
 			wantSystem = r.Rules
@@ -495,7 +570,7 @@ func TestRBACMatchesMarkers(t *testing.T) {
 					r := &rbacv1.ClusterRole{}
 					mustConvert(t, u, r)
 					cluster = r.Rules
-				case u.GetKind() == "Role":
+				case u.GetKind() == "Role" && u.GetLabels()["app.kubernetes.io/component"] != "gateway":
 					r := &rbacv1.Role{}
 					mustConvert(t, u, r)
 					perNamespace[u.GetNamespace()] = append(perNamespace[u.GetNamespace()], r.Rules...)
@@ -526,6 +601,60 @@ func TestRBACMatchesMarkers(t *testing.T) {
 			for r := range rulesOf(wantSystem, rename) {
 				if !system[r] {
 					t.Errorf("the manager lacks %v in its own namespace", r)
+				}
+			}
+		})
+	}
+}
+
+// TestGatewayRBACMatchesMarkers checks that the chart grants the gateway
+// exactly gateway-role of config/rbac/role.yaml (generated from the
+// roleName=gateway-role markers), cluster-wide or in each watched
+// namespace, bound to the gateway's own ServiceAccount.
+func TestGatewayRBACMatchesMarkers(t *testing.T) {
+	var want map[rule]bool
+	for _, u := range decode(t, readFile(t, filepath.Join(root, "config", "rbac", "role.yaml"))) {
+		if u.GetKind() == "ClusterRole" && u.GetName() == "gateway-role" {
+			r := &rbacv1.ClusterRole{}
+			mustConvert(t, u, r)
+			want = rulesOf(r.Rules, nil)
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("config/rbac/role.yaml has no gateway-role: run make manifests")
+	}
+	for set, scopes := range map[string][]string{"default": {""}, "namespaced": {"shop", "support"}} {
+		t.Run(set, func(t *testing.T) {
+			objs := decode(t, render(t, set))
+			granted := map[string]map[rule]bool{}
+			var subjects []string
+			for _, u := range objs {
+				if u.GetLabels()["app.kubernetes.io/component"] != "gateway" {
+					continue
+				}
+				switch u.GetKind() {
+				case "ClusterRole", "Role":
+					r := &rbacv1.Role{}
+					mustConvert(t, u, r)
+					granted[u.GetNamespace()] = rulesOf(r.Rules, nil)
+				case "ClusterRoleBinding", "RoleBinding":
+					b := &rbacv1.RoleBinding{}
+					mustConvert(t, u, b)
+					subjects = append(subjects, u.GetNamespace()+":"+b.Subjects[0].Name)
+				}
+			}
+			if len(granted) != len(scopes) {
+				t.Fatalf("the gateway is granted rules in %d scopes, want %v", len(granted), scopes)
+			}
+			for _, ns := range scopes {
+				if !equality.Semantic.DeepEqual(granted[ns], want) {
+					t.Errorf("in %q the chart grants the gateway\n %v\nwant %v", ns, keys(granted[ns]), keys(want))
+				}
+			}
+			sa := deployment(t, objs, "gateway").Spec.Template.Spec.ServiceAccountName
+			for _, s := range subjects {
+				if !strings.HasSuffix(s, ":"+sa) || strings.HasSuffix(sa, "controller-manager") {
+					t.Errorf("binding %s is not to the gateway's own ServiceAccount %s", s, sa)
 				}
 			}
 		})

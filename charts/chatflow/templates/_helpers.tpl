@@ -38,6 +38,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: manager
 {{- end }}
 
+{{/* Selector labels of the gateway pods. */}}
+{{- define "chatflow.gatewaySelectorLabels" -}}
+app.kubernetes.io/name: {{ include "chatflow.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: gateway
+{{- end }}
+
+{{- define "chatflow.gatewayServiceAccountName" -}}
+{{- if .Values.gateway.serviceAccount.create }}
+{{- default (printf "%s-gateway" (include "chatflow.fullname" .)) .Values.gateway.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.gateway.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
 {{- define "chatflow.redisSelectorLabels" -}}
 app.kubernetes.io/name: {{ include "chatflow.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
