@@ -31,13 +31,16 @@ func FlowManifest(f *v1alpha1.ChatFlow) ([]byte, error) {
 }
 
 // BindingManifest is the binding as the executor reads it: kind, name and
-// spec.
+// spec, without webhookOverride (the operator registers that callback with
+// Meta; the executor has no use for it, so turning it on or off must not
+// restart the executor).
 func BindingManifest(b *v1alpha1.ChannelBinding) ([]byte, error) {
 	m := v1alpha1.ChannelBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ChannelBinding"},
 		ObjectMeta: metav1.ObjectMeta{Name: b.Name, Namespace: b.Namespace},
 	}
 	b.Spec.DeepCopyInto(&m.Spec)
+	m.Spec.WebhookOverride = false
 	return yaml.Marshal(&m)
 }
 

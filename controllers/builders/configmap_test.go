@@ -80,6 +80,10 @@ func TestConfigMapName_followsContent(t *testing.T) {
 			f.Spec.Logging.Enabled = true
 			return b
 		}},
+		{name: "the override Meta callback is the operator's, not the executor's", same: true, change: func(f *v1alpha1.ChatFlow, b *v1alpha1.ChannelBinding) *v1alpha1.ChannelBinding {
+			b.Spec.WebhookOverride = true
+			return b
+		}},
 		{name: "the binding reaches the executor", change: func(f *v1alpha1.ChatFlow, b *v1alpha1.ChannelBinding) *v1alpha1.ChannelBinding {
 			b.Spec.APIBaseURL = "http://sandbox:8090"
 			return b
