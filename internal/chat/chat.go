@@ -32,8 +32,12 @@ type Config struct {
 	// Secret signs the webhooks: the app secret (Meta channels) or the auth
 	// token (Viber).
 	Secret string
-	// ExecutorURL is the flow's executor.
+	// ExecutorURL is where the webhooks and the run go: the gateway, or
+	// the flow's executor itself.
 	ExecutorURL string
+	// RunPath is the run API's path there (default "/v1/runs", the
+	// executor's; the gateway's is /v1/namespaces/{ns}/chatflows/{flow}/runs).
+	RunPath string
 	// SandboxURL is where the binding sends (its apiBaseURL).
 	SandboxURL string
 	// ContactID and ContactName are who the user plays.
@@ -223,7 +227,11 @@ func (s *session) startRun(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(s.ExecutorURL, "/")+"/v1/runs", bytes.NewReader(body))
+	path := s.RunPath
+	if path == "" {
+		path = "/v1/runs"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(s.ExecutorURL, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ type chatOptions struct {
 	namespace, kubeContext, kubeconfigPath string
 	dir                                    string
 	contact, name                          string
-	executorURL, sandboxURL                string
+	executorURL, gatewayURL, sandboxURL    string
 	inputs                                 []string
 	replyTimeout, quiet                    time.Duration
 	local                                  localChatOptions // chat_local.go
@@ -36,12 +36,13 @@ func newChatCommand() *cobra.Command {
 		Use:   "chat FLOW",
 		Short: "Talk to a published flow as one of its contacts",
 		Long: "chat plays a contact of a flow: each line you type becomes the channel's signed webhook,\n" +
-			"posted to the flow's executor; the flow's replies are read from the channel sandbox its\n" +
+			"posted to the gateway (or straight to the flow's executor); the flow's replies are read\n" +
+			"from the channel sandbox its\n" +
 			"binding sends to (spec.apiBaseURL) and printed, buttons and quick replies numbered: type\n" +
 			"the number to pick one. A Manual flow first gets a run started with the --input values.\n\n" +
 			"With `chatflow dev` running, everything is found through its state (--dir): the kubeconfig,\n" +
-			"the executor and the sandbox. Elsewhere, pass --executor (e.g. a kubectl port-forward of\n" +
-			"the flow's <flow>-executor Service) and --sandbox.\n\n" +
+			"the gateway and the sandbox. Elsewhere, pass --gateway (e.g. a kubectl port-forward of the\n" +
+			"chatflow-gateway Service) or --executor (the flow's <flow>-executor Service), and --sandbox.\n\n" +
 			"With --file, chat runs the flow of a manifest in this process instead, through the same turn\n" +
 			"driver as the executor: no cluster, executor or sandbox. Your messages are read by the\n" +
 			"channel's parser and the flow's replies rendered by its renderer, as live; HTTP calls are\n" +
@@ -69,7 +70,8 @@ func newChatCommand() *cobra.Command {
 	f.StringVar(&o.dir, "dir", statefile.DefaultDir, "the directory of chatflow dev, whose state says where executors and the sandbox listen")
 	f.StringVar(&o.contact, "contact", "15550100100", "the contact id you chat as (a WhatsApp number, PSID, IGSID or Viber id)")
 	f.StringVar(&o.name, "name", "Alex", "the contact's profile name")
-	f.StringVar(&o.executorURL, "executor", "", "URL of the flow's executor (default: from chatflow dev)")
+	f.StringVar(&o.gatewayURL, "gateway", "", "URL of the Chatflow gateway (default: chatflow dev's)")
+	f.StringVar(&o.executorURL, "executor", "", "URL of the flow's executor, to bypass the gateway")
 	f.StringVar(&o.sandboxURL, "sandbox", "", "URL of the channel sandbox (default: the binding's spec.apiBaseURL, else chatflow dev's)")
 	f.StringArrayVar(&o.inputs, "input", nil, "NAME=VALUE input of a Manual flow's run (repeatable)")
 	f.DurationVar(&o.replyTimeout, "reply-timeout", 30*time.Second, "how long to wait for the flow's first reply to a message")
@@ -116,19 +118,26 @@ func runChat(cmd *cobra.Command, flowName string, o chatOptions) error {
 		return fmt.Errorf("Secret %s has no %s: the executor refuses unsigned webhooks", secret.Name, key)
 	}
 
-	executorURL := o.executorURL
-	if executorURL == "" {
-		if state == nil {
-			return fmt.Errorf("%w; or pass --executor with the URL of the flow's executor", stateErr)
+	// Webhooks and runs go through the gateway, as the channels' do, unless
+	// --executor points at the flow's executor itself.
+	target, runPath := o.executorURL, ""
+	if target == "" {
+		target = o.gatewayURL
+		if target == "" {
+			if state == nil {
+				return fmt.Errorf("%w; or pass --gateway with the URL of the Chatflow gateway", stateErr)
+			}
+			target = state.Gateway
+			e, ok := state.ExecutorOf(ns, flowName)
+			if !ok {
+				return fmt.Errorf("flow %s/%s has no executor running in chatflow dev: is it Published and Ready? "+
+					"(kubectl get cf %s -n %s)", ns, flowName, flowName, ns)
+			}
+			if _, ok = e.URL(); !ok {
+				return fmt.Errorf("the executor of flow %s/%s is not ready yet: try again in a moment (log: %s)", ns, flowName, logOf(e))
+			}
 		}
-		e, ok := state.ExecutorOf(ns, flowName)
-		if !ok {
-			return fmt.Errorf("flow %s/%s has no executor running in chatflow dev: is it Published and Ready? "+
-				"(kubectl get cf %s -n %s)", ns, flowName, flowName, ns)
-		}
-		if executorURL, ok = e.URL(); !ok {
-			return fmt.Errorf("the executor of flow %s/%s is not ready yet: try again in a moment (log: %s)", ns, flowName, logOf(e))
-		}
+		runPath = fmt.Sprintf("/v1/namespaces/%s/chatflows/%s/runs", ns, flowName)
 	}
 	sandboxURL := o.sandboxURL
 	if sandboxURL == "" {
@@ -146,7 +155,7 @@ func runChat(cmd *cobra.Command, flowName string, o chatOptions) error {
 
 	cc := chat.Config{
 		Flow: flowName, Channel: ch, Account: binding.Spec.Account.ID, Phone: binding.Spec.Account.PhoneNumber,
-		Secret: signing, ExecutorURL: executorURL, SandboxURL: sandboxURL,
+		Secret: signing, ExecutorURL: target, RunPath: runPath, SandboxURL: sandboxURL,
 		ContactID: o.contact, ContactName: o.name,
 		In: cmd.InOrStdin(), Out: cmd.OutOrStdout(), Echo: !isTerminal(cmd.InOrStdin()),
 		ReplyTimeout: o.replyTimeout, Quiet: o.quiet,

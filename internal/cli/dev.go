@@ -23,7 +23,8 @@ func newDevCommand() *cobra.Command {
 		Short: "Run Chatflow locally: control plane, operator, executors and channel sandbox",
 		Long: "dev starts a throwaway local control plane (the kube-apiserver and etcd the tests use),\n" +
 			"installs the CRDs, webhooks and admission policy, runs the manager, runs executor\n" +
-			"Deployments as local processes (there is no kubelet) and the channel sandbox. It writes\n" +
+			"Deployments as local processes (there is no kubelet), the gateway every channel webhook\n" +
+			"goes through, and the channel sandbox. It writes\n" +
 			"DIR/kubeconfig and prints how to apply the dev samples and chat with a flow.\n" +
 			"Ctrl-C stops everything; a second Ctrl-C kills what is left at once.\n\n" +
 			"Run it from a clone of the repository (it reads config/), or use `make dev`.",
@@ -51,6 +52,8 @@ func newDevCommand() *cobra.Command {
 	f.StringVar(&o.Dir, "dir", statefile.DefaultDir, "directory of the environment's state: kubeconfig, state.json, logs, etcd data, executor files")
 	f.StringVar(&o.SandboxAddress, "sandbox-listen", dev.DefaultSandboxAddress,
 		"address of the channel sandbox; config/dev-samples points the bindings' apiBaseURL at the default")
+	f.StringVar(&o.GatewayAddress, "gateway-listen", dev.DefaultGatewayAddress,
+		"address of the gateway, where the channels' webhooks and the run API go")
 	f.StringVar(&o.ConfigDir, "config", "", "the repository's config/ directory (default: found from the working directory)")
 	f.StringVar(&o.Assets, "assets", "", "directory of kube-apiserver and etcd (default: $KUBEBUILDER_ASSETS, else built by hack/envtest-assets.sh)")
 	return cmd

@@ -36,6 +36,11 @@ import (
 // otherwise; config/dev-samples points the bindings' apiBaseURL at it.
 const DefaultSandboxAddress = "127.0.0.1:9090"
 
+// DefaultGatewayAddress is where the gateway listens unless told
+// otherwise: the one URL per channel the webhooks go to (a tunnel to it
+// lets a real Meta app or Viber bot reach the local flows).
+const DefaultGatewayAddress = "127.0.0.1:9080"
+
 // Options configure a dev environment.
 type Options struct {
 	// Dir keeps the environment's state: kubeconfig, state.json, logs,
@@ -50,6 +55,8 @@ type Options struct {
 	Assets string
 	// SandboxAddress is the sandbox's listen address.
 	SandboxAddress string
+	// GatewayAddress is the gateway's listen address.
+	GatewayAddress string
 	// Binary is the chatflow binary the manager and the executors run
 	// (default: this executable).
 	Binary string
@@ -83,7 +90,7 @@ func Run(ctx context.Context, o Options) (retErr error) {
 		if len(stops) == 0 {
 			return
 		}
-		log.printf("stopping: manager, executors, API server, etcd and sandbox")
+		log.printf("stopping: manager, gateway, executors, API server, etcd and sandbox")
 		for i := len(stops) - 1; i >= 0; i-- {
 			stops[i]()
 		}
@@ -99,6 +106,13 @@ func Run(ctx context.Context, o Options) (retErr error) {
 	}()
 	defer close(dirs.done)
 
+	// The gateway's port is taken by its own process: check it is free now,
+	// to fail with the fix instead of a restart loop.
+	if ln, err := net.Listen("tcp", o.GatewayAddress); err != nil {
+		return fmt.Errorf("the gateway cannot listen on %s (%w): stop what uses it or pass --gateway-listen", o.GatewayAddress, err)
+	} else {
+		ln.Close()
+	}
 	sandboxLn, err := net.Listen("tcp", o.SandboxAddress)
 	if err != nil {
 		return fmt.Errorf("the sandbox cannot listen on %s (%w): stop what uses it or pass --sandbox-listen", o.SandboxAddress, err)
@@ -106,7 +120,9 @@ func Run(ctx context.Context, o Options) (retErr error) {
 	sandboxURL := "http://" + sandboxLn.Addr().String()
 	mux := http.NewServeMux()
 	mux.Handle("/demo/", demoOrders())
-	mux.Handle("/", sandbox.New(sandbox.Options{}))
+	// Like Meta, the sandbox checks an override callback URL with the GET
+	// handshake before taking it: the gateway answers it.
+	mux.Handle("/", sandbox.New(sandbox.Options{MetaCallback: true}))
 	sandboxSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = sandboxSrv.Serve(sandboxLn) }()
 	stops = append(stops, func() {
@@ -149,8 +165,9 @@ func Run(ctx context.Context, o Options) (retErr error) {
 		return err
 	}
 
+	gatewayURL := "http://" + o.GatewayAddress
 	state := &stateStore{dir: o.Dir, log: log, state: statefile.State{
-		PID: os.Getpid(), Kubeconfig: kubeconfig, APIServer: cfg.Host, Sandbox: sandboxURL,
+		PID: os.Getpid(), Kubeconfig: kubeconfig, APIServer: cfg.Host, Sandbox: sandboxURL, Gateway: gatewayURL,
 	}}
 	stops = append(stops, func() {
 		state.setLive(false)
@@ -164,10 +181,26 @@ func Run(ctx context.Context, o Options) (retErr error) {
 	}
 	stops = append(stops, func() { stopRunner(); r.shutdown() })
 
+	// The gateway learns its routes from the API server, as in a cluster,
+	// and reaches executor Services at the runner's local processes.
+	procEnv := []string{"KUBECONFIG=" + kubeconfig, "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	gw := &process{
+		name: "gateway", bin: o.Binary,
+		args: []string{"gateway", "--listen=" + o.GatewayAddress, "--dev-state=" + o.Dir, "--shutdown-delay=0s"},
+		env:  procEnv, dir: o.Dir,
+		logPath:  filepath.Join(dirs.logs, "gateway.log"),
+		probeURL: gatewayURL + "/readyz",
+		grace:    15 * time.Second,
+	}
+	gw.start()
+	registerKill(gw)
+	stops = append(stops, gw.stopAndWait)
+
 	mgr := &process{
 		name: "manager", bin: o.Binary,
 		args: []string{"manager",
 			"--leader-elect=false",
+			"--gateway-public-url=" + gatewayURL,
 			fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probePort),
 			fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort),
 			"--metrics-secure=false",
@@ -183,7 +216,7 @@ func Run(ctx context.Context, o Options) (retErr error) {
 			// The demo orders API of the order-status sample is on loopback.
 			"--executor-allow-private-networks=127.0.0.0/8",
 		},
-		env:      []string{"KUBECONFIG=" + kubeconfig, "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")},
+		env:      procEnv,
 		dir:      o.Dir,
 		logPath:  filepath.Join(dirs.logs, "manager.log"),
 		probeURL: fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort),
@@ -199,8 +232,12 @@ func Run(ctx context.Context, o Options) (retErr error) {
 	if err := waitForAdmission(ctx, c); err != nil {
 		return err
 	}
+	log.printf("starting the gateway at %s (log: %s)", gatewayURL, gw.logPath)
+	if err := waitReady(ctx, gw, 60*time.Second); err != nil {
+		return fmt.Errorf("the gateway did not become ready: %w; see %s", err, gw.logPath)
+	}
 	state.setLive(true)
-	log.raw(banner(o, kubeconfig, cfg.Host, sandboxURL, dirs.logs))
+	log.raw(banner(o, kubeconfig, cfg.Host, sandboxURL, gatewayURL, dirs.logs))
 	if o.Ready != nil {
 		close(o.Ready)
 	}
@@ -224,6 +261,9 @@ func (o *Options) defaults() error {
 	}
 	if o.SandboxAddress == "" {
 		o.SandboxAddress = DefaultSandboxAddress
+	}
+	if o.GatewayAddress == "" {
+		o.GatewayAddress = DefaultGatewayAddress
 	}
 	if o.Binary == "" {
 		if o.Binary, err = os.Executable(); err != nil {
@@ -480,24 +520,28 @@ func killAll() {
 	}
 }
 
-func banner(o Options, kubeconfig, apiServer, sandboxURL, logs string) string {
+func banner(o Options, kubeconfig, apiServer, sandboxURL, gatewayURL, logs string) string {
 	samples := filepath.Join(o.ConfigDir, "dev-samples")
 	if rel, err := filepath.Rel(mustGetwd(), samples); err == nil && !strings.HasPrefix(rel, "..") {
 		samples = rel
 	}
 	return fmt.Sprintf(`
 chatflow dev is up: kube-apiserver %s, manager, webhooks, admission policy,
-local executor runner, and the channel sandbox at %s.
+local executor runner, the gateway at %s and the channel sandbox at %s.
 
   export KUBECONFIG=%s
   kubectl apply -k %s
   kubectl wait cf/order-status --for=condition=Ready --timeout=2m
   %s order-status
 
+Channels post to the gateway, one URL per channel for every flow:
+  %s/webhooks/whatsapp  /webhooks/messenger  /webhooks/instagram  /webhooks/viber/<bot id>
+  runs of Manual flows: %s/v1/namespaces/<namespace>/chatflows/<flow>/runs
+  kubectl get channelbindings -o wide   # the URL each binding registers
 Bindings send to the sandbox when their spec.apiBaseURL is %s%s.
 Logs: %s. Ctrl-C stops everything.
 
-`, apiServer, sandboxURL, kubeconfig, samples, o.ChatCommand, sandboxURL, samplesNote(sandboxURL), logs)
+`, apiServer, gatewayURL, sandboxURL, kubeconfig, samples, o.ChatCommand, gatewayURL, gatewayURL, sandboxURL, samplesNote(sandboxURL), logs)
 }
 
 // samplesNote says whether the dev samples send to this sandbox.

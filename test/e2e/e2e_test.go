@@ -1,8 +1,8 @@
 // Package e2e runs Chatflow end to end the way a user does: `chatflow dev`
 // (built exactly as the Dockerfile builds the image) with its real
-// kube-apiserver, etcd, manager, webhooks, admission policy, executor
-// processes and channel sandbox; the dev samples applied; signed channel
-// webhooks in and replies out at the sandbox; `chatflow chat` with a
+// kube-apiserver, etcd, manager, webhooks, admission policy, gateway,
+// executor processes and channel sandbox; the dev samples applied; signed
+// channel webhooks in through the gateway and replies out at the sandbox; `chatflow chat` with a
 // scripted stdin; the lifecycle rules enforced; and nothing left running
 // after Ctrl-C.
 package e2e
@@ -55,6 +55,7 @@ type devEnv struct {
 	exited  chan struct{}
 	output  string // path of its output
 	sandbox string
+	gateway string
 	k8s     client.Client
 }
 
@@ -71,21 +72,70 @@ func TestDevEndToEnd(t *testing.T) {
 	}
 
 	const contact = "15550109999" // a fresh contact for each part of the test
-	var orderExecutor string
-	t.Run("signed webhooks in, replies at the sandbox", func(t *testing.T) {
-		orderExecutor = e.executorURL("order-status", "")
+	t.Run("signed webhooks in through the gateway, replies at the sandbox", func(t *testing.T) {
+		e.executorURL("order-status", "") // ready
 		after := e.lastSeq(contact)
-		e.postWhatsApp(orderExecutor, "sandbox-app-secret", contact, "Kerry", "Where is my order?")
+		e.postWhatsApp(e.gateway, "sandbox-app-secret", contact, "Kerry", "Where is my order?")
 		after = e.expectReply(contact, after, "Hi Kerry! What is your order number?")
-		e.postWhatsApp(orderExecutor, "sandbox-app-secret", contact, "Kerry", "10452")
-		e.expectReply(contact, after, "Good news: order 10452 has shipped and should arrive by Friday.")
-
-		body, err := procs.WhatsAppWebhook("106540352242922", procs.WhatsAppMessage{From: contact, Name: "K", ID: "wamid.forged", Text: "hi"})
+		// One app's batch: this number's message and one for a number no
+		// flow binds, in one POST; 200, the bound one answered.
+		body, err := procs.WhatsAppWebhook("106540352242922",
+			procs.WhatsAppMessage{From: contact, Name: "Kerry", ID: fmt.Sprintf("wamid.e2e-batch-%d", time.Now().UnixNano()), Text: "10452"},
+			procs.WhatsAppMessage{From: "15550108888", Name: "Nobody", ID: "wamid.e2e-unbound", Text: "hi", PhoneNumberID: "106540352240000"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code, err := procs.PostWebhook(ctx, http.DefaultClient, orderExecutor, "/webhooks/whatsapp", body, "not-the-app-secret"); err != nil || code != http.StatusUnauthorized {
+		if code, err := procs.PostWebhook(ctx, http.DefaultClient, e.gateway, "/webhooks/whatsapp", body, "sandbox-app-secret"); err != nil || code != http.StatusOK {
+			t.Fatalf("a batch for two numbers: %d, %v", code, err)
+		}
+		e.expectReply(contact, after, "Good news: order 10452 has shipped and should arrive by Friday.")
+		if v, err := procs.Metric(e.gateway, `chatflow_gateway_events_total{channel="whatsapp",result="unrouted"}`); err != nil || v != 1 {
+			t.Errorf("unrouted events: %v, %v; want 1", v, err)
+		}
+
+		if code, err := procs.PostWebhook(ctx, http.DefaultClient, e.gateway, "/webhooks/whatsapp", body, "not-the-app-secret"); err != nil || code != http.StatusUnauthorized {
 			t.Errorf("a webhook signed with the wrong secret: %d, %v; want 401", code, err)
+		}
+		// Meta's handshake on the one URL, with the binding's verify token.
+		resp, err := http.Get(e.gateway + "/webhooks/whatsapp?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=sandbox-verify-token")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("the verify handshake: %v, %v", resp, err)
+		} else {
+			resp.Body.Close()
+		}
+	})
+
+	t.Run("bindings show the gateway URL; a number's override is registered through it", func(t *testing.T) {
+		b := &v1alpha1.ChannelBinding{}
+		if err := e.k8s.Get(ctx, client.ObjectKey{Namespace: "default", Name: "shop-whatsapp"}, b); err != nil {
+			t.Fatal(err)
+		}
+		if want := e.gateway + "/webhooks/whatsapp"; b.Status.WebhookURL != want {
+			t.Errorf("status.webhookURL %q, want %q", b.Status.WebhookURL, want)
+		}
+		b.Spec.WebhookOverride = true
+		if err := e.k8s.Update(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		// The sandbox, like Meta, checks the URL with the GET handshake
+		// before taking it: the gateway answers with the binding's token.
+		e.eventually("the override registered", func() error {
+			if err := e.k8s.Get(ctx, client.ObjectKeyFromObject(b), b); err != nil {
+				return err
+			}
+			if c := meta.FindStatusCondition(b.Status.Conditions, v1alpha1.ConditionWebhookOverride); c == nil || c.Reason != v1alpha1.ReasonRegistered {
+				return fmt.Errorf("condition %+v", c)
+			}
+			return nil
+		})
+		resp, err := http.Get(e.sandbox + "/sandbox/webhooks")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if !strings.Contains(string(data), `"channel":"whatsapp","account":"106540352242922","url":"`+e.gateway+`/webhooks/whatsapp","checked":true`) {
+			t.Errorf("the sandbox's registrations: %s", data)
 		}
 	})
 
@@ -131,10 +181,10 @@ func TestDevEndToEnd(t *testing.T) {
 		f = e.waitFor("order-status", "a new live revision", func(f *v1alpha1.ChatFlow) bool {
 			return f.Status.Revision != "" && f.Status.Revision != oldRevision && isReady(f, v1alpha1.ReasonSucceeded)
 		})
-		url := e.executorURL("order-status", f.Status.Revision)
+		e.executorURL("order-status", f.Status.Revision) // the new revision is ready
 		const c2 = "15550109998"
 		after := e.lastSeq(c2)
-		e.postWhatsApp(url, "sandbox-app-secret", c2, "Kerry", "hi")
+		e.postWhatsApp(e.gateway, "sandbox-app-secret", c2, "Kerry", "hi")
 		e.expectReply(c2, after, "Hello Kerry, which order is it?")
 		e.eventually("the old revision's processes are gone", func() error { return allGone(oldPIDs) })
 	})
@@ -191,8 +241,8 @@ func TestDevEndToEnd(t *testing.T) {
 
 	t.Run("Ctrl-C stops everything", func(t *testing.T) {
 		children := childrenOf(e.cmd.Process.Pid)
-		if len(children) < 4 { // etcd, kube-apiserver, manager, two executors
-			t.Errorf("chatflow dev runs %d child processes, want at least 4", len(children))
+		if len(children) < 5 { // etcd, kube-apiserver, manager, gateway, two executors
+			t.Errorf("chatflow dev runs %d child processes, want at least 5", len(children))
 		}
 		if err := e.cmd.Process.Signal(os.Interrupt); err != nil {
 			t.Fatal(err)
@@ -211,11 +261,13 @@ func TestDevEndToEnd(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(e.dir, statefile.StateFile)); !os.IsNotExist(err) {
 			t.Errorf("the state file outlived chatflow dev: %v", err)
 		}
-		ln, err := net.Listen("tcp", strings.TrimPrefix(e.sandbox, "http://"))
-		if err != nil {
-			t.Errorf("the sandbox port is still taken: %v", err)
-		} else {
-			ln.Close()
+		for what, url := range map[string]string{"sandbox": e.sandbox, "gateway": e.gateway} {
+			ln, err := net.Listen("tcp", strings.TrimPrefix(url, "http://"))
+			if err != nil {
+				t.Errorf("the %s port is still taken: %v", what, err)
+			} else {
+				ln.Close()
+			}
 		}
 	})
 }
@@ -223,6 +275,10 @@ func TestDevEndToEnd(t *testing.T) {
 // startDev starts `chatflow dev` and waits until it is up.
 func startDev(t *testing.T, bin, assets string) *devEnv {
 	port, err := procs.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gatewayPort, err := procs.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +290,7 @@ func startDev(t *testing.T, bin, assets string) *devEnv {
 	}
 	root := testenv.RepoRoot()
 	e.cmd = exec.Command(bin, "dev", "--dir", filepath.Join(dir, "env"), "--sandbox-listen", fmt.Sprintf("127.0.0.1:%d", port),
+		"--gateway-listen", fmt.Sprintf("127.0.0.1:%d", gatewayPort),
 		"--config", filepath.Join(root, "config"), "--assets", assets)
 	e.dir = filepath.Join(dir, "env")
 	e.cmd.Dir = root
@@ -249,7 +306,7 @@ func startDev(t *testing.T, bin, assets string) *devEnv {
 	for {
 		st, err := statefile.LoadState(e.dir)
 		if err == nil && st.PID == e.cmd.Process.Pid {
-			e.sandbox = st.Sandbox
+			e.sandbox, e.gateway = st.Sandbox, st.Gateway
 			cfg, err := clientcmd.BuildConfigFromFlags("", st.Kubeconfig)
 			if err != nil {
 				t.Fatal(err)
@@ -430,7 +487,8 @@ func (e *devEnv) executorPIDs(flow string) []int {
 
 var msgID int
 
-// postWhatsApp posts a signed WhatsApp webhook built from the real fixture.
+// postWhatsApp posts a signed WhatsApp webhook built from the real fixture
+// to url (the gateway).
 func (e *devEnv) postWhatsApp(url, appSecret, from, name, text string) {
 	e.t.Helper()
 	msgID++

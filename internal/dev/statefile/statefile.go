@@ -1,5 +1,6 @@
 // Package statefile is the state file of a running `chatflow dev`: where
-// its control plane, its channel sandbox and every local executor listen.
+// its control plane, its gateway, its channel sandbox and every local
+// executor listen.
 // internal/dev writes it; `chatflow chat` and the end-to-end test read it.
 // It is a leaf: the standard library only, so the commands that read it
 // build everywhere.
@@ -35,6 +36,9 @@ type State struct {
 	// Sandbox is the base URL of the channel sandbox; bindings send there
 	// when their spec.apiBaseURL says so.
 	Sandbox string `json:"sandbox"`
+	// Gateway is the base URL of the gateway, where the channels' webhooks
+	// and the run API go (/webhooks/whatsapp, /v1/namespaces/...).
+	Gateway string `json:"gateway,omitempty"`
 	// Executors are the executor Deployments run as local processes, by
 	// "namespace/deployment".
 	Executors map[string]Executor `json:"executors,omitempty"`
