@@ -159,9 +159,9 @@ $(HELM):
 ##@ Benchmarks
 
 .PHONY: bench
-bench: ## Load-test a real executor (memory, then Redis store) and run the Go benchmarks of the hot paths.
+bench: ## Load-test a real executor (memory, then Redis store; straight and through the gateway) and run the Go benchmarks of the hot paths.
 	go test -tags bench -count=1 -run TestLoad -v ./test/bench/ -args -contacts=50 -turns=20 | grep -E '^(store=|--- |ok|FAIL)'
-	go test -run '^$$' -bench . -benchmem ./runtime/flow/ ./runtime/expr/
+	go test -run '^$$' -bench . -benchmem ./runtime/flow/ ./runtime/expr/ ./runtime/channel/meta/
 
 # Published flows (with bindings and Secrets) of bench-operator.
 BENCH_FLOWS ?= 300

@@ -9,9 +9,12 @@
 // contacts each) and prints each round's throughput, end-to-end latency,
 // reply accounting and CPU per turn, then the median and the executor's
 // peak RSS: one round is a fraction of a second on a shared machine, so a
-// single figure says little. Figures are printed, never asserted: timings
-// do not belong in pass/fail tests. Reply accounting is asserted (nothing
-// missing, nothing doubled).
+// single figure says little. Each round is played twice, alternately:
+// straight to the executor, then through a `chatflow gateway` process in
+// front of the same executor, the way channels reach it in a cluster; the
+// last line compares the medians (the cost of the hop). Figures are
+// printed, never asserted: timings do not belong in pass/fail tests.
+// Reply accounting is asserted (nothing missing, nothing doubled).
 package bench
 
 import (
@@ -79,9 +82,7 @@ func run(t *testing.T, name, storeURL string, redis *redistest.Server) {
 	box := sandbox.New(sandbox.Options{})
 	sb := httptest.NewServer(box)
 	defer sb.Close()
-	e := procs.StartExecutor(t, procs.ExecutorSpec{
-		Flow: echoFlow,
-		Binding: fmt.Sprintf(`
+	binding := fmt.Sprintf(`
 apiVersion: chatflow.dev/v1alpha1
 kind: ChannelBinding
 metadata: {name: bench, namespace: bench}
@@ -91,12 +92,19 @@ spec:
   account: {id: %q}
   credentialsRef: {name: bench}
   apiBaseURL: %s
-`, phoneID, sb.URL),
-		Credentials: map[string]string{"accessToken": "t", "appSecret": appSecret, "verifyToken": "v"},
-		Store:       storeURL,
+`, phoneID, sb.URL)
+	creds := map[string]string{"accessToken": "t", "appSecret": appSecret, "verifyToken": "v"}
+	e := procs.StartExecutor(t, procs.ExecutorSpec{
+		Flow: echoFlow, Binding: binding, Credentials: creds, Store: storeURL,
 		// The sandbox has no throughput limit; WhatsApp's default of 80
 		// messages/s would otherwise be all this measures.
 		Args: append([]string{"--workers", "32", "--send-rate", "1000000"}, profileArgs()...),
+	})
+	// The gateway routes the binding's number to this executor, as it
+	// would the flow's Service in a cluster.
+	g := procs.StartGateway(t, procs.GatewaySpec{
+		Manifests: "apiVersion: v1\nkind: Secret\nmetadata: {name: bench, namespace: bench}\nstringData: {appSecret: " + appSecret + ", verifyToken: v}\n---" + binding,
+		Executors: map[string]string{"bench/echo-executor": e.URL},
 	})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}
 
@@ -105,17 +113,20 @@ spec:
 	go func() { peak <- samplePeakRSS(e.Pid(), stopRSS) }()
 
 	// Warm up as a long-running executor is: one turn of as many other
-	// contacts at once, so connection pools, goroutines and the heap have
-	// grown to the load before the clock starts, and the figures do not
-	// depend on how a fraction of a second of start-up falls.
+	// contacts at once, straight and through the gateway, so connection
+	// pools, goroutines and the heap have grown to the load before the
+	// clock starts, and the figures do not depend on how a fraction of a
+	// second of start-up falls.
 	var warmup sync.WaitGroup
 	for c := range *contacts {
-		from := fmt.Sprintf("4488%05d", c)
-		warm, err := webhook(from, 0)
-		if err != nil {
-			t.Fatal(err)
+		for _, p := range []struct{ prefix, url string }{{"4488", e.URL}, {"4466", g.URL}} {
+			from := fmt.Sprintf("%s%05d", p.prefix, c)
+			warm, err := webhook(from, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			warmup.Go(func() { oneTurn(client, p.url, box, from, 0, 0, warm) })
 		}
-		warmup.Go(func() { oneTurn(client, e.URL, box, from, 0, 0, warm) })
 	}
 	warmup.Wait()
 
@@ -124,26 +135,60 @@ spec:
 		redisPid = redis.Pid()
 	}
 	stopProfile := startProfile(t, e.URL, name)
-	var rates []float64
+	direct := target{name: "direct", url: e.URL, prefix: "447", pids: []int{e.Pid()}}
+	viaGateway := target{name: "gateway", url: g.URL, prefix: "449", pids: []int{e.Pid(), g.Pid()}}
+	var results [2][]roundResult
 	for r := range *rounds {
-		rates = append(rates, round(t, name, r, client, e, box, sb.URL, redisPid))
+		for i, tg := range []target{direct, viaGateway} {
+			results[i] = append(results[i], round(t, name, r, client, tg, box, sb.URL, redisPid))
+		}
 	}
 	stopProfile()
 	close(stopRSS)
 	rss := <-peak
-	slices.Sort(rates)
-	each := make([]string, len(rates))
-	for i, rate := range rates {
-		each[i] = fmt.Sprintf("%.0f", rate)
+	medians := [2]roundResult{}
+	for i, tg := range []target{direct, viaGateway} {
+		rates := make([]float64, len(results[i]))
+		p50s := make([]time.Duration, len(results[i]))
+		for j, res := range results[i] {
+			rates[j], p50s[j] = res.rate, res.p50
+		}
+		slices.Sort(rates)
+		slices.Sort(p50s)
+		medians[i] = roundResult{rate: rates[len(rates)/2], p50: p50s[len(p50s)/2]}
+		each := make([]string, len(rates))
+		for j, rate := range rates {
+			each[j] = fmt.Sprintf("%.0f", rate)
+		}
+		fmt.Printf("store=%-6s via=%-7s median turns/s=%.0f (rounds, sorted: %s)  median latency p50=%v\n",
+			name, tg.name, medians[i].rate, strings.Join(each, " "), medians[i].p50.Round(10*time.Microsecond))
 	}
-	fmt.Printf("store=%-6s median webhooks/s=%.0f (rounds, sorted: %s)  executor peak RSS=%.1f MiB  mean store latency: %s\n",
-		name, rates[len(rates)/2], strings.Join(each, " "), float64(rss)/1024, storeLatencies(e.URL))
+	fmt.Printf("store=%-6s the gateway's hop: turns/s %.0f vs %.0f direct (%+.1f%%), p50 %v vs %v direct (%+.2f ms)  executor peak RSS=%.1f MiB  mean store latency: %s\n",
+		name, medians[1].rate, medians[0].rate, 100*(medians[1].rate-medians[0].rate)/medians[0].rate,
+		medians[1].p50.Round(10*time.Microsecond), medians[0].p50.Round(10*time.Microsecond),
+		float64(medians[1].p50-medians[0].p50)/float64(time.Millisecond),
+		float64(rss)/1024, storeLatencies(e.URL))
+}
+
+// target is where a round's webhooks go: the executor, or the gateway in
+// front of it.
+type target struct {
+	name, url, prefix string
+	// pids are the processes whose CPU a turn costs.
+	pids []int
+}
+
+// roundResult is a round's throughput and median end-to-end latency.
+type roundResult struct {
+	rate float64
+	p50  time.Duration
 }
 
 // round plays contacts × turns with fresh contacts, prints its figures and
-// returns its throughput (turns/s). Every reply must arrive exactly once.
-func round(t *testing.T, name string, r int, client *http.Client, e *procs.Executor, box *sandbox.Server, sandboxURL string, redisPid int) float64 {
-	from := func(c int) string { return fmt.Sprintf("447%d%05d", r%10, c) }
+// returns its throughput (turns/s) and median latency. Every reply must
+// arrive exactly once.
+func round(t *testing.T, name string, r int, client *http.Client, tg target, box *sandbox.Server, sandboxURL string, redisPid int) roundResult {
+	from := func(c int) string { return fmt.Sprintf("%s%d%05d", tg.prefix, r%10, c) }
 	// Build every webhook before the clock starts, so the figures measure
 	// the executor rather than the load generator's JSON encoding.
 	bodies := make([][][]byte, *contacts)
@@ -163,14 +208,20 @@ func round(t *testing.T, name string, r int, client *http.Client, e *procs.Execu
 		missing   int
 		dup       int
 	)
-	cpuBefore, selfBefore, redisBefore := cpuTime(e.Pid()), cpuTime(os.Getpid()), cpuTime(redisPid)
+	serverCPU := func() (d time.Duration) {
+		for _, pid := range tg.pids {
+			d += cpuTime(pid)
+		}
+		return d
+	}
+	cpuBefore, selfBefore, redisBefore := serverCPU(), cpuTime(os.Getpid()), cpuTime(redisPid)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for c := range *contacts {
 		wg.Go(func() {
 			var after int64
 			for k := range *turns {
-				lat, seq, ok := oneTurn(client, e.URL, box, from(c), k, after, bodies[c][k])
+				lat, seq, ok := oneTurn(client, tg.url, box, from(c), k, after, bodies[c][k])
 				mu.Lock()
 				if ok {
 					latencies = append(latencies, lat)
@@ -184,7 +235,7 @@ func round(t *testing.T, name string, r int, client *http.Client, e *procs.Execu
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	execCPU, selfCPU, redisCPU := cpuTime(e.Pid())-cpuBefore, cpuTime(os.Getpid())-selfBefore, cpuTime(redisPid)-redisBefore
+	execCPU, selfCPU, redisCPU := serverCPU()-cpuBefore, cpuTime(os.Getpid())-selfBefore, cpuTime(redisPid)-redisBefore
 	// Let late duplicates show up, then account for every reply.
 	time.Sleep(200 * time.Millisecond)
 	for c := range *contacts {
@@ -209,20 +260,25 @@ func round(t *testing.T, name string, r int, client *http.Client, e *procs.Execu
 	if redisPid != 0 {
 		redisShare = fmt.Sprintf(", redis-server %v", perTurn(redisCPU))
 	}
-	fmt.Printf("store=%-6s round=%d contacts=%d turns=%d  webhooks/s=%.0f  latency p50=%v p99=%v  replies ok=%d missing=%d duplicated=%d  CPU per turn: executor %v, load generator + sandbox %v%s\n",
-		name, r+1, *contacts, *turns, rate, pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond),
-		len(latencies), missing, max(dup, 0), perTurn(execCPU), perTurn(selfCPU), redisShare)
-	if missing > 0 || dup > 0 {
-		t.Errorf("replies missing: %d, duplicated: %d\n%s", missing, dup, e.Log())
+	server := "executor"
+	if len(tg.pids) > 1 {
+		server = "executor + gateway"
 	}
-	return rate
+	fmt.Printf("store=%-6s via=%-7s round=%d contacts=%d turns=%d  turns/s=%.0f  latency p50=%v p99=%v  replies ok=%d missing=%d duplicated=%d  CPU per turn: %s %v, load generator + sandbox %v%s\n",
+		name, tg.name, r+1, *contacts, *turns, rate, pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond),
+		len(latencies), missing, max(dup, 0), server, perTurn(execCPU), perTurn(selfCPU), redisShare)
+	if missing > 0 || dup > 0 {
+		t.Errorf("replies missing: %d, duplicated: %d", missing, dup)
+	}
+	return roundResult{rate: rate, p50: pct(0.50)}
 }
 
-// oneTurn sends turn k of a contact and waits for its reply (a sandbox
-// record newer than after). It returns the latency from sending the
-// webhook to receiving the reply, and the reply's sequence number. The
-// sandbox runs in this process, so the wait is a call rather than an HTTP
-// long poll: the two cores are left to the executor and Redis.
+// oneTurn sends turn k of a contact to url (the executor or the gateway)
+// and waits for its reply (a sandbox record newer than after). It returns
+// the latency from sending the webhook to receiving the reply, and the
+// reply's sequence number. The sandbox runs in this process, so the wait
+// is a call rather than an HTTP long poll: the two cores are left to the
+// executor, the gateway and Redis.
 func oneTurn(c *http.Client, execURL string, box *sandbox.Server, from string, k int, after int64, body []byte) (time.Duration, int64, bool) {
 	start := time.Now()
 	code, err := procs.PostWebhook(context.Background(), c, execURL, "/webhooks/whatsapp", body, appSecret)

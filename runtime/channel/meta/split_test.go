@@ -231,3 +231,37 @@ func FuzzSplitByAccount(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSplitByAccount is the gateway's per-request cost of routing:
+// a one-number batch (passed through) and one with three numbers (rebuilt).
+func BenchmarkSplitByAccount(b *testing.B) {
+	one, err := os.ReadFile("testdata/signature_vector_body.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(one, &doc); err != nil {
+		b.Fatal(err)
+	}
+	entry := doc["entry"].([]any)[0].(map[string]any)
+	var entries []any
+	for _, id := range []string{"111", "222", "333"} {
+		e := map[string]any{}
+		raw, _ := json.Marshal(entry)
+		_ = json.Unmarshal(raw, &e)
+		setPhone(e, id)
+		entries = append(entries, e)
+	}
+	doc["entry"] = entries
+	three, _ := json.Marshal(doc)
+	for name, body := range map[string][]byte{"one number": one, "three numbers": three} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if _, err := meta.SplitByAccount(body, meta.ObjectWhatsApp); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
