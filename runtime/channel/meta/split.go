@@ -52,20 +52,36 @@ type Part struct {
 // channel.ErrMalformed), so the gateway and the executor reach the same
 // verdict on it.
 func SplitByAccount(body []byte, object string) (*Split, error) {
+	if obj, entries, ok := scanEnvelope(body); ok {
+		return split(body, object, obj, entries)
+	}
 	env, err := DecodeEnvelope(body)
 	if err != nil {
 		return nil, err
 	}
-	s := &Split{Object: env.Object}
-	if env.Object != object {
-		for i := range env.Entry {
-			s.Unaddressed += entryEvents(&env.Entry[i])
+	entries := make([]scannedEntry, len(env.Entry))
+	for i := range env.Entry {
+		e := &env.Entry[i]
+		entries[i] = scannedEntry{id: string(e.ID), phones: make([]string, len(e.Changes)), messaging: len(e.Messaging)}
+		for j, c := range e.Changes {
+			entries[i].phones[j] = phoneNumberID(c.Value)
+		}
+	}
+	return split(body, object, env.Object, entries)
+}
+
+// split groups the entries' events by account.
+func split(body []byte, object, got string, entries []scannedEntry) (*Split, error) {
+	s := &Split{Object: got}
+	if got != object {
+		for i := range entries {
+			s.Unaddressed += entryEvents(&entries[i])
 		}
 		return s, nil
 	}
 	// accounts[i][j] is the account of entry i's change j (WhatsApp) or of
 	// entry i (others, j = 0); "" for none.
-	accounts := make([][]string, len(env.Entry))
+	accounts := make([][]string, len(entries))
 	index := map[string]int{}
 	add := func(account string, events int) {
 		if account == "" {
@@ -80,20 +96,19 @@ func SplitByAccount(body []byte, object string) (*Split, error) {
 		}
 		s.Parts[i].Events += events
 	}
-	for i := range env.Entry {
-		e := &env.Entry[i]
+	for i := range entries {
+		e := &entries[i]
 		if object != ObjectWhatsApp {
-			accounts[i] = []string{string(e.ID)}
-			add(string(e.ID), entryEvents(e))
+			accounts[i] = []string{e.id}
+			add(e.id, entryEvents(e))
 			continue
 		}
-		accounts[i] = make([]string, len(e.Changes))
-		for j, c := range e.Changes {
-			accounts[i][j] = phoneNumberID(c.Value)
-			add(accounts[i][j], 1)
+		accounts[i] = e.phones
+		for _, phone := range e.phones {
+			add(phone, 1)
 		}
 		// An entry's messaging[] is not WhatsApp's: nobody reads it.
-		s.Unaddressed += len(e.Messaging)
+		s.Unaddressed += e.messaging
 	}
 	if len(s.Parts) == 1 && s.Unaddressed == 0 {
 		s.Parts[0].Body, s.Parts[0].Whole = body, true
@@ -226,6 +241,6 @@ func phoneNumberID(value json.RawMessage) string {
 
 // entryEvents counts an entry's events: its changes and messaging items,
 // at least one (an empty entry is still something Meta sent).
-func entryEvents(e *Entry) int {
-	return max(1, len(e.Changes)+len(e.Messaging))
+func entryEvents(e *scannedEntry) int {
+	return max(1, len(e.phones)+e.messaging)
 }
