@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -29,6 +30,7 @@ type gatewayOptions struct {
 	shutdownDelay   time.Duration
 	apiQPS          float32
 	apiBurst        int
+	pprof           bool
 }
 
 func newGatewayCommand() *cobra.Command {
@@ -66,6 +68,8 @@ func newGatewayCommand() *cobra.Command {
 		"on SIGTERM, how long /readyz fails before the server stops accepting, so the Service stops sending first")
 	f.Float32Var(&o.apiQPS, "kube-api-qps", 20, "queries per second to the API server")
 	f.IntVar(&o.apiBurst, "kube-api-burst", 40, "burst of queries to the API server")
+	f.BoolVar(&o.pprof, "pprof", false, "serve Go profiles under /debug/pprof/ (for benchmarks; never expose it)")
+	_ = f.MarkHidden("pprof")
 	return cmd
 }
 
@@ -98,8 +102,16 @@ func runGateway(ctx context.Context, o gatewayOptions) error {
 	if err != nil {
 		return err
 	}
+	handler := srv.Handler()
+	if o.pprof {
+		mux := http.NewServeMux()
+		mux.Handle("/", handler)
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		handler = mux
+	}
 	httpSrv := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      o.forwardTimeout + 15*time.Second,

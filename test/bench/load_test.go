@@ -103,6 +103,7 @@ spec:
 	// The gateway routes the binding's number to this executor, as it
 	// would the flow's Service in a cluster.
 	g := procs.StartGateway(t, procs.GatewaySpec{
+		Args:      profileArgs(),
 		Manifests: "apiVersion: v1\nkind: Secret\nmetadata: {name: bench, namespace: bench}\nstringData: {appSecret: " + appSecret + ", verifyToken: v}\n---" + binding,
 		Executors: map[string]string{"bench/echo-executor": e.URL},
 	})
@@ -134,7 +135,7 @@ spec:
 	if redis != nil {
 		redisPid = redis.Pid()
 	}
-	stopProfile := startProfile(t, e.URL, name)
+	stopProfile := startProfile(t, map[string]string{"executor": e.URL, "gateway": g.URL}, name)
 	direct := target{name: "direct", url: e.URL, prefix: "447", pids: []int{e.Pid()}}
 	viaGateway := target{name: "gateway", url: g.URL, prefix: "449", pids: []int{e.Pid(), g.Pid()}}
 	var results [2][]roundResult
@@ -214,7 +215,11 @@ func round(t *testing.T, name string, r int, client *http.Client, tg target, box
 		}
 		return d
 	}
-	cpuBefore, selfBefore, redisBefore := serverCPU(), cpuTime(os.Getpid()), cpuTime(redisPid)
+	gatewayPid := 0
+	if len(tg.pids) > 1 {
+		gatewayPid = tg.pids[1]
+	}
+	cpuBefore, selfBefore, redisBefore, gatewayBefore := serverCPU(), cpuTime(os.Getpid()), cpuTime(redisPid), cpuTime(gatewayPid)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for c := range *contacts {
@@ -236,6 +241,7 @@ func round(t *testing.T, name string, r int, client *http.Client, tg target, box
 	wg.Wait()
 	elapsed := time.Since(start)
 	execCPU, selfCPU, redisCPU := serverCPU()-cpuBefore, cpuTime(os.Getpid())-selfBefore, cpuTime(redisPid)-redisBefore
+	gatewayCPU := cpuTime(gatewayPid) - gatewayBefore
 	// Let late duplicates show up, then account for every reply.
 	time.Sleep(200 * time.Millisecond)
 	for c := range *contacts {
@@ -264,9 +270,13 @@ func round(t *testing.T, name string, r int, client *http.Client, tg target, box
 	if len(tg.pids) > 1 {
 		server = "executor + gateway"
 	}
-	fmt.Printf("store=%-6s via=%-7s round=%d contacts=%d turns=%d  turns/s=%.0f  latency p50=%v p99=%v  replies ok=%d missing=%d duplicated=%d  CPU per turn: %s %v, load generator + sandbox %v%s\n",
+	gatewayShare := ""
+	if len(tg.pids) > 1 {
+		gatewayShare = fmt.Sprintf(" (gateway %v)", perTurn(gatewayCPU))
+	}
+	fmt.Printf("store=%-6s via=%-7s round=%d contacts=%d turns=%d  turns/s=%.0f  latency p50=%v p99=%v  replies ok=%d missing=%d duplicated=%d  CPU per turn: %s %v%s, load generator + sandbox %v%s\n",
 		name, tg.name, r+1, *contacts, *turns, rate, pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond),
-		len(latencies), missing, max(dup, 0), server, perTurn(execCPU), perTurn(selfCPU), redisShare)
+		len(latencies), missing, max(dup, 0), server, perTurn(execCPU), gatewayShare, perTurn(selfCPU), redisShare)
 	if missing > 0 || dup > 0 {
 		t.Errorf("replies missing: %d, duplicated: %d", missing, dup)
 	}
@@ -298,7 +308,7 @@ func oneTurn(c *http.Client, execURL string, box *sandbox.Server, from string, k
 	return 0, 0, false
 }
 
-var cpuProfile = flag.String("cpuprofile", "", "write the executor's CPU profile of each run to this prefix")
+var cpuProfile = flag.String("cpuprofile", "", "write the executor's and the gateway's CPU profiles of each run to this prefix")
 
 func profileArgs() []string {
 	if *cpuProfile == "" {
@@ -307,29 +317,31 @@ func profileArgs() []string {
 	return []string{"--pprof"}
 }
 
-// startProfile records the executor's CPU profile while the load runs.
-func startProfile(t *testing.T, url, name string) func() {
+// startProfile records the CPU profiles of the executor and the gateway
+// while the load runs.
+func startProfile(t *testing.T, urls map[string]string, name string) func() {
 	if *cpuProfile == "" {
 		return func() {}
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		resp, err := http.Get(url + "/debug/pprof/profile?seconds=5")
-		if err != nil {
-			t.Log(err)
-			return
-		}
-		defer resp.Body.Close()
-		f, err := os.Create(*cpuProfile + "." + name + ".pprof")
-		if err != nil {
-			t.Log(err)
-			return
-		}
-		defer f.Close()
-		_, _ = io.Copy(f, resp.Body)
-	}()
-	return func() { <-done }
+	var wg sync.WaitGroup
+	for proc, url := range urls {
+		wg.Go(func() {
+			resp, err := http.Get(url + "/debug/pprof/profile?seconds=5")
+			if err != nil {
+				t.Log(err)
+				return
+			}
+			defer resp.Body.Close()
+			f, err := os.Create(*cpuProfile + "." + name + "." + proc + ".pprof")
+			if err != nil {
+				t.Log(err)
+				return
+			}
+			defer f.Close()
+			_, _ = io.Copy(f, resp.Body)
+		})
+	}
+	return wg.Wait
 }
 
 // storeLatencies summarises the executor's store latency histogram: the
