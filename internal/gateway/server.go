@@ -164,6 +164,21 @@ func reply(w http.ResponseWriter, code int, msg string) int {
 	return code
 }
 
+// load returns the routes and the request body (at most max bytes), or
+// answers (503 before the first routes, 413 for a longer body) and returns
+// the status it wrote.
+func (s *Server) load(w http.ResponseWriter, r *http.Request, max int64) (*Table, []byte, int) {
+	t := s.table.Load()
+	if t == nil {
+		return nil, nil, reply(w, http.StatusServiceUnavailable, "the gateway has no routes yet")
+	}
+	body, err := channel.ReadBody(r, max)
+	if err != nil {
+		return nil, nil, reply(w, channel.HTTPStatus(err), err.Error())
+	}
+	return t, body, 0
+}
+
 // objectOf is the envelope object of a Meta channel.
 func objectOf(ch v1alpha1.Channel) string {
 	switch ch {
@@ -200,13 +215,9 @@ type job struct {
 // serveMeta verifies, splits and forwards a WhatsApp, Messenger or
 // Instagram webhook.
 func (s *Server) serveMeta(w http.ResponseWriter, r *http.Request, ch v1alpha1.Channel) int {
-	t := s.table.Load()
-	if t == nil {
-		return reply(w, http.StatusServiceUnavailable, "the gateway has no routes yet")
-	}
-	body, err := channel.ReadBody(r, MaxWebhookBody)
-	if err != nil {
-		return reply(w, channel.HTTPStatus(err), err.Error())
+	t, body, code := s.load(w, r, MaxWebhookBody)
+	if code != 0 {
+		return code
 	}
 	routes := t.channels[ch]
 	if routes == nil {
@@ -294,13 +305,9 @@ func (s *Server) forwardPart(ctx context.Context, ch v1alpha1.Channel, j job, si
 // is in the path) and forwards it; the executor's answer, which may carry
 // the welcome message, goes back to Viber as it is.
 func (s *Server) serveViber(w http.ResponseWriter, r *http.Request) int {
-	t := s.table.Load()
-	if t == nil {
-		return reply(w, http.StatusServiceUnavailable, "the gateway has no routes yet")
-	}
-	body, err := channel.ReadBody(r, MaxWebhookBody)
-	if err != nil {
-		return reply(w, channel.HTTPStatus(err), err.Error())
+	t, body, code := s.load(w, r, MaxWebhookBody)
+	if code != 0 {
+		return code
 	}
 	account := r.PathValue("account")
 	rt := t.Route(v1alpha1.ChannelViber, account)
@@ -334,18 +341,14 @@ func (s *Server) serveViber(w http.ResponseWriter, r *http.Request) int {
 // serveRunAPI forwards a run API request to the flow's executor, with its
 // bearer runToken: the executor checks it, and its verdict is the answer.
 func (s *Server) serveRunAPI(w http.ResponseWriter, r *http.Request, path string) int {
-	t := s.table.Load()
-	if t == nil {
-		return reply(w, http.StatusServiceUnavailable, "the gateway has no routes yet")
+	t, body, code := s.load(w, r, MaxRunBody)
+	if code != 0 {
+		return code
 	}
 	ns, name := r.PathValue("namespace"), r.PathValue("name")
 	b := t.Backend(ns, name)
 	if b == nil {
 		return reply(w, http.StatusNotFound, fmt.Sprintf("ChatFlow %s/%s is not published (or not served by this gateway)", ns, name))
-	}
-	body, err := channel.ReadBody(r, MaxRunBody)
-	if err != nil {
-		return reply(w, channel.HTTPStatus(err), err.Error())
 	}
 	h := http.Header{}
 	if a := r.Header.Get("Authorization"); a != "" {
