@@ -26,7 +26,7 @@ func ReadBody(r *http.Request, max int64) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return []byte{}, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	b, err := readAll(io.LimitReader(r.Body, max+1), r.ContentLength)
 	if err != nil {
 		return nil, fmt.Errorf("reading request body: %w", err)
 	}
@@ -34,4 +34,30 @@ func ReadBody(r *http.Request, max int64) ([]byte, error) {
 		return nil, &TooLargeError{Limit: max}
 	}
 	return b, nil
+}
+
+// readAll is io.ReadAll with the buffer sized from the Content-Length when
+// there is one (one byte more, so the read that meets EOF needs no room),
+// instead of growing from 512 bytes: a webhook is read on every request.
+// The size taken on trust is bounded, so a client that announces a large
+// body and sends none does not reserve memory for it.
+func readAll(r io.Reader, length int64) ([]byte, error) {
+	size := int64(512)
+	if length > 0 {
+		size = min(length+1, 64<<10)
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow
+		}
+	}
 }

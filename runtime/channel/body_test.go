@@ -31,6 +31,8 @@ func TestReadBody(t *testing.T) {
 		{name: "unknown length under the cap", body: "abc", length: -1, max: 10, want: "abc"},
 		{name: "empty", body: "", length: 0, max: 10, want: ""},
 		{name: "default cap", body: "x", length: 1, max: 0, want: "x"},
+		{name: "a known length beyond the first buffer", body: strings.Repeat("b", 100<<10), length: 100 << 10, max: 1 << 20, want: strings.Repeat("b", 100<<10)},
+		{name: "an unknown length beyond the first buffer", body: strings.Repeat("c", 5000), length: -1, max: 1 << 20, want: strings.Repeat("c", 5000)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
