@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -40,6 +41,10 @@ type CredentialsLabeler struct {
 	MaxConcurrentReconciles int
 }
 
+// missingSecretRecheck is how often a named but missing Secret is looked
+// for again.
+const missingSecretRecheck = 30 * time.Second
+
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;patch
 
 // Reconcile puts or removes the credentials label of one Secret.
@@ -55,6 +60,12 @@ func (l *CredentialsLabeler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	m, err := l.metadata(ctx, req.NamespacedName)
 	if apierrors.IsNotFound(err) {
+		if named {
+			// A binding names a Secret not created yet. Its creation is an
+			// event only for a cache that holds unlabelled Secrets too;
+			// look again in a while for one that holds only labelled ones.
+			return ctrl.Result{RequeueAfter: missingSecretRecheck}, nil
+		}
 		return ctrl.Result{}, nil
 	}
 	if err != nil {
