@@ -108,11 +108,11 @@ func Run(ctx context.Context, o Options) (retErr error) {
 
 	// The gateway's port is taken by its own process: check it is free now,
 	// to fail with the fix instead of a restart loop.
-	if ln, err := net.Listen("tcp", o.GatewayAddress); err != nil {
+	gatewayLn, err := net.Listen("tcp", o.GatewayAddress)
+	if err != nil {
 		return fmt.Errorf("the gateway cannot listen on %s (%w): stop what uses it or pass --gateway-listen", o.GatewayAddress, err)
-	} else {
-		ln.Close()
 	}
+	gatewayLn.Close()
 	sandboxLn, err := net.Listen("tcp", o.SandboxAddress)
 	if err != nil {
 		return fmt.Errorf("the sandbox cannot listen on %s (%w): stop what uses it or pass --sandbox-listen", o.SandboxAddress, err)
