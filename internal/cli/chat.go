@@ -37,9 +37,8 @@ func newChatCommand() *cobra.Command {
 		Short: "Talk to a published flow as one of its contacts",
 		Long: "chat plays a contact of a flow: each line you type becomes the channel's signed webhook,\n" +
 			"posted to the gateway (or straight to the flow's executor); the flow's replies are read\n" +
-			"from the channel sandbox its\n" +
-			"binding sends to (spec.apiBaseURL) and printed, buttons and quick replies numbered: type\n" +
-			"the number to pick one. A Manual flow first gets a run started with the --input values.\n\n" +
+			"from the channel sandbox its binding sends to (spec.apiBaseURL) and printed, buttons and\n" +
+			"quick replies numbered: type the number to pick one. A Manual flow first gets a run started with the --input values.\n\n" +
 			"With `chatflow dev` running, everything is found through its state (--dir): the kubeconfig,\n" +
 			"the gateway and the sandbox. Elsewhere, pass --gateway (e.g. a kubectl port-forward of the\n" +
 			"chatflow-gateway Service) or --executor (the flow's <flow>-executor Service), and --sandbox.\n\n" +
