@@ -45,7 +45,9 @@ type Options struct {
 	// ForwardTimeout bounds one forward to an executor (default 15s; Meta
 	// gives a webhook about 20s).
 	ForwardTimeout time.Duration
-	// Transport carries the forwards (default: a pooled transport).
+	// Transport carries the forwards to https executors (default: a pooled
+	// transport); http ones go over the gateway's own keep-alive
+	// connections (backends).
 	Transport http.RoundTripper
 	// Logger receives the gateway's log (default slog.Default()).
 	Logger *slog.Logger
@@ -57,7 +59,7 @@ type Server struct {
 	table    atomic.Pointer[Table]
 	draining atomic.Bool
 	metrics  *metrics
-	client   *http.Client
+	backends *backends
 	log      *slog.Logger
 	// unrouted and failures limit the log lines of events dropped or not
 	// accepted, per account, to one a minute.
@@ -86,7 +88,7 @@ func New(o Options) *Server {
 	return &Server{
 		opts:     o,
 		metrics:  newMetrics(),
-		client:   &http.Client{Transport: o.Transport},
+		backends: newBackends(&http.Client{Transport: o.Transport}),
 		log:      o.Logger,
 		unrouted: logLimiter{interval: time.Minute, max: 10000},
 		failures: logLimiter{interval: time.Minute, max: 10000},
@@ -377,27 +379,12 @@ func (s *Server) post(ctx context.Context, ch v1alpha1.Channel, b *Backend, path
 	if err != nil {
 		return result{err: err}
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.ForwardTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
-	if err != nil {
-		return result{err: err}
-	}
-	req.Header = h
-	req.Header.Set("Content-Type", "application/json")
 	start := time.Now()
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return result{err: err}
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
-	// Drain a little more, so the connection can be reused.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	if ch != "" {
+	res := s.backends.post(context.WithoutCancel(ctx), base, path, body, h, s.opts.ForwardTimeout)
+	if ch != "" && res.err == nil {
 		s.metrics.forward.WithLabelValues(label(ch)).Observe(time.Since(start).Seconds())
 	}
-	return result{code: resp.StatusCode, body: out, contentType: resp.Header.Get("Content-Type"), err: err}
+	return res
 }
 
 // relay writes an executor's answer as the gateway's.

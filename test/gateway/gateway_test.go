@@ -323,6 +323,14 @@ func TestUnknownAccountsWrongSignaturesAndBadBodies(t *testing.T) {
 func TestOneExecutorDownThenRedelivery(t *testing.T) {
 	r := newRig(t, flow{name: "orders", channel: "WhatsApp", account: "111"}, flow{name: "support", channel: "WhatsApp", account: "222"})
 	g := r.gateway()
+	// A first message, so the gateway keeps a connection to the executor
+	// that is about to go: the next forward finds it dead, tries a new
+	// one, and fails only because nothing listens.
+	warm, _ := procs.WhatsAppWebhook("222", procs.WhatsAppMessage{From: "15550020", Name: "W", ID: "wamid.warm", Text: "warm"})
+	if code := r.post(g, "/webhooks/whatsapp", warm, appSecret); code != http.StatusOK {
+		t.Fatalf("warm-up: %d", code)
+	}
+	r.expect("15550020", "support: you said warm")
 	down := r.executors["support"]
 	down.Kill()
 	body, _ := procs.WhatsAppWebhook("111",
