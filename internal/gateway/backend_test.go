@@ -86,3 +86,20 @@ func TestBackendsKeepAliveAndRetry(t *testing.T) {
 		t.Fatalf("a closed server answered %+v", res)
 	}
 }
+
+// TestBackendsHTTPS: an https executor (outside a cluster) goes through
+// net/http, headers and answer alike.
+func TestBackendsHTTPS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(r.Header.Get("Authorization") + " " + r.URL.Path + " " + string(body)))
+	}))
+	defer srv.Close()
+	b := newBackends(srv.Client())
+	res := b.post(context.Background(), srv.URL, "/v1/runs", []byte("{}"), http.Header{"Authorization": {"Bearer t"}}, 5*time.Second)
+	if res.err != nil || res.code != http.StatusAccepted || string(res.body) != "Bearer t /v1/runs {}" || res.contentType != "application/json" {
+		t.Fatalf("%+v", res)
+	}
+}
