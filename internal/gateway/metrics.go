@@ -101,8 +101,21 @@ func (m *metrics) table(t *Table) {
 	m.problems.Set(float64(len(t.Problems)))
 }
 
-// label is a channel's metric label, its path segment: "whatsapp".
-func label(ch v1alpha1.Channel) string { return strings.ToLower(string(ch)) }
+// label is a channel's metric label, its path segment: "whatsapp". The
+// known ones are constants: it is called several times per request.
+func label(ch v1alpha1.Channel) string {
+	switch ch {
+	case v1alpha1.ChannelWhatsApp:
+		return "whatsapp"
+	case v1alpha1.ChannelMessenger:
+		return "messenger"
+	case v1alpha1.ChannelInstagram:
+		return "instagram"
+	case v1alpha1.ChannelViber:
+		return "viber"
+	}
+	return strings.ToLower(string(ch))
+}
 
 // logLimiter lets a message about one key through at most once per
 // interval, so an unbound account that keeps receiving events does not
