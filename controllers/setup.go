@@ -100,12 +100,6 @@ func SetupControllers(mgr ctrl.Manager, o Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ChannelBinding controller: %w", err)
 	}
-	if err := (&channelbinding.CredentialsLabeler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-	}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the credentials labeler: %w", err)
-	}
 	return nil
 }
 

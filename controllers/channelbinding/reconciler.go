@@ -5,9 +5,7 @@
 // keys) and reports Ready, Stalled, the webhook path and the gateway URL
 // to register in its status. For a WhatsApp binding with
 // spec.webhookOverride it registers that URL as the number's override
-// callback with the Graph API (override.go). CredentialsLabeler
-// (labels.go) labels the Secrets bindings name, so the gateway can select
-// them.
+// callback with the Graph API (override.go).
 //
 // It reads Secret data only to check key names, with an uncached read when
 // the Secret changed (secrets.go), and to register an override (the access

@@ -87,29 +87,6 @@ func TestWebhookURLWithoutPublicURL(t *testing.T) {
 	g.Expect(b.Status.WebhookURL).To(BeEmpty())
 }
 
-func TestLabelPatch(t *testing.T) {
-	tests := []struct {
-		name   string
-		labels map[string]string
-		named  bool
-		want   string
-	}{
-		{"named, unlabelled", nil, true, `{"metadata":{"labels":{"chatflow.dev/credentials":"true"}}}`},
-		{"named, referenced by secretlabels only", map[string]string{"chatflow.dev/referenced": "true"}, true, `{"metadata":{"labels":{"chatflow.dev/credentials":"true"}}}`},
-		{"named, labelled", map[string]string{"chatflow.dev/credentials": "true", "app": "x"}, true, ""},
-		{"no longer named", map[string]string{"chatflow.dev/credentials": "true", "chatflow.dev/referenced": "true"}, false, `{"metadata":{"labels":{"chatflow.dev/credentials":null}}}`},
-		{"never named", map[string]string{"app": "x"}, false, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			patch, ok := labelPatch(tt.labels, tt.named)
-			if string(patch) != tt.want || ok != (tt.want != "") {
-				t.Fatalf("labelPatch = %s %v, want %s", patch, ok, tt.want)
-			}
-		})
-	}
-}
-
 // TestReconcile runs the reconciler on a fake client: the verdict, the
 // webhook path, and that no Secret value ends up in the status.
 func TestReconcile(t *testing.T) {

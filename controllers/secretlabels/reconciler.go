@@ -11,6 +11,10 @@
 // events wake the flows and bindings that use it. A Secret nothing
 // references any more loses the label, unless the operator made it.
 //
+// A Secret a ChannelBinding names as its credentials also carries
+// builders.LabelCredentials, in the same patch: the gateway watches those
+// Secrets and no other. It goes when no binding names the Secret any more.
+//
 // It must not import the other reconcilers or the webhooks.
 package secretlabels
 
@@ -34,6 +38,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/controllers/builders"
 	"github.com/chatflow-dev/chatflow/controllers/secretrefs"
 )
@@ -60,7 +65,7 @@ func (r *Reconciler) retries() workqueue.TypedRateLimiter[types.NamespacedName] 
 
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;patch
 
-// Reconcile brings the label of one Secret in line with its references.
+// Reconcile brings the labels of one Secret in line with its references.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	inUse, err := secretrefs.InUse(ctx, r.Client, req.Namespace, req.Name)
 	if err != nil {
@@ -74,24 +79,51 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, fmt.Errorf("reading Secret %s: %w", req.Name, err)
 	}
 	labelled := cached != nil && cached.Labels[builders.LabelReferenced] == "true"
+	changes := map[string]any{}
 	switch decide(inUse, labelled, cached != nil && isOperators(cached)) {
 	case addLabel:
-		switch err := r.patchLabel(ctx, req.NamespacedName, "true"); {
-		case apierrors.IsNotFound(err):
+		changes[builders.LabelReferenced] = "true"
+	case removeLabel:
+		changes[builders.LabelReferenced] = nil
+	}
+	credentials, err := namedAsCredentials(ctx, r.Client, req.Namespace, req.Name)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if has := cached != nil && cached.Labels[builders.LabelCredentials] == "true"; credentials && !has {
+		changes[builders.LabelCredentials] = "true"
+	} else if !credentials && has {
+		changes[builders.LabelCredentials] = nil
+	}
+	if len(changes) > 0 {
+		adding := changes[builders.LabelReferenced] != nil || changes[builders.LabelCredentials] != nil
+		switch err := r.patchLabels(ctx, req.NamespacedName, changes); {
+		case apierrors.IsNotFound(err) && adding:
 			// Referenced but not created yet: look again later.
 			return ctrl.Result{RequeueAfter: r.retries().When(req.NamespacedName)}, nil
-		case err != nil:
+		case client.IgnoreNotFound(err) != nil:
 			return ctrl.Result{}, err
 		}
-		logf.FromContext(ctx).V(1).Info("labelled a referenced Secret", "secret", req.Name)
-	case removeLabel:
-		if err := r.patchLabel(ctx, req.NamespacedName, nil); client.IgnoreNotFound(err) != nil {
-			return ctrl.Result{}, err
-		}
-		logf.FromContext(ctx).V(1).Info("unlabelled a Secret nothing references any more", "secret", req.Name)
+		logf.FromContext(ctx).V(1).Info("labelled a Secret", "secret", req.Name, "labels", changes)
 	}
 	r.retries().Forget(req.NamespacedName)
 	return ctrl.Result{}, nil
+}
+
+// namedAsCredentials says whether a ChannelBinding (not being deleted)
+// names the Secret in spec.credentialsRef.
+func namedAsCredentials(ctx context.Context, c client.Reader, namespace, name string) (bool, error) {
+	var bindings v1alpha1.ChannelBindingList
+	if err := c.List(ctx, &bindings, client.InNamespace(namespace),
+		client.MatchingFields{secretrefs.ChannelBindingField: name}); err != nil {
+		return false, fmt.Errorf("listing the bindings of Secret %s: %w", name, err)
+	}
+	for _, b := range bindings.Items {
+		if b.DeletionTimestamp.IsZero() {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // action is what a Secret's label needs.
@@ -121,11 +153,11 @@ func isOperators(m *metav1.PartialObjectMetadata) bool {
 	return m.Labels[builders.LabelManagedBy] == builders.ManagedBy
 }
 
-// patchLabel sets (value "true") or removes (nil) LabelReferenced with a
-// merge patch of that one label: nothing else of the Secret is read or
+// patchLabels sets (value "true") or removes (nil) labels with a merge
+// patch of those labels alone: nothing else of the Secret is read or
 // written.
-func (r *Reconciler) patchLabel(ctx context.Context, key types.NamespacedName, value any) error {
-	patch, err := labelPatch(value)
+func (r *Reconciler) patchLabels(ctx context.Context, key types.NamespacedName, changes map[string]any) error {
+	patch, err := labelPatch(changes)
 	if err != nil {
 		return err
 	}
@@ -135,8 +167,8 @@ func (r *Reconciler) patchLabel(ctx context.Context, key types.NamespacedName, v
 	return nil
 }
 
-func labelPatch(value any) ([]byte, error) {
-	return json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]any{builders.LabelReferenced: value}}})
+func labelPatch(changes map[string]any) ([]byte, error) {
+	return json.Marshal(map[string]any{"metadata": map[string]any{"labels": changes}})
 }
 
 func secretMeta(key types.NamespacedName) *metav1.PartialObjectMetadata {

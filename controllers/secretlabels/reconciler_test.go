@@ -73,7 +73,8 @@ func TestReconcile(t *testing.T) {
 		reconcile("orders-api")
 		NewWithT(t).Expect(labels("orders-api")).To(Equal(map[string]string{builders.LabelReferenced: "true", "team": "shop"}))
 		reconcile("shop-whatsapp-credentials")
-		NewWithT(t).Expect(labels("shop-whatsapp-credentials")).To(Equal(referenced))
+		NewWithT(t).Expect(labels("shop-whatsapp-credentials")).To(Equal(map[string]string{
+			builders.LabelReferenced: "true", builders.LabelCredentials: "true"}), "a binding's credentials are labelled for the gateway too")
 	})
 
 	t.Run("a Secret nothing references loses the label, not the operator's own", func(t *testing.T) {
@@ -81,6 +82,15 @@ func TestReconcile(t *testing.T) {
 		NewWithT(t).Expect(labels("stale")).To(Equal(map[string]string{"team": "shop"}))
 		reconcile("order-status-executor")
 		NewWithT(t).Expect(labels("order-status-executor")).To(HaveKeyWithValue(builders.LabelReferenced, "true"))
+	})
+
+	t.Run("credentials no binding names any more lose the gateway's label", func(t *testing.T) {
+		g := NewWithT(t)
+		b := testutil.Binding("shop-whatsapp", "order-status")
+		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(b), b)).To(Succeed())
+		g.Expect(c.Delete(ctx, b)).To(Succeed())
+		reconcile("shop-whatsapp-credentials")
+		g.Expect(labels("shop-whatsapp-credentials")).To(BeEmpty())
 	})
 
 	t.Run("a referenced Secret that does not exist yet is retried, later and later", func(t *testing.T) {
