@@ -13,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/controllers/builders"
 	"github.com/chatflow-dev/chatflow/controllers/policy"
 	"github.com/chatflow-dev/chatflow/runtime/channel"
 	"github.com/chatflow-dev/chatflow/runtime/channel/whatsapp"
@@ -62,6 +63,14 @@ func (r *Reconciler) reconcileOverride(ctx context.Context, b *v1alpha1.ChannelB
 		setCondition(b, v1alpha1.ConditionWebhookOverride, metav1.ConditionFalse, v1alpha1.ReasonPublicURLUnknown,
 			"the manager has no gateway public URL to register: set the chart's gateway.publicURL (the manager's --gateway-public-url)")
 		return ctrl.Result{}
+	}
+	if in.Secret.Labels[builders.LabelCredentials] != "true" {
+		// Meta checks the URL with the binding's verify token, which the
+		// gateway reads only from Secrets labelled for it: register once
+		// the label is there (its patch wakes this binding again).
+		setCondition(b, v1alpha1.ConditionWebhookOverride, metav1.ConditionFalse, v1alpha1.ReasonProgressing,
+			fmt.Sprintf("waiting for Secret %s to be labelled %s=true, so the gateway can answer Meta's check", b.Spec.CredentialsRef.Name, builders.LabelCredentials))
+		return ctrl.Result{RequeueAfter: 5 * time.Second}
 	}
 	done := fmt.Sprintf("Meta sends phone number %s's webhooks to %s", b.Spec.Account.ID, url)
 	if registered != nil && registered.URL == url && registered.CredentialsVersion == in.Secret.ResourceVersion &&
