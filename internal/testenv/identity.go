@@ -23,7 +23,23 @@ import (
 // the groups the API server gives it. A manager that needs a permission
 // the chart lacks fails like the real one would.
 func ManagerIdentity(ctx context.Context, c client.Client, cfg *rest.Config, release, namespace string, helmArgs ...string) (*rest.Config, error) {
-	args := append([]string{"--show-only", "templates/rbac.yaml", "--show-only", "templates/serviceaccount.yaml"}, helmArgs...)
+	return chartIdentity(ctx, c, cfg, release, namespace,
+		append([]string{"--show-only", "templates/rbac.yaml", "--show-only", "templates/serviceaccount.yaml"}, helmArgs...))
+}
+
+// GatewayIdentity is ManagerIdentity for the gateway: its own
+// ServiceAccount and RBAC from the chart's templates/gateway.yaml (the
+// Deployment and the rest of that file are not created).
+func GatewayIdentity(ctx context.Context, c client.Client, cfg *rest.Config, release, namespace string, helmArgs ...string) (*rest.Config, error) {
+	return chartIdentity(ctx, c, cfg, release, namespace, append([]string{"--show-only", "templates/gateway.yaml"}, helmArgs...))
+}
+
+// identityKinds are what chartIdentity creates of a rendering.
+var identityKinds = []string{"ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}
+
+// chartIdentity renders the chart with args, creates its ServiceAccount
+// and RBAC objects, and returns cfg impersonating the ServiceAccount.
+func chartIdentity(ctx context.Context, c client.Client, cfg *rest.Config, release, namespace string, args []string) (*rest.Config, error) {
 	objs, err := RenderChart(release, namespace, args...)
 	if err != nil {
 		return nil, err
@@ -33,6 +49,9 @@ func ManagerIdentity(ctx context.Context, c client.Client, cfg *rest.Config, rel
 	}
 	var sa string
 	for _, o := range objs {
+		if !slices.Contains(identityKinds, o.GetKind()) {
+			continue
+		}
 		if err := c.Create(ctx, o); err != nil {
 			return nil, fmt.Errorf("creating the chart's %s %s: %w", o.GetKind(), o.GetName(), err)
 		}
