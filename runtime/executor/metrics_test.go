@@ -8,13 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/internal/testenv"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
 	"github.com/chatflow-dev/chatflow/runtime/message"
 	"github.com/chatflow-dev/chatflow/runtime/store"
@@ -209,63 +208,16 @@ func TestDecodeFailuresAreCountedAndLogged(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-// Every metric docs/operations.md lists is registered with exactly the
-// labels it shows, and every chatflow_ metric registered is listed.
+// Every executor metric docs/operations.md lists is registered with
+// exactly the labels it shows, and every chatflow_ metric registered is
+// listed (the gateway's, chatflow_gateway_*, are internal/gateway's).
 func TestDocumentedMetricsMatchTheRegistry(t *testing.T) {
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	documented := map[string][]string{}
-	for _, m := range regexp.MustCompile("(?m)^\\| `(chatflow_[a-z_]+)(?:\\{([a-z_,]+)\\})?` \\|").FindAllStringSubmatch(string(doc), -1) {
-		if strings.HasPrefix(m[1], "chatflow_gateway_") {
-			continue // the gateway's table: internal/gateway checks it
-		}
-		var labels []string
-		if m[2] != "" {
-			labels = strings.Split(m[2], ",")
-		}
-		slices.Sort(labels)
-		documented[m[1]] = labels
-	}
-	if len(documented) < 8 {
-		t.Fatalf("found %d metrics in the docs' table: has its format changed?", len(documented))
-	}
 	// Vectors without a series are not gathered: give each one.
 	m := newMetrics()
 	m.webhooks.WithLabelValues("whatsapp", "accepted")
 	m.sends.WithLabelValues("ok")
 	m.storeLatency.WithLabelValues("commit")
-	fams, err := m.registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	registered := map[string][]string{}
-	for _, f := range fams {
-		ms := f.GetMetric()
-		if !strings.HasPrefix(f.GetName(), "chatflow_") || len(ms) == 0 {
-			continue
-		}
-		var labels []string
-		for _, l := range ms[0].GetLabel() {
-			labels = append(labels, l.GetName())
-		}
-		slices.Sort(labels)
-		registered[f.GetName()] = labels
-	}
-	for name, labels := range documented {
-		got, ok := registered[name]
-		if !ok {
-			t.Errorf("docs/operations.md lists %s, which the executor does not register", name)
-			continue
-		}
-		if !slices.Equal(got, labels) {
-			t.Errorf("%s: documented with labels %v, registered with %v", name, labels, got)
-		}
-	}
-	for name := range registered {
-		if _, ok := documented[name]; !ok {
-			t.Errorf("%s is registered but not in docs/operations.md's table", name)
-		}
-	}
+	testenv.CheckDocumentedMetrics(t, "executor", m.registry, func(name string) bool {
+		return !strings.HasPrefix(name, "chatflow_gateway_")
+	})
 }
