@@ -85,7 +85,7 @@ var _ = Describe("the CRDs", func() {
 			columns []string
 		}{
 			"chatflows.chatflow.dev":       {"cf", []string{"Trigger", "State", "Live", "Ready", "Revision", "Age", "Status"}},
-			"channelbindings.chatflow.dev": {"cb", []string{"Channel", "Account", "Flow", "Ready", "Age", "Status"}},
+			"channelbindings.chatflow.dev": {"cb", []string{"Channel", "Account", "Flow", "Ready", "Age", "Webhook URL", "Status"}},
 		} {
 			crd := &apiextensionsv1.CustomResourceDefinition{}
 			Expect(k8s.Get(ctx, types.NamespacedName{Name: name}, crd)).To(Succeed())
@@ -101,6 +101,9 @@ var _ = Describe("the CRDs", func() {
 			var cols []string
 			for _, c := range crd.Spec.Versions[0].AdditionalPrinterColumns {
 				cols = append(cols, c.Name)
+				if c.Name == "Webhook URL" || c.Name == "Status" {
+					Expect(c.Priority).To(Equal(int32(1)), "%s shows at -o wide only", c.Name)
+				}
 			}
 			Expect(cols).To(Equal(want.columns))
 		}
