@@ -200,7 +200,7 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 		Cache:                  cacheOpts,
 		WebhookServer:          webhookServer,
 		LeaderElection:         o.leaderElect,
-		LeaderElectionID:       "chatflow-manager.chatflow.dev",
+		LeaderElectionID:       LeaderElectionID,
 		// Releasing on cancel hands leadership over at once on a rolling
 		// update instead of after the lease expires; safe because the
 		// manager exits right after.
@@ -284,6 +284,11 @@ func checkPublicURL(v string) error {
 	}
 	return nil
 }
+
+// LeaderElectionID names the manager's leader election Lease, in its own
+// namespace. The Helm chart declares that Lease (templates/deployment.yaml,
+// checked by test/chart), so uninstalling the release removes it.
+const LeaderElectionID = "chatflow-manager.chatflow.dev"
 
 // managerNamespace is the namespace the manager runs in.
 func managerNamespace(flagValue string) string {

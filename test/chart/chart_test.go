@@ -274,6 +274,7 @@ func TestTemplates(t *testing.T) {
 			checkExecutorConfig(t, objs)
 			checkManagerArgs(t, objs)
 			checkGateway(t, set, objs)
+			checkManagerRunsReadOnly(t, objs)
 		})
 	}
 }
@@ -447,6 +448,57 @@ func checkGateway(t *testing.T, set string, objs []*unstructured.Unstructured) {
 	if publicURL != values.Gateway.PublicURL {
 		t.Errorf("the manager is told the gateway's public URL is %q, the values say %q", publicURL, values.Gateway.PublicURL)
 	}
+}
+
+// checkManagerRunsReadOnly checks what the pods need on a real node
+// (make test-cluster found both): every container with a read-only root
+// filesystem has a writable /tmp, which the chatflow binary's init writes
+// to at start; and, with leader election, the manager's Lease is declared
+// in the release, so `helm uninstall` does not leave it behind.
+func checkManagerRunsReadOnly(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	lease, leaderElect := false, false
+	for _, u := range objs {
+		var pod corev1.PodSpec
+		switch u.GetKind() {
+		case "Lease":
+			lease = lease || u.GetName() == cli.LeaderElectionID
+			continue
+		case "Deployment":
+			d := &appsv1.Deployment{}
+			mustConvert(t, u, d)
+			pod = d.Spec.Template.Spec
+		case "StatefulSet":
+			s := &appsv1.StatefulSet{}
+			mustConvert(t, u, s)
+			pod = s.Spec.Template.Spec
+		default:
+			continue
+		}
+		for _, c := range slices.Concat(pod.InitContainers, pod.Containers) {
+			leaderElect = leaderElect || slices.Contains(c.Args, "--leader-elect=true")
+			if c.SecurityContext != nil && ptr.Deref(c.SecurityContext.ReadOnlyRootFilesystem, false) && !writableTmp(pod, c) {
+				t.Errorf("%s %s: container %s has a read-only root filesystem and no writable emptyDir at /tmp", u.GetKind(), u.GetName(), c.Name)
+			}
+		}
+	}
+	if leaderElect != lease {
+		t.Errorf("the manager elects a leader: %v, but the release declares its Lease %s: %v", leaderElect, cli.LeaderElectionID, lease)
+	}
+}
+
+func writableTmp(pod corev1.PodSpec, c corev1.Container) bool {
+	for _, m := range c.VolumeMounts {
+		if m.MountPath != "/tmp" || m.ReadOnly {
+			continue
+		}
+		for _, v := range pod.Volumes {
+			if v.Name == m.Name && v.EmptyDir != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func mustConvert(t *testing.T, u *unstructured.Unstructured, into any) {
