@@ -88,6 +88,10 @@ chart-test: helm ## Lint and render the Helm chart, dry-run apply it to envtest,
 chart-update: helm ## Rewrite the chart's golden files after a deliberate change (review the diff).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" HELM="$(HELM)" go test -count=1 ./test/chart/ -args -update
 
+.PHONY: test-cluster
+test-cluster: helm ## As root: a real single-node cluster (kubelet, containerd), the image, helm install, the suite of test/cluster; everything torn down after.
+	HELM="$(HELM)" hack/test-cluster.sh
+
 ##@ Local development
 
 # Extra flags for chatflow dev, e.g. make dev DEV_FLAGS=--sandbox-listen=127.0.0.1:9191.
@@ -119,6 +123,19 @@ build: ## Build bin/chatflow and bin/chatflow-executor.
 .PHONY: run
 run: ## Run the manager against the current kubeconfig.
 	go run . manager
+
+# The images of make test-cluster, assembled from binaries without a
+# docker engine or a base image (hack/image.sh); imported into the node's
+# containerd when the cluster of hack/cluster.sh runs.
+CLUSTER_DIR ?= /var/tmp/chatflow-cluster
+
+.PHONY: image
+image: ## Assemble the Dockerfile's image (and pause, CoreDNS, Redis) from binaries into bin/images; import them into the test cluster's containerd if it runs.
+	@if [ -S "$(CLUSTER_DIR)/containerd/containerd.sock" ]; then \
+		hack/image.sh import "$(CLUSTER_DIR)/containerd/containerd.sock"; \
+	else \
+		hack/image.sh build; \
+	fi
 
 .PHONY: docker-build
 docker-build: ## Build the image (manager and executor) as IMG with docker.
