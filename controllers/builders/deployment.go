@@ -236,7 +236,8 @@ func Args(in ExecutorInput) []string {
 	if len(in.HeaderSecrets) > 0 {
 		args = append(args, "--secrets", SecretsDir)
 	}
-	args = append(args, "--store", in.Config.Store, "--listen", fmt.Sprintf(":%d", Port))
+	args = append(args, "--store", in.Config.Store, "--listen", fmt.Sprintf(":%d", Port),
+		"--shutdown-delay", ShutdownDelay.String())
 	if len(in.Config.AllowPrivateNetworks) > 0 {
 		args = append(args, "--allow-private-networks", strings.Join(in.Config.AllowPrivateNetworks, ","))
 	}

@@ -64,6 +64,7 @@ func TestDeployment_defaults(t *testing.T) {
 		"--credentials", "/etc/chatflow/credentials",
 		"--store", "memory",
 		"--listen", ":8080",
+		"--shutdown-delay", "5s",
 	}))
 	sc := c.SecurityContext
 	g.Expect(*sc.RunAsNonRoot).To(BeTrue())

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -50,6 +51,11 @@ const (
 	Port     = 8080
 	// ServicePort is the port of the executor Service.
 	ServicePort = 80
+	// ShutdownDelay is how long a terminating executor pod keeps accepting
+	// webhooks with /readyz failing (--shutdown-delay), while the removal of
+	// its endpoint reaches the Service's proxies; a rollout then fails no
+	// webhook. Well within the pod's termination grace period.
+	ShutdownDelay = 5 * time.Second
 
 	// FlowKey and BindingKey are the ConfigMap keys the executor reads.
 	FlowKey    = "flow.yaml"

@@ -89,7 +89,7 @@ func TestMaterializeAndCommandLineOfTheOperatorsPodTemplate(t *testing.T) {
 		"--binding", filepath.Join(root, "etc/chatflow/revision/binding.yaml"),
 		"--credentials", filepath.Join(root, "etc/chatflow/credentials"),
 		"--secrets", filepath.Join(root, "etc/chatflow/secrets"),
-		"--store", "memory", "--listen", "127.0.0.1:40001",
+		"--store", "memory", "--listen", "127.0.0.1:40001", "--shutdown-delay", "5s",
 		"--allow-private-networks", "127.0.0.0/8",
 	}
 	if !slices.Equal(args, want) {

@@ -40,6 +40,7 @@ type executorOptions struct {
 	workers                                     int
 	allowNetworks                               []string
 	drainTimeout                                time.Duration
+	shutdownDelay                               time.Duration
 	leaseTTL                                    time.Duration
 	sendRate                                    float64
 	pprof                                       bool
@@ -69,6 +70,8 @@ func New() *cobra.Command {
 	f.IntVar(&o.workers, "workers", 16, "contacts processed at once")
 	f.StringSliceVar(&o.allowNetworks, "allow-private-networks", nil, "CIDRs HTTPRequest nodes may reach although private (e.g. 10.0.0.0/8)")
 	f.DurationVar(&o.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, time given to in-flight turns")
+	f.DurationVar(&o.shutdownDelay, "shutdown-delay", 0,
+		"on SIGTERM, keep accepting webhooks this long with /readyz failing before the server closes, so a Service stops sending new connections first (the operator's pods pass 5s)")
 	f.DurationVar(&o.leaseTTL, "lease-ttl", 30*time.Second, "how long a contact stays leased by a silent replica before another takes it over")
 	f.Float64Var(&o.sendRate, "send-rate", 0, "outbound messages per second for the account, shared by the flow's replicas with the Redis store (0: the binding's spec.sendRate, else the channel's default: 80 for WhatsApp, 300 for Messenger and Instagram, 100 for Viber); set, it wins over the binding")
 	f.BoolVar(&o.pprof, "pprof", false, "serve Go profiles under /debug/pprof/ (for benchmarks; never expose it)")
@@ -162,6 +165,12 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 	// the workers finish the contacts they hold and release them.
 	logger.Info("shutting down")
 	ex.Drain()
+	// A Service routes new connections here until the endpoint removal
+	// reaches every node's proxy; closing the listener at once would
+	// refuse them (a failed webhook for the channel, a 502 at a gateway).
+	if o.shutdownDelay > 0 {
+		time.Sleep(o.shutdownDelay)
+	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), o.drainTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {

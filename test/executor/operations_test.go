@@ -175,3 +175,38 @@ func TestGracefulShutdownFinishesAcknowledgedWork(t *testing.T) {
 		t.Fatalf("after a graceful stop and a restart, %d of 20 replies arrived\n%s", len(got), e2.Log())
 	}
 }
+
+// TestShutdownDelayServesWhileNotReady: with --shutdown-delay, a SIGTERMed
+// executor fails /readyz at once but keeps accepting webhooks until the
+// delay has passed (a Service still routes new connections to it for a
+// moment), and the work it accepted then is answered.
+func TestShutdownDelayServesWhileNotReady(t *testing.T) {
+	url, _ := redisURL(t)
+	r := newRig(t)
+	e := r.executor(echoFlow, url, "--shutdown-delay", "3s")
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.Stop() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := r.client.Get(e.URL + "/readyz")
+		if err != nil {
+			t.Fatalf("/readyz refused the connection right after SIGTERM: %v\n%s", err, e.Log())
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still %d after SIGTERM", resp.StatusCode)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.send(e, "888", "wamid.delay", "during the delay")
+	if err := <-stopped; err != nil {
+		t.Fatalf("SIGTERM: %v\n%s", err, e.Log())
+	}
+	r.executor(echoFlow, url)
+	if got := r.waitTexts("888", 1, 20*time.Second); !equal(got, []string{"you said during the delay"}) {
+		t.Fatalf("the webhook accepted during the delay: replies %q", got)
+	}
+}

@@ -90,7 +90,7 @@ var _ = Describe("A published flow", func() {
 			"--flow", "/etc/chatflow/revision/flow.yaml",
 			"--binding", "/etc/chatflow/revision/binding.yaml", "--credentials", "/etc/chatflow/credentials",
 			"--secrets", "/etc/chatflow/secrets",
-			"--store", "redis://redis.chatflow:6379/0", "--listen", ":8080",
+			"--store", "redis://redis.chatflow:6379/0", "--listen", ":8080", "--shutdown-delay", "5s",
 			"--allow-private-networks", "10.0.0.0/8",
 		}))
 		Expect(*c.SecurityContext.RunAsNonRoot).To(BeTrue())
