@@ -1,13 +1,18 @@
 package store
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"hash/fnv"
+	"io"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // newToken returns 128 random bits in hex: lease tokens must not be
@@ -26,77 +31,188 @@ func newNonce() string {
 	return hex.EncodeToString(b[:])
 }
 
-// encodeItem packs an item as "<len(id)>:<id><payload>", a format the timer
-// script can also produce in Lua.
-func encodeItem(it Item) string {
+// macLen is the length of a seal: the first 128 bits of HMAC-SHA256.
+const macLen = 16
+
+// The kinds of sealed data, part of what a seal covers so that a sealed
+// item can never pass for a state or the other way round.
+const (
+	sealItem  = 'i'
+	sealState = 's'
+)
+
+// sealer seals what the store writes for one flow with the flow's key, and
+// checks it when it is read back: an HMAC over the flow (Namespace), the
+// contact, the item ID and the payload. So an item written by anything
+// without the key — another flow's executor, any pod that reaches Redis —
+// or copied from another contact or flow, is recognised as forged.
+type sealer struct {
+	ns   string
+	pool sync.Pool // of HMAC hashes keyed with the flow's key
+}
+
+func newSealer(ns string, key []byte) *sealer {
+	if len(key) == 0 {
+		// Binds items to the flow, but anyone can compute it: development.
+		sum := sha256.Sum256([]byte("chatflow-item-key:" + ns))
+		key = sum[:]
+	}
+	key = append([]byte(nil), key...)
+	s := &sealer{ns: ns}
+	s.pool.New = func() any { return hmac.New(sha256.New, key) }
+	return s
+}
+
+// seal appends the seal of (kind, contact, id, payload) to dst.
+func (s *sealer) seal(dst []byte, kind byte, contact, id string, payload []byte) []byte {
+	h := s.pool.Get().(hash.Hash)
+	h.Reset()
+	var n [9]byte
+	n[0] = kind
+	for _, field := range []string{s.ns, contact, id} {
+		binary.LittleEndian.PutUint64(n[1:], uint64(len(field)))
+		h.Write(n[:])
+		_, _ = io.WriteString(h, field)
+		n[0] = 0
+	}
+	h.Write(payload)
+	var sum [sha256.Size]byte
+	out := h.Sum(sum[:0])
+	s.pool.Put(h)
+	return append(dst, out[:macLen]...)
+}
+
+// valid reports whether mac is the seal of (kind, contact, id, payload), in
+// constant time.
+func (s *sealer) valid(mac []byte, kind byte, contact, id string, payload []byte) bool {
+	var buf [macLen]byte
+	return hmac.Equal(mac, s.seal(buf[:0], kind, contact, id, payload))
+}
+
+// encodeItem packs a sealed item as "<len(id)>:<id><seal><payload>", a
+// format the timer script also produces in Lua from a stored timer.
+func (s *sealer) encodeItem(contact string, it Item) string {
 	var sb strings.Builder
-	sb.Grow(len(it.ID) + len(it.Payload) + 4)
+	sb.Grow(len(it.ID) + macLen + len(it.Payload) + 4)
 	sb.WriteString(strconv.Itoa(len(it.ID)))
 	sb.WriteByte(':')
 	sb.WriteString(it.ID)
+	var buf [macLen]byte
+	sb.Write(s.seal(buf[:0], sealItem, contact, it.ID, it.Payload))
 	sb.Write(it.Payload)
 	return sb.String()
 }
 
-var errBadItem = errors.New("store: malformed inbox item")
-
-func decodeItem(s string) (Item, error) {
-	n, rest, ok := lengthPrefixed(s)
-	if !ok {
-		return Item{}, errBadItem
+// decodeItem unpacks a stored item of contact. One that does not decode,
+// or whose seal is not this flow's, comes back Forged, with what could be
+// read of it.
+func (s *sealer) decodeItem(contact, enc string) Item {
+	n, rest, ok := lengthPrefixed(enc)
+	if !ok || len(rest)-n < macLen {
+		return Item{Payload: []byte(enc), Forged: true}
 	}
-	return Item{ID: rest[:n], Payload: []byte(rest[n:])}, nil
+	id, mac, payload := rest[:n], rest[n:n+macLen], []byte(rest[n+macLen:])
+	return Item{ID: id, Payload: payload, Forged: !s.valid([]byte(mac), sealItem, contact, id, payload)}
+}
+
+// sealTimer is the stored value of a timer without its nonce: the seal the
+// item it fires as ("timer:"+ID) carries, then the payload.
+func (s *sealer) sealTimer(contact string, t Timer) []byte {
+	out := s.seal(make([]byte, 0, macLen+len(t.Payload)), sealItem, contact, "timer:"+t.ID, t.Payload)
+	return append(out, t.Payload...)
+}
+
+// encodeState seals a contact's state: "<seal><state>".
+func (s *sealer) encodeState(contact string, state []byte) []byte {
+	out := s.seal(make([]byte, 0, macLen+len(state)), sealState, contact, "", state)
+	return append(out, state...)
+}
+
+// decodeState checks and unpacks a stored state; ok is false when it is
+// not sealed with this flow's key.
+func (s *sealer) decodeState(contact string, enc []byte) (state []byte, ok bool) {
+	if len(enc) < macLen {
+		return nil, false
+	}
+	state = enc[macLen:]
+	if !s.valid(enc[:macLen], sealState, contact, "", state) {
+		return nil, false
+	}
+	return state, true
 }
 
 // lengthPrefixed splits "<n>:<rest>" and checks that rest holds n bytes.
+// n is in canonical decimal (no sign, no leading zero), so one value has
+// one encoding.
 func lengthPrefixed(s string) (int, string, bool) {
 	i := strings.IndexByte(s, ':')
-	if i <= 0 {
+	if i <= 0 || i > 10 || (s[0] == '0' && i > 1) {
 		return 0, "", false
 	}
-	n, err := strconv.Atoi(s[:i])
-	if err != nil || n < 0 || n > len(s)-i-1 {
+	n := 0
+	for _, c := range []byte(s[:i]) {
+		if c < '0' || c > '9' {
+			return 0, "", false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n > len(s)-i-1 {
 		return 0, "", false
 	}
 	return n, s[i+1:], true
 }
 
+// lp writes "<len(s)>:<s>".
+func lp(s string) string { return strconv.Itoa(len(s)) + ":" + s }
+
+// deadRecord is a dead letter as stored: "<lp(contact)><lp(reason)><item>",
+// the item encoded as in the inbox (so a retry moves it back as it is).
+type deadRecord struct {
+	contact, reason, item string
+}
+
+func (r deadRecord) encode() string { return lp(r.contact) + lp(r.reason) + r.item }
+
+var errBadRecord = errors.New("store: malformed dead letter")
+
+func decodeDeadRecord(s string) (deadRecord, error) {
+	n, rest, ok := lengthPrefixed(s)
+	if !ok {
+		return deadRecord{}, errBadRecord
+	}
+	contact := rest[:n]
+	m, rest, ok := lengthPrefixed(rest[n:])
+	if !ok {
+		return deadRecord{}, errBadRecord
+	}
+	return deadRecord{contact: contact, reason: rest[:m], item: rest[m:]}, nil
+}
+
 // timerMember is a timer index entry: which contact and timer it stands
-// for, which SetTimers wrote it (nonce), and when the index script saw it
-// (created, Redis server milliseconds).
+// for, and which SetTimers wrote it (nonce).
 type timerMember struct {
-	created int64
 	nonce   string
 	contact string
 	id      string
 }
 
-// memberTail is what the client sends to the index script, which prefixes
-// "<created>:": "<nonce>:<len(contact)>:<contact><timer id>".
-func memberTail(nonce, contact, id string) string {
-	return nonce + ":" + strconv.Itoa(len(contact)) + ":" + contact + id
+// memberOf is the index entry of a timer: "<nonce>:<len(contact)>:<contact><timer id>".
+func memberOf(nonce, contact, id string) string {
+	return nonce + ":" + lp(contact) + id
 }
 
+var errBadMember = errors.New("store: malformed timer index entry")
+
 func parseTimerMember(s string) (timerMember, error) {
-	bad := errors.New("store: malformed timer index entry")
-	i := strings.IndexByte(s, ':')
-	if i <= 0 {
-		return timerMember{}, bad
-	}
-	created, err := strconv.ParseInt(s[:i], 10, 64)
-	if err != nil {
-		return timerMember{}, bad
-	}
-	s = s[i+1:]
 	if len(s) < 17 || s[16] != ':' {
-		return timerMember{}, bad
+		return timerMember{}, errBadMember
 	}
 	nonce := s[:16]
 	n, rest, ok := lengthPrefixed(s[17:])
 	if !ok {
-		return timerMember{}, bad
+		return timerMember{}, errBadMember
 	}
-	return timerMember{created: created, nonce: nonce, contact: rest[:n], id: rest[n:]}, nil
+	return timerMember{nonce: nonce, contact: rest[:n], id: rest[n:]}, nil
 }
 
 // commitDigest fingerprints a commit's content, so a retried call (same
@@ -120,10 +236,7 @@ func commitDigest(c Commit) string {
 	field(flags)
 	field(c.State)
 	field([]byte(strconv.Itoa(c.Consumed)))
-	field([]byte(strconv.Itoa(len(c.Outbox))))
-	for _, e := range c.Outbox {
-		field(e)
-	}
+	field([]byte(c.DeadLetter))
 	field([]byte(strconv.Itoa(len(c.SetTimers))))
 	for _, t := range c.SetTimers {
 		field([]byte(t.ID))
@@ -136,3 +249,7 @@ func commitDigest(c Commit) string {
 	}
 	return strconv.FormatUint(h.Sum64(), 16)
 }
+
+// newDeadLetterID names a dead letter: 64 random bits in hex, safe in a
+// URL path.
+func newDeadLetterID() string { return newNonce() }

@@ -1,61 +1,58 @@
 package store
 
 import (
-	"strconv"
+	"bytes"
 	"testing"
 )
 
-// FuzzDecodeItem: whatever an inbox entry holds (written by an older
-// version, a bug, or someone with access to Redis), decoding it does not
-// panic, and an entry it accepts is exactly what encodeItem writes for the
-// item it decodes to.
-func FuzzDecodeItem(f *testing.F) {
-	for _, s := range []string{encodeItem(Item{ID: "wamid.HBg", Payload: []byte(`{"event":{}}`)}), encodeItem(Item{}), "0:", "3:ab", "-1:x", "99999999999999999999:x", ":x", "x"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		it, err := decodeItem(s)
-		if err != nil {
+// FuzzStoredItem decodes arbitrary bytes found in an inbox, as anything
+// that reaches Redis could have written them: decoding never panics, and
+// nothing but what this flow's key sealed for this contact passes.
+func FuzzStoredItem(f *testing.F) {
+	s := newSealer("team/flow", []byte("fuzz key"))
+	f.Add("c", s.encodeItem("c", Item{ID: "wa:wamid.X", Payload: []byte(`{"event":{}}`)}))
+	f.Add("c", s.encodeItem("c", Item{}))
+	f.Add("c", "5:hello0123456789abcdef{}")
+	f.Add("", "0:")
+	f.Add("c", "99999999999999999999:x")
+	f.Fuzz(func(t *testing.T, contact, stored string) {
+		it := s.decodeItem(contact, stored)
+		if it.Forged {
 			return
 		}
-		if back := encodeItem(it); back != s && back != canonicalItem(s) {
-			t.Fatalf("%q decodes to %+v, which encodes to %q", s, it, back)
+		// Passed: it must be exactly what sealing that item gives.
+		if again := s.encodeItem(contact, Item{ID: it.ID, Payload: it.Payload}); again != stored {
+			t.Fatalf("%q decoded as unforged %+v, which encodes as %q", stored, it, again)
 		}
 	})
 }
 
-// canonicalItem is s with its length prefix written the way strconv.Itoa
-// writes it (decodeItem accepts "007:..." and "+7:..." too).
-func canonicalItem(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ':' {
-			n, _ := strconv.Atoi(s[:i])
-			return strconv.Itoa(n) + s[i:]
+// FuzzStoredTimer seals a timer as a commit does, fires it as fire.lua
+// does, and checks the item decodes to the timer's ID and payload; then
+// that the firing of any changed stored value, or of the value under
+// another contact, is refused. Timer index entries of any shape parse
+// without panicking.
+func FuzzStoredTimer(f *testing.F) {
+	s := newSealer("team/flow", []byte("fuzz key"))
+	f.Add("c", "wait:1", []byte(`{"event":{"kind":"TimerFired"}}`), 3, "0123456789abcdef:1:cwait")
+	f.Add("", "", []byte{}, 0, "")
+	f.Fuzz(func(t *testing.T, contact, id string, payload []byte, flip int, member string) {
+		if m, err := parseTimerMember(member); err == nil && memberOf(m.nonce, m.contact, m.id) != member {
+			t.Fatalf("index entry %q parses as %+v, which formats differently", member, m)
 		}
-	}
-	return s
-}
-
-// FuzzParseTimerMember: whatever a timer index entry holds, parsing it does
-// not panic, and an entry it accepts is exactly what the index script
-// writes for the timer it parses to.
-func FuzzParseTimerMember(f *testing.F) {
-	for _, s := range []string{"1718000000000:" + memberTail("0123456789abcdef", "15550001111", "r1.4"),
-		"1:" + memberTail("0123456789abcdef", "", ""), "1:0123456789abcdef:x", "x:0123456789abcdef:1:ab", "1:short:1:a", ""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		m, err := parseTimerMember(s)
-		if err != nil {
-			return
+		value := s.sealTimer(contact, Timer{ID: id, Payload: payload})
+		fire := func(v []byte) string { return lp("timer:"+id) + string(v) }
+		it := s.decodeItem(contact, fire(value))
+		if it.Forged || it.ID != "timer:"+id || !bytes.Equal(it.Payload, payload) {
+			t.Fatalf("timer %q %q fired as %+v", id, payload, it)
 		}
-		if back := strconv.FormatInt(m.created, 10) + ":" + memberTail(m.nonce, m.contact, m.id); back != s {
-			// Leading zeros and signs are accepted in the numbers; the
-			// rest must be what the index writes.
-			again, err := parseTimerMember(back)
-			if err != nil || again != m {
-				t.Fatalf("%q parses to %+v, which writes %q and reads back %+v, %v", s, m, back, again, err)
-			}
+		changed := append([]byte(nil), value...)
+		changed[(flip%len(changed)+len(changed))%len(changed)] ^= 0x20
+		if it := s.decodeItem(contact, fire(changed)); !it.Forged {
+			t.Fatalf("a changed timer value fired as an unforged item %+v", it)
+		}
+		if it := s.decodeItem(contact+"x", fire(value)); !it.Forged {
+			t.Fatalf("a timer of another contact fired as an unforged item %+v", it)
 		}
 	})
 }

@@ -17,6 +17,7 @@ type memory struct {
 	ready    []string            // contacts with a pending signal, FIFO
 	leased   map[string]struct{} // contacts whose lease may still be live
 	timers   timerHeap
+	dead     []DeadLetter // oldest first
 	nonce    uint64
 	changed  chan struct{}
 	closed   bool
@@ -28,12 +29,14 @@ type memory struct {
 type memContact struct {
 	state    []byte
 	hasState bool
-	inbox    []Item
-	outbox   [][]byte
-	timers   map[string]memTimer
-	dedupe   map[string]time.Time // ID -> forget after
-	lease    *memLease
-	queued   bool
+	// keep is when the state and timers are forgotten unless a commit
+	// comes first (Options.SessionIdleTimeout).
+	keep   time.Time
+	inbox  []Item
+	timers map[string]memTimer
+	dedupe map[string]time.Time // ID -> forget after
+	lease  *memLease
+	queued bool
 }
 
 type memLease struct {
@@ -109,12 +112,18 @@ func (m *memory) Enqueue(ctx context.Context, contact string, items ...Item) (in
 	}
 	c := m.contact(contact)
 	now := m.now()
-	accepted := 0
+	accepted, refused := 0, 0
 	for _, it := range items {
 		if it.ID != "" {
 			if until, ok := c.dedupe[it.ID]; ok && now.Before(until) {
 				continue
 			}
+		}
+		if len(c.inbox) >= m.opts.MaxInbox {
+			refused++ // not remembered: a retry later is not a duplicate
+			continue
+		}
+		if it.ID != "" {
 			if c.dedupe == nil {
 				c.dedupe = map[string]time.Time{}
 			}
@@ -124,6 +133,9 @@ func (m *memory) Enqueue(ctx context.Context, contact string, items ...Item) (in
 		accepted++
 	}
 	m.signal(contact, c)
+	if refused > 0 {
+		return accepted, fmt.Errorf("%w: %d items refused", ErrInboxFull, refused)
+	}
 	return accepted, nil
 }
 
@@ -198,9 +210,6 @@ func (m *memory) Load(ctx context.Context, l *Lease) (*Snapshot, error) {
 	for i, it := range c.inbox {
 		s.Inbox[i] = Item{ID: it.ID, Payload: clone(it.Payload)}
 	}
-	for _, e := range c.outbox {
-		s.Outbox = append(s.Outbox, clone(e))
-	}
 	return s, nil
 }
 
@@ -229,6 +238,10 @@ func (m *memory) Commit(ctx context.Context, l *Lease, cm Commit) error {
 	if cm.Consumed < 0 || cm.Consumed > len(c.inbox) {
 		return fmt.Errorf("store: commit consumes %d items but the inbox holds %d", cm.Consumed, len(c.inbox))
 	}
+	now := m.now()
+	if cm.DeadLetter != "" && cm.Consumed > 0 {
+		m.deadLetter(l.Contact, c.inbox[0], cm.DeadLetter, now)
+	}
 	switch {
 	case cm.DeleteState:
 		c.state, c.hasState = nil, false
@@ -237,13 +250,10 @@ func (m *memory) Commit(ctx context.Context, l *Lease, cm Commit) error {
 	}
 	clear(c.inbox[:cm.Consumed])
 	c.inbox = c.inbox[cm.Consumed:]
-	c.outbox = nil
-	for _, e := range cm.Outbox {
-		c.outbox = append(c.outbox, clone(e))
-	}
 	for _, id := range cm.CancelTimers {
 		delete(c.timers, id)
 	}
+	c.keep = later(c.keep, now.Add(m.opts.SessionIdleTimeout))
 	for _, t := range cm.SetTimers {
 		if c.timers == nil {
 			c.timers = map[string]memTimer{}
@@ -251,12 +261,13 @@ func (m *memory) Commit(ctx context.Context, l *Lease, cm Commit) error {
 		m.nonce++
 		c.timers[t.ID] = memTimer{nonce: m.nonce, payload: clone(t.Payload)}
 		m.timers.push(timerEntry{at: t.At, contact: l.Contact, id: t.ID, nonce: m.nonce})
+		c.keep = later(c.keep, t.At.Add(m.opts.SessionIdleTimeout))
 	}
-	c.lease.expires = m.now().Add(m.opts.LeaseTTL)
+	c.lease.expires = now.Add(m.opts.LeaseTTL)
 	c.lease.seq++
 	c.lease.last = digest
 	l.seq++
-	if cm.Release && len(c.inbox) == 0 && len(c.outbox) == 0 {
+	if cm.Release && len(c.inbox) == 0 {
 		m.release(l, c)
 	}
 	return nil
@@ -295,7 +306,7 @@ func (m *memory) release(l *Lease, c *memContact) {
 		c.lease = nil
 		delete(m.leased, l.Contact)
 	}
-	if len(c.inbox) > 0 || len(c.outbox) > 0 {
+	if len(c.inbox) > 0 {
 		m.signal(l.Contact, c)
 	}
 	l.released = true
@@ -329,6 +340,7 @@ func (m *memory) Stats(ctx context.Context) (Stats, error) {
 		s.Timers += int64(len(c.timers))
 		s.InboxItems += int64(len(c.inbox))
 	}
+	s.DeadLetters = int64(len(m.dead))
 	return s, nil
 }
 
@@ -343,6 +355,13 @@ func (m *memory) Close() error {
 	m.mu.Unlock()
 	m.wg.Wait()
 	return nil
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func clone(b []byte) []byte {

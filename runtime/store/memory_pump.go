@@ -2,6 +2,7 @@ package store
 
 import (
 	"container/heap"
+	"slices"
 	"time"
 )
 
@@ -62,26 +63,54 @@ func (m *memory) expireLeases(now time.Time) {
 		}
 		c.lease = nil
 		delete(m.leased, name)
-		if len(c.inbox) > 0 || len(c.outbox) > 0 {
+		if len(c.inbox) > 0 {
 			m.signal(name, c)
 		}
 	}
 }
 
-// sweep forgets expired dedupe records and contacts with nothing left.
-// Callers hold mu.
+// sweep forgets expired dedupe records, sessions idle past their
+// retention (with their timers) and dead letters past theirs, contacts
+// with nothing left, and timer heap entries of timers that cannot fire any
+// more. Callers hold mu.
 func (m *memory) sweep(now time.Time) {
+	live := 0
 	for name, c := range m.contacts {
 		for id, until := range c.dedupe {
 			if !now.Before(until) {
 				delete(c.dedupe, id)
 			}
 		}
-		if !c.hasState && len(c.inbox) == 0 && len(c.outbox) == 0 && len(c.timers) == 0 &&
+		if !c.keep.IsZero() && !now.Before(c.keep) && c.lease == nil {
+			c.state, c.hasState, c.timers, c.keep = nil, false, nil, time.Time{}
+		}
+		live += len(c.timers)
+		if !c.hasState && len(c.inbox) == 0 && len(c.timers) == 0 &&
 			len(c.dedupe) == 0 && c.lease == nil && !c.queued {
 			delete(m.contacts, name)
 		}
 	}
+	m.dead = slices.DeleteFunc(m.dead, func(d DeadLetter) bool {
+		return !now.Before(d.At.Add(m.opts.SessionIdleTimeout))
+	})
+	// Cancelled and replaced timers leave their entries until due: drop
+	// them once they outnumber the timers that can fire.
+	if len(m.timers) > 2*live+1024 {
+		m.timers = slices.DeleteFunc(m.timers, func(e timerEntry) bool {
+			c := m.contacts[e.contact]
+			t, ok := c.timerOf(e.id)
+			return !ok || t.nonce != e.nonce
+		})
+		heap.Init(&m.timers)
+	}
+}
+
+func (c *memContact) timerOf(id string) (memTimer, bool) {
+	if c == nil {
+		return memTimer{}, false
+	}
+	t, ok := c.timers[id]
+	return t, ok
 }
 
 type timerEntry struct {

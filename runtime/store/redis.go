@@ -26,10 +26,6 @@ const (
 	// timerPoll is how often the pump looks for due timers: the lateness of
 	// a timer is at most about this.
 	timerPoll = 250 * time.Millisecond
-	// timerGrace is how long an index entry whose timer is not stored is
-	// kept, in case the commit storing it is still on its way. Commits refuse
-	// entries older than half of it, so none is dropped too early.
-	timerGrace = 5 * time.Minute
 	// autoDedupeTTL covers items without an ID against a retried script
 	// call (go-redis retries when a connection breaks after sending).
 	autoDedupeTTL = 10 * time.Minute
@@ -45,8 +41,9 @@ type redisStore struct {
 	rdb      redis.UniversalClient
 	reader   redis.UniversalClient // own pool: its blocking reads must not starve the others
 	keys     keyspace
+	seal     *sealer
 	lua      *scripts
-	batch    *batcher // single Redis only: enqueues and commits in shared pipelines
+	batch    *batcher // enqueues and commits in shared pipelines
 	consumer string
 	ttlMS    int64
 
@@ -88,6 +85,7 @@ func NewRedis(ctx context.Context, url string, opts Options) (Store, error) {
 		rdb:      rdb,
 		reader:   reader,
 		keys:     newKeyspace(opts.Namespace),
+		seal:     newSealer(opts.Namespace, opts.ItemKey),
 		consumer: opts.Owner + "-" + newNonce()[:8],
 		ttlMS:    opts.LeaseTTL.Milliseconds(),
 		grants:   make(chan *Lease),
@@ -108,9 +106,7 @@ func NewRedis(ctx context.Context, url string, opts Options) (Store, error) {
 		return nil, err
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	if single, ok := rdb.(*redis.Client); ok {
-		s.batch = newBatcher(s.ctx, single)
-	}
+	s.batch = newBatcher(s.ctx, rdb)
 	s.wg.Add(3)
 	go s.read()
 	go s.reclaim()
@@ -231,7 +227,8 @@ func (s *redisStore) Stats(ctx context.Context) (Stats, error) {
 	xlen := s.rdb.XLen(ctx, s.keys.signals)
 	pend := s.rdb.XPending(ctx, s.keys.signals, group)
 	timers := s.rdb.ZCard(ctx, s.keys.timerIndex)
-	for _, err := range []error{xlen.Err(), pend.Err(), timers.Err()} {
+	dead := s.rdb.ZCard(ctx, s.keys.deadIndex)
+	for _, err := range []error{xlen.Err(), pend.Err(), timers.Err(), dead.Err()} {
 		if err != nil {
 			return Stats{}, fmt.Errorf("store: stats: %w", err)
 		}
@@ -240,7 +237,8 @@ func (s *redisStore) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("store: stats: %w", err)
 	}
-	return Stats{Signals: xlen.Val(), InFlight: pend.Val().Count, Timers: timers.Val(), InboxItems: items}, nil
+	return Stats{Signals: xlen.Val(), InFlight: pend.Val().Count, Timers: timers.Val(), InboxItems: items,
+		DeadLetters: dead.Val()}, nil
 }
 
 // maxStatsContacts bounds the contacts Stats reads the inbox length of.
@@ -297,9 +295,7 @@ func (s *redisStore) Close() error {
 		// Interrupts the blocking read, so Close does not wait for it.
 		_ = s.reader.Close()
 		s.wg.Wait()
-		if s.batch != nil {
-			s.batch.wg.Wait() // a batch on the wire completes
-		}
+		s.batch.wg.Wait() // a batch on the wire completes
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
 		// Hand the signals read ahead back to the group and leave it, so

@@ -12,8 +12,8 @@ import (
 // the batch before it is on the wire, then goes out with the calls that
 // arrived meanwhile, in one pipeline. Under load that is one write and one
 // read for many calls instead of one each, on both ends of the connection;
-// alone, a call goes out at once. Only for a single Redis: a Cluster routes
-// each call to its node.
+// alone, a call goes out at once. On a Cluster the pipeline is split by
+// node; every key of a flow is on one node.
 //
 // A batch's commands are independent: each touches one contact's keys, and
 // calls a goroutine makes one after the other (a worker's commits, a
@@ -22,7 +22,7 @@ import (
 // retried by go-redis may run a command twice, as a retried single command
 // may: the scripts are built for it (dedupe IDs, commit sequence numbers).
 type batcher struct {
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	calls chan *batchCall
 	stop  <-chan struct{} // the store closed
 	wg    sync.WaitGroup
@@ -45,7 +45,7 @@ const (
 	batchSenders = 2
 )
 
-func newBatcher(ctx context.Context, rdb *redis.Client) *batcher {
+func newBatcher(ctx context.Context, rdb redis.UniversalClient) *batcher {
 	b := &batcher{rdb: rdb, calls: make(chan *batchCall, maxBatch), stop: ctx.Done()}
 	for range batchSenders {
 		b.wg.Go(func() { b.send(ctx) })

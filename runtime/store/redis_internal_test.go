@@ -41,13 +41,19 @@ func TestKeyLayout(t *testing.T) {
 		t.Fatalf("crc16 self-check: %d", got)
 	}
 	ks := newKeyspace("shop/order-status")
+	flowSlot := slot(ks.signals)
 	seen := map[string]string{}
-	for _, c := range []string{"15550001111", "a}b", "{x}", "}", "a|b", "a}:inbox", "é😀", " "} {
+	for _, key := range []string{ks.signals, ks.timerIndex, ks.deadLetters, ks.deadIndex} {
+		seen[key] = "(flow)"
+		if slot(key) != flowSlot {
+			t.Errorf("flow key %s is not in the flow's slot", key)
+		}
+	}
+	for _, c := range []string{"15550001111", "a}b", "{x}", "}", "a|b", "a:inbox", "x:inbox:state", "é😀", " ", ":"} {
 		k := ks.contact(c)
-		all := []string{k.inbox, k.state, k.outbox, k.lease, k.dedupe, k.timers}
-		for _, key := range all {
-			if slot(key) != slot(all[0]) {
-				t.Errorf("contact %q: %s and %s are in different slots", c, key, all[0])
+		for _, key := range []string{k.inbox, k.state, k.lease, k.dedupe, k.timers, k.dead} {
+			if slot(key) != flowSlot {
+				t.Errorf("contact %q: %s is not in the flow's slot", c, key)
 			}
 			if other, dup := seen[key]; dup {
 				t.Errorf("key %s used by contacts %q and %q", key, other, c)
@@ -55,33 +61,74 @@ func TestKeyLayout(t *testing.T) {
 			seen[key] = c
 		}
 	}
-	if got, want := ks.contact("15550001111").inbox, "chatflow:shop/order-status:{shop/order-status|15550001111}:inbox"; got != want {
+	if got, want := ks.contact("15550001111").inbox, "chatflow:{shop/order-status}:c:15550001111:inbox"; got != want {
 		t.Errorf("inbox key %q, want %q", got, want)
 	}
-	if slot(ks.contact("a").inbox) == slot(newKeyspace("other/flow").contact("a").inbox) &&
-		slot(ks.contact("b").inbox) == slot(newKeyspace("other/flow").contact("b").inbox) {
-		t.Errorf("namespaces do not spread a contact over slots")
+	// Flows spread over slots (two random flows share one rarely).
+	spread := map[uint16]bool{}
+	for i := range 8 {
+		spread[slot(newKeyspace("team/flow-"+strconv.Itoa(i)).signals)] = true
+	}
+	if len(spread) < 6 {
+		t.Errorf("8 flows use only %d slots", len(spread))
 	}
 }
 
 func TestEncoding(t *testing.T) {
+	s := newSealer("shop/orders", []byte("key"))
 	for _, it := range []Item{{}, {ID: "wa:wamid.X", Payload: []byte("hi")}, {ID: "12:3", Payload: []byte("4:5")}, {Payload: []byte{0, ':'}}} {
-		got, err := decodeItem(encodeItem(it))
-		if err != nil || got.ID != it.ID || string(got.Payload) != string(it.Payload) {
-			t.Errorf("round trip of %+v: %+v, %v", it, got, err)
+		enc := s.encodeItem("c", it)
+		got := s.decodeItem("c", enc)
+		if got.Forged || got.ID != it.ID || string(got.Payload) != string(it.Payload) {
+			t.Errorf("round trip of %+v: %+v", it, got)
+		}
+		// Sealed for one contact, flow and key: refused for any other.
+		others := map[string]Item{
+			"another contact": s.decodeItem("d", enc),
+			"another flow":    newSealer("shop/other", []byte("key")).decodeItem("c", enc),
+			"another key":     newSealer("shop/orders", []byte("yek")).decodeItem("c", enc),
+			"the derived key": newSealer("shop/orders", nil).decodeItem("c", enc),
+			"a changed byte":  s.decodeItem("c", enc[:len(enc)-1]+"!"),
+			"cut short":       s.decodeItem("c", enc[:len(enc)-1]),
+		}
+		for what, o := range others {
+			if !o.Forged {
+				t.Errorf("%+v decoded with %s: not forged", it, what)
+			}
 		}
 	}
-	for _, bad := range []string{"", "x", "5:abc", "-1:", ":abc"} {
-		if _, err := decodeItem(bad); err == nil {
-			t.Errorf("decodeItem(%q): no error", bad)
+	for _, bad := range []string{"", "x", "5:ab", "-1:", "2:ab", "99999999999:x"} {
+		if it := s.decodeItem("c", bad); !it.Forged {
+			t.Errorf("decodeItem(%q) = %+v: not forged", bad, it)
 		}
 	}
-	tail := memberTail("0123456789abcdef", "c:1}", "t:2")
-	m, err := parseTimerMember("1700000000000:" + tail)
-	if err != nil || m.created != 1700000000000 || m.nonce != "0123456789abcdef" || m.contact != "c:1}" || m.id != "t:2" {
-		t.Errorf("parseTimerMember: %+v %v", m, err)
+	// A fired timer is the item its seal was made for.
+	tm := Timer{ID: "wait", Payload: []byte("p")}
+	fired := lp("timer:wait") + string(s.sealTimer("c", tm))
+	if it := s.decodeItem("c", fired); it.Forged || it.ID != "timer:wait" || string(it.Payload) != "p" {
+		t.Errorf("fired timer decodes as %+v", it)
 	}
-	for _, bad := range []string{"", "x:0123456789abcdef:1:ct", "1:short:1:ct", "1:0123456789abcdef:9:ct"} {
+	// States.
+	st := s.encodeState("c", []byte(`{"a":1}`))
+	if got, ok := s.decodeState("c", st); !ok || string(got) != `{"a":1}` {
+		t.Errorf("state round trip: %q %v", got, ok)
+	}
+	if _, ok := s.decodeState("d", st); ok {
+		t.Error("a state of another contact decoded")
+	}
+	if _, ok := s.decodeState("c", []byte(s.encodeItem("c", Item{Payload: []byte(`{"a":1}`)}))); ok {
+		t.Error("an item passed for a state")
+	}
+	// Dead letters and timer index entries.
+	rec := deadRecord{contact: "a:b", reason: "panic: x", item: s.encodeItem("a:b", Item{ID: "i"})}
+	if got, err := decodeDeadRecord(rec.encode()); err != nil || got != rec {
+		t.Errorf("dead record round trip: %+v %v", got, err)
+	}
+	m := memberOf("0123456789abcdef", "a:b", "t:1")
+	if got, err := parseTimerMember(m); err != nil || got.nonce != "0123456789abcdef" || got.contact != "a:b" || got.id != "t:1" {
+		t.Errorf("parseTimerMember(%q) = %+v, %v", m, got, err)
+	}
+	for _, bad := range []string{"", "x", "0123456789abcdef", "0123456789abcdef:", "0123456789abcdef:9:ab", "0123456789abcdefX1:a"} {
 		if _, err := parseTimerMember(bad); err == nil {
 			t.Errorf("parseTimerMember(%q): no error", bad)
 		}
@@ -103,52 +150,22 @@ func newTestRedisTTL(t *testing.T, url, ns string, ttl time.Duration) *redisStor
 	return s.(*redisStore)
 }
 
-// TestTimerIndexEntries covers the index entries the contract cannot reach:
-// one whose commit never landed is kept for the grace period and then
-// removed, and a commit carrying an entry stamped too long ago is refused.
+// TestTimerIndexEntries: the index holds only timers that may fire. A
+// cancelled or replaced timer takes its entry with it, erasing a contact
+// takes all of its entries, and an entry whose session expired is removed
+// when due, firing nothing.
 func TestTimerIndexEntries(t *testing.T) {
 	url, _ := redistest.Start(t)
-	s := newTestRedis(t, url, "timers")
+	s := newTestRedisTTL(t, url, "timers", time.Minute)
 	ctx := context.Background()
-
-	stamp, nonces, err := s.indexTimers(ctx, "c", []Timer{{ID: "t", At: time.Now().Add(-time.Second)}})
-	if err != nil {
-		t.Fatal(err)
+	entries := func() []string {
+		m, err := s.rdb.ZRange(ctx, s.keys.timerIndex, 0, -1).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
 	}
-	members, _ := s.rdb.ZRange(ctx, s.keys.timerIndex, 0, -1).Result()
-	if len(members) != 1 {
-		t.Fatalf("index holds %v", members)
-	}
-	member := members[0]
-	if !strings.Contains(member, nonces[0]) {
-		t.Fatalf("entry %q lacks nonce %s", member, nonces[0])
-	}
-	// Due, but no timer stored: postponed, not dropped, no item.
-	if err := s.fireEntry(ctx, member); err != nil {
-		t.Fatal(err)
-	}
-	score, err := s.rdb.ZScore(ctx, s.keys.timerIndex, member).Result()
-	if err != nil {
-		t.Fatalf("entry dropped before its grace: %v", err)
-	}
-	if due := time.UnixMilli(int64(score)); time.Until(due) < 500*time.Millisecond {
-		t.Errorf("entry rescheduled for %v, want about a second later", time.Until(due))
-	}
-	if n, _ := s.rdb.LLen(ctx, s.keys.contact("c").inbox).Result(); n != 0 {
-		t.Errorf("a missing timer fired")
-	}
-	// Past the grace: removed.
-	old := strings.Replace(member, strconv.FormatInt(stamp, 10), strconv.FormatInt(stamp-timerGrace.Milliseconds()-1, 10), 1)
-	s.rdb.ZAdd(ctx, s.keys.timerIndex, redis.Z{Score: 0, Member: old})
-	if err := s.fireEntry(ctx, old); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.rdb.ZScore(ctx, s.keys.timerIndex, old).Result(); err != redis.Nil {
-		t.Errorf("entry past its grace kept: %v", err)
-	}
-
-	// A commit whose entries are older than half the grace is refused and
-	// writes nothing.
+	later := time.Now().Add(time.Hour)
 	if _, err := s.Enqueue(ctx, "c", Item{ID: "x"}); err != nil {
 		t.Fatal(err)
 	}
@@ -156,19 +173,45 @@ func TestTimerIndexEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ck := s.keys.contact("c")
-	c := Commit{State: []byte("s"), Consumed: 1, SetTimers: []Timer{{ID: "t"}}}
-	r, err := commitReply(s.lua.commit.Run(ctx, s.rdb, []string{ck.lease, ck.state, ck.inbox, ck.outbox, ck.timers},
-		commitArgs(l, c, s.ttlMS, stamp-timerGrace.Milliseconds(), []string{"0123456789abcdef"})...))
-	if err != nil || r.outcome != -1 {
-		t.Fatalf("stale commit: %d %v, want -1", r.outcome, err)
+	if err := s.Commit(ctx, l, Commit{Consumed: 1, SetTimers: []Timer{{ID: "a", At: later}, {ID: "b", At: later}, {ID: "c", At: later}}}); err != nil {
+		t.Fatal(err)
 	}
-	if n, _ := s.rdb.Exists(ctx, ck.state, ck.timers).Result(); n != 0 {
-		t.Errorf("a refused commit wrote %d keys", n)
+	if got := entries(); len(got) != 3 {
+		t.Fatalf("index after setting 3 timers: %q", got)
 	}
-	// The Cluster path indexes afresh and commits.
-	if r, err := s.commitCluster(ctx, l, c, ck); err != nil || r.outcome != 1 {
-		t.Fatalf("commitCluster: %d %v, want 1", r.outcome, err)
+	if err := s.Commit(ctx, l, Commit{CancelTimers: []string{"a"}, SetTimers: []Timer{{ID: "b", At: later.Add(time.Minute)}}}); err != nil {
+		t.Fatal(err)
+	}
+	got := entries()
+	if len(got) != 2 {
+		t.Fatalf("index after cancelling one and replacing one: %q, want 2 entries", got)
+	}
+	for _, m := range got {
+		if tm, _ := parseTimerMember(m); tm.id == "a" {
+			t.Errorf("the cancelled timer's entry %q is left", m)
+		}
+	}
+	if err := s.Release(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Erase(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if got := entries(); len(got) != 0 {
+		t.Errorf("index after erasing the contact: %q", got)
+	}
+
+	// An entry whose timer is gone (the session expired) is removed when due.
+	member := memberOf("0123456789abcdef", "gone", "t")
+	s.rdb.ZAdd(ctx, s.keys.timerIndex, redis.Z{Score: 0, Member: member})
+	if _, err := s.fireDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := entries(); len(got) != 0 {
+		t.Errorf("a due entry without its timer is kept: %q", got)
+	}
+	if n := s.rdb.LLen(ctx, s.keys.contact("gone").inbox).Val(); n != 0 {
+		t.Errorf("a missing timer fired")
 	}
 }
 
@@ -253,8 +296,8 @@ func TestConsumerCleanup(t *testing.T) {
 	}
 }
 
-// TestReleasingCommitSettlesItsSignal: on a single Redis the releasing
-// commit also acknowledges and deletes the lease's signal, so the stream
+// TestReleasingCommitSettlesItsSignal: the releasing commit also
+// acknowledges and deletes the lease's signal, so the stream
 // holds only open work; with work left it keeps both lease and signal.
 func TestReleasingCommitSettlesItsSignal(t *testing.T) {
 	url, _ := redistest.Start(t)

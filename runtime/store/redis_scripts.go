@@ -10,10 +10,9 @@ import (
 )
 
 // The Lua scripts, one file each under lua/, with the functions several of
-// them share in lua/lib.lua. Each script touches the keys of one contact, or
-// one global key, never both (the Redis Cluster rule), and only keys passed
-// in KEYS — except the "1" scripts (enqueue1, lease1, commit1, release1), which a
-// single Redis runs instead of a Cluster's two or three calls.
+// them share in lua/lib.lua. Each touches only keys of one flow (one hash
+// tag, one Redis Cluster slot), passed in KEYS; the rate bucket script
+// touches its bucket alone.
 //
 //go:embed lua/*.lua
 var luaFiles embed.FS
@@ -32,12 +31,9 @@ end
 const strictShebang = "#!lua\n"
 
 type scripts struct {
-	enqueue, lease, load, commit, renew, release *redis.Script
-	fire, index, settle, ack, ackBusy, leave, gc *redis.Script
-	take                                         *redis.Script
-	// Enqueue, Acquire, Commit and Release on a single Redis, where
-	// crossing slots is allowed: the only scripts that do.
-	enqueue1, lease1, commit1, release1 *redis.Script
+	enqueue, lease, load, commit, renew, release, fire *redis.Script
+	ack, leave, gc, take                               *redis.Script
+	deadLetters, retry, erase                          *redis.Script
 }
 
 func newScripts(strict bool) *scripts {
@@ -46,15 +42,11 @@ func newScripts(strict bool) *scripts {
 		prefix = strictShebang + prefix
 	}
 	load := func(name string) *redis.Script { return redis.NewScript(prefix + luaSource(name)) }
-	crossSlot := crossSlotPrefix(strict) + luaSource("lib")
-	load1 := func(name string) *redis.Script { return redis.NewScript(crossSlot + luaSource(name)) }
 	return &scripts{
 		enqueue: load("enqueue"), lease: load("lease"), load: load("load"),
-		commit: load("commit"), renew: load("renew"), release: load("release"),
-		fire: load("fire"), index: load("index"), settle: load("settle"),
-		ack: load("ack"), ackBusy: load("ackbusy"), leave: load("leave"), gc: load("gc"),
-		take:     load("take"),
-		enqueue1: load1("enqueue1"), lease1: load1("lease1"), commit1: load1("commit1"), release1: load1("release1"),
+		commit: load("commit"), renew: load("renew"), release: load("release"), fire: load("fire"),
+		ack: load("ack"), leave: load("leave"), gc: load("gc"), take: load("take"),
+		deadLetters: load("deadletters"), retry: load("retry"), erase: load("erase"),
 	}
 }
 
@@ -65,16 +57,6 @@ func luaSource(name string) string {
 		panic(err) // embedded at build time: cannot happen
 	}
 	return string(src)
-}
-
-// crossSlotPrefix is the prelude of the scripts that run only against a
-// single Redis, where touching keys of several slots is allowed; Redis ≥ 7
-// needs the shebang flag to allow it.
-func crossSlotPrefix(strict bool) string {
-	if strict {
-		return "#!lua flags=allow-cross-slot-keys\n" + luaPrelude
-	}
-	return luaPrelude
 }
 
 // serverMajor returns the major version Redis reports (Valkey reports its

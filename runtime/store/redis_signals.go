@@ -36,8 +36,7 @@ func (s *redisStore) Acquire(ctx context.Context) (*Lease, error) {
 
 // grant takes the leases of the signals' contacts, in one round trip, and
 // returns those granted. A signal whose contact another worker holds is
-// settled (ack_if_redundant: on a single Redis by the same script, on a
-// Cluster in a second round trip for all of them); one that fails stays
+// settled by the same script (ack_if_redundant); one that fails stays
 // pending and is reclaimed later. The first error is returned for the
 // caller's backoff.
 func (s *redisStore) grant(ctx context.Context, sigs []signal) ([]*Lease, error) {
@@ -53,22 +52,17 @@ func (s *redisStore) grant(ctx context.Context, sigs []signal) ([]*Lease, error)
 				firstErr = err
 			}
 		}
-		tries  = make([]attempt, 0, len(sigs))
-		pipe   = s.rdb.Pipeline()
-		single = s.single()
+		tries = make([]attempt, 0, len(sigs))
+		pipe  = s.rdb.Pipeline()
 	)
 	leaseCmd := func(ctx context.Context, c redis.Scripter, sig signal, tok string, sha bool) *redis.Cmd {
 		ck := s.keys.contact(sig.contact)
-		keys := []string{ck.lease, ck.state, ck.inbox, ck.outbox}
-		args := []any{tok, sig.id, s.ttlMS, s.opts.Owner}
-		script := s.lua.lease
-		if single {
-			script, keys, args = s.lua.lease1, append(keys, s.keys.signals), append(args, group)
-		}
+		keys := []string{ck.lease, ck.state, ck.inbox, s.keys.signals}
+		args := []any{tok, sig.id, s.ttlMS, s.opts.Owner, group}
 		if sha {
-			return script.EvalSha(ctx, c, keys, args...)
+			return s.lua.lease.EvalSha(ctx, c, keys, args...)
 		}
-		return script.Run(ctx, c, keys, args...)
+		return s.lua.lease.Run(ctx, c, keys, args...)
 	}
 	for _, sig := range sigs {
 		if sig.contact == "" {
@@ -85,7 +79,6 @@ func (s *redisStore) grant(ctx context.Context, sigs []signal) ([]*Lease, error)
 		_, _ = pipe.Exec(ctx)
 	}
 	var granted []*Lease
-	busy := s.rdb.Pipeline()
 	for _, a := range tries {
 		res, err := a.cmd.Slice()
 		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
@@ -96,28 +89,18 @@ func (s *redisStore) grant(ctx context.Context, sigs []signal) ([]*Lease, error)
 			fail(fmt.Errorf("store: lease: %w", err))
 			continue
 		}
-		switch r, _ := res[0].(int64); {
-		case r == 1:
-			snap, err := decodeSnapshot(res[1:])
+		if r, _ := res[0].(int64); r == 1 {
+			snap, err := s.decodeSnapshot(a.sig.contact, res[1:])
 			if err != nil {
 				fail(err)
 				continue
 			}
 			granted = append(granted, &Lease{Contact: a.sig.contact, Token: a.tok, sig: a.sig.id, prefetched: snap})
-		case r == 0 && len(res) == 2:
-			// Held by another worker (Cluster): settle the signal.
-			holder, _ := res[1].(string)
-			s.lua.ackBusy.Run(ctx, busy, []string{s.keys.signals}, group, a.sig.id, holder)
-		default:
-			// Settled already (lease1.lua), or this signal granted the live
-			// lease (reclaimed from a slow holder): it stays pending so it
-			// is reclaimed again if the holder dies.
 		}
-	}
-	if busy.Len() > 0 {
-		if _, err := busy.Exec(ctx); err != nil {
-			fail(fmt.Errorf("store: settle busy signals: %w", err))
-		}
+		// Otherwise held by another worker: the script settled the signal,
+		// or this signal granted the live lease (reclaimed from a slow
+		// holder) and stays pending so it is reclaimed again if the holder
+		// dies.
 	}
 	return granted, firstErr
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -274,11 +275,12 @@ func restartWorker(ctx context.Context, s store.Store, mu *sync.Mutex, latest ma
 // until a batch is free again; other buckets are untouched.
 func TestRedisSharedRateBucket(t *testing.T) {
 	t.Parallel()
-	single, _ := redistest.Start(t)
-	cluster, _ := redistest.StartCluster(t)
+	single, singleSrv := redistest.Start(t)
+	cluster, clusterSrv := redistest.StartCluster(t)
 	type tokens interface {
 		Take(ctx context.Context, bucket string, perSecond float64, burst, n int) (int, time.Duration, error)
 	}
+	servers := map[string]*redistest.Server{single: singleSrv, cluster: clusterSrv}
 	for name, url := range map[string]string{"single": single, "cluster": cluster} {
 		t.Run(name, func(t *testing.T) {
 			a := redisReplicas(url)(t, store.Options{Namespace: "rate-a"}).(tokens)
@@ -306,6 +308,116 @@ func TestRedisSharedRateBucket(t *testing.T) {
 			if _, _, err := a.Take(ctx, "WhatsApp:1", 0, burst, 1); err == nil {
 				t.Errorf("a rate of 0: no error")
 			}
+			// A bucket set far ahead by something else that reaches Redis
+			// throttles the account for one burst at most, not for ever.
+			for _, forged := range []string{"99999999999999999999", "not a number"} {
+				if _, err := servers[url].Do("SET", "chatflow:rate:{WhatsApp:3}", forged); err != nil {
+					t.Fatal(err)
+				}
+				_, wait, err := a.Take(ctx, "WhatsApp:3", 10, 10, 1)
+				if err != nil || wait > 2*time.Second {
+					t.Errorf("a forged bucket %q: wait %v %v, want at most one burst (1s)", forged, wait, err)
+				}
+			}
 		})
+	}
+}
+
+// TestForeignItemsAreRefused: anything that reaches Redis without the
+// flow's key — a replica of another flow, any pod on the network — can
+// write the flow's keys, but what it writes is not taken for the flow's
+// own: queued items, fired timers and states all come back forged, and a
+// forged dead letter cannot be retried. On a single Redis and a Cluster.
+func TestForeignItemsAreRefused(t *testing.T) {
+	t.Parallel()
+	single, singleSrv := redistest.Start(t)
+	cluster, clusterSrv := redistest.StartCluster(t)
+	for name, c := range map[string]struct {
+		url string
+		srv *redistest.Server
+	}{"single": {single, singleSrv}, "cluster": {cluster, clusterSrv}} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			ns := "team-a/orders"
+			newStore := redisReplicas(c.url)
+			flow := newStore(t, store.Options{Namespace: ns, ItemKey: []byte("the flow's key"), LeaseTTL: time.Minute})
+			intruder := newStore(t, store.Options{Namespace: ns, ItemKey: []byte("a guess"), LeaseTTL: time.Minute})
+
+			// Queued by the intruder's code path, and raw through the protocol.
+			if _, err := intruder.Enqueue(ctx, "c", store.Item{ID: "evil", Payload: []byte(`{"send":"spam"}`)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.srv.Do("RPUSH", "chatflow:{"+ns+"}:c:c:inbox", "3:raw0123456789abcdef{}"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := flow.Enqueue(ctx, "c", store.Item{ID: "own", Payload: []byte("hello")}); err != nil {
+				t.Fatal(err)
+			}
+			l := acquireContact(t, ctx, flow, "c")
+			snap, err := flow.Load(ctx, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, it := range snap.Inbox {
+				got = append(got, fmt.Sprintf("%s forged=%v", it.ID, it.Forged))
+			}
+			if want := "evil forged=true, raw forged=true, own forged=false"; strings.Join(got, ", ") != want {
+				t.Fatalf("inbox %q, want %q", strings.Join(got, ", "), want)
+			}
+			for range 2 {
+				if err := flow.Commit(ctx, l, store.Commit{Consumed: 1, DeadLetter: "forged"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := flow.Commit(ctx, l, store.Commit{State: []byte("mine"), Consumed: 1, Release: true}); err != nil {
+				t.Fatal(err)
+			}
+			dl, err := flow.DeadLetters(ctx, 10)
+			if err != nil || len(dl) != 2 || !dl[0].Item.Forged || !dl[1].Item.Forged {
+				t.Fatalf("dead letters %+v %v, want the two forged items", dl, err)
+			}
+			if err := flow.RetryDeadLetter(ctx, dl[0].ID); !errors.Is(err, store.ErrForged) {
+				t.Errorf("retrying a forged dead letter: %v, want ErrForged", err)
+			}
+
+			// A state and a timer written with another key.
+			if _, err := intruder.Enqueue(ctx, "d", store.Item{ID: "x"}); err != nil {
+				t.Fatal(err)
+			}
+			il := acquireContact(t, ctx, intruder, "d")
+			if err := intruder.Commit(ctx, il, store.Commit{State: []byte(`{"vars":{"admin":true}}`), Consumed: 1,
+				SetTimers: []store.Timer{{ID: "wake", At: time.Now(), Payload: []byte("p")}}, Release: true}); err != nil {
+				t.Fatal(err)
+			}
+			l = acquireContact(t, ctx, flow, "d")
+			snap, err = flow.Load(ctx, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if snap.State != nil || !snap.StateForged {
+				t.Errorf("a foreign state read as %q (forged %v), want nil and forged", snap.State, snap.StateForged)
+			}
+			if len(snap.Inbox) != 1 || snap.Inbox[0].ID != "timer:wake" || !snap.Inbox[0].Forged {
+				t.Errorf("a foreign timer fired as %+v, want forged timer:wake", snap.Inbox)
+			}
+		})
+	}
+}
+
+// acquireContact leases contact, releasing any other contact leased first.
+func acquireContact(t *testing.T, ctx context.Context, s store.Store, contact string) *store.Lease {
+	t.Helper()
+	for {
+		l, err := s.Acquire(ctx)
+		if err != nil {
+			t.Fatalf("acquiring %s: %v", contact, err)
+		}
+		if l.Contact == contact {
+			return l
+		}
+		_ = s.Release(ctx, l)
 	}
 }

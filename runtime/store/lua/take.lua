@@ -10,7 +10,11 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local tolerance = interval * tonumber(ARGV[2])
-local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or 0), now)
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or 0) or 0, now)
+-- This script never sets the TAT beyond now + tolerance: a value further
+-- out was written by something else (or for a slower rate) and would
+-- throttle the account for as long. It counts as a full bucket's use.
+tat = math.min(tat, now + tolerance)
 local granted = math.min(tonumber(ARGV[3]), math.floor((now + tolerance - tat) / interval))
 if granted < 1 then
   return {0, math.ceil(tat + tonumber(ARGV[3]) * interval - tolerance - now)}

@@ -125,15 +125,18 @@ func testConsumed(t *testing.T, h *harness) {
 	if got, want := ids(snap.Inbox), "3=c"; got != want {
 		t.Errorf("inbox after consuming 2 = %q, want %q", got, want)
 	}
-	err := l.Store.Commit(ctxFor(t, 5*time.Second), l.Lease, store.Commit{State: []byte("s2"), Consumed: 2, Outbox: [][]byte{[]byte("e")}})
+	err := l.Store.Commit(ctxFor(t, 5*time.Second), l.Lease, store.Commit{State: []byte("s2"), Consumed: 2, DeadLetter: "x"})
 	if err == nil {
 		t.Fatalf("consuming more than the inbox holds: no error")
 	}
 	snap = load(t, l)
-	if string(snap.State) != "s1" || ids(snap.Inbox) != "3=c" || len(snap.Outbox) != 0 {
-		t.Errorf("a refused commit wrote something: state %q inbox %q outbox %q", snap.State, ids(snap.Inbox), snap.Outbox)
+	if string(snap.State) != "s1" || ids(snap.Inbox) != "3=c" {
+		t.Errorf("a refused commit wrote something: state %q inbox %q", snap.State, ids(snap.Inbox))
 	}
-	commit(t, l, store.Commit{Consumed: 0, Outbox: [][]byte{[]byte("e1")}})
+	if dl, err := l.Store.DeadLetters(ctxFor(t, 5*time.Second), 10); err != nil || len(dl) != 0 {
+		t.Errorf("a refused commit kept a dead letter: %+v %v", dl, err)
+	}
+	commit(t, l, store.Commit{Consumed: 0})
 	if got := ids(load(t, l).Inbox); got != "3=c" {
 		t.Errorf("Consumed 0 popped: inbox %q", got)
 	}

@@ -57,7 +57,7 @@ func testExpired(t *testing.T, h *harness) {
 	l := next(t, 5*time.Second, s)
 	time.Sleep(1200 * time.Millisecond) // the worker stalls past its lease
 	ctx := ctxFor(t, 5*time.Second)
-	err := s.Commit(ctx, l.Lease, store.Commit{State: []byte("late"), Consumed: 1, Outbox: [][]byte{[]byte("e")}})
+	err := s.Commit(ctx, l.Lease, store.Commit{State: []byte("late"), Consumed: 1})
 	if !isLost(err) {
 		t.Fatalf("Commit after expiry: %v, want ErrLeaseLost", err)
 	}
@@ -69,8 +69,8 @@ func testExpired(t *testing.T, h *harness) {
 	}
 	// The contact is available again, untouched.
 	l2 := next(t, 10*time.Second, s)
-	if l2.snap.State != nil || ids(l2.snap.Inbox) != "1=a 2=b" || len(l2.snap.Outbox) != 0 {
-		t.Errorf("a lost commit wrote: state %q inbox %q outbox %q", l2.snap.State, ids(l2.snap.Inbox), l2.snap.Outbox)
+	if l2.snap.State != nil || ids(l2.snap.Inbox) != "1=a 2=b" {
+		t.Errorf("a lost commit wrote: state %q inbox %q", l2.snap.State, ids(l2.snap.Inbox))
 	}
 	// The old holder cannot disturb the new one.
 	if err := s.Release(ctx, l.Lease); err != nil {
@@ -84,21 +84,19 @@ func testTakeover(t *testing.T, h *harness) {
 	r1, r2 := h.replica(opts), h.replica(opts)
 	enqueue(t, r1, "c", item("1", "a"), item("2", "b"))
 	l := next(t, 5*time.Second, r1)
-	// Step for item 1 decided two sends; then the worker dies before sending.
-	commit(t, l, store.Commit{State: []byte("s1"), Consumed: 1, Outbox: [][]byte{[]byte("send-1"), []byte("send-2")}})
+	// The worker commits item 1, then dies while handling item 2.
+	commit(t, l, store.Commit{State: []byte("s1"), Consumed: 1})
 	start := time.Now()
 	l2 := next(t, 15*time.Second, r2)
 	if time.Since(start) < 300*time.Millisecond {
 		t.Errorf("taken over after %v, before the lease could expire", time.Since(start))
 	}
-	if string(l2.snap.State) != "s1" || ids(l2.snap.Inbox) != "2=b" || len(l2.snap.Outbox) != 2 ||
-		string(l2.snap.Outbox[0]) != "send-1" || string(l2.snap.Outbox[1]) != "send-2" {
-		t.Fatalf("taken over: state %q inbox %q outbox %q, want s1, 2=b, [send-1 send-2]", l2.snap.State, ids(l2.snap.Inbox), l2.snap.Outbox)
+	if string(l2.snap.State) != "s1" || ids(l2.snap.Inbox) != "2=b" {
+		t.Fatalf("taken over: state %q inbox %q, want s1, 2=b", l2.snap.State, ids(l2.snap.Inbox))
 	}
-	if err := r1.Commit(ctxFor(t, 5*time.Second), l.Lease, store.Commit{Outbox: nil}); !isLost(err) {
+	if err := r1.Commit(ctxFor(t, 5*time.Second), l.Lease, store.Commit{State: []byte("zombie"), Consumed: 1}); !isLost(err) {
 		t.Errorf("the dead worker's commit: %v, want ErrLeaseLost", err)
 	}
-	commit(t, l2, store.Commit{Outbox: nil})
 	commit(t, l2, store.Commit{State: []byte("s2"), Consumed: 1})
 	release(t, l2)
 }
@@ -114,17 +112,10 @@ func testReleaseResignals(t *testing.T, h *harness) {
 	if l2.Contact != "c" || ids(l2.snap.Inbox) != "2=b" {
 		t.Fatalf("after release: %s %q, want c 2=b", l2.Contact, ids(l2.snap.Inbox))
 	}
-	// A pending outbox is work too.
-	commit(t, l2, store.Commit{Consumed: 1, Outbox: [][]byte{[]byte("retry me")}})
+	commit(t, l2, store.Commit{Consumed: 1})
 	release(t, l2)
-	l3 := next(t, 5*time.Second, s)
-	if len(l3.snap.Outbox) != 1 {
-		t.Fatalf("outbox after release: %q", l3.snap.Outbox)
-	}
-	commit(t, l3, store.Commit{})
-	release(t, l3)
 	if extra, ok := tryNext(t, time.Second, s); ok {
-		t.Errorf("a drained contact came back: %s %q %q", extra.Contact, ids(extra.snap.Inbox), extra.snap.Outbox)
+		t.Errorf("a drained contact came back: %s %q", extra.Contact, ids(extra.snap.Inbox))
 	}
 }
 
