@@ -129,6 +129,9 @@ type Log struct {
 	// (or branches[i]) or default, replied, timeout, error, jump, ...
 	Branch  string `json:"branch,omitempty"`
 	Message string `json:"message,omitempty"`
+	// Budget names the limit that was hit (BudgetVariableSize,
+	// BudgetSessionSize) when an error comes from one.
+	Budget string `json:"budget,omitempty"`
 }
 
 func nonNil[T any](s []T) []T {
@@ -172,6 +175,9 @@ func (e Effect) String() string {
 		}
 		if l.Branch != "" {
 			s += " branch=" + l.Branch
+		}
+		if l.Budget != "" {
+			s += " budget=" + l.Budget
 		}
 		if l.Message != "" {
 			s += " " + strconv.Quote(l.Message)

@@ -116,7 +116,9 @@ func (t *turn) exec(n *node) int {
 				t.log(LogError, n, "", fmt.Sprintf("%s: %v; left unchanged", a.name, err))
 				continue
 			}
-			t.setVar(a.name, v)
+			if !t.setVar(n, a.name, v) {
+				return t.onError(n)
+			}
 		}
 		t.leave(n, "next")
 		return n.next

@@ -188,6 +188,10 @@ func (t *turn) onRun(r *RunStarted) {
 		}
 		inputs[in.Name] = nv
 	}
+	if size := valueSize(map[string]any(inputs)); size > MaxSessionBytes/2 {
+		t.budgetError(nil, BudgetSessionSize, fmt.Sprintf("run rejected: its inputs hold %d bytes, over the limit of %d", size, MaxSessionBytes/2))
+		return
+	}
 	if t.s == nil {
 		t.s = &Session{}
 	} else if t.s.Waiting() {
@@ -275,14 +279,17 @@ func (t *turn) onInbound(in *message.Inbound) {
 		}
 		t.cancelTimer()
 		s.Message = *in
+		t.settle()
 		if n.wait.saveAs != "" {
 			v := in.Text
 			if v == "" {
 				v = in.ButtonID
 			}
-			t.setVar(n.wait.saveAs, v)
+			if !t.setVar(n, n.wait.saveAs, v) {
+				t.run(t.onError(n))
+				return
+			}
 		}
-		t.settle()
 		t.leave(n, "replied")
 		t.run(n.next)
 	case StatusDelayed, StatusWaitingSend, StatusWaitingHTTP:
@@ -368,8 +375,9 @@ func (t *turn) onHTTP(r *HTTPResult) {
 		return
 	}
 	s.Wait = Wait{}
-	if r.Err == "" && n.http.saveAs != "" {
-		t.setVar(n.http.saveAs, responseValue(r))
+	if r.Err == "" && n.http.saveAs != "" && !t.setVar(n, n.http.saveAs, responseValue(r)) {
+		t.run(t.onError(n))
+		return
 	}
 	if r.Err == "" && r.Status >= 200 && r.Status < 300 {
 		t.leave(n, "success")
@@ -568,13 +576,6 @@ func (t *turn) cancelTimer() {
 		e.Timer.ID = id
 	}
 	t.s.Wait = Wait{}
-}
-
-func (t *turn) setVar(name string, v any) {
-	if t.s.Vars == nil {
-		t.s.Vars = Values{}
-	}
-	t.s.Vars[name] = v
 }
 
 // end ends the run.
