@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -83,6 +85,42 @@ type ChatFlowSpec struct {
 	// of this flow.
 	// +optional
 	Executor *ExecutorSpec `json:"executor,omitempty"`
+
+	// retention says how long the session store keeps what it holds of a
+	// contact. Changing it rolls the executor but not the flow's revision.
+	// +optional
+	// +kubebuilder:default={sessionIdleTimeout: "720h"}
+	Retention Retention `json:"retention,omitzero"`
+}
+
+// DefaultSessionIdleTimeout is the retention of a session when
+// spec.retention.sessionIdleTimeout is not set: 30 days.
+const DefaultSessionIdleTimeout = 30 * 24 * time.Hour
+
+// Retention bounds how long contact data is kept.
+type Retention struct {
+	// sessionIdleTimeout is how long a contact's session (variables, the
+	// recent conversation, pending timers) is kept after the contact's last
+	// activity, or after its last timer is due if that is later; the flow's
+	// dead letters are kept as long. Between 1h and 8760h (a year); default
+	// 720h (30 days). To erase one contact at once, see the executor's
+	// DELETE /v1/contacts/{id} (`chatflow contacts erase`).
+	// +optional
+	// +kubebuilder:default="720h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h') && duration(self) <= duration('8760h')",message="spec.retention.sessionIdleTimeout must be between 1h and 8760h (a year)"
+	SessionIdleTimeout *metav1.Duration `json:"sessionIdleTimeout,omitempty"`
+}
+
+// IdleTimeout is the session idle timeout in effect: the field, else
+// DefaultSessionIdleTimeout.
+func (r Retention) IdleTimeout() time.Duration {
+	if r.SessionIdleTimeout != nil && r.SessionIdleTimeout.Duration > 0 {
+		return r.SessionIdleTimeout.Duration
+	}
+	return DefaultSessionIdleTimeout
 }
 
 // Trigger says what starts a conversation of a flow.
