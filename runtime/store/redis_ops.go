@@ -41,7 +41,7 @@ func (s *redisStore) Enqueue(ctx context.Context, contact string, items ...Item)
 	keys := []string{ck.inbox, ck.dedupe, s.keys.signals, ck.lease}
 	res, err := s.batch.run(ctx, s.lua.enqueue, keys, args...).Int64Slice()
 	if err != nil {
-		return 0, fmt.Errorf("store: enqueue: %w", err)
+		return 0, redisError("enqueue", err)
 	}
 	if len(res) != 2 {
 		return 0, fmt.Errorf("store: enqueue: unexpected reply %v", res)
@@ -154,7 +154,7 @@ type commitResult struct {
 func (s *redisStore) commitReply(contact string, cmd *redis.Cmd) (commitResult, error) {
 	res, err := cmd.Slice()
 	if err != nil {
-		return commitResult{}, fmt.Errorf("store: commit: %w", err)
+		return commitResult{}, redisError("commit", err)
 	}
 	if len(res) != 3 && len(res) != 5 {
 		return commitResult{}, fmt.Errorf("store: commit: unexpected reply %v", res)
@@ -244,4 +244,13 @@ func (s *redisStore) release(ctx context.Context, l *Lease) error {
 	}
 	l.released = true
 	return nil
+}
+
+// redisError wraps an error of op, marking Redis's refusals for want of
+// memory as ErrStoreFull.
+func redisError(op string, err error) error {
+	if redis.HasErrorPrefix(err, "OOM") {
+		return fmt.Errorf("store: %s: %w: %v", op, ErrStoreFull, err)
+	}
+	return fmt.Errorf("store: %s: %w", op, err)
 }

@@ -421,3 +421,31 @@ func acquireContact(t *testing.T, ctx context.Context, s store.Store, contact st
 		_ = s.Release(ctx, l)
 	}
 }
+
+// TestRedisFullIsReported: a Redis at maxmemory with the noeviction policy
+// the chart sets refuses writes instead of evicting sessions; the store
+// reports it as ErrStoreFull (the executor answers 503 and counts it), and
+// nothing already stored is lost.
+func TestRedisFullIsReported(t *testing.T) {
+	t.Parallel()
+	url, _ := redistest.Start(t, "maxmemory 4mb", "maxmemory-policy noeviction")
+	s := redisReplicas(url)(t, store.Options{Namespace: "full", MaxInbox: 1 << 20})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	big := make([]byte, 256<<10)
+	stored := 0
+	var err error
+	for i := 0; i < 200; i++ {
+		if _, err = s.Enqueue(ctx, fmt.Sprintf("c%d", i%4), store.Item{ID: fmt.Sprint(i), Payload: big}); err != nil {
+			break
+		}
+		stored++
+	}
+	if !errors.Is(err, store.ErrStoreFull) {
+		t.Fatalf("after %d items of 256 KiB in 4 MiB: %v, want ErrStoreFull", stored, err)
+	}
+	st, serr := s.Stats(ctx)
+	if serr != nil || st.InboxItems != int64(stored) {
+		t.Errorf("after the refusal the inboxes hold %d items (%v), want the %d stored", st.InboxItems, serr, stored)
+	}
+}

@@ -139,6 +139,10 @@ var (
 	// inbox holds Options.MaxInbox items: the items that did not fit were
 	// refused and not remembered, so the sender may retry them later.
 	ErrInboxFull = errors.New("store: the contact's inbox is full")
+	// ErrStoreFull is returned (wrapped) when Redis refuses a write for
+	// want of memory (maxmemory reached under maxmemory-policy noeviction):
+	// nothing was written; the caller answers 503 and the channel retries.
+	ErrStoreFull = errors.New("store: the session store is out of memory")
 	// ErrNotFound is returned by RetryDeadLetter for an unknown id.
 	ErrNotFound = errors.New("store: not found")
 	// ErrForged is returned by RetryDeadLetter for a dead letter whose item
