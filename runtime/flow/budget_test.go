@@ -24,8 +24,8 @@ nodes:
 // the session over MaxSessionBytes, is not stored: the node takes onError,
 // or the run ends with an error that names the budget.
 func TestStepBudgets(t *testing.T) {
-	big := strings.Repeat("x", MaxVariableBytes)       // +2 for the quotes: just over
-	fits := strings.Repeat("y", 45<<10) // four variables and the last message fit, five do not
+	big := strings.Repeat("x", MaxVariableBytes) // +2 for the quotes: just over
+	fits := strings.Repeat("y", 45<<10)          // four variables and the last message fit, five do not
 	reply := func(id, text string) Event {
 		return Inbound(message.Inbound{ID: id, Contact: ann, Kind: message.KindText, Text: text, Timestamp: t0})
 	}

@@ -161,7 +161,7 @@ func (t *turn) exec(n *node) int {
 			u = ""
 		} else if u != "" {
 			if msg := checkURL(u); msg != "" {
-				t.log(LogError, n, "", fmt.Sprintf("notifyURL %q %s", u, msg))
+				t.log(LogError, n, "", fmt.Sprintf("notifyURL %q %s", withoutQuery(u), msg))
 				u = ""
 			}
 		}
@@ -314,7 +314,7 @@ func (t *turn) request(n *node, id string, call *HTTPCall) error {
 		u = appendQuery(u, q.String())
 	}
 	if msg := checkURL(u); msg != "" {
-		return fmt.Errorf("the url %q %s", clip(u), msg)
+		return fmt.Errorf("the url %q %s", clip(withoutQuery(u)), msg)
 	}
 	// Values rendered into the url may hold spaces and the like: send it
 	// in its escaped form.
@@ -393,4 +393,13 @@ func isJSON(contentType string) bool {
 		return false
 	}
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// withoutQuery drops the query and fragment of a rendered URL for the
+// event log: they may carry tokens and contact data.
+func withoutQuery(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		return u[:i] + "?…"
+	}
+	return u
 }

@@ -115,7 +115,7 @@ trigger: {type: WhatsApp}
 variables: [{name: base, value: "ftp://x"}]
 nodes:
 - {id: start, type: Start, next: a}
-- {id: a, type: HTTPRequest, httpRequest: {url: "{{ raw(vars.base) }}/x"}, next: end, onError: b}
+- {id: a, type: HTTPRequest, httpRequest: {url: "{{ raw(vars.base) }}/x?token={{ contact.id }}"}, next: end, onError: b}
 - {id: b, type: HTTPRequest, httpRequest: {url: "https://x.example/{{ vars.nope }}"}, next: end}
 - {id: end, type: End}
 `)
@@ -126,7 +126,8 @@ nodes:
 		`log node_entered @start:Start`,
 		`log node_left @start:Start branch=next`,
 		`log node_entered @a:HTTPRequest`,
-		`log error @a:HTTPRequest "the url \"ftp://x/x\" must be an absolute http or https URL, e.g. https://api.example.com/orders"`,
+		// Logged without its query, which may hold tokens or contact data.
+		`log error @a:HTTPRequest "the url \"ftp://x/x?…\" must be an absolute http or https URL, e.g. https://api.example.com/orders"`,
 		`log node_left @a:HTTPRequest branch=error`,
 		`log node_entered @b:HTTPRequest`,
 		`log error @b:HTTPRequest "rendering the url: {{ vars.nope }}: no such key: nope"`,
