@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,8 +37,9 @@ import (
 
 type executorOptions struct {
 	flowFile, bindingFile, credentials, secrets string
+	keys                                        string
 	storeURL, listen                            string
-	workers                                     int
+	workers, inboxCap                           int
 	allowNetworks                               []string
 	drainTimeout                                time.Duration
 	shutdownDelay                               time.Duration
@@ -65,9 +67,13 @@ func New() *cobra.Command {
 	f.StringVar(&o.bindingFile, "binding", "", "ChannelBinding manifest (YAML); optional for a Manual flow")
 	f.StringVar(&o.credentials, "credentials", "", "directory of the binding's Secret keys (accessToken, appSecret, verifyToken, authToken, runToken)")
 	f.StringVar(&o.secrets, "secrets", "/etc/chatflow/secrets", "directory of the Secrets HTTPRequest headers refer to, one subdirectory per Secret")
+	f.StringVar(&o.keys, "keys", "", "directory of the flow's keys, as the operator mounts its Secret <flow>-executor-keys: "+
+		executor.KeyItem+" (seals the flow's items in the session store) and "+executor.KeyContactHash+
+		" (keys the hash of contact ids in logs); without it, development defaults anyone can compute")
 	f.StringVar(&o.storeURL, "store", "memory", "session store: memory (one replica) or redis://HOST:PORT/DB; the password comes from $"+store.PasswordEnv+", not the URL, which other processes can read in the arguments")
 	f.StringVar(&o.listen, "listen", ":8080", "address of the HTTP server (webhooks, runs, probes, metrics)")
 	f.IntVar(&o.workers, "workers", 16, "contacts processed at once")
+	f.IntVar(&o.inboxCap, "inbox-cap", 1000, "items one contact may have waiting; beyond, its webhooks and runs are refused with 503 (the channel retries later)")
 	f.StringSliceVar(&o.allowNetworks, "allow-private-networks", nil, "CIDRs HTTPRequest nodes may reach although private (e.g. 10.0.0.0/8)")
 	f.DurationVar(&o.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, time given to in-flight turns")
 	f.DurationVar(&o.shutdownDelay, "shutdown-delay", 0,
@@ -108,30 +114,55 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 		clock = &debugClock{t: time.Now()}
 		now = clock.Now
 	}
+	keys, err := executor.LoadKeys(o.keys)
+	if err != nil {
+		return err
+	}
+	if len(keys.Item) == 0 && o.storeURL != "memory" {
+		logger.Warn("no --keys: the flow's items in Redis are sealed with a key derived from its name, " +
+			"which anyone can compute; the operator mounts a generated one (development only)")
+	}
+	idle := flowObj.Spec.Retention.IdleTimeout()
+	if idle < time.Hour || idle > 8760*time.Hour {
+		return fmt.Errorf("%s: spec.retention.sessionIdleTimeout must be between 1h and 8760h (a year)", o.flowFile)
+	}
+	// The store reports what it drops to the executor, which exists only
+	// once the store does.
+	var ex atomic.Pointer[executor.Executor]
 	host, _ := os.Hostname()
 	st, err := store.Open(ctx, o.storeURL, store.Options{
-		Namespace: flowObj.Namespace + "/" + flowObj.Name,
-		Password:  os.Getenv(store.PasswordEnv),
-		LeaseTTL:  o.leaseTTL,
-		Owner:     fmt.Sprintf("%s-%d", host, os.Getpid()),
-		Clock:     now,
+		Namespace:          executor.FlowID(flowObj),
+		Password:           os.Getenv(store.PasswordEnv),
+		ItemKey:            keys.Item,
+		LeaseTTL:           o.leaseTTL,
+		SessionIdleTimeout: idle,
+		MaxInbox:           o.inboxCap,
+		Dropped: func(budget string, n int) {
+			if e := ex.Load(); e != nil {
+				e.StoreDropped(budget, n)
+			}
+		},
+		Owner: fmt.Sprintf("%s-%d", host, os.Getpid()),
+		Clock: now,
 	})
 	if err != nil {
 		return fmt.Errorf("opening the session store: %w", err)
 	}
 	defer st.Close()
-	ex, err := executor.New(executor.Config{
+	e, err := executor.New(executor.Config{
 		Flow: flowObj, Binding: binding, Credentials: creds, SecretsDir: o.secrets,
 		Store: st, Workers: o.workers, AllowedNetworks: allowed, SendRate: o.sendRate, Now: now,
+		LeaseTTL: o.leaseTTL, ContactHashKey: keys.ContactHash,
 	})
 	if err != nil {
 		return err
 	}
+	ex.Store(e)
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return err
 	}
-	handler := ex.Handler()
+	handler := e.Handler()
 	if o.pprof || clock != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/", handler)
@@ -150,9 +181,9 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 
 	workCtx, stopWork := context.WithCancel(context.Background())
 	workDone := make(chan struct{})
-	go func() { _ = ex.Run(workCtx, o.drainTimeout); close(workDone) }()
-	logger.Info("executor started", "flow", flowObj.Name, "revision", ex.Program().Revision(),
-		"listen", ln.Addr().String(), "store", storeKind(o.storeURL), "sendRate", ex.SendRate())
+	go func() { _ = e.Run(workCtx, o.drainTimeout); close(workDone) }()
+	logger.Info("executor started", "flow", flowObj.Name, "revision", e.Program().Revision(),
+		"listen", ln.Addr().String(), "store", storeKind(o.storeURL), "sendRate", e.SendRate())
 
 	select {
 	case <-ctx.Done():
@@ -164,7 +195,7 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 	// the ones in flight, so every acknowledged event is queued), then let
 	// the workers finish the contacts they hold and release them.
 	logger.Info("shutting down")
-	ex.Drain()
+	e.Drain()
 	// A Service routes new connections here until the endpoint removal
 	// reaches every node's proxy; closing the listener at once would
 	// refuse them (a failed webhook for the channel, a 502 at a gateway).

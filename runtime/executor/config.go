@@ -1,6 +1,8 @@
 package executor
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -109,4 +111,53 @@ func mountedSecrets(dir string) secretReader {
 		}
 		return strings.TrimRight(string(data), "\r\n"), nil
 	}
+}
+
+// The keys of the executor's keys directory (--keys): the Secret
+// <flow>-executor-keys the operator generates for each flow and mounts.
+const (
+	// KeyItem is the flow's own key: the session store seals the flow's
+	// queued items, timers and states with it (store.Options.ItemKey), so
+	// that nothing without it can queue work for the flow.
+	KeyItem = "itemKey"
+	// KeyContactHash is the installation's key of the hash that stands for
+	// contact ids in logs (Config.ContactHashKey), derived per namespace.
+	KeyContactHash = "contactHashKey"
+)
+
+// minItemKey is the shortest item key accepted: 128 bits.
+const minItemKey = 16
+
+// Keys are what the keys directory holds.
+type Keys struct {
+	Item        []byte
+	ContactHash []byte
+}
+
+// LoadKeys reads the keys directory. An empty dir yields no keys: the
+// development defaults (a key derived from the flow's name, which anyone
+// can compute, and an unkeyed contact hash).
+func LoadKeys(dir string) (Keys, error) {
+	var k Keys
+	if dir == "" {
+		return k, nil
+	}
+	read := func(name string) ([]byte, error) {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return bytes.TrimRight(b, "\r\n"), err
+	}
+	var err error
+	if k.Item, err = read(KeyItem); err != nil {
+		return k, fmt.Errorf("reading the keys: %w", err)
+	}
+	if len(k.Item) < minItemKey {
+		return k, fmt.Errorf("the keys directory %s has no %s of at least %d bytes: the operator generates it in the Secret <flow>-executor-keys", dir, KeyItem, minItemKey)
+	}
+	if k.ContactHash, err = read(KeyContactHash); err != nil {
+		return k, fmt.Errorf("reading the keys: %w", err)
+	}
+	return k, nil
 }

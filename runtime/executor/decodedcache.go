@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 )
 
@@ -12,10 +13,18 @@ import (
 // turn, the queued event its webhook handler stored. A key whose bytes
 // changed meanwhile (another replica committed, an item was re-encoded) is
 // never used, only dropped; a miss costs a decode.
+//
+// It is bounded in bytes: each entry is charged an estimate of its decoded
+// size (a multiple of its encoded size), and when the next one would go
+// over, everything is forgotten at once rather than tracking recency — a
+// miss only costs a decode, and contacts that talk keep coming back in.
+// onFull is told each time that happens.
 type decodedCache[T any] struct {
-	mu  sync.Mutex
-	m   map[string]decoded[T]
-	max int
+	mu       sync.Mutex
+	m        map[string]decoded[T]
+	size     int
+	maxBytes int
+	onFull   func()
 }
 
 type decoded[T any] struct {
@@ -23,8 +32,13 @@ type decoded[T any] struct {
 	value   *T
 }
 
-func newDecodedCache[T any](max int) *decodedCache[T] {
-	return &decodedCache[T]{m: map[string]decoded[T]{}, max: max}
+// decodedCost estimates the memory an entry holds: its encoded bytes, the
+// decoded value (Go maps and strings take about twice the JSON) and the
+// map entry.
+func decodedCost(key string, encoded []byte) int { return len(key) + 3*len(encoded) + 256 }
+
+func newDecodedCache[T any](maxBytes int, onFull func()) *decodedCache[T] {
+	return &decodedCache[T]{m: map[string]decoded[T]{}, maxBytes: maxBytes, onFull: onFull}
 }
 
 // take returns the value cached under key if it was encoded as encoded, and
@@ -36,7 +50,7 @@ func (c *decodedCache[T]) take(key string, encoded []byte) *T {
 	if !ok {
 		return nil
 	}
-	delete(c.m, key)
+	c.remove(key, e)
 	if !bytes.Equal(e.encoded, encoded) {
 		return nil
 	}
@@ -44,13 +58,50 @@ func (c *decodedCache[T]) take(key string, encoded []byte) *T {
 }
 
 // put caches v as encoded under key. Neither may be changed afterwards.
+// A value too large to be worth its room is not cached.
 func (c *decodedCache[T]) put(key string, encoded []byte, v *T) {
+	cost := decodedCost(key, encoded)
+	if cost > c.maxBytes/2 {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) >= c.max {
-		// Forget everything rather than track recency: a miss only costs a
-		// decode, and contacts that talk keep coming back in.
+	if e, ok := c.m[key]; ok {
+		c.remove(key, e)
+	}
+	if c.size+cost > c.maxBytes {
 		clear(c.m)
+		c.size = 0
+		if c.onFull != nil {
+			c.onFull()
+		}
 	}
 	c.m[key] = decoded[T]{encoded: encoded, value: v}
+	c.size += cost
+}
+
+// drop forgets key.
+func (c *decodedCache[T]) drop(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok {
+		c.remove(key, e)
+	}
+}
+
+// dropPrefix forgets every key that starts with prefix (a contact's, when
+// it is erased).
+func (c *decodedCache[T]) dropPrefix(prefix string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.m {
+		if strings.HasPrefix(k, prefix) {
+			c.remove(k, e)
+		}
+	}
+}
+
+func (c *decodedCache[T]) remove(key string, e decoded[T]) {
+	delete(c.m, key)
+	c.size -= decodedCost(key, e.encoded)
 }

@@ -17,9 +17,19 @@ import (
 	"github.com/chatflow-dev/chatflow/runtime/flow"
 )
 
-// maxHTTPResponse caps the body an HTTPRequest node reads, so one slow or
-// huge API cannot exhaust the executor's memory.
-const maxHTTPResponse = 1 << 20
+// maxHTTPResponse caps the body an HTTPRequest node reads, and
+// maxHTTPResponseHeaders its headers, so one slow or huge API cannot
+// exhaust the executor's memory.
+const (
+	maxHTTPResponse        = 1 << 20
+	maxHTTPResponseHeaders = 64 << 10
+)
+
+// IdempotencyKeyHeader carries a key derived from the HTTPRequest's effect
+// id: the same on every replay of the same turn (after a crash, or a
+// takeover by another replica), different for every other call, so an API
+// that honours it performs a replayed call once.
+const IdempotencyKeyHeader = "Idempotency-Key"
 
 // blockedNetworks are the destinations an HTTPRequest node may not reach
 // unless the operator allows them: private ranges, loopback, link-local
@@ -245,13 +255,14 @@ func newEgressClient(allowed []netip.Prefix) *http.Client {
 
 func newEgressClientWith(d *egressDialer) *http.Client {
 	transport := &http.Transport{
-		Proxy:                 nil, // a proxy would dial on our behalf and bypass the address check
-		DialContext:           d.DialContext,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   10,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
+		Proxy:                  nil, // a proxy would dial on our behalf and bypass the address check
+		DialContext:            d.DialContext,
+		MaxResponseHeaderBytes: maxHTTPResponseHeaders,
+		MaxIdleConns:           100,
+		MaxIdleConnsPerHost:    10,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  time.Second,
 	}
 	return &http.Client{Transport: transport, CheckRedirect: checkRedirect}
 }
@@ -281,11 +292,14 @@ func leavesOrigin(a, b *url.URL) bool {
 // secretReader reads a key of a mounted Secret.
 type secretReader func(name, key string) (string, error)
 
-// doHTTPCall performs an HTTPRequest node's call and returns its result;
-// failures (timeout, refused address, oversize body) are reported in the
-// result's Err, never as a Go error, because the flow routes them to onError.
-func doHTTPCall(ctx context.Context, c *http.Client, call flow.HTTPCall, secrets secretReader) flow.HTTPResult {
-	res := flow.HTTPResult{EffectID: call.ID}
+// doHTTPCall performs an HTTPRequest node's call with the given
+// Idempotency-Key and returns its result; failures (timeout, refused
+// address, oversize response) are reported in the result's Err, never as a
+// Go error, because the flow routes them to onError. budget names the
+// limit that bit, if one did. Errors name the URL without its query, which
+// may hold tokens.
+func doHTTPCall(ctx context.Context, c *http.Client, call flow.HTTPCall, secrets secretReader, idempotencyKey string) (res flow.HTTPResult, budget string) {
+	res = flow.HTTPResult{EffectID: call.ID}
 	timeout := call.Timeout
 	if timeout <= 0 || timeout > 30*time.Second {
 		timeout = 10 * time.Second
@@ -298,21 +312,24 @@ func doHTTPCall(ctx context.Context, c *http.Client, call flow.HTTPCall, secrets
 	}
 	req, err := http.NewRequestWithContext(ctx, call.Method, call.URL, body)
 	if err != nil {
-		res.Err = "invalid request: " + err.Error()
-		return res
+		res.Err = "invalid request: " + redactURL(err.Error())
+		return res, ""
 	}
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 		res.Err = "invalid request: the URL must be http or https"
-		return res
+		return res, ""
 	}
 	req.Header.Set("User-Agent", "chatflow-executor")
+	if idempotencyKey != "" {
+		req.Header.Set(IdempotencyKeyHeader, idempotencyKey)
+	}
 	var secretHeaders []string
 	for _, h := range call.Headers {
 		v := h.Value
 		if h.SecretRef.Name != "" {
 			if v, err = secrets(h.SecretRef.Name, h.SecretRef.Key); err != nil {
 				res.Err = err.Error()
-				return res
+				return res, ""
 			}
 			secretHeaders = append(secretHeaders, h.Name)
 		}
@@ -323,25 +340,32 @@ func doHTTPCall(ctx context.Context, c *http.Client, call flow.HTTPCall, secrets
 	}
 	resp, err := c.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = withoutQuery(ue.URL)
+		}
 		switch {
 		case errors.Is(err, ErrRefusedAddress):
 			res.Err = "refused address: " + req.URL.Host + " resolves to a private, loopback, link-local or metadata address"
 		case errors.Is(err, context.DeadlineExceeded):
 			res.Err = "timeout after " + timeout.String()
+		case strings.Contains(err.Error(), "response headers exceeded"):
+			res.Err = fmt.Sprintf("the response headers are larger than %d bytes", maxHTTPResponseHeaders)
+			return res, budgetHTTPHeaders
 		default:
 			res.Err = "request failed: " + err.Error()
 		}
-		return res
+		return res, ""
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxHTTPResponse+1))
 	if err != nil {
 		res.Err = "reading the response: " + err.Error()
-		return res
+		return res, ""
 	}
 	if len(data) > maxHTTPResponse {
 		res.Err = fmt.Sprintf("response larger than %d bytes", maxHTTPResponse)
-		return res
+		return res, budgetHTTPBody
 	}
 	res.Status = resp.StatusCode
 	res.Body = data
@@ -350,5 +374,14 @@ func doHTTPCall(ctx context.Context, c *http.Client, call flow.HTTPCall, secrets
 	for k, v := range resp.Header {
 		res.Headers[strings.ToLower(k)] = strings.Join(v, ", ")
 	}
-	return res
+	return res, ""
+}
+
+// withoutQuery drops the query and fragment of a URL for messages and
+// logs: they may carry tokens.
+func withoutQuery(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		return u[:i]
+	}
+	return u
 }

@@ -134,8 +134,9 @@ func (r *recordingDialer) guard(t *testing.T, allowed []netip.Prefix) *egressDia
 
 func get(t *testing.T, c *http.Client, rawURL string, headers ...flow.Header) flow.HTTPResult {
 	t.Helper()
-	return doHTTPCall(context.Background(), c, flow.HTTPCall{ID: "e1", Method: "GET", URL: rawURL, Timeout: 5 * time.Second, Headers: headers},
-		func(name, key string) (string, error) { return "secret-of-" + name, nil })
+	res, _ := doHTTPCall(context.Background(), c, flow.HTTPCall{ID: "e1", Method: "GET", URL: rawURL, Timeout: 5 * time.Second, Headers: headers},
+		func(name, key string) (string, error) { return "secret-of-" + name, nil }, "")
+	return res
 }
 
 // TestDialTimeDNSRebinding: the name resolves to loopback (allowed here),

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,13 +13,15 @@ import (
 )
 
 // eventLog writes the execution events of spec.logging as JSON lines. Contact
-// ids are hashed so the log can be shipped to shared log storage without
-// personal data; effects carry no secret (header values from Secrets never
-// enter a session), so nothing secret can reach it.
+// ids are replaced by a keyed hash (hashContact) so the log can be shipped
+// to shared log storage without personal data; effects carry no secret
+// (header values from Secrets never enter a session), and URLs reach it
+// without their query string, so nothing secret can reach it.
 type eventLog struct {
 	enabled  bool
 	flow     string
 	revision string
+	hash     func(contact string) string
 
 	mu  sync.Mutex
 	enc *json.Encoder
@@ -36,20 +39,29 @@ type logLine struct {
 	NodeType  string        `json:"nodeType,omitempty"`
 	Branch    string        `json:"branch,omitempty"`
 	Message   string        `json:"message,omitempty"`
+	Budget    string        `json:"budget,omitempty"`
 	LatencyMS float64       `json:"latencyMs,omitempty"`
 }
 
-func newEventLog(w io.Writer, enabled bool, flowName, revision string) *eventLog {
-	return &eventLog{enabled: enabled, flow: flowName, revision: revision, enc: json.NewEncoder(w)}
+func newEventLog(w io.Writer, enabled bool, flowName, revision string, hash func(string) string) *eventLog {
+	return &eventLog{enabled: enabled, flow: flowName, revision: revision, hash: hash, enc: json.NewEncoder(w)}
 }
 
-// hashContact returns a stable pseudonym of a contact id.
-func hashContact(id string) string {
+// hashContact returns the pseudonym of a contact id in logs: HMAC-SHA256
+// keyed by the installation's contact hash key, so that whoever reads the
+// logs cannot tell a phone number by hashing candidates; without a key
+// (development) a plain SHA-256, the same everywhere.
+func (e *Executor) hashContact(id string) string {
 	if id == "" {
 		return ""
 	}
-	sum := sha256.Sum256([]byte("chatflow-contact:" + id))
-	return hex.EncodeToString(sum[:8])
+	if len(e.contactKey) == 0 {
+		sum := sha256.Sum256([]byte("chatflow-contact:" + id))
+		return hex.EncodeToString(sum[:8])
+	}
+	m := hmac.New(sha256.New, e.contactKey)
+	m.Write([]byte(id))
+	return hex.EncodeToString(m.Sum(nil)[:8])
 }
 
 func (l *eventLog) write(runID, contact string, e flow.Log, latency time.Duration) {
@@ -58,8 +70,8 @@ func (l *eventLog) write(runID, contact string, e flow.Log, latency time.Duratio
 	}
 	line := logLine{
 		Time: time.Now().UTC(), Flow: l.flow, Revision: l.revision, RunID: runID,
-		Contact: hashContact(contact), Event: e.Event, NodeID: e.NodeID, NodeType: string(e.NodeType),
-		Branch: e.Branch, Message: e.Message,
+		Contact: l.hash(contact), Event: e.Event, NodeID: e.NodeID, NodeType: string(e.NodeType),
+		Branch: e.Branch, Message: e.Message, Budget: e.Budget,
 	}
 	if latency > 0 {
 		line.LatencyMS = float64(latency.Microseconds()) / 1000

@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +41,12 @@ import (
 // MaxWebhookBody caps a webhook request body; larger requests get 413.
 // Meta batches up to 1000 updates in one request, about 3 MB.
 const MaxWebhookBody = channel.DefaultMaxBody
+
+// Byte budgets of the decoded caches (decodedcache.go).
+const (
+	sessionCacheBytes = 32 << 20
+	itemCacheBytes    = 4 << 20
+)
 
 // Config is what the executor command line provides.
 type Config struct {
@@ -65,12 +72,20 @@ type Config struct {
 	// --send-rate flag). 0 takes the binding's spec.sendRate, else the
 	// channel's default (80/s for WhatsApp).
 	SendRate float64
+	// LeaseTTL is the session store's lease TTL (store.Options.LeaseTTL):
+	// a lease not renewed for that long counts as lost. Default 30s.
+	LeaseTTL time.Duration
+	// ContactHashKey keys the hash that stands for contact ids in logs (the
+	// installation's key, see docs/security.md). Empty: an unkeyed hash,
+	// the same everywhere (development).
+	ContactHashKey []byte
 }
 
 // Executor runs one flow. Create it with New, serve Handler, and Run the workers.
 type Executor struct {
 	program    *flow.Program
 	flowName   string
+	flowID     string // <namespace>/<name>
 	channel    message.Channel
 	store      store.Store
 	receiver   channel.Receiver
@@ -84,6 +99,8 @@ type Executor struct {
 	workers    int
 	sendRate   float64
 	now        func() time.Time
+	contactKey []byte
+	leaseTTL   time.Duration
 
 	inputs map[string]bool // declared Manual inputs
 
@@ -133,22 +150,29 @@ func New(cfg Config) (*Executor, error) {
 			"add one to the binding's Secret, or, without a binding, to the Secret of spec.trigger.credentialsRef")
 	}
 	e := &Executor{
-		program:  program,
-		flowName: cfg.Flow.Name,
-		channel:  ch,
-		store:    cfg.Store,
-		creds:    creds,
-		egress:   newEgressClient(cfg.AllowedNetworks),
-		secrets:  mountedSecrets(cfg.SecretsDir),
-		metrics:  newMetrics(),
-		workers:  cfg.Workers,
-		sendRate: cfg.SendRate,
-		now:      cfg.Now,
-		inputs:   map[string]bool{},
-		sessions: newDecodedCache[flow.Session](50000),
-		// Items wait here only between their webhook and their turn.
-		items: newDecodedCache[queued](1024),
+		program:    program,
+		flowName:   cfg.Flow.Name,
+		flowID:     FlowID(cfg.Flow),
+		channel:    ch,
+		store:      cfg.Store,
+		creds:      creds,
+		egress:     newEgressClient(cfg.AllowedNetworks),
+		secrets:    mountedSecrets(cfg.SecretsDir),
+		metrics:    newMetrics(),
+		workers:    cfg.Workers,
+		sendRate:   cfg.SendRate,
+		now:        cfg.Now,
+		inputs:     map[string]bool{},
+		contactKey: cfg.ContactHashKey,
+		leaseTTL:   cfg.LeaseTTL,
 	}
+	if e.leaseTTL <= 0 {
+		e.leaseTTL = 30 * time.Second
+	}
+	full := func() { e.metrics.budgets.WithLabelValues(budgetDecodedCache).Inc() }
+	e.sessions = newDecodedCache[flow.Session](sessionCacheBytes, full)
+	// Items wait here only between their webhook and their turn.
+	e.items = newDecodedCache[queued](itemCacheBytes, full)
 	if e.workers <= 0 {
 		e.workers = 16
 	}
@@ -159,7 +183,7 @@ func New(cfg Config) (*Executor, error) {
 	if w == nil {
 		w = os.Stdout
 	}
-	e.log = newEventLog(w, cfg.Flow.Spec.Logging.Enabled, cfg.Flow.Name, program.Revision())
+	e.log = newEventLog(w, cfg.Flow.Spec.Logging.Enabled, cfg.Flow.Name, program.Revision(), e.hashContact)
 	for _, in := range program.Inputs() {
 		e.inputs[in.Name] = true
 	}
@@ -241,11 +265,38 @@ func (e *Executor) sampleQueueOnce(ctx context.Context) {
 }
 
 // decodeFailed counts and logs a stored session or queued item that does
-// not decode: it cannot be processed, so it is dropped, but not silently.
+// not decode: it cannot be processed (an item becomes a dead letter, a
+// session is started over), but not silently.
 func (e *Executor) decodeFailed(what, contact string, err error) {
 	e.metrics.decodeErrors.WithLabelValues(what).Inc()
-	slog.Error("dropping a stored "+what+" that does not decode", "flow", e.flowName,
-		"contact", hashContact(contact), "error", err.Error())
+	slog.Error("a stored "+what+" does not decode", "flow", e.flowID,
+		"contact", e.hashContact(contact), "error", err.Error())
+}
+
+// FlowID names a flow in the session store and in logs:
+// "<namespace>/<name>", the namespace "default" when the manifest names
+// none.
+func FlowID(f *v1alpha1.ChatFlow) string {
+	ns := f.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	return ns + "/" + f.Name
+}
+
+// StoreDropped is the session store's Options.Dropped: it counts and logs
+// what the store dropped to stay within a budget.
+func (e *Executor) StoreDropped(budget string, n int) {
+	e.metrics.budgets.WithLabelValues(budget).Add(float64(n))
+	e.log.write("", "", flow.Log{Event: flow.LogError, Budget: budget, Message: fmt.Sprintf(
+		"the session store dropped %d of its oldest %s to stay within its budget", n, strings.ReplaceAll(budget, "_", " "))}, 0)
+	slog.Warn("the session store dropped data to stay within a budget", "flow", e.flowID, "budget", budget, "count", n)
+}
+
+// overBudget counts and logs a limit of the executor's that bit.
+func (e *Executor) overBudget(contact, budget, msg string) {
+	e.metrics.budgets.WithLabelValues(budget).Inc()
+	e.log.write("", contact, flow.Log{Event: flow.LogError, Budget: budget, Message: msg}, 0)
 }
 
 // Drain marks the executor as shutting down: /readyz fails from now on.

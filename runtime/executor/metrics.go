@@ -5,6 +5,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/runtime/flow"
+	"github.com/chatflow-dev/chatflow/runtime/store"
 )
 
 // metrics are the executor's Prometheus metrics, on a registry of its own so
@@ -23,7 +25,40 @@ type metrics struct {
 	decodeErrors *prometheus.CounterVec // what: session, item
 	// notifications: hand-off notification attempts by outcome.
 	notifications *prometheus.CounterVec // result: delivered, retried, failed
+	// deadLetters: items a turn could not process, kept as dead letters.
+	deadLetters *prometheus.CounterVec // reason: panic, forged, undecodable
+	// forged: stored items and sessions not sealed with the flow's key.
+	forged *prometheus.CounterVec // what: item, session
+	// budgets: times a limit bit (see budgetNames).
+	budgets *prometheus.CounterVec // budget
+	// leasesLost: turns stopped because another replica took the contact.
+	leasesLost prometheus.Counter
+	// erasures: contacts erased through the API.
+	erasures prometheus.Counter
 }
+
+// The reasons of dead letters.
+const (
+	reasonPanic       = "panic"
+	reasonForged      = "forged"
+	reasonUndecodable = "undecodable"
+)
+
+// budgetNames are the limits whose bites chatflow_budget_exceeded_total
+// counts: the flow's (runtime/flow), the executor's and the store's.
+var budgetNames = []string{
+	flow.BudgetVariableSize, flow.BudgetSessionSize,
+	budgetHTTPBody, budgetHTTPHeaders, budgetInbox, budgetDecodedCache, budgetStoreMemory,
+	store.BudgetDeadLetters,
+}
+
+const (
+	budgetHTTPBody     = "http_response_body"
+	budgetHTTPHeaders  = "http_response_headers"
+	budgetInbox        = "inbox"
+	budgetDecodedCache = "decoded_cache"
+	budgetStoreMemory  = "store_memory"
+)
 
 func newMetrics() *metrics {
 	m := &metrics{
@@ -52,6 +87,21 @@ func newMetrics() *metrics {
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chatflow_handoff_notifications_total", Help: "Hand-off notification attempts by result (delivered, retried, failed: given up).",
 		}, []string{"result"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatflow_dead_letters_total", Help: "Inbox items a turn could not process, kept as dead letters, by reason (panic, forged, undecodable).",
+		}, []string{"reason"}),
+		forged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatflow_forged_total", Help: "Stored items and sessions refused because the flow's key did not seal them, by what (item, session).",
+		}, []string{"what"}),
+		budgets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatflow_budget_exceeded_total", Help: "Times a limit refused or dropped something, by budget.",
+		}, []string{"budget"}),
+		leasesLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chatflow_leases_lost_total", Help: "Turns stopped because the contact's lease was lost to another replica.",
+		}),
+		erasures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chatflow_contacts_erased_total", Help: "Contacts erased through DELETE /v1/contacts/{id}.",
+		}),
 		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "chatflow_store_latency_seconds", Help: "Session store latency by operation.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
@@ -72,8 +122,18 @@ func newMetrics() *metrics {
 	for _, r := range []string{"delivered", "retried", "failed"} {
 		m.notifications.WithLabelValues(r)
 	}
+	for _, r := range []string{reasonPanic, reasonForged, reasonUndecodable} {
+		m.deadLetters.WithLabelValues(r)
+	}
+	for _, w := range []string{"item", "session"} {
+		m.forged.WithLabelValues(w)
+	}
+	for _, b := range budgetNames {
+		m.budgets.WithLabelValues(b)
+	}
 	m.registry.MustRegister(m.webhooks, m.turns, m.nodeErrors, m.sends, m.retries, m.queueDepth,
 		m.storeLatency, m.turnLatency, m.decodeErrors, m.notifications,
+		m.deadLetters, m.forged, m.budgets, m.leasesLost, m.erasures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -155,8 +155,8 @@ func TestQueueDepthCountsItems(t *testing.T) {
 }
 
 // A stored session or queued item that does not decode is counted and
-// logged, and the contact goes on: the item is consumed, the session
-// starts over.
+// logged, and the contact goes on: the item is kept as a dead letter, the
+// session starts over.
 func TestDecodeFailuresAreCountedAndLogged(t *testing.T) {
 	var logs bytes.Buffer
 	prev := slog.Default()
@@ -196,7 +196,15 @@ func TestDecodeFailuresAreCountedAndLogged(t *testing.T) {
 	if got := metricValue(t, e, "chatflow_turns_total"); got != 1 {
 		t.Errorf("turns: %v, want 1 (the good run after the garbage)", got)
 	}
-	for _, want := range []string{`"msg":"dropping a stored session that does not decode"`, `"msg":"dropping a stored item that does not decode"`} {
+	if got := metricValue(t, e, "chatflow_dead_letters_total", "reason", "undecodable"); got != 1 {
+		t.Errorf("undecodable dead letters: %v, want 1", got)
+	}
+	dl, err := st.DeadLetters(ctx, 10)
+	if err != nil || len(dl) != 1 || string(dl[0].Item.Payload) != "garbage" || !strings.HasPrefix(dl[0].Reason, "undecodable: ") {
+		t.Errorf("dead letters %+v %v, want the garbage item, undecodable", dl, err)
+	}
+	for _, want := range []string{`"msg":"a stored session does not decode"`, `"msg":"a stored item does not decode"`,
+		`"msg":"inbox item kept as a dead letter"`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("the log lacks %s:\n%s", want, logs.String())
 		}

@@ -2,6 +2,9 @@ package executor
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
 	"time"
 
 	"github.com/chatflow-dev/chatflow/runtime/flow"
@@ -26,13 +29,19 @@ type performer struct {
 	// retries are durable timers this turn adds for notifications that
 	// failed, committed with the session.
 	retries []store.Timer
+	// lost reports whether the contact's lease was lost: from then on no
+	// effect goes out (another replica replays the turn), and stopped
+	// records that one was held back.
+	lost    func() bool
+	stopped bool
 }
 
 var _ flow.Performer = (*performer)(nil)
 
-func (p *performer) begin(contact string, q *queued) {
+func (p *performer) begin(contact string, q *queued, lost func() bool) {
 	p.contact, p.start, p.greeted = contact, time.Now(), ""
 	p.retries = p.retries[:0]
+	p.lost, p.stopped = lost, false
 	if q.Welcomed {
 		p.greeted = p.e.program.GreetingNode()
 	}
@@ -40,10 +49,24 @@ func (p *performer) begin(contact string, q *queued) {
 
 func (p *performer) Perform(ctx context.Context, s *flow.Session, eff *flow.Effect) (flow.Event, bool) {
 	e := p.e
+	if eff.Kind != flow.EffectLog && (p.stopped || p.lost()) {
+		// The lease is gone: whoever holds the contact now replays this
+		// turn from the last commit, so nothing more may go out from here.
+		if !p.stopped {
+			p.stopped = true
+			e.metrics.leasesLost.Inc()
+			slog.Warn("the contact's lease was lost mid-turn: its effects stop here, another replica replays the turn",
+				"flow", e.flowID, "contact", e.hashContact(p.contact))
+		}
+		return flow.Event{}, false
+	}
 	switch eff.Kind {
 	case flow.EffectLog:
 		if eff.Log.Event == flow.LogError {
 			e.metrics.nodeErrors.WithLabelValues(string(eff.Log.NodeType)).Inc()
+		}
+		if eff.Log.Budget != "" {
+			e.metrics.budgets.WithLabelValues(eff.Log.Budget).Inc()
 		}
 		runID := ""
 		if s != nil {
@@ -68,7 +91,11 @@ func (p *performer) Perform(ctx context.Context, s *flow.Session, eff *flow.Effe
 		e.metrics.sends.WithLabelValues(result).Inc()
 		return flow.SendResult{EffectID: eff.Send.ID, MessageID: receipt.MessageID, Error: receipt.Error}.Event(), true
 	case flow.EffectHTTPCall:
-		return doHTTPCall(ctx, e.egress, eff.HTTP, e.secrets).Event(), true
+		res, budget := doHTTPCall(ctx, e.egress, eff.HTTP, e.secrets, e.idempotencyKey(p.contact, eff.HTTP.ID))
+		if budget != "" {
+			e.metrics.budgets.WithLabelValues(budget).Inc()
+		}
+		return res.Event(), true
 	case flow.EffectHandoffNotify:
 		if n := e.handoffNotice(s, &eff.Handoff); n != nil {
 			p.notify(ctx, n)
@@ -87,4 +114,16 @@ func (p *performer) notify(ctx context.Context, n *notification) {
 	if t := p.e.attempt(ctx, p.contact, n); t != nil {
 		p.retries = append(p.retries, *t)
 	}
+}
+
+// idempotencyKey is the Idempotency-Key of an HTTPRequest's call: a hash of
+// the flow, the contact and the effect id, which derives from the session
+// (run id and counter), so a replay of the same turn sends the same key.
+func (e *Executor) idempotencyKey(contact, effectID string) string {
+	h := sha256.New()
+	for _, part := range []string{"chatflow-http", e.flowID, contact, effectID} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -52,6 +52,9 @@ func (e *Executor) Handler() http.Handler {
 	}
 	mux.HandleFunc("POST /v1/runs", e.serveRun)
 	mux.HandleFunc("POST /v1/contacts/{contact}/resume", e.serveResume)
+	mux.HandleFunc("DELETE /v1/contacts/{contact}", e.serveErase)
+	mux.HandleFunc("GET /v1/deadletters", e.serveDeadLetters)
+	mux.HandleFunc("POST /v1/deadletters/{id}/retry", e.serveRetryDeadLetter)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte("ok\n"))
@@ -105,8 +108,10 @@ func (e *Executor) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	greeting := e.greeting(batch)
 	if err := e.enqueueBatch(r.Context(), batch, greeting); err != nil {
-		e.metrics.webhooks.WithLabelValues(ch, "unavailable").Inc()
-		http.Error(w, "could not queue the events, retry later", http.StatusServiceUnavailable)
+		result, msg := e.refused(err)
+		e.metrics.webhooks.WithLabelValues(ch, result).Inc()
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, msg, http.StatusServiceUnavailable)
 		return
 	}
 	result := "accepted"
@@ -143,7 +148,7 @@ func (e *Executor) enqueueBatch(ctx context.Context, b channel.Batch, g *greetin
 		}
 		id := "in:" + m.ID
 		// The worker that takes this item is most often one of ours.
-		e.items.put(id, payload, q)
+		e.items.put(itemCacheKey(m.Contact.ID, id), payload, q)
 		add(m.Contact.ID, store.Item{ID: id, Payload: payload})
 	}
 	for _, st := range b.Statuses {
@@ -186,7 +191,7 @@ func (e *Executor) enqueueBatch(ctx context.Context, b channel.Batch, g *greetin
 		_, err := e.store.Enqueue(ctx, contact, items[contact]...)
 		e.metrics.storeLatency.WithLabelValues("enqueue").Observe(time.Since(start).Seconds())
 		if err != nil {
-			return err
+			return contactError{contact, err}
 		}
 	}
 	return nil
@@ -290,7 +295,9 @@ func (e *Executor) serveRun(w http.ResponseWriter, r *http.Request) {
 	}
 	accepted, err := e.store.Enqueue(r.Context(), contact.ID, store.Item{ID: itemID, Payload: payload})
 	if err != nil {
-		http.Error(w, "could not queue the run, retry later", http.StatusServiceUnavailable)
+		_, msg := e.refused(contactError{contact.ID, err})
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, msg, http.StatusServiceUnavailable)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -309,10 +316,45 @@ func (e *Executor) serveResume(w http.ResponseWriter, r *http.Request) {
 		_, err = e.store.Enqueue(r.Context(), contact, store.Item{Payload: payload})
 	}
 	if err != nil {
-		http.Error(w, "could not queue the resume, retry later", http.StatusServiceUnavailable)
+		_, msg := e.refused(contactError{contact, err})
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, msg, http.StatusServiceUnavailable)
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
 }
 
 var errNoSender = errors.New("this flow has no ChannelBinding to send messages through")
+
+// contactError is an Enqueue failure for one contact.
+type contactError struct {
+	contact string
+	err     error
+}
+
+func (c contactError) Error() string { return c.err.Error() }
+func (c contactError) Unwrap() error { return c.err }
+
+// refused says why the store refused items — a full inbox, a full store,
+// or an error — as a webhook result label and a message for the 503, and
+// counts and logs the budgets that bit. The sender retries later (Meta and
+// Viber retry a webhook that did not get 200; runs are retried by their
+// caller), and duplicates of what was accepted are dropped then.
+func (e *Executor) refused(err error) (result, msg string) {
+	contact := ""
+	var ce contactError
+	if errors.As(err, &ce) {
+		contact = ce.contact
+	}
+	switch {
+	case errors.Is(err, store.ErrInboxFull):
+		e.overBudget(contact, budgetInbox,
+			"the contact's inbox is full: new messages are refused with 503 until the flow catches up ("+err.Error()+")")
+		return "inbox_full", "the contact's inbox is full: retry later"
+	case errors.Is(err, store.ErrStoreFull):
+		e.overBudget(contact, budgetStoreMemory, "the session store is out of memory: webhooks are refused with 503; "+
+			"raise Redis's maxmemory or lower retention (see docs/operations.md)")
+		return "store_full", "the session store is full: retry later"
+	}
+	return "unavailable", "could not queue the events, retry later"
+}

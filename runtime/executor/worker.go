@@ -7,7 +7,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatflow-dev/chatflow/runtime/flow"
@@ -98,19 +102,24 @@ func detachWithTimeout(parent context.Context, timeout time.Duration) (context.C
 
 // contactWork is the state of one leased contact while it is processed.
 type contactWork struct {
-	e       *Executor
-	wk      *worker
-	lease   *store.Lease
-	session *flow.Session
-	// committed is the state last committed (or loaded) for session, and
-	// dirty says session changed since: only a clean session goes back to
-	// the cache.
+	e      *Executor
+	wk     *worker
+	lease  *store.Lease
+	keeper *leaseKeeper
+	// session is the contact's session; committed is the state last
+	// committed (or loaded) for it, and dirty says session changed since:
+	// only a clean session goes back to the cache.
+	session   *flow.Session
 	committed []byte
 	dirty     bool
 	// last is set while the lease's last known item is handled: its commit
 	// also releases the lease, saving the release's round trip, unless
 	// work arrived meanwhile, which this worker then goes on with.
 	last bool
+	// consumed is set once the item in hand was committed.
+	consumed bool
+	// badState is set when committed does not decode (counted once).
+	badState bool
 }
 
 // processContact drains a leased contact's inbox, one event at a time.
@@ -118,25 +127,23 @@ type contactWork struct {
 // has but does not go on with new ones: the release hands them to another
 // replica.
 func (e *Executor) processContact(ctx context.Context, lease *store.Lease, shutdown context.Context, wk *worker) {
-	stopRenew := e.keepLease(ctx, lease)
-	defer stopRenew()
+	keeper := e.keepLease(ctx, lease)
+	defer keeper.stop()
+	ctx = keeper.ctx
 	snap, err := e.store.Load(ctx, lease)
 	if err != nil {
 		return
 	}
-	w := &contactWork{e: e, wk: wk, lease: lease, committed: snap.State}
-	if len(snap.State) > 0 {
-		if w.session = e.sessions.take(lease.Contact, snap.State); w.session == nil {
-			var s flow.Session
-			if err := json.Unmarshal(snap.State, &s); err != nil {
-				// The contact starts over rather than stays stuck; the old
-				// state is overwritten by the next commit.
-				e.decodeFailed("session", lease.Contact, err)
-			} else {
-				w.session = &s
-			}
-		}
+	w := &contactWork{e: e, wk: wk, lease: lease, keeper: keeper, committed: snap.State}
+	if snap.StateForged {
+		// Written by something without the flow's key: the contact starts
+		// over, and the next commit overwrites it.
+		e.metrics.forged.WithLabelValues("session").Inc()
+		e.log.write("", lease.Contact, flow.Log{Event: flow.LogError,
+			Message: "the stored session is not sealed with this flow's key: ignored, the contact starts over"}, 0)
+		slog.Error("a stored session is not sealed with this flow's key: ignored", "flow", e.flowID, "contact", e.hashContact(lease.Contact))
 	}
+	w.restore()
 	defer func() {
 		if !w.dirty && w.session != nil && len(w.committed) > 0 {
 			e.sessions.put(lease.Contact, w.committed, w.session)
@@ -163,28 +170,153 @@ func (e *Executor) processContact(ctx context.Context, lease *store.Lease, shutd
 	}
 }
 
-// keepLease renews the lease while a contact is processed, so a long HTTP
-// call does not let another replica take the contact over mid-turn.
-func (e *Executor) keepLease(ctx context.Context, lease *store.Lease) func() {
-	ctx, cancel := context.WithCancel(ctx)
+// restore sets the session to the state last committed (or loaded): the
+// cached decoded copy when this replica wrote it, else a fresh decode.
+func (w *contactWork) restore() {
+	e, contact := w.e, w.lease.Contact
+	w.session, w.dirty = nil, false
+	if len(w.committed) == 0 || w.badState {
+		return
+	}
+	if w.session = e.sessions.take(contact, w.committed); w.session != nil {
+		return
+	}
+	var s flow.Session
+	if err := json.Unmarshal(w.committed, &s); err != nil {
+		// The contact starts over rather than stays stuck; the old state
+		// is overwritten by the next commit.
+		e.decodeFailed("session", contact, err)
+		w.badState = true
+		return
+	}
+	w.session = &s
+}
+
+// leaseKeeper renews a lease while its contact is processed, so a long HTTP
+// call does not let another replica take the contact over mid-turn, until
+// the lease is really lost: the store says another holder has it, or no
+// renewal or commit succeeded for a whole lease TTL (Redis unreachable: by
+// then the lease has expired there). Then ctx is cancelled and lost is set,
+// which the performer checks before each effect.
+type leaseKeeper struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	lost   atomic.Bool
+	// alive is when the lease was last known to be held (UnixNano).
+	alive atomic.Int64
+}
+
+func (e *Executor) keepLease(ctx context.Context, lease *store.Lease) *leaseKeeper {
+	k := &leaseKeeper{}
+	k.ctx, k.cancel = context.WithCancel(ctx)
+	k.held()
+	every := max(min(5*time.Second, e.leaseTTL/3), 10*time.Millisecond)
 	go func() {
-		t := time.NewTicker(5 * time.Second)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
-			case <-ctx.Done():
+			case <-k.ctx.Done():
 				return
 			case <-t.C:
-				if err := e.store.Renew(ctx, lease); err != nil {
-					return
-				}
+			}
+			rctx, cancel := context.WithTimeout(k.ctx, every)
+			err := e.store.Renew(rctx, lease)
+			cancel()
+			switch {
+			case err == nil:
+				k.held()
+			case errors.Is(err, store.ErrLeaseLost):
+				k.lose()
+				return
+			case errors.Is(err, store.ErrClosed) || k.ctx.Err() != nil:
+				return
+			case time.Since(time.Unix(0, k.alive.Load())) >= e.leaseTTL:
+				k.lose()
+				return
 			}
 		}
 	}()
-	return cancel
+	return k
 }
 
-// handle carries one inbox item through a turn of the flow (flow.Driver:
+// held records that the lease was just renewed or committed.
+func (k *leaseKeeper) held() { k.alive.Store(time.Now().UnixNano()) }
+
+func (k *leaseKeeper) lose() {
+	k.lost.Store(true)
+	k.cancel()
+}
+
+func (k *leaseKeeper) stop() { k.cancel() }
+
+// errUndecodable is an inbox item whose payload is not a queued event.
+type errUndecodable struct{ err error }
+
+func (e errUndecodable) Error() string { return e.err.Error() }
+
+// handle carries one inbox item through a turn (see turn), and keeps the
+// item as a dead letter when it cannot be: it is forged (not sealed with
+// the flow's key), it does not decode, or the turn panicked. A panic is
+// recovered: the session goes back to what was last committed and the
+// worker goes on with the contact's next item.
+func (w *contactWork) handle(ctx context.Context, it store.Item) (err error) {
+	e := w.e
+	w.consumed = false
+	if it.Forged {
+		e.metrics.forged.WithLabelValues("item").Inc()
+		return w.deadLetter(ctx, it, reasonForged, "the item is not sealed with this flow's key: something other than its executor queued it")
+	}
+	reason, detail := "", ""
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				reason, detail = reasonPanic, fmt.Sprint(r)
+				slog.Error("a turn panicked: its item is kept as a dead letter", "flow", e.flowID,
+					"contact", e.hashContact(w.lease.Contact), "panic", detail, "stack", string(debug.Stack()))
+			}
+		}()
+		err = w.turn(ctx, it)
+	}()
+	var bad errUndecodable
+	switch {
+	case reason == "" && errors.As(err, &bad):
+		reason, detail = reasonUndecodable, bad.Error()
+		e.decodeFailed("item", w.lease.Contact, bad.err)
+	case reason == "":
+		return err
+	case w.consumed:
+		return nil // the panic came after the item was committed: nothing to keep
+	}
+	w.restore()
+	return w.deadLetter(ctx, it, reason, detail)
+}
+
+// deadLetter consumes the item in hand, keeping it as a dead letter with
+// the reason; the session does not change. Counted and logged.
+func (w *contactWork) deadLetter(ctx context.Context, it store.Item, reason, detail string) error {
+	e := w.e
+	why := reason + ": " + detail
+	if len(why) > 512 {
+		why = why[:512]
+	}
+	id := it.ID
+	if len(id) > 128 {
+		id = id[:128]
+	}
+	e.metrics.deadLetters.WithLabelValues(reason).Inc()
+	runID := ""
+	if w.session != nil {
+		runID = w.session.RunID
+	}
+	e.log.write(runID, w.lease.Contact, flow.Log{Event: flow.LogError, Message: fmt.Sprintf(
+		"inbox item %q kept as a dead letter (%s); see GET /v1/deadletters", id, why)}, 0)
+	slog.Error("inbox item kept as a dead letter", "flow", e.flowID, "contact", e.hashContact(w.lease.Contact),
+		"item", id, "reason", why)
+	return w.commitWith(ctx, store.Commit{Consumed: 1, DeadLetter: why, Release: w.last})
+}
+
+// turn carries one inbox item through a turn of the flow (flow.Driver:
 // the flow is stepped, the effects performed by the executor's performer
 // and their results fed back), then commits the new session with the item
 // consumed and the turn's timer changes, in one atomic write.
@@ -195,16 +327,13 @@ func (e *Executor) keepLease(ctx context.Context, lease *store.Lease) func() {
 // at-least-once the design promises — while the session still moves exactly
 // once per item. One write per turn, instead of one before the effects and
 // one after, halves the store round trips of a turn.
-func (w *contactWork) handle(ctx context.Context, it store.Item) error {
+func (w *contactWork) turn(ctx context.Context, it store.Item) error {
 	e := w.e
-	q := e.items.take(it.ID, it.Payload)
+	q := e.items.take(itemCacheKey(w.lease.Contact, it.ID), it.Payload)
 	if q == nil {
 		q = new(queued)
 		if err := json.Unmarshal(it.Payload, q); err != nil {
-			// An undecodable item can never succeed; consume it so it does
-			// not block the contact forever.
-			e.decodeFailed("item", w.lease.Contact, err)
-			return w.commit(ctx, nil, nil)
+			return errUndecodable{err}
 		}
 	}
 	switch {
@@ -218,10 +347,14 @@ func (w *contactWork) handle(ctx context.Context, it store.Item) error {
 		return w.commit(ctx, nil, nil)
 	}
 	perf := &w.wk.perf
-	perf.begin(w.lease.Contact, q)
+	perf.begin(w.lease.Contact, q, w.keeper.lost.Load)
 	var timers *flow.TimerChanges
 	w.session, timers = w.wk.driver.Turn(ctx, w.session, q.Event, perf)
 	w.dirty = true
+	if perf.stopped {
+		// The lease was lost mid-turn: the new holder replays the item.
+		return store.ErrLeaseLost
+	}
 	if err := w.commit(ctx, timers, perf.retries); err != nil {
 		return err
 	}
@@ -231,6 +364,10 @@ func (w *contactWork) handle(ctx context.Context, it store.Item) error {
 	}
 	return nil
 }
+
+// itemCacheKey is the key of a queued item in the decoded item cache: the
+// contact's, so that erasing the contact drops its entries.
+func itemCacheKey(contact, id string) string { return contact + "\x00" + id }
 
 // retryNotification makes the next attempt of a hand-off notification
 // whose retry timer fired; the session does not change.
@@ -250,9 +387,7 @@ func timerPayload(id string) []byte {
 
 // commit writes the session when the turn changed it, pops the consumed
 // item, and applies the timer changes: the flow's and extra ones (retries
-// of notifications), atomically. A turn's effects are performed before it
-// commits, so it never leaves an outbox; the commit clears any
-// (Commit.Outbox nil).
+// of notifications), atomically.
 func (w *contactWork) commit(ctx context.Context, t *flow.TimerChanges, extra []store.Timer) error {
 	c := store.Commit{Consumed: 1, Release: w.last}
 	if w.session != nil && w.dirty {
@@ -269,13 +404,33 @@ func (w *contactWork) commit(ctx context.Context, t *flow.TimerChanges, extra []
 		c.CancelTimers = t.Cancel
 	}
 	c.SetTimers = append(c.SetTimers, extra...)
+	return w.commitWith(ctx, c)
+}
+
+// commitWith applies c, retrying through a short outage of the store.
+func (w *contactWork) commitWith(ctx context.Context, c store.Commit) error {
+	e := w.e
 	start := time.Now()
-	err := retryStore(ctx, func() error { return w.e.store.Commit(ctx, w.lease, c) })
-	w.e.metrics.storeLatency.WithLabelValues("commit").Observe(time.Since(start).Seconds())
-	if err == nil && c.State != nil {
-		w.committed, w.dirty = c.State, false
+	full := false
+	err := retryStore(ctx, func() error {
+		err := e.store.Commit(ctx, w.lease, c)
+		if errors.Is(err, store.ErrStoreFull) && !full {
+			full = true
+			e.overBudget(w.lease.Contact, budgetStoreMemory, "the session store is out of memory: the turn's commit is retried; "+
+				"raise Redis's maxmemory or lower retention (see docs/operations.md)")
+		}
+		return err
+	})
+	e.metrics.storeLatency.WithLabelValues("commit").Observe(time.Since(start).Seconds())
+	if err != nil {
+		return err
 	}
-	return err
+	w.keeper.held()
+	w.consumed = true
+	if c.State != nil {
+		w.committed, w.dirty, w.badState = c.State, false, false
+	}
+	return nil
 }
 
 // redactURL drops query strings from an error text (they may hold tokens).
@@ -302,7 +457,7 @@ func (w *contactWork) endSession(ctx context.Context) error {
 			Message: "the contact unsubscribed: session ended"}, 0)
 	}
 	w.session = nil
-	if err := w.e.store.Commit(ctx, w.lease, c); err != nil {
+	if err := w.commitWith(ctx, c); err != nil {
 		return err
 	}
 	w.committed, w.dirty = nil, false

@@ -253,7 +253,10 @@ func TestBadRequestsAreRejectedAndNothingIsProcessed(t *testing.T) {
 	}{
 		{"missing signature", body, "", http.StatusUnauthorized},
 		{"wrong signature", body, "another-secret", http.StatusUnauthorized},
-		{"oversized body", append(body, make([]byte, 4<<20)...), appSecret, http.StatusRequestEntityTooLarge},
+		// Meta's batches reach a few MiB: up to 4 MiB is read (here it
+		// then does not parse), beyond is refused unread.
+		{"a 3 MiB body", append(append([]byte(nil), body...), make([]byte, 3<<20)...), appSecret, http.StatusBadRequest},
+		{"oversized body", append(append([]byte(nil), body...), make([]byte, 4<<20)...), appSecret, http.StatusRequestEntityTooLarge},
 		{"malformed JSON", []byte(`{"object": "whatsapp_business_account", "entry": [`), appSecret, http.StatusBadRequest},
 	}
 	for _, c := range cases {

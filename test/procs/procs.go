@@ -11,6 +11,8 @@ package procs
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -106,6 +108,11 @@ type ExecutorSpec struct {
 	Credentials map[string]string
 	// Store is "memory" or a redis:// URL.
 	Store string
+	// Keys are the files of the keys directory (--keys): itemKey and
+	// contactHashKey, as the operator's Secret <flow>-executor-keys holds
+	// them. Nil: keys derived from Flow, so that replicas of one flow share
+	// them, as the pods of one Deployment do.
+	Keys map[string]string
 	// Args are extra command-line arguments.
 	Args []string
 	// Env are extra environment variables (NAME=value).
@@ -144,6 +151,17 @@ func StartExecutor(t testing.TB, spec ExecutorSpec) *Executor {
 	for k, v := range spec.Credentials {
 		write(filepath.Join("credentials", k), v)
 	}
+	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	keys := spec.Keys
+	if keys == nil {
+		sum := sha256.Sum256([]byte("procs item key\x00" + spec.Flow))
+		keys = map[string]string{"itemKey": hex.EncodeToString(sum[:]), "contactHashKey": "procs contact hash key"}
+	}
+	for k, v := range keys {
+		write(filepath.Join("keys", k), v)
+	}
 	if spec.Port == 0 {
 		p, err := FreePort()
 		if err != nil {
@@ -169,6 +187,7 @@ func (e *Executor) Start() error {
 		"--flow", filepath.Join(e.Dir, "flow.yaml"),
 		"--credentials", filepath.Join(e.Dir, "credentials"),
 		"--store", orDefault(e.spec.Store, "memory"),
+		"--keys", filepath.Join(e.Dir, "keys"),
 		"--listen", fmt.Sprintf("127.0.0.1:%d", e.Port),
 	}
 	if e.spec.Binding != "" {
