@@ -32,6 +32,11 @@ type Options struct {
 	// show their callback URL under it (status.webhookURL), and WhatsApp
 	// bindings with spec.webhookOverride register it with Meta.
 	GatewayPublicURL string
+	// ContactHashKey is the installation's key of the contact id hash in
+	// executor logs (the manager's --contact-hash-key-file); each flow's
+	// keys Secret gets a key derived from it for its namespace. Empty: the
+	// unkeyed development hash.
+	ContactHashKey []byte
 }
 
 // EventRecorderName is the reporting controller of the operator's events.
@@ -87,6 +92,7 @@ func SetupControllers(mgr ctrl.Manager, o Options) error {
 		SecretReader:            mgr.GetAPIReader(),
 		Recorder:                recorder,
 		Config:                  o.Executor,
+		ContactHashKey:          o.ContactHashKey,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ChatFlow controller: %w", err)

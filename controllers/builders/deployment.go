@@ -218,9 +218,9 @@ func storeEnv(in ExecutorInput) []corev1.EnvVar {
 // --binding is passed only when the flow is bound (a Manual flow may have
 // no binding), --credentials when there is a credentials Secret (the
 // binding's, or an unbound Manual flow's), --secrets only when HTTPRequest
-// headers read Secrets. The store URL holds no password
-// (Config.WithStorePassword moved it out): arguments are readable by every
-// process of the node.
+// headers read Secrets; --keys always (the flow's keys Secret, KeysSecret).
+// The store URL holds no password (Config.WithStorePassword moved it out):
+// arguments are readable by every process of the node.
 func Args(in ExecutorInput) []string {
 	in.Config = in.Config.WithStorePassword("")
 	args := []string{"--flow", path.Join(RevisionDir, FlowKey)}
@@ -236,6 +236,7 @@ func Args(in ExecutorInput) []string {
 	if len(in.HeaderSecrets) > 0 {
 		args = append(args, "--secrets", SecretsDir)
 	}
+	args = append(args, "--keys", KeysDir)
 	args = append(args, "--store", in.Config.Store, "--listen", fmt.Sprintf(":%d", Port),
 		"--shutdown-delay", ShutdownDelay.String())
 	if len(in.Config.AllowPrivateNetworks) > 0 {
@@ -264,6 +265,9 @@ func volumes(in ExecutorInput) []corev1.Volume {
 			SecretName: s,
 		}}})
 	}
+	vs = append(vs, corev1.Volume{Name: "keys", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName: KeysSecretName(in.Flow.Name),
+	}}})
 	return append(vs, corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 }
 
@@ -275,6 +279,7 @@ func volumeMounts(in ExecutorInput) []corev1.VolumeMount {
 	for _, s := range sortedSecrets(in.HeaderSecrets) {
 		ms = append(ms, corev1.VolumeMount{Name: secretVolume(s), MountPath: path.Join(SecretsDir, s), ReadOnly: true})
 	}
+	ms = append(ms, corev1.VolumeMount{Name: "keys", MountPath: KeysDir, ReadOnly: true})
 	return append(ms, corev1.VolumeMount{Name: "tmp", MountPath: TmpDir})
 }
 

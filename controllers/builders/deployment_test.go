@@ -62,6 +62,7 @@ func TestDeployment_defaults(t *testing.T) {
 		"--flow", "/etc/chatflow/revision/flow.yaml",
 		"--binding", "/etc/chatflow/revision/binding.yaml",
 		"--credentials", "/etc/chatflow/credentials",
+		"--keys", "/etc/chatflow/keys",
 		"--store", "memory",
 		"--listen", ":8080",
 		"--shutdown-delay", "5s",
@@ -84,11 +85,14 @@ func TestDeployment_defaults(t *testing.T) {
 			LocalObjectReference: corev1.LocalObjectReference{Name: "order-status-5f1c2a9e01-abcdef"}}}},
 		corev1.Volume{Name: "credentials", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: "shop-whatsapp-credentials"}}},
+		corev1.Volume{Name: "keys", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: "order-status-executor-keys"}}},
 		corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 	))
 	g.Expect(c.VolumeMounts).To(ConsistOf(
 		corev1.VolumeMount{Name: "revision", MountPath: "/etc/chatflow/revision", ReadOnly: true},
 		corev1.VolumeMount{Name: "credentials", MountPath: "/etc/chatflow/credentials", ReadOnly: true},
+		corev1.VolumeMount{Name: "keys", MountPath: "/etc/chatflow/keys", ReadOnly: true},
 		corev1.VolumeMount{Name: "tmp", MountPath: "/tmp"},
 	))
 }

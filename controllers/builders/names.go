@@ -75,6 +75,7 @@ const (
 	RevisionDir    = "/etc/chatflow/revision"
 	CredentialsDir = "/etc/chatflow/credentials"
 	SecretsDir     = "/etc/chatflow/secrets"
+	KeysDir        = "/etc/chatflow/keys"
 	TmpDir         = "/tmp"
 )
 

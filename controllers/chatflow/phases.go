@@ -2,6 +2,10 @@ package chatflow
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -18,6 +22,7 @@ import (
 	"github.com/chatflow-dev/chatflow/controllers/builders"
 	"github.com/chatflow-dev/chatflow/controllers/index"
 	"github.com/chatflow-dev/chatflow/controllers/policy"
+	"github.com/chatflow-dev/chatflow/runtime/executor"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
@@ -55,6 +60,73 @@ func (r *Reconciler) reconcileGraph(_ context.Context, s *scope) (ctrl.Result, e
 	return ctrl.Result{}, nil
 }
 
+// reconcileKeys makes sure a Published flow has its keys Secret
+// (builders.KeysSecret): created with a fresh item key the first time,
+// never regenerated (queued items sealed under it must still verify, also
+// after an unpublish and publish), and its contact hash key brought up to
+// date when the installation's changed — judged by an annotation, so the
+// operator never reads Secret data. A Secret of that name that the flow
+// does not own is left alone and reported.
+func (r *Reconciler) reconcileKeys(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.flow.Spec.State != v1alpha1.StatePublished {
+		return ctrl.Result{}, nil
+	}
+	name := builders.KeysSecretName(s.flow.Name)
+	contactKey := builders.ContactHashKey(r.ContactHashKey, s.flow.Namespace)
+	m, err := r.secretMeta(ctx, types.NamespacedName{Namespace: s.flow.Namespace, Name: name})
+	switch {
+	case apierrors.IsNotFound(err):
+		item := make([]byte, 32)
+		_, _ = rand.Read(item) // never fails (crypto/rand documents it)
+		desired := builders.KeysSecret(s.flow, hex.EncodeToString(item), contactKey)
+		err := r.Client.Create(ctx, desired, client.FieldOwner(FieldOwner))
+		if apierrors.IsAlreadyExists(err) {
+			// Created meanwhile: look again then.
+			return ctrl.Result{}, fmt.Errorf("Secret %s was created meanwhile: reading it again", name)
+		}
+		if err != nil {
+			return ctrl.Result{}, fmt.Errorf("creating Secret %s: %w", name, err)
+		}
+		logf.FromContext(ctx).Info("generated the flow's keys", "secret", name)
+		s.keys = &desired.ObjectMeta
+	case err != nil:
+		return ctrl.Result{}, fmt.Errorf("reading Secret %s: %w", name, err)
+	case !metav1.IsControlledBy(m, s.flow):
+		return ctrl.Result{}, fmt.Errorf("Secret %s exists and is not ChatFlow %s's: the operator keeps the flow's keys there; delete or rename that Secret", name, s.flow.Name)
+	case m.Annotations[builders.AnnotationContactHashKey] != builders.KeyFingerprint(contactKey):
+		return ctrl.Result{}, r.patchContactKey(ctx, s, name, contactKey)
+	default:
+		s.keys = &m.ObjectMeta
+	}
+	return ctrl.Result{}, nil
+}
+
+// patchContactKey sets the contact hash key of the flow's keys Secret,
+// leaving its item key alone.
+func (r *Reconciler) patchContactKey(ctx context.Context, s *scope, name, contactKey string) error {
+	var value any // null removes the key
+	if contactKey != "" {
+		value = base64.StdEncoding.EncodeToString([]byte(contactKey))
+	}
+	patch, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"annotations": map[string]string{builders.AnnotationContactHashKey: builders.KeyFingerprint(contactKey)}},
+		"data":     map[string]any{executor.KeyContactHash: value},
+	})
+	if err != nil {
+		return err
+	}
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	m.SetNamespace(s.flow.Namespace)
+	m.SetName(name)
+	if err := r.Client.Patch(ctx, m, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
+		return fmt.Errorf("updating the contact hash key of Secret %s: %w", name, err)
+	}
+	logf.FromContext(ctx).Info("updated the contact hash key of the flow's keys", "secret", name)
+	s.keys = &m.ObjectMeta
+	return nil
+}
+
 // reconcileSecrets finds the Secrets the executor will mount (the
 // credentials: the binding's, or an unbound Manual flow's
 // spec.trigger.credentialsRef; and those HTTPRequest headers read), as
@@ -81,6 +153,10 @@ func (r *Reconciler) reconcileSecrets(ctx context.Context, s *scope) (ctrl.Resul
 		default:
 			found = append(found, m.ObjectMeta)
 		}
+	}
+	if s.keys != nil {
+		// A new contact hash key rolls the pods too.
+		found = append(found, *s.keys)
 	}
 	s.secretsVersion = builders.SecretsVersion(found)
 	return ctrl.Result{}, nil

@@ -43,6 +43,9 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	// Config holds the executor defaults.
 	Config builders.Config
+	// ContactHashKey is the installation's key of the contact id hash in
+	// executor logs (builders.ContactHashKey derives each namespace's).
+	ContactHashKey []byte
 	// MaxConcurrentReconciles bounds parallel reconciles; default 4.
 	MaxConcurrentReconciles int
 }
@@ -60,6 +63,8 @@ type scope struct {
 	// secretMetas are the mounted Secrets found (see reconcileSecrets).
 	secretMetas    []metav1.ObjectMeta
 	secretsVersion string
+	// keys is the flow's keys Secret (builders.KeysSecret), once it exists.
+	keys           *metav1.ObjectMeta
 	executor       *executorState
 	service        string
 	replicasCapped bool
@@ -129,6 +134,7 @@ func (r *Reconciler) reconcile(ctx context.Context, s *scope) (ctrl.Result, erro
 	steps := []step{
 		r.reconcileBinding,
 		r.reconcileGraph,
+		r.reconcileKeys,
 		r.reconcileSecrets,
 		r.reconcileExecutor,
 		r.reconcileConfigMaps,

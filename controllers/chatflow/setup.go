@@ -83,7 +83,7 @@ func (r *Reconciler) flowOfReplicaSet(ctx context.Context, o client.Object) []re
 
 // flowsOfSecret maps a Secret to the flows that mount it: through their
 // HTTPRequest headers, as the credentials of their binding, or as their
-// store Secret (which the flow owns).
+// store Secret or its keys Secret (which the flow owns).
 func (r *Reconciler) flowsOfSecret(ctx context.Context, o client.Object) []reconcile.Request {
 	ns := o.GetNamespace()
 	var reqs []reconcile.Request
