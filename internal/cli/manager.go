@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -48,6 +49,7 @@ type managerOptions struct {
 
 	executorConfigFile string
 	executor           builders.Config
+	contactHashKeyFile string
 }
 
 // webhookOptions say how the admission webhooks are served.
@@ -101,6 +103,9 @@ func newManagerCommand() *cobra.Command {
 	f.IntVar(&o.workers, "max-concurrent-reconciles", 4, "flows (and bindings) reconciled in parallel")
 	f.Float32Var(&o.apiQPS, "kube-api-qps", 50, "queries per second to the API server")
 	f.IntVar(&o.apiBurst, "kube-api-burst", 100, "burst of queries to the API server")
+	f.StringVar(&o.contactHashKeyFile, "contact-hash-key-file", "",
+		"file holding the installation's key of the contact id hash in executor logs (the chart mounts a Secret it generates); "+
+			"each flow's executors get a key derived from it for their namespace; without it, an unkeyed hash (development)")
 	f.StringSliceVar(&o.watchNamespaces, "watch-namespaces", nil,
 		"reconcile flows and bindings in these namespaces only (default: all); the RBAC must grant at least these")
 	f.StringVar(&o.gatewayPublicURL, "gateway-public-url", "",
@@ -213,6 +218,9 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 	defer cancel()
 	opts := controllers.Options{Executor: o.executor, MaxConcurrentReconciles: o.workers, APIBaseURLHosts: o.apiBaseURLHosts,
 		GatewayPublicURL: o.gatewayPublicURL}
+	if opts.ContactHashKey, err = readContactHashKey(o.contactHashKeyFile); err != nil {
+		return err
+	}
 	if err := controllers.SetupIndexes(ctx, mgr); err != nil {
 		return err
 	}
@@ -304,4 +312,21 @@ func managerNamespace(flagValue string) string {
 		}
 	}
 	return "chatflow-system"
+}
+
+// readContactHashKey reads --contact-hash-key-file: the installation's key,
+// at least 16 bytes (the chart generates 32 random ones).
+func readContactHashKey(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading --contact-hash-key-file: %w", err)
+	}
+	b = bytes.TrimRight(b, "\r\n")
+	if len(b) < 16 {
+		return nil, fmt.Errorf("--contact-hash-key-file %s holds %d bytes: the key must have at least 16", path, len(b))
+	}
+	return b, nil
 }

@@ -115,3 +115,26 @@ func TestCheckPublicURL(t *testing.T) {
 		}
 	}
 }
+
+func TestReadContactHashKey(t *testing.T) {
+	dir := t.TempDir()
+	good, short := filepath.Join(dir, "good"), filepath.Join(dir, "short")
+	if err := os.WriteFile(good, []byte("0123456789abcdef0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(short, []byte("tiny"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := readContactHashKey(""); k != nil || err != nil {
+		t.Errorf("no file: %q %v, want no key (the development hash)", k, err)
+	}
+	if k, err := readContactHashKey(good); err != nil || string(k) != "0123456789abcdef0123" {
+		t.Errorf("a good key: %q %v", k, err)
+	}
+	if _, err := readContactHashKey(short); err == nil || !strings.Contains(err.Error(), "at least 16") {
+		t.Errorf("a short key: %v, want an error that says how long it must be", err)
+	}
+	if _, err := readContactHashKey(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing file: no error")
+	}
+}

@@ -73,6 +73,7 @@ app.kubernetes.io/component: redis
 {{- define "chatflow.webhookConfiguration" -}}{{ include "chatflow.fullname" . }}-validating-webhook-configuration{{- end }}
 {{- define "chatflow.executorConfig" -}}{{ include "chatflow.fullname" . }}-executor-config{{- end }}
 {{- define "chatflow.redis" -}}{{ include "chatflow.fullname" . }}-redis{{- end }}
+{{- define "chatflow.contactHashKeySecret" -}}{{ .Values.contactHashKey.existingSecret | default (printf "%s-contact-hash-key" (include "chatflow.fullname" .)) }}{{- end }}
 
 {{- define "chatflow.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
