@@ -122,8 +122,9 @@ func (r *Reconciler) gather(ctx context.Context, b *v1alpha1.ChannelBinding) (po
 		return in, fmt.Errorf("listing the bindings of ChatFlow %s: %w", b.Spec.FlowRef.Name, err)
 	}
 	in.FlowBindings = sameFlow.Items
+	// In every namespace: an account serves one flow in the cluster.
 	var sameAccount v1alpha1.ChannelBindingList
-	if err := r.Client.List(ctx, &sameAccount, client.InNamespace(b.Namespace),
+	if err := r.Client.List(ctx, &sameAccount,
 		client.MatchingFields{index.BindingAccount: index.AccountKey(b.Spec.Channel, b.Spec.Account.ID)}); err != nil {
 		return in, fmt.Errorf("listing the bindings of the account: %w", err)
 	}
@@ -213,33 +214,41 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 func (r *Reconciler) bindingsOfFlow(ctx context.Context, o client.Object) []reconcile.Request {
-	return r.list(ctx, o.GetNamespace(), client.MatchingFields{index.BindingFlowName: o.GetName()}, "")
+	return r.list(ctx, o.GetNamespace(), client.MatchingFields{index.BindingFlowName: o.GetName()}, types.NamespacedName{})
 }
 
 func (r *Reconciler) bindingsOfSecret(ctx context.Context, o client.Object) []reconcile.Request {
-	return r.list(ctx, o.GetNamespace(), client.MatchingFields{index.BindingCredentials: o.GetName()}, "")
+	return r.list(ctx, o.GetNamespace(), client.MatchingFields{index.BindingCredentials: o.GetName()}, types.NamespacedName{})
 }
 
-// rivals are the other bindings of the same flow or account.
+// rivals are the other bindings of the same flow, and of the same account
+// in every namespace.
 func (r *Reconciler) rivals(ctx context.Context, o client.Object) []reconcile.Request {
 	b, ok := o.(*v1alpha1.ChannelBinding)
 	if !ok {
 		return nil
 	}
-	reqs := r.list(ctx, b.Namespace, client.MatchingFields{index.BindingFlowName: b.Spec.FlowRef.Name}, b.Name)
-	return append(reqs, r.list(ctx, b.Namespace,
-		client.MatchingFields{index.BindingAccount: index.AccountKey(b.Spec.Channel, b.Spec.Account.ID)}, b.Name)...)
+	self := types.NamespacedName{Namespace: b.Namespace, Name: b.Name}
+	reqs := r.list(ctx, b.Namespace, client.MatchingFields{index.BindingFlowName: b.Spec.FlowRef.Name}, self)
+	return append(reqs, r.list(ctx, "",
+		client.MatchingFields{index.BindingAccount: index.AccountKey(b.Spec.Channel, b.Spec.Account.ID)}, self)...)
 }
 
-func (r *Reconciler) list(ctx context.Context, ns string, fields client.MatchingFields, except string) []reconcile.Request {
+// list returns the bindings of namespace ns ("" for all) that match
+// fields, except the binding except.
+func (r *Reconciler) list(ctx context.Context, ns string, fields client.MatchingFields, except types.NamespacedName) []reconcile.Request {
 	var list v1alpha1.ChannelBindingList
-	if err := r.Client.List(ctx, &list, client.InNamespace(ns), fields); err != nil {
+	opts := []client.ListOption{fields}
+	if ns != "" {
+		opts = append(opts, client.InNamespace(ns))
+	}
+	if err := r.Client.List(ctx, &list, opts...); err != nil {
 		return nil
 	}
 	var reqs []reconcile.Request
 	for _, b := range list.Items {
-		if b.Name != except {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: b.Name}})
+		if nn := (types.NamespacedName{Namespace: b.Namespace, Name: b.Name}); nn != except {
+			reqs = append(reqs, reconcile.Request{NamespacedName: nn})
 		}
 	}
 	return reqs

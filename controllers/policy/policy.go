@@ -43,10 +43,11 @@ func WebhookPath(ch v1alpha1.Channel, accountID string) string {
 }
 
 // InEffect returns the binding in effect among bindings that compete for
-// the same flow or account. The one already serving keeps its place (its
-// status says Ready for its current generation), so a newcomer never
-// displaces it; otherwise the oldest wins, then the first by name.
-// Bindings being deleted never win. It returns nil when none qualifies.
+// the same flow or account (an account across all namespaces). The one
+// already serving keeps its place (its status says Ready for its current
+// generation), so a newcomer never displaces it; otherwise the oldest
+// wins, then the first by namespace and name. Bindings being deleted never
+// win. It returns nil when none qualifies.
 func InEffect(bindings []v1alpha1.ChannelBinding) *v1alpha1.ChannelBinding {
 	var best *v1alpha1.ChannelBinding
 	for i := range bindings {
@@ -74,7 +75,15 @@ func ranksBefore(a, b *v1alpha1.ChannelBinding) bool {
 	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 		return a.CreationTimestamp.Before(&b.CreationTimestamp)
 	}
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
 	return a.Name < b.Name
+}
+
+// Same reports whether a and b are the same binding.
+func Same(a, b *v1alpha1.ChannelBinding) bool {
+	return a.Namespace == b.Namespace && a.Name == b.Name
 }
 
 // BindingInput is what a binding's readiness depends on, gathered by the
@@ -86,8 +95,10 @@ type BindingInput struct {
 	Flow *v1alpha1.ChatFlow
 	// FlowBindings are the bindings naming the same flow, Binding included.
 	FlowBindings []v1alpha1.ChannelBinding
-	// AccountBindings are the bindings of the same channel account in the
-	// namespace, Binding included.
+	// AccountBindings are the bindings of the same channel account in
+	// every namespace, Binding included: an account serves one flow in the
+	// cluster, so that no team can claim (or throttle: the send rate is the
+	// account's) an account another team binds.
 	AccountBindings []v1alpha1.ChannelBinding
 	// Secret is the credentials Secret, nil when it does not exist.
 	Secret *corev1.Secret
@@ -145,7 +156,7 @@ func ChannelMatchesTrigger(in BindingInput) (string, string, bool) {
 // OnlyBindingOfFlow: a flow has one binding; a later one conflicts.
 func OnlyBindingOfFlow(in BindingInput) (string, string, bool) {
 	first := InEffect(in.FlowBindings)
-	if first == nil || first.Name == in.Binding.Name {
+	if first == nil || Same(first, in.Binding) {
 		return "", "", true
 	}
 	return v1alpha1.ReasonConflict, fmt.Sprintf(
@@ -153,16 +164,24 @@ func OnlyBindingOfFlow(in BindingInput) (string, string, bool) {
 		in.Flow.Name, first.Name), false
 }
 
-// AccountBoundOnce: an account serves one flow; a later binding of the
-// same account conflicts.
+// AccountBoundOnce: an account serves one flow in the cluster; a later
+// binding of the same account, in any namespace, conflicts. The message
+// names both bindings and which one holds the account.
 func AccountBoundOnce(in BindingInput) (string, string, bool) {
 	first := InEffect(in.AccountBindings)
-	if first == nil || first.Name == in.Binding.Name {
+	if first == nil || Same(first, in.Binding) {
 		return "", "", true
 	}
-	return v1alpha1.ReasonConflict, fmt.Sprintf(
-		"%s account %s is already bound to ChatFlow %q by ChannelBinding %q: an account serves one flow; unbind it there first",
-		in.Binding.Spec.Channel, in.Binding.Spec.Account.ID, first.Spec.FlowRef.Name, first.Name), false
+	return v1alpha1.ReasonConflict, AccountConflict(in.Binding, first), false
+}
+
+// AccountConflict says that b cannot have its account because holder
+// binds it.
+func AccountConflict(b, holder *v1alpha1.ChannelBinding) string {
+	return fmt.Sprintf(
+		"%s account %s is already bound to ChatFlow %s/%s by ChannelBinding %s/%s, which holds it; ChannelBinding %s/%s cannot claim it: "+
+			"an account serves one flow in the cluster, so unbind it there first",
+		b.Spec.Channel, b.Spec.Account.ID, holder.Namespace, holder.Spec.FlowRef.Name, holder.Namespace, holder.Name, b.Namespace, b.Name)
 }
 
 // SecretExists: the credentials Secret exists.

@@ -63,6 +63,10 @@ func TestBindingChecks(t *testing.T) {
 	me := created(testutil.Binding("me", "order-status"), time.Minute)
 	older := created(testutil.Binding("older", "order-status"), 0)
 	otherFlow := created(testutil.Binding("elsewhere", "other-flow"), 0)
+	otherTeam := created(testutil.Binding("theirs", "their-flow"), 0)
+	otherTeam.Namespace = "team-b"
+	namesake := created(testutil.Binding("me", "their-flow"), 0)
+	namesake.Namespace = "team-b"
 	secret := testutil.Credentials("me-credentials")
 	viber := me
 	viber.Spec = *me.Spec.DeepCopy()
@@ -106,7 +110,23 @@ func TestBindingChecks(t *testing.T) {
 			in: BindingInput{Binding: &me, Flow: flow, FlowBindings: []v1alpha1.ChannelBinding{me},
 				AccountBindings: []v1alpha1.ChannelBinding{me, otherFlow}, Secret: secret},
 			wantReason: v1alpha1.ReasonConflict,
-			wantMsg:    []string{"WhatsApp account 106540352242922 is already bound", `ChatFlow "other-flow"`, `ChannelBinding "elsewhere"`},
+			wantMsg: []string{"WhatsApp account 106540352242922 is already bound", "ChatFlow shop/other-flow",
+				"ChannelBinding shop/elsewhere, which holds it", "ChannelBinding shop/me cannot claim it"},
+		},
+		{
+			name: "the same account bound earlier in another namespace conflicts, and the message names both",
+			in: BindingInput{Binding: &me, Flow: flow, FlowBindings: []v1alpha1.ChannelBinding{me},
+				AccountBindings: []v1alpha1.ChannelBinding{me, otherTeam}, Secret: secret},
+			wantReason: v1alpha1.ReasonConflict,
+			wantMsg: []string{"WhatsApp account 106540352242922 is already bound to ChatFlow team-b/their-flow by ChannelBinding team-b/theirs, which holds it",
+				"ChannelBinding shop/me cannot claim it", "in the cluster"},
+		},
+		{
+			name: "a binding of the same name in another namespace is another binding",
+			in: BindingInput{Binding: &me, Flow: flow, FlowBindings: []v1alpha1.ChannelBinding{me},
+				AccountBindings: []v1alpha1.ChannelBinding{me, namesake}, Secret: secret},
+			wantReason: v1alpha1.ReasonConflict,
+			wantMsg:    []string{"by ChannelBinding team-b/me, which holds it", "ChannelBinding shop/me cannot claim it"},
 		},
 		{
 			name:       "the Secret does not exist",

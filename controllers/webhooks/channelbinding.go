@@ -242,24 +242,23 @@ func (v *ChannelBindingValidator) warnings(ctx context.Context, b *v1alpha1.Chan
 	if v.Cache == nil {
 		return nil, nil
 	}
+	// In every namespace: an account serves one flow in the cluster.
 	var list v1alpha1.ChannelBindingList
-	if err := v.Cache.List(ctx, &list, client.InNamespace(b.Namespace),
+	if err := v.Cache.List(ctx, &list,
 		client.MatchingFields{index.BindingAccount: index.AccountKey(b.Spec.Channel, b.Spec.Account.ID)}); err != nil {
 		return nil, nil // a warning is not worth failing the request for
 	}
 	var rivals []v1alpha1.ChannelBinding
 	for _, o := range list.Items {
-		if o.Name != b.Name {
+		if !policy.Same(&o, b) {
 			rivals = append(rivals, o)
 		}
 	}
 	first := policy.InEffect(rivals)
 	// A binding not created yet is the newest; an existing one loses to
 	// older rivals only.
-	if first != nil && (b.CreationTimestamp.IsZero() || policy.InEffect([]v1alpha1.ChannelBinding{*b, *first}).Name == first.Name) {
-		return admission.Warnings{fmt.Sprintf(
-			"%s account %s is already bound to ChatFlow %s by ChannelBinding %s: this binding will be Stalled (Conflict) until that one goes",
-			b.Spec.Channel, b.Spec.Account.ID, first.Spec.FlowRef.Name, first.Name)}, nil
+	if first != nil && (b.CreationTimestamp.IsZero() || policy.Same(policy.InEffect([]v1alpha1.ChannelBinding{*b, *first}), first)) {
+		return admission.Warnings{policy.AccountConflict(b, first) + ": this binding will be Stalled (Conflict) until that one goes"}, nil
 	}
 	return nil, nil
 }

@@ -256,7 +256,7 @@ func TestChannelBindingValidator(t *testing.T) {
 
 		sameAccount := testutil.Binding("same-account", "draft")
 		w, _ = v.ValidateCreate(ctx, sameAccount)
-		g.Expect(w).To(ConsistOf(ContainSubstring("WhatsApp account 106540352242922 is already bound to ChatFlow order-status")))
+		g.Expect(w).To(ConsistOf(ContainSubstring("WhatsApp account 106540352242922 is already bound to ChatFlow shop/order-status by ChannelBinding shop/shop-whatsapp, which holds it")))
 	})
 
 	changed := func(b *v1alpha1.ChannelBinding, mutate func(*v1alpha1.ChannelBinding)) *v1alpha1.ChannelBinding {

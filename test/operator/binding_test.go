@@ -46,7 +46,7 @@ var _ = Describe("A ChannelBinding", func() {
 		create(credentials("b", ns), later)
 		Eventually(condition(later, v1alpha1.ConditionStalled)).Should(Equal("True/Conflict"))
 		Expect(conditionMessage(later, v1alpha1.ConditionStalled)).To(ContainSubstring(
-			`WhatsApp account shared-account is already bound to ChatFlow "first" by ChannelBinding "a"`))
+			"WhatsApp account shared-account is already bound to ChatFlow " + ns + "/first by ChannelBinding " + ns + "/a, which holds it"))
 		Expect(condition(a, v1alpha1.ConditionReady)()).To(Equal("True/Succeeded"), "the earlier one keeps it")
 
 		Expect(k8s.Delete(ctx, a)).To(Succeed())

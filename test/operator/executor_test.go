@@ -89,7 +89,7 @@ var _ = Describe("A published flow", func() {
 		Expect(c.Args).To(Equal([]string{
 			"--flow", "/etc/chatflow/revision/flow.yaml",
 			"--binding", "/etc/chatflow/revision/binding.yaml", "--credentials", "/etc/chatflow/credentials",
-			"--secrets", "/etc/chatflow/secrets",
+			"--secrets", "/etc/chatflow/secrets", "--keys", "/etc/chatflow/keys",
 			"--store", "redis://redis.chatflow:6379/0", "--listen", ":8080", "--shutdown-delay", "5s",
 			"--allow-private-networks", "10.0.0.0/8",
 		}))

@@ -274,7 +274,8 @@ func events(obj client.Object) func() []string {
 // and completes its first rollout.
 func publishedAndLive(name, ns string) (*v1alpha1.ChatFlow, *v1alpha1.ChannelBinding) {
 	f := flow(name, ns, v1alpha1.StatePublished)
-	b := binding(name+"-whatsapp", ns, name, "acct-"+name)
+	// An account serves one flow in the cluster: unique per namespace.
+	b := binding(name+"-whatsapp", ns, name, "acct-"+ns+"-"+name)
 	create(credentials(b.Name, ns), f, b)
 	d := executorDeployment(f)
 	Eventually(gone(d)).Should(BeFalse(), "the executor Deployment is created")

@@ -53,6 +53,8 @@ var (
 	policy []*unstructured.Unstructured
 	// gatewayPublicURL is the gateway's public URL the manager knows.
 	gatewayPublicURL = "https://chat.example.test"
+	// contactHashKey is the installation's contact hash key in the tests.
+	contactHashKey = []byte("the operator suite's contact hash key")
 	// executorConfig is the manager's executor configuration in the tests.
 	executorConfig = func() builders.Config {
 		c := builders.DefaultConfig()
@@ -140,7 +142,7 @@ func startControllers() func() {
 	mctx, stop := context.WithCancel(ctx)
 	Expect(controllers.SetupIndexes(mctx, mgr)).To(Succeed())
 	Expect(controllers.SetupControllers(mgr, controllers.Options{Executor: executorConfig, MaxConcurrentReconciles: 4,
-		GatewayPublicURL: gatewayPublicURL})).To(Succeed())
+		GatewayPublicURL: gatewayPublicURL, ContactHashKey: contactHashKey})).To(Succeed())
 	return run(mctx, stop, mgr)
 }
 
