@@ -211,10 +211,19 @@ type runRequest struct {
 	DiscardAfter string `json:"discardAfter"`
 }
 
-// authorizeRun checks the bearer runToken in constant time.
+// RunTokenHeader carries the runToken where Authorization cannot: through
+// the Kubernetes API server's service proxy, which takes Authorization for
+// itself (`chatflow deadletters`, `chatflow contacts erase`).
+const RunTokenHeader = "X-Chatflow-Run-Token"
+
+// authorizeRun checks the runToken, a bearer token or in RunTokenHeader, in
+// constant time.
 func (e *Executor) authorizeRun(w http.ResponseWriter, r *http.Request) bool {
 	want := e.creds.Get(channel.KeyRunToken)
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if t := r.Header.Get(RunTokenHeader); t != "" {
+		got, ok = t, true
+	}
 	if want == "" {
 		http.Error(w, "runs are disabled: the credentials Secret has no runToken", http.StatusForbidden)
 		return false
