@@ -14,7 +14,7 @@ var _ = Describe("A ChannelBinding", func() {
 	It("is Stalled until its Secret has every key its channel needs, and holds the flow back", func() {
 		ns := newNamespace()
 		f := flow("orders", ns, v1alpha1.StatePublished)
-		b := binding("orders-whatsapp", ns, "orders", "1065")
+		b := binding("orders-whatsapp", ns, "orders", "1065-"+ns) // an account serves one flow in the cluster
 		create(f, b)
 
 		Eventually(condition(b, v1alpha1.ConditionStalled)).Should(Equal("True/SecretNotFound"))

@@ -29,7 +29,7 @@ func secretLabels(s *corev1.Secret) func() string {
 var _ = Describe("For the gateway, a ChannelBinding", func() {
 	It("gets its Secret labelled as credentials, and unlabelled when no binding names it", func() {
 		ns := newNamespace()
-		b := binding("orders-wa", ns, "orders", "1065")
+		b := binding("orders-wa", ns, "orders", "1065-"+ns) // an account serves one flow in the cluster
 		first, second := credentials("orders-wa", ns), credentials("other", ns)
 		create(flow("orders", ns, v1alpha1.StateUnpublished), first, second, b)
 		Eventually(secretLabels(first)).Should(Equal("true/true"))
@@ -50,7 +50,7 @@ var _ = Describe("For the gateway, a ChannelBinding", func() {
 
 	It("shows the URL to register, under the gateway's public URL, at -o wide too", func() {
 		ns := newNamespace()
-		b := binding("orders-wa", ns, "orders", "1065")
+		b := binding("orders-wa", ns, "orders", "1065-"+ns)
 		create(flow("orders", ns, v1alpha1.StateUnpublished), credentials("orders-wa", ns), b)
 		Eventually(condition(b, v1alpha1.ConditionReady)).Should(Equal("True/Succeeded"))
 		Expect(get(b).Status.WebhookURL).To(Equal(gatewayPublicURL + "/webhooks/whatsapp"))
