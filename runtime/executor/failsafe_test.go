@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -100,10 +99,7 @@ func runWhile(t *testing.T, e *Executor, done func() bool) {
 // reason, counted and logged, the replica goes on with other contacts, and
 // the dead letter can be listed and retried through the API.
 func TestPanicInATurnIsDeadLetteredAndRetried(t *testing.T) {
-	var logs bytes.Buffer
-	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.NewJSONHandler(&logs, nil)))
-	defer slog.SetDefault(prev)
+	logs := captureLog(t)
 
 	st := store.NewMemory(store.Options{})
 	defer st.Close()

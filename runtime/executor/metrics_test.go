@@ -158,10 +158,7 @@ func TestQueueDepthCountsItems(t *testing.T) {
 // logged, and the contact goes on: the item is kept as a dead letter, the
 // session starts over.
 func TestDecodeFailuresAreCountedAndLogged(t *testing.T) {
-	var logs bytes.Buffer
-	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.NewJSONHandler(&logs, nil)))
-	defer slog.SetDefault(prev)
+	logs := captureLog(t)
 
 	st := store.NewMemory(store.Options{})
 	defer st.Close()
@@ -215,6 +212,16 @@ func TestDecodeFailuresAreCountedAndLogged(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// captureLog sends the process's log (slog's default) to the buffer it
+// returns until the test ends.
+func captureLog(t *testing.T) *bytes.Buffer {
+	var logs bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	return &logs
+}
 
 // Every executor metric docs/operations.md lists is registered with
 // exactly the labels it shows, and every chatflow_ metric registered is

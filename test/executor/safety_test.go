@@ -69,7 +69,7 @@ func TestForgedItemsAreRefusedAndDeadLettersManaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	for series, want := range map[string]float64{
-		`chatflow_forged_total{what="item"}`:                 1,
+		`chatflow_forged_total{what="item"}`:                1,
 		`chatflow_dead_letters_total{reason="forged"}`:      1,
 		`chatflow_dead_letters_total{reason="undecodable"}`: 1,
 	} {
@@ -213,7 +213,7 @@ spec:
 	}
 	for series, want := range map[string]float64{
 		`chatflow_webhooks_total{channel="whatsapp",result="inbox_full"}`: 1,
-		`chatflow_budget_exceeded_total{budget="inbox"}`:                   1,
+		`chatflow_budget_exceeded_total{budget="inbox"}`:                  1,
 	} {
 		if !r.metricReaches(e, series, want) {
 			t.Errorf("%s did not reach %v", series, want)
