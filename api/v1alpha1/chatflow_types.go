@@ -89,7 +89,6 @@ type ChatFlowSpec struct {
 	// retention says how long the session store keeps what it holds of a
 	// contact. Changing it rolls the executor but not the flow's revision.
 	// +optional
-	// +kubebuilder:default={sessionIdleTimeout: "720h"}
 	Retention Retention `json:"retention,omitzero"`
 }
 
@@ -102,11 +101,12 @@ type Retention struct {
 	// sessionIdleTimeout is how long a contact's session (variables, the
 	// recent conversation, pending timers) is kept after the contact's last
 	// activity, or after its last timer is due if that is later; the flow's
-	// dead letters are kept as long. Between 1h and 8760h (a year); default
-	// 720h (30 days). To erase one contact at once, see the executor's
+	// dead letters are kept as long. Between 1h and 8760h (a year); when
+	// not set, 720h (30 days), applied by the executor (no default is
+	// written into the object, so an export or a GitOps diff shows what was
+	// written). To erase one contact at once, see the executor's
 	// DELETE /v1/contacts/{id} (`chatflow contacts erase`).
 	// +optional
-	// +kubebuilder:default="720h"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
 	// +kubebuilder:validation:MaxLength=32

@@ -42,7 +42,8 @@ var _ = Describe("A Published flow's session store keys", func() {
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: templateConfigMap(d)}, &cm)).To(Succeed())
 		var live v1alpha1.ChatFlow
 		Expect(yaml.Unmarshal([]byte(cm.Data[builders.FlowKey]), &live)).To(Succeed())
-		Expect(live.Spec.Retention.IdleTimeout().String()).To(Equal("720h0m0s"), "the CRD's default")
+		Expect(live.Spec.Retention.SessionIdleTimeout).To(BeNil(), "no default is written into the object")
+		Expect(live.Spec.Retention.IdleTimeout().String()).To(Equal("720h0m0s"), "the executor's default")
 
 		By("unpublishing and publishing again keeps the key: items queued under it must still verify")
 		Expect(update(f, func(f *v1alpha1.ChatFlow) { f.Spec.State = v1alpha1.StateUnpublished })).To(Succeed())
