@@ -9,7 +9,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
-	executorkeys "github.com/chatflow-dev/chatflow/runtime/executor"
+)
+
+// The keys of a flow's keys Secret, as the executor reads them from its
+// --keys directory (runtime/executor.KeyItem and KeyContactHash; a test
+// holds them equal: the builders must not link the executor runtime).
+const (
+	KeyItem        = "itemKey"
+	KeyContactHash = "contactHashKey"
 )
 
 // AnnotationContactHashKey on a flow's keys Secret fingerprints the contact
@@ -29,9 +36,9 @@ func KeysSecretName(flow string) string {
 // one, contactHashKey, the key of the contact id hash in its logs. It is
 // owned by the flow, so it goes with it.
 func KeysSecret(f *v1alpha1.ChatFlow, itemKey, contactHashKey string) *corev1.Secret {
-	data := map[string][]byte{executorkeys.KeyItem: []byte(itemKey)}
+	data := map[string][]byte{KeyItem: []byte(itemKey)}
 	if contactHashKey != "" {
-		data[executorkeys.KeyContactHash] = []byte(contactHashKey)
+		data[KeyContactHash] = []byte(contactHashKey)
 	}
 	labels := Labels(f.Name)
 	// The executor Deployment references it: the manager's cache of Secret

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/controllers/internal/testutil"
+	executorruntime "github.com/chatflow-dev/chatflow/runtime/executor"
 )
 
 func TestKeysSecret(t *testing.T) {
@@ -32,6 +33,13 @@ func TestKeysSecret(t *testing.T) {
 
 	// A long flow name still makes a valid Secret name.
 	g.Expect(len(KeysSecretName(strings.Repeat("b", 253)))).To(BeNumerically("<=", 253))
+}
+
+// The Secret holds the keys under the names the executor reads.
+func TestKeysSecretNamesAreTheExecutors(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect(KeyItem).To(Equal(executorruntime.KeyItem))
+	g.Expect(KeyContactHash).To(Equal(executorruntime.KeyContactHash))
 }
 
 func TestContactHashKey(t *testing.T) {

@@ -22,7 +22,6 @@ import (
 	"github.com/chatflow-dev/chatflow/controllers/builders"
 	"github.com/chatflow-dev/chatflow/controllers/index"
 	"github.com/chatflow-dev/chatflow/controllers/policy"
-	"github.com/chatflow-dev/chatflow/runtime/executor"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
@@ -110,7 +109,7 @@ func (r *Reconciler) patchContactKey(ctx context.Context, s *scope, name, contac
 	}
 	patch, err := json.Marshal(map[string]any{
 		"metadata": map[string]any{"annotations": map[string]string{builders.AnnotationContactHashKey: builders.KeyFingerprint(contactKey)}},
-		"data":     map[string]any{executor.KeyContactHash: value},
+		"data":     map[string]any{builders.KeyContactHash: value},
 	})
 	if err != nil {
 		return err

@@ -58,6 +58,8 @@ func TestMaterializeAndCommandLineOfTheOperatorsPodTemplate(t *testing.T) {
 		secrets: map[string]map[string][]byte{
 			"shop-whatsapp": {"appSecret": []byte("s3cret"), "accessToken": []byte("t")},
 			"orders-api":    {"token": []byte("Bearer x")},
+			// The flow's keys, as the operator generates them.
+			"order-status-executor-keys": {"itemKey": []byte("0123456789abcdef0123456789abcdef")},
 		},
 	}
 	c := tpl.Spec.Containers[0]
@@ -70,6 +72,7 @@ func TestMaterializeAndCommandLineOfTheOperatorsPodTemplate(t *testing.T) {
 		"/etc/chatflow/credentials/appSecret":    "s3cret",
 		"/etc/chatflow/secrets/orders-api/token": "Bearer x",
 		"/etc/chatflow/credentials/accessToken":  "t",
+		"/etc/chatflow/keys/itemKey":             "0123456789abcdef0123456789abcdef",
 	} {
 		got, err := os.ReadFile(localPath(root, p))
 		if err != nil || string(got) != want {
@@ -89,6 +92,7 @@ func TestMaterializeAndCommandLineOfTheOperatorsPodTemplate(t *testing.T) {
 		"--binding", filepath.Join(root, "etc/chatflow/revision/binding.yaml"),
 		"--credentials", filepath.Join(root, "etc/chatflow/credentials"),
 		"--secrets", filepath.Join(root, "etc/chatflow/secrets"),
+		"--keys", filepath.Join(root, "etc/chatflow/keys"),
 		"--store", "memory", "--listen", "127.0.0.1:40001", "--shutdown-delay", "5s",
 		"--allow-private-networks", "127.0.0.0/8",
 	}
