@@ -110,13 +110,19 @@ func condition(obj client.Object, t string) func() string {
 	}
 }
 
+// conditionMessage is the message of a live object's condition, "" until
+// the condition is set (so it can be polled before the first reconcile).
 func conditionMessage(obj client.Object, t string) string {
 	get(obj)
+	var conds []metav1.Condition
 	switch o := any(obj).(type) {
 	case *v1alpha1.ChatFlow:
-		return meta.FindStatusCondition(o.Status.Conditions, t).Message
+		conds = o.Status.Conditions
 	case *v1alpha1.ChannelBinding:
-		return meta.FindStatusCondition(o.Status.Conditions, t).Message
+		conds = o.Status.Conditions
+	}
+	if c := meta.FindStatusCondition(conds, t); c != nil {
+		return c.Message
 	}
 	return ""
 }
