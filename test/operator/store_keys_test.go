@@ -98,7 +98,11 @@ var _ = Describe("A channel account", func() {
 		a, b := binding("shop", teamA, "orders", account), binding("shop", teamB, "orders", account)
 		create(credentials(a.Name, teamA), fa, a)
 		Eventually(condition(a, v1alpha1.ConditionReady)).Should(Equal("True/Succeeded"))
-		rollOut(get(executorDeployment(fa)))
+		// The binding is Ready before the flow's reconciler has made its
+		// Deployment, possibly: wait for it rather than reading it once.
+		da := executorDeployment(fa)
+		Eventually(gone(da)).Should(BeFalse(), "the executor Deployment is created")
+		rollOut(da)
 
 		create(credentials(b.Name, teamB), fb, b)
 		Eventually(condition(b, v1alpha1.ConditionStalled)).Should(Equal("True/Conflict"))
