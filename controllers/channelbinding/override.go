@@ -36,6 +36,16 @@ func overrideWanted(b *v1alpha1.ChannelBinding) bool {
 // what it registered in status.webhookOverride.
 func (r *Reconciler) reconcileOverride(ctx context.Context, b *v1alpha1.ChannelBinding, in policy.BindingInput) ctrl.Result {
 	registered := b.Status.WebhookOverride
+	if memo, ok := r.overrides.Load(b.UID); ok {
+		if registered == nil {
+			// The cache has not caught up with the status patch of the
+			// registration this manager just made: trust what it made
+			// rather than registering again.
+			registered = new(memo.(v1alpha1.RegisteredWebhook))
+		} else {
+			r.overrides.Delete(b.UID) // the status has it now
+		}
+	}
 	if !overrideWanted(b) {
 		if registered == nil {
 			meta.RemoveStatusCondition(&b.Status.Conditions, v1alpha1.ConditionWebhookOverride)
@@ -50,6 +60,7 @@ func (r *Reconciler) reconcileOverride(ctx context.Context, b *v1alpha1.ChannelB
 			return ctrl.Result{RequeueAfter: overrideRetry}
 		}
 		b.Status.WebhookOverride = nil
+		r.overrides.Delete(b.UID)
 		meta.RemoveStatusCondition(&b.Status.Conditions, v1alpha1.ConditionWebhookOverride)
 		return ctrl.Result{}
 	}
@@ -74,7 +85,8 @@ func (r *Reconciler) reconcileOverride(ctx context.Context, b *v1alpha1.ChannelB
 	}
 	done := fmt.Sprintf("Meta sends phone number %s's webhooks to %s", b.Spec.Account.ID, url)
 	if registered != nil && registered.URL == url && registered.CredentialsVersion == in.Secret.ResourceVersion &&
-		meta.IsStatusConditionTrue(b.Status.Conditions, v1alpha1.ConditionWebhookOverride) {
+		(meta.IsStatusConditionTrue(b.Status.Conditions, v1alpha1.ConditionWebhookOverride) || b.Status.WebhookOverride == nil) {
+		b.Status.WebhookOverride = registered
 		setCondition(b, v1alpha1.ConditionWebhookOverride, metav1.ConditionTrue, v1alpha1.ReasonRegistered, done)
 		return ctrl.Result{}
 	}
@@ -88,6 +100,7 @@ func (r *Reconciler) reconcileOverride(ctx context.Context, b *v1alpha1.ChannelB
 		return ctrl.Result{RequeueAfter: overrideRetry}
 	}
 	b.Status.WebhookOverride = &v1alpha1.RegisteredWebhook{URL: url, CredentialsVersion: secret.ResourceVersion}
+	r.overrides.Store(b.UID, *b.Status.WebhookOverride)
 	setCondition(b, v1alpha1.ConditionWebhookOverride, metav1.ConditionTrue, v1alpha1.ReasonRegistered, done)
 	if r.Recorder != nil {
 		r.Recorder.Eventf(b, nil, corev1.EventTypeNormal, v1alpha1.ReasonRegistered, "RegisterWebhook", "%s", done)

@@ -62,6 +62,10 @@ type Reconciler struct {
 
 	keysOnce sync.Once
 	keys     *secretKeys
+	// overrides remembers, by binding UID, the override callback this
+	// manager registered last, until the cache shows it in status: a
+	// reconcile on a stale read must not register it a second time.
+	overrides sync.Map
 }
 
 // secrets reads the key names of credentials Secrets: their metadata from

@@ -792,9 +792,12 @@ func (s *suite) lifecycle(t *testing.T) {
 }
 
 // uninstall: `helm uninstall` removes everything of the release; what is
-// left in the cluster is the CRDs (kept on purpose: crd.keep) and what
-// Kubernetes makes in every namespace.
+// left in the cluster is the CRDs (kept on purpose: crd.keep), the contact
+// hash key (kept on purpose: a reinstall must hash contacts to the same
+// pseudonyms as the logs already shipped) and what Kubernetes makes in
+// every namespace.
 func (s *suite) uninstall(t *testing.T) {
+	const keptContactHashKey = "secret/" + release + "-contact-hash-key"
 	helm(t, "uninstall", release, "--namespace", system, "--wait", "--timeout", "3m")
 	selector := "app.kubernetes.io/instance=" + release
 	kinds := "all,configmaps,secrets,serviceaccounts,roles,rolebindings,leases,poddisruptionbudgets,networkpolicies,persistentvolumeclaims"
@@ -806,7 +809,7 @@ func (s *suite) uninstall(t *testing.T) {
 		var left []string
 		for _, name := range strings.Fields(out) {
 			switch name {
-			case "configmap/kube-root-ca.crt", "serviceaccount/default":
+			case "configmap/kube-root-ca.crt", "serviceaccount/default", keptContactHashKey:
 			default:
 				left = append(left, name)
 			}
@@ -816,6 +819,10 @@ func (s *suite) uninstall(t *testing.T) {
 		}
 		return nil
 	})
+	if out := kubectl(t, nil, "-n", system, "get", "secrets", "-o", "name"); !strings.Contains(out, keptContactHashKey) {
+		t.Errorf("%s went with the release; the chart keeps it (helm.sh/resource-policy: keep) so contacts keep their pseudonyms across a reinstall", keptContactHashKey)
+	}
+	kubectl(t, nil, "-n", system, "delete", keptContactHashKey)
 	out := kubectl(t, nil, "get", "clusterroles,clusterrolebindings,validatingwebhookconfigurations,validatingadmissionpolicies,validatingadmissionpolicybindings",
 		"-l", selector, "-o", "name")
 	if strings.TrimSpace(out) != "" {
