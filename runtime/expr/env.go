@@ -9,6 +9,7 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/ext"
+	"k8s.io/utils/lru"
 )
 
 const (
@@ -26,6 +27,8 @@ const (
 	CostLimit = 100000
 	// maxFormatPrecision keeps "%.Nf" in format() from building huge strings.
 	maxFormatPrecision = 64
+	// maxCompiled bounds the expressions an Env remembers having compiled.
+	maxCompiled = 2048
 )
 
 // Env compiles expressions and templates for chat flows. It is safe for
@@ -35,6 +38,22 @@ type Env struct {
 	// fast plans expressions whose work is linear in their inputs; tracked
 	// ones run under CostLimit (see budget.go).
 	fast, tracked []cel.ProgramOption
+	// compiled remembers what compiling a source gave (a Program, or an
+	// Error): the same source in the same Env always compiles the same,
+	// and linting a flow after an edit (the studio does, at every edit)
+	// compiles the expressions of every unchanged node again. Nil in an
+	// Uncached Env.
+	compiled *lru.Cache // compileKey → compiled; safe for concurrent use
+}
+
+type compileKey struct {
+	src      string
+	wantBool bool
+}
+
+type compiled struct {
+	prg *Program
+	err *Error
 }
 
 // NewEnv builds the CEL environment: the scopes, the string, encoder and
@@ -62,10 +81,19 @@ func NewEnv() (*Env, error) {
 		return nil, fmt.Errorf("expr: building the CEL environment: %w", err)
 	}
 	return &Env{
-		cel:     env,
-		fast:    []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)},
-		tracked: []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize), cel.CostLimit(CostLimit), cel.CostTracking(concatCost{})},
+		cel:      env,
+		fast:     []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)},
+		tracked:  []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize), cel.CostLimit(CostLimit), cel.CostTracking(concatCost{})},
+		compiled: lru.New(maxCompiled),
 	}, nil
+}
+
+// Uncached returns an Env like e that compiles every source afresh, for
+// the tests that hold remembered compilations to fresh ones.
+func (e *Env) Uncached() *Env {
+	u := *e
+	u.compiled = nil
+	return &u
 }
 
 // Default returns a process-wide Env, built on first use.
@@ -87,6 +115,31 @@ func (e *Env) Compile(src string) (*Program, error) { return e.compile(src, fals
 func (e *Env) CompileBool(src string) (*Program, error) { return e.compile(src, true) }
 
 func (e *Env) compile(src string, wantBool bool) (*Program, error) {
+	if e.compiled == nil {
+		prg, err := e.compileAfresh(src, wantBool)
+		return compiled{prg, err}.result()
+	}
+	key := compileKey{src, wantBool}
+	if v, ok := e.compiled.Get(key); ok {
+		return v.(compiled).result()
+	}
+	prg, err := e.compileAfresh(src, wantBool)
+	c := compiled{prg, err}
+	e.compiled.Add(key, c)
+	return c.result()
+}
+
+// result hands out a copy of a remembered error: a Program is immutable,
+// but an Error is a struct its receiver may change.
+func (c compiled) result() (*Program, error) {
+	if c.err != nil {
+		err := *c.err
+		return nil, &err
+	}
+	return c.prg, nil
+}
+
+func (e *Env) compileAfresh(src string, wantBool bool) (*Program, *Error) {
 	if len(src) > MaxExpressionLength {
 		return nil, &Error{Column: 1, Message: fmt.Sprintf(
 			"the expression is %d bytes long, the limit is %d: split it over several SetVariables", len(src), MaxExpressionLength)}
