@@ -9,6 +9,11 @@
 // Other commands (graph, test, export) take their flow from a Result
 // (Result.Valid) so that they refuse exactly what `chatflow lint` refuses.
 //
+// Lint remembers, within bounds, what it found about each node of the flows
+// it checked (memo.go) and the expressions it compiled, so that checking a
+// flow again after an edit (the studio does, at every edit) redoes only
+// what the edit changed. What it says is the same either way.
+//
 // It must not import internal/cli or anything that talks to a cluster.
 package lint
 
@@ -27,6 +32,7 @@ import (
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/internal/flowjson"
 	"github.com/chatflow-dev/chatflow/internal/manifest"
+	"github.com/chatflow-dev/chatflow/runtime/expr"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
@@ -100,7 +106,12 @@ type Result struct {
 
 // Lint checks every ChatFlow and ChannelBinding of the sources. Objects of
 // other kinds are ignored; input that does not parse is a problem.
-func Lint(sources []manifest.Source) *Result {
+func Lint(sources []manifest.Source) *Result { return lint(sources, true) }
+
+// lint is Lint; memo false runs every rule and compiles every expression
+// afresh (memo.go, expr.Env), for the tests that hold the remembered
+// results to fresh ones.
+func lint(sources []manifest.Source, memo bool) *Result {
 	r := &Result{}
 	var objs []manifest.Object
 	var syntax []Problem
@@ -111,7 +122,7 @@ func Lint(sources []manifest.Source) *Result {
 			syntax = append(syntax, syntaxProblem(src.Name, err))
 		}
 	}
-	l := linter{ctx: context.Background(), r: r}
+	l := linter{ctx: context.Background(), r: r, memo: memo}
 	l.check(objs)
 	// Syntax problems of a source come after the objects before them,
 	// which is also where they are in the file.
@@ -136,8 +147,9 @@ func syntaxProblem(src string, err error) Problem {
 }
 
 type linter struct {
-	ctx context.Context
-	r   *Result
+	ctx  context.Context
+	r    *Result
+	memo bool
 }
 
 const group = "chatflow.dev"
@@ -210,7 +222,7 @@ func (l *linter) problem(o manifest.Object, e *field.Error) Problem {
 // field validation), and the CRD's OpenAPI schema and CEL rules. Lint
 // reports them as well, less those the flow compiler says better.
 func Admission(o manifest.Object) []Problem {
-	l := linter{ctx: context.Background(), r: &Result{}}
+	l := linter{ctx: context.Background(), r: &Result{}, memo: true}
 	_, probs := l.admission(o)
 	return probs
 }
@@ -248,7 +260,7 @@ func (l *linter) admission(o manifest.Object) (map[string]any, []Problem) {
 		out = append(out, l.problem(o, e))
 	}
 
-	unknown, errs := s.validate(l.ctx, obj, metaErrs)
+	unknown, errs := s.validate(l.ctx, obj, metaErrs, l.memo)
 	for _, u := range unknown {
 		out = append(out, unknownField(o, u))
 	}
@@ -280,7 +292,7 @@ func (l *linter) flow(o manifest.Object) *Flow {
 		return f
 	}
 	var admitted v1alpha1.ChatFlow
-	if err := decode(obj, &admitted); err != nil {
+	if err := l.decodeFlow(obj, &admitted); err != nil {
 		if len(probs) == 0 {
 			f.Problems = append(f.Problems, l.problem(o, field.Invalid(field.NewPath("spec"), field.OmitValueType{}, "does not decode: "+err.Error())))
 		}
@@ -293,10 +305,19 @@ func (l *linter) flow(o manifest.Object) *Flow {
 		// Unknown fields are reported above; export must not carry them.
 		s[o.Kind].prune(pruned)
 	}
-	if err := decode(pruned, &written); err == nil {
+	if err := l.decodeFlow(pruned, &written); err == nil {
 		f.Written = &written
 	}
 	return f
+}
+
+// decodeFlow is decode, from what earlier lints remembered of the nodes
+// where it can (memo.go).
+func (l *linter) decodeFlow(v map[string]any, into *v1alpha1.ChatFlow) error {
+	if s, err := schemas(); err == nil && l.memo && s["ChatFlow"] != nil && s["ChatFlow"].memo != nil {
+		return s["ChatFlow"].memo.decodeChatFlow(v, into)
+	}
+	return decode(v, into)
 }
 
 func (l *linter) binding(o manifest.Object) *Binding {
@@ -348,7 +369,11 @@ func (l *linter) compile(f *Flow, bindings []*Binding) {
 			f.Channel = message.Channel(b.Admitted.Spec.Channel)
 		}
 	}
-	prog, errs := flow.Compile(spec, flow.Options{Channel: f.Channel, FlowName: f.Object.Name})
+	opts := flow.Options{Channel: f.Channel, FlowName: f.Object.Name}
+	if !l.memo {
+		opts.Env = expr.Default().Uncached()
+	}
+	prog, errs := flow.Compile(spec, opts)
 	if len(errs) == 0 {
 		if len(f.Problems) == 0 {
 			f.Program = prog

@@ -35,6 +35,9 @@ type schema struct {
 	structural *structuralschema.Structural
 	validator  apiservervalidation.SchemaCreateValidator
 	cel        *schemacel.Validator
+	// memo remembers the validation of list items (memo.go); nil for a
+	// kind without such a list.
+	memo *memo
 }
 
 var schemas = sync.OnceValues(loadSchemas)
@@ -63,14 +66,16 @@ func loadSchemas() (map[string]*schema, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
-			val, _, err := apiservervalidation.NewSchemaValidator(&internal)
+			val, openAPI, err := apiservervalidation.NewSchemaValidator(&internal)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
+			rules := schemacel.NewValidator(st, true, celconfig.PerCallLimit)
 			out[crd.Spec.Names.Kind] = &schema{
 				structural: st,
 				validator:  val,
-				cel:        schemacel.NewValidator(st, true, celconfig.PerCallLimit),
+				cel:        rules,
+				memo:       newMemo(openAPI, rules, memoLists[crd.Spec.Names.Kind]),
 			}
 		}
 	}
@@ -79,17 +84,30 @@ func loadSchemas() (map[string]*schema, error) {
 
 // validate runs the API server's checks on obj, which it prunes and
 // defaults in place; metaErrs are the problems already found in its
-// metadata. unknown lists the paths of unknown fields.
-func (s *schema) validate(ctx context.Context, obj map[string]any, metaErrs field.ErrorList) (unknown []string, errs field.ErrorList) {
+// metadata. unknown lists the paths of unknown fields. memo lets what the
+// validators said about list items be remembered (memo.go): the errors
+// are the same.
+func (s *schema) validate(ctx context.Context, obj map[string]any, metaErrs field.ErrorList, memo bool) (unknown []string, errs field.ErrorList) {
 	unknown = pruning.PruneWithOptions(obj, s.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
 	defaulting.Default(obj, s.structural)
-	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, s.validator)...)
+	validator := s.validator
+	if memo && s.memo != nil {
+		validator = s.memo.openAPI
+	}
+	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, validator)...)
 	errs = append(errs, listtype.ValidateListSetsAndMaps(nil, s.structural, obj)...)
 	// As the API server does, the CEL rules run only on an object that
 	// passed the OpenAPI checks: otherwise they fail to evaluate on the
 	// very fields already reported.
 	if s.cel != nil && !blocksCEL(append(metaErrs, errs...)) {
-		celErrs, _ := s.cel.Validate(ctx, nil, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
+		var celErrs field.ErrorList
+		remembered := false
+		if memo && s.memo != nil {
+			celErrs, remembered = s.memo.validateCEL(ctx, obj)
+		}
+		if !remembered {
+			celErrs, _ = s.cel.Validate(ctx, nil, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
+		}
 		errs = append(errs, celErrs...)
 	}
 	return unknown, errs
