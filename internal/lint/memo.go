@@ -401,7 +401,8 @@ func (m *memo) decodeNode(item any, into *v1alpha1.Node) bool {
 // of its encoding; false for a value of a type JSON decoding does not
 // produce.
 func keyOf(v any) (valueKey, int, bool) {
-	b, ok := appendValue(nil, v)
+	var buf [1024]byte
+	b, ok := appendValue(buf[:0], v)
 	if !ok {
 		return valueKey{}, 0, false
 	}
@@ -436,7 +437,13 @@ func appendValue(b []byte, v any) ([]byte, bool) {
 		return b, true
 	case map[string]any:
 		b = binary.AppendUvarint(append(b, 'm'), uint64(len(v)))
-		for _, k := range slices.Sorted(maps.Keys(v)) {
+		var buf [16]string
+		keys := buf[:0]
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
 			var ok bool
 			if b, ok = appendValue(appendString(b, k), v[k]); !ok {
 				return b, false
