@@ -2,9 +2,9 @@ package studio
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/chatflow-dev/chatflow/internal/manifest"
 	"io"
 	"reflect"
 	"regexp"
@@ -12,6 +12,9 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+	"k8s.io/utils/lru"
+
+	"github.com/chatflow-dev/chatflow/internal/manifest"
 )
 
 // Writing an edited flow back into the file it came from. The user commits
@@ -83,8 +86,41 @@ func scalarOf(n *yaml.Node) string {
 	return n.Value
 }
 
+// parsedFlows remembers the flow documents findFlow found in files of up
+// to maxParsedFile bytes: the studio renders the same file after every
+// edit (to validate it), and a parse of a large flow costs as much as the
+// rest of the rendering. Entries are read, never changed: WriteFlow builds
+// a new tree around what changed.
+var parsedFlows = lru.New(8) // flowOfSource → parsedFlow
+
+// maxParsedFile bounds the files whose parse is remembered: a flow of a
+// thousand nodes is a few hundred kilobytes.
+const maxParsedFile = 2 << 20
+
+type flowOfSource struct {
+	src  [sha256.Size]byte
+	name string
+}
+
+type parsedFlow struct {
+	d   document
+	doc *yaml.Node
+}
+
 // findFlow returns the document of the ChatFlow named name.
 func findFlow(src []byte, name string) (document, *yaml.Node, error) {
+	key := flowOfSource{sha256.Sum256(src), name}
+	if p, ok := parsedFlows.Get(key); ok {
+		return p.(parsedFlow).d, p.(parsedFlow).doc, nil
+	}
+	d, doc, err := parseFlow(src, name)
+	if err == nil && len(src) <= maxParsedFile {
+		parsedFlows.Add(key, parsedFlow{d, doc})
+	}
+	return d, doc, err
+}
+
+func parseFlow(src []byte, name string) (document, *yaml.Node, error) {
 	for _, d := range splitDocuments(src) {
 		doc, err := parseDocument(src[d.start:d.end])
 		if err != nil || doc == nil {
@@ -123,8 +159,9 @@ func WriteFlow(src []byte, name string, obj []byte) ([]byte, error) {
 		return src, nil
 	}
 	chunk := src[d.start:d.end]
-	doc.Content[0] = merge(doc.Content[0], newRoot)
-	out, err := encodeDocument(doc, detectStyle(chunk))
+	merged := *doc
+	merged.Content = append([]*yaml.Node{merge(doc.Content[0], newRoot)}, doc.Content[1:]...)
+	out, err := encodeDocument(&merged, detectStyle(chunk))
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +252,59 @@ func value(n *yaml.Node) any {
 	return v
 }
 
-func sameValue(a, b *yaml.Node) bool { return reflect.DeepEqual(value(a), value(b)) }
+// sameValue tells whether two nodes hold the same data: what decoding
+// them would tell, without decoding what needs no decoding (the same
+// scalar written the same way; mappings of plain string keys, and
+// sequences, whose parts are the same).
+func sameValue(a, b *yaml.Node) bool {
+	switch {
+	case a.Kind == yaml.ScalarNode && b.Kind == yaml.ScalarNode && a.Tag == b.Tag && a.Value == b.Value:
+		return true
+	case a.Kind == yaml.SequenceNode && b.Kind == yaml.SequenceNode && a.Tag == "!!seq" && b.Tag == "!!seq":
+		if len(a.Content) != len(b.Content) {
+			return false
+		}
+		for i := range a.Content {
+			if !sameValue(a.Content[i], b.Content[i]) {
+				return false
+			}
+		}
+		return true
+	case a.Kind == yaml.MappingNode && b.Kind == yaml.MappingNode && a.Tag == "!!map" && b.Tag == "!!map":
+		ka, okA := plainKeys(a)
+		kb, okB := plainKeys(b)
+		if !okA || !okB {
+			break
+		}
+		if len(ka) != len(kb) {
+			return false
+		}
+		for k, va := range ka {
+			if vb, ok := kb[k]; !ok || !sameValue(va, vb) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(value(a), value(b))
+}
+
+// plainKeys maps the keys of a mapping to their values, when every key is
+// a string written once (no merge key, no other type, no duplicate).
+func plainKeys(m *yaml.Node) (map[string]*yaml.Node, bool) {
+	keys := make(map[string]*yaml.Node, len(m.Content)/2)
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if k.Kind != yaml.ScalarNode || k.Tag != "!!str" {
+			return nil, false
+		}
+		if _, dup := keys[k.Value]; dup {
+			return nil, false
+		}
+		keys[k.Value] = m.Content[i+1]
+	}
+	return keys, true
+}
 
 // merge returns old updated to hold the value of nu, keeping the nodes of
 // old that hold the same value (and so their comments and style).

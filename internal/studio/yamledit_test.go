@@ -1,8 +1,10 @@
 package studio
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -222,6 +224,15 @@ func FuzzWriteFlow(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// The parse WriteFlow remembered writes the same again, and so
+		// does a parse afresh: a write does not change what it remembers.
+		if again, err := WriteFlow(src, "a", obj); err != nil || !bytes.Equal(again, out) {
+			t.Fatalf("a second write of the same edit differs: %v\n%s\n---\n%s", err, again, out)
+		}
+		parsedFlows.Clear()
+		if afresh, err := WriteFlow(src, "a", obj); err != nil || !bytes.Equal(afresh, out) {
+			t.Fatalf("a write from a fresh parse differs: %v\n%s\n---\n%s", err, afresh, out)
+		}
 		// Whatever was written reads back as the flow given.
 		var want any
 		if json.Unmarshal(obj, &want) != nil {
@@ -238,6 +249,31 @@ func FuzzWriteFlow(f *testing.F) {
 				}
 				return
 			}
+		}
+	})
+}
+
+// sameValue decides what decoding both nodes and comparing the values
+// decides, whatever the YAML: aliases, merge keys, tags, numbers written
+// differently, duplicate keys.
+func FuzzSameValue(f *testing.F) {
+	f.Add("a: 1\nb: [x, y]\n", "{b: [x, y], a: 1}")
+	f.Add("a: 0x10\n", "a: 16\n")
+	f.Add("a: &x {k: v}\nb: *x\n", "a: {k: v}\nb: {k: v}\n")
+	f.Add("<<: {k: v}\nk: w\n", "k: w\n")
+	f.Add("a: !!str 1\n", "a: '1'\n")
+	f.Add("a: 1\na: 2\n", "a: 2\n")
+	f.Add("[1, 2.0, true, null, ~, '']", "[1, 2, True, null, null, \"\"]")
+	f.Add("1: a\n", "'1': a\n")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		na, errA := parseDocument([]byte(a))
+		nb, errB := parseDocument([]byte(b))
+		if errA != nil || errB != nil || na == nil || nb == nil {
+			return
+		}
+		want := reflect.DeepEqual(value(na.Content[0]), value(nb.Content[0]))
+		if got := sameValue(na.Content[0], nb.Content[0]); got != want {
+			t.Fatalf("sameValue = %v, decoding says %v:\n%s\n---\n%s", got, want, a, b)
 		}
 	})
 }
