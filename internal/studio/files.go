@@ -194,6 +194,12 @@ func (ws *workspace) describe(rel string, data []byte) *openFile {
 			f.Flows = append(f.Flows, flowOfFile{Name: o.Name, Object: o.Value})
 		}
 	}
+	if len(f.Flows) <= 4 {
+		// The first edit renders the file: have its parse ready.
+		for _, fl := range f.Flows {
+			_, _, _ = findFlow(data, fl.Name)
+		}
+	}
 	if r := lint.Lint([]manifest.Source{{Name: rel, Data: data}}); r.Problems != nil {
 		f.Problems = r.Problems
 	}
