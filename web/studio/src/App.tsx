@@ -156,12 +156,17 @@ function Studio() {
   useEffect(() => { window.__studio.flow = flow; }, [flow]);
 
   // Validation as you edit: the backend lints the file as it would be saved.
+  // An edit is checked at once (text fields commit on blur or Enter, so an
+  // edit is a change the user made); edits made while a check is on its way
+  // wait a little, so that a burst of them (undo held down) is one check.
   const seq = useRef(0);
+  const checking = useRef(0);
   useEffect(() => {
     if (!flow || !doc || !dirty) return;
     const my = ++seq.current;
     const t = setTimeout(async () => {
       setValidating(true);
+      checking.current++;
       const t0 = performance.now();
       try {
         const r = doc.mode === 'file'
@@ -169,13 +174,15 @@ function Studio() {
           : await post<{ problems: Problem[] }>('/api/live/validate', { object: flow });
         if (my !== seq.current) return;
         setProblems(r.problems);
-        window.__studio.validated = { at: performance.now(), requestMs: performance.now() - t0, sinceEdit: performance.now() - (window.__studio.editAt ?? t0), problems: r.problems.length, seq: my };
+        const editAt = window.__studio.editAt ?? t0;
+        window.__studio.validated = { at: performance.now(), editAt, requestMs: performance.now() - t0, sinceEdit: performance.now() - editAt, problems: r.problems.length, seq: my };
       } catch (e: any) {
         if (my === seq.current) setBanner({ kind: 'error', text: e.message });
       } finally {
+        checking.current--;
         if (my === seq.current) setValidating(false);
       }
-    }, 60);
+    }, checking.current > 0 ? 60 : 0);
     return () => clearTimeout(t);
   }, [flow, doc, dirty]);
 
@@ -251,6 +258,13 @@ function Studio() {
       requestAnimationFrame(() => { window.__studio.opened.rendered = performance.now(); });
     }
   }, [rfNodes]);
+  // When the problems of a check are on the canvas, for the browser tests.
+  useEffect(() => {
+    const v = window.__studio.validated;
+    if (v && v.shown === undefined) {
+      requestAnimationFrame(() => { v.shown = performance.now() - v.editAt; });
+    }
+  }, [rfNodes, problems]);
 
   const onNodesChange = useCallback((changes: NodeChange<CanvasNode>[]) => {
     let pos = positions;
