@@ -298,3 +298,16 @@ func FuzzRememberedLint(f *testing.F) {
 		editAndCompare(t, corpus[i%uint64(len(corpus))], seed, 3)
 	})
 }
+
+// Lints at the same time (the studio's requests) share what is remembered.
+func TestRememberedLintConcurrently(t *testing.T) {
+	for i, src := range editCorpus(t) {
+		if src.Name == "big.yaml" {
+			continue
+		}
+		t.Run(src.Name, func(t *testing.T) {
+			t.Parallel()
+			editAndCompare(t, src, uint64(1000+i), 2)
+		})
+	}
+}
