@@ -169,7 +169,8 @@ func WriteFlow(src []byte, name string, obj []byte) ([]byte, error) {
 	// not print: a separator's own comment, the blank lines at the end.
 	var b bytes.Buffer
 	b.Write(src[:d.start])
-	if m := docSeparator.Find(chunk); m != nil && bytes.HasPrefix(chunk, m) {
+	first, _, _ := bytes.Cut(chunk, []byte("\n"))
+	if m := docSeparator.Find(first); m != nil && bytes.HasPrefix(chunk, m) {
 		b.Write(m)
 		b.WriteByte('\n')
 	}
