@@ -135,43 +135,58 @@ function Studio() {
 
   // --- editing -----------------------------------------------------------
   const snapshot = (): Snapshot => ({ flow: flow!, positions });
+  // Validation as you edit: the backend lints the file as it would be saved.
+  // An edit is checked at once (text fields commit on blur or Enter, so an
+  // edit is a change the user made), and its check is sent as the edit is
+  // made, so that the backend works while the browser draws the edit; edits
+  // made while a check is on its way wait a little, so that a burst of them
+  // (undo held down) is one check.
+  const seq = useRef(0);
+  const checking = useRef(0);
+  const sent = useRef<{ flow: Obj; at: number; reply: Promise<{ problems: Problem[] }> }>(undefined);
+  const check = (f: Obj, d: Doc) => d.mode === 'file'
+    ? post<{ problems: Problem[] }>('/api/validate', { path: d.path, name: d.name, object: f })
+    : post<{ problems: Problem[] }>('/api/live/validate', { object: f });
+  const changeTo = (next: Obj) => {
+    if (next !== flow && doc && checking.current === 0) {
+      const reply = check(next, doc);
+      reply.catch(() => { /* reported where it is awaited */ });
+      sent.current = { flow: next, at: performance.now(), reply };
+    }
+    setFlow(next);
+  };
+
   const edit = useCallback((next: Obj, pos?: Positions) => {
     history.current.record({ flow: flow!, positions });
     window.__studio.editAt = performance.now();
-    setFlow(next);
+    changeTo(next);
     if (pos) setPositions(pos);
     setDirty(true);
-  }, [flow, positions]);
+  }, [flow, positions, doc]);
 
   const undo = () => {
     const s = history.current.undo(snapshot());
-    if (s) { setFlow(s.flow); setPositions(s.positions); setDirty(true); bump((x) => x + 1); }
+    if (s) { changeTo(s.flow); setPositions(s.positions); setDirty(true); bump((x) => x + 1); }
   };
   const redo = () => {
     const s = history.current.redo(snapshot());
-    if (s) { setFlow(s.flow); setPositions(s.positions); setDirty(true); bump((x) => x + 1); }
+    if (s) { changeTo(s.flow); setPositions(s.positions); setDirty(true); bump((x) => x + 1); }
   };
 
   // The flow being edited, for the browser tests and the console.
   useEffect(() => { window.__studio.flow = flow; }, [flow]);
 
-  // Validation as you edit: the backend lints the file as it would be saved.
-  // An edit is checked at once (text fields commit on blur or Enter, so an
-  // edit is a change the user made); edits made while a check is on its way
-  // wait a little, so that a burst of them (undo held down) is one check.
-  const seq = useRef(0);
-  const checking = useRef(0);
   useEffect(() => {
     if (!flow || !doc || !dirty) return;
     const my = ++seq.current;
+    const early = sent.current?.flow === flow ? sent.current : undefined;
+    sent.current = undefined;
     const t = setTimeout(async () => {
       setValidating(true);
       checking.current++;
-      const t0 = performance.now();
+      const t0 = early?.at ?? performance.now();
       try {
-        const r = doc.mode === 'file'
-          ? await post<{ problems: Problem[] }>('/api/validate', { path: doc.path, name: doc.name, object: flow })
-          : await post<{ problems: Problem[] }>('/api/live/validate', { object: flow });
+        const r = await (early?.reply ?? check(flow, doc));
         if (my !== seq.current) return;
         setProblems(r.problems);
         const editAt = window.__studio.editAt ?? t0;
@@ -182,7 +197,7 @@ function Studio() {
         checking.current--;
         if (my === seq.current) setValidating(false);
       }
-    }, checking.current > 0 ? 60 : 0);
+    }, early || checking.current === 0 ? 0 : 60);
     return () => clearTimeout(t);
   }, [flow, doc, dirty]);
 
