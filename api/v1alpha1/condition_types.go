@@ -59,6 +59,10 @@ const (
 	// ReasonRegistrationFailed: the Graph API refused the override (its
 	// error is in the message); the operator retries.
 	ReasonRegistrationFailed = "RegistrationFailed"
+	// ReasonOverrideNotRemoved: the binding went but the Graph API did not
+	// remove its number's override callback (a Warning event on the
+	// binding says why); remove it by hand in the Meta app's settings.
+	ReasonOverrideNotRemoved = "OverrideNotRemoved"
 	// ReasonPublicURLUnknown: the manager has no gateway public URL to
 	// register (--gateway-public-url, the chart's gateway.publicURL).
 	ReasonPublicURLUnknown = "PublicURLUnknown"

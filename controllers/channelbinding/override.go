@@ -2,20 +2,26 @@ package channelbinding
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/controllers/builders"
 	"github.com/chatflow-dev/chatflow/controllers/policy"
 	"github.com/chatflow-dev/chatflow/runtime/channel"
+	metachannel "github.com/chatflow-dev/chatflow/runtime/channel/meta"
 	"github.com/chatflow-dev/chatflow/runtime/channel/whatsapp"
 )
 
@@ -34,7 +40,7 @@ func overrideWanted(b *v1alpha1.ChannelBinding) bool {
 // the URL or the credentials changed, and removes it when the binding no
 // longer asks. It reports in the WebhookOverride condition and remembers
 // what it registered in status.webhookOverride.
-func (r *Reconciler) reconcileOverride(ctx context.Context, b *v1alpha1.ChannelBinding, in policy.BindingInput) ctrl.Result {
+func (r *Reconciler) reconcileOverride(ctx context.Context, b *v1alpha1.ChannelBinding, in policy.BindingInput) (ctrl.Result, error) {
 	registered := b.Status.WebhookOverride
 	if memo, ok := r.overrides.Load(b.UID); ok {
 		if registered == nil {
@@ -49,7 +55,7 @@ func (r *Reconciler) reconcileOverride(ctx context.Context, b *v1alpha1.ChannelB
 	if !overrideWanted(b) {
 		if registered == nil {
 			meta.RemoveStatusCondition(&b.Status.Conditions, v1alpha1.ConditionWebhookOverride)
-			return ctrl.Result{}
+			return ctrl.Result{}, r.setFinalizer(ctx, b, false)
 		}
 		secret, err := r.credentials(ctx, b)
 		if err == nil {
@@ -57,23 +63,23 @@ func (r *Reconciler) reconcileOverride(ctx context.Context, b *v1alpha1.ChannelB
 		}
 		if err != nil {
 			r.overrideFailed(b, fmt.Sprintf("removing the override callback %s: %v", registered.URL, err))
-			return ctrl.Result{RequeueAfter: overrideRetry}
+			return ctrl.Result{RequeueAfter: overrideRetry}, nil
 		}
 		b.Status.WebhookOverride = nil
 		r.overrides.Delete(b.UID)
 		meta.RemoveStatusCondition(&b.Status.Conditions, v1alpha1.ConditionWebhookOverride)
-		return ctrl.Result{}
+		return ctrl.Result{}, r.setFinalizer(ctx, b, false)
 	}
 	if reason, msg, ok := policy.BindingChecks.Evaluate(in); !ok {
 		setCondition(b, v1alpha1.ConditionWebhookOverride, metav1.ConditionFalse, reason,
 			"not registered while the binding cannot serve: "+msg)
-		return ctrl.Result{}
+		return ctrl.Result{}, nil
 	}
 	url := WebhookURL(r.GatewayPublicURL, b)
 	if url == "" {
 		setCondition(b, v1alpha1.ConditionWebhookOverride, metav1.ConditionFalse, v1alpha1.ReasonPublicURLUnknown,
 			"the manager has no gateway public URL to register: set the chart's gateway.publicURL (the manager's --gateway-public-url)")
-		return ctrl.Result{}
+		return ctrl.Result{}, nil
 	}
 	if in.Secret.Labels[builders.LabelCredentials] != "true" {
 		// Meta checks the URL with the binding's verify token, which the
@@ -81,23 +87,28 @@ func (r *Reconciler) reconcileOverride(ctx context.Context, b *v1alpha1.ChannelB
 		// the label is there (its patch wakes this binding again).
 		setCondition(b, v1alpha1.ConditionWebhookOverride, metav1.ConditionFalse, v1alpha1.ReasonProgressing,
 			fmt.Sprintf("waiting for Secret %s to be labelled %s=true, so the gateway can answer Meta's check", b.Spec.CredentialsRef.Name, builders.LabelCredentials))
-		return ctrl.Result{RequeueAfter: 5 * time.Second}
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
 	done := fmt.Sprintf("Meta sends phone number %s's webhooks to %s", b.Spec.Account.ID, url)
 	if registered != nil && registered.URL == url && registered.CredentialsVersion == in.Secret.ResourceVersion &&
 		(meta.IsStatusConditionTrue(b.Status.Conditions, v1alpha1.ConditionWebhookOverride) || b.Status.WebhookOverride == nil) {
 		b.Status.WebhookOverride = registered
 		setCondition(b, v1alpha1.ConditionWebhookOverride, metav1.ConditionTrue, v1alpha1.ReasonRegistered, done)
-		return ctrl.Result{}
+		return ctrl.Result{}, nil
 	}
 	secret, err := r.credentials(ctx, b)
 	if err != nil {
 		r.overrideFailed(b, err.Error())
-		return ctrl.Result{RequeueAfter: overrideRetry}
+		return ctrl.Result{RequeueAfter: overrideRetry}, nil
+	}
+	// The finalizer first: a binding deleted right after the registration
+	// must still take its override away from Meta.
+	if err := r.setFinalizer(ctx, b, true); err != nil {
+		return ctrl.Result{}, err
 	}
 	if err := r.setOverride(ctx, b, secret, url, string(secret.Data[channel.KeyVerifyToken])); err != nil {
 		r.overrideFailed(b, fmt.Sprintf("registering %s as the override callback of phone number %s: %v", url, b.Spec.Account.ID, err))
-		return ctrl.Result{RequeueAfter: overrideRetry}
+		return ctrl.Result{RequeueAfter: overrideRetry}, nil
 	}
 	b.Status.WebhookOverride = &v1alpha1.RegisteredWebhook{URL: url, CredentialsVersion: secret.ResourceVersion}
 	r.overrides.Store(b.UID, *b.Status.WebhookOverride)
@@ -105,7 +116,89 @@ func (r *Reconciler) reconcileOverride(ctx context.Context, b *v1alpha1.ChannelB
 	if r.Recorder != nil {
 		r.Recorder.Eventf(b, nil, corev1.EventTypeNormal, v1alpha1.ReasonRegistered, "RegisterWebhook", "%s", done)
 	}
-	return ctrl.Result{}
+	return ctrl.Result{}, nil
+}
+
+// FinalizerWebhookOverride holds a WhatsApp binding with an override
+// callback until the operator removed the override from Meta, so a
+// deleted binding does not leave the number's webhooks pointing at the
+// gateway, where nothing routes them any more.
+const FinalizerWebhookOverride = "chatflow.dev/webhook-override"
+
+// overrideRemovalGrace is how long a deleted binding waits for the Graph
+// API to remove its override before it goes anyway (with a warning): an
+// unreachable Meta must not hold a namespace's deletion forever.
+const overrideRemovalGrace = 10 * time.Minute
+
+// finalizeOverride removes a deleted binding's override callback from
+// Meta, then releases the binding.
+func (r *Reconciler) finalizeOverride(ctx context.Context, b *v1alpha1.ChannelBinding) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(b, FinalizerWebhookOverride) {
+		return ctrl.Result{}, nil
+	}
+	registered := b.Status.WebhookOverride
+	if memo, ok := r.overrides.Load(b.UID); ok && registered == nil {
+		registered = new(memo.(v1alpha1.RegisteredWebhook))
+	}
+	if registered != nil {
+		secret, err := r.credentials(ctx, b)
+		if err == nil {
+			err = r.setOverride(ctx, b, secret, "", "")
+		}
+		if err != nil {
+			retry, why := keepTryingRemoval(err, b.DeletionTimestamp.Time, time.Now())
+			msg := fmt.Sprintf("removing the override callback %s of phone number %s: %v", registered.URL, b.Spec.Account.ID, err)
+			if retry {
+				log.FromContext(ctx).Info(msg + "; retrying")
+				return ctrl.Result{RequeueAfter: overrideRetry}, nil
+			}
+			if r.Recorder != nil {
+				r.Recorder.Eventf(b, nil, corev1.EventTypeWarning, v1alpha1.ReasonOverrideNotRemoved, "RemoveWebhook",
+					"%s; %s: remove it in the Meta app's WhatsApp settings", msg, why)
+			}
+		}
+	}
+	r.overrides.Delete(b.UID)
+	return ctrl.Result{}, r.setFinalizer(ctx, b, false)
+}
+
+// keepTryingRemoval decides whether a failed removal of a deleted
+// binding's override is tried again: not when it cannot succeed (the
+// Secret is gone, or Meta refused with a permanent error such as a revoked
+// token) nor after overrideRemovalGrace; otherwise yes (Meta unreachable,
+// a transient Graph error).
+func keepTryingRemoval(err error, deleted, now time.Time) (bool, string) {
+	var graph *metachannel.GraphError
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, "the credentials Secret is gone"
+	case errors.As(err, &graph) && !graph.IsTransient:
+		return false, "the Graph API refused it"
+	case now.Sub(deleted) >= overrideRemovalGrace:
+		return false, fmt.Sprintf("gave up after %s", overrideRemovalGrace)
+	}
+	return true, ""
+}
+
+// setFinalizer adds or removes FinalizerWebhookOverride with an
+// optimistic-lock patch of a copy, leaving b's status to the reconcile's
+// own patch.
+func (r *Reconciler) setFinalizer(ctx context.Context, b *v1alpha1.ChannelBinding, on bool) error {
+	if controllerutil.ContainsFinalizer(b, FinalizerWebhookOverride) == on {
+		return nil
+	}
+	patched := b.DeepCopy()
+	if on {
+		controllerutil.AddFinalizer(patched, FinalizerWebhookOverride)
+	} else {
+		controllerutil.RemoveFinalizer(patched, FinalizerWebhookOverride)
+	}
+	err := r.Client.Patch(ctx, patched, client.MergeFromWithOptions(b, client.MergeFromWithOptimisticLock{}))
+	if err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	b.Finalizers = patched.Finalizers
+	return nil
 }
 
 // credentials reads the binding's Secret, uncached: its values are used

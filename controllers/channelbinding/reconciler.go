@@ -75,7 +75,7 @@ func (r *Reconciler) secrets() *secretKeys {
 	return r.keys
 }
 
-// +kubebuilder:rbac:groups=chatflow.dev,resources=channelbindings,verbs=get;list;watch
+// +kubebuilder:rbac:groups=chatflow.dev,resources=channelbindings,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=chatflow.dev,resources=channelbindings/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=chatflow.dev,resources=chatflows,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
@@ -88,7 +88,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !b.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
+		return r.finalizeOverride(ctx, b)
 	}
 	before := b.DeepCopy()
 	var in policy.BindingInput
@@ -106,7 +106,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if in, err = r.gather(ctx, b); err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.reconcileOverride(ctx, b, in), nil
+	return r.reconcileOverride(ctx, b, in)
 }
 
 // gather reads what the binding's readiness depends on.

@@ -8,10 +8,13 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/controllers/builders"
+	"github.com/chatflow-dev/chatflow/controllers/channelbinding"
 	"github.com/chatflow-dev/chatflow/internal/sandbox"
 )
 
@@ -101,6 +104,59 @@ var _ = Describe("For the gateway, a ChannelBinding", func() {
 		Expect(get(b).Status.WebhookOverride).To(BeNil())
 		hooks = box.Webhooks()
 		Expect(hooks[len(hooks)-1].URL).To(BeEmpty(), "the last registration removes the override")
+		Expect(get(b).Finalizers).To(BeEmpty(), "nothing to remove from Meta, nothing holds the binding")
+	})
+
+	It("removes the override from Meta when the binding is deleted, before the binding goes", func() {
+		box := sandbox.New(sandbox.Options{Tokens: map[string]string{"1067": "EAAG"}})
+		api := httptest.NewServer(box)
+		DeferCleanup(api.Close)
+		ns := newNamespace()
+		b := binding("orders-wa", ns, "orders", "1067")
+		b.Spec.APIBaseURL = api.URL
+		b.Spec.WebhookOverride = true
+		create(flow("orders", ns, v1alpha1.StateUnpublished), credentials("orders-wa", ns), b)
+		Eventually(condition(b, v1alpha1.ConditionWebhookOverride)).Should(Equal("True/Registered"))
+		Expect(get(b).Finalizers).To(ConsistOf(channelbinding.FinalizerWebhookOverride))
+
+		Expect(k8s.Delete(ctx, b)).To(Succeed())
+		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(b), &v1alpha1.ChannelBinding{})) }).Should(BeTrue())
+		hooks := box.Webhooks()
+		Expect(hooks).To(HaveLen(2))
+		Expect(hooks[1].Account+" "+hooks[1].URL).To(Equal("1067 "), "the override is removed before the binding goes")
+	})
+
+	It("lets a deleted binding go with a warning when Meta refuses to remove its override", func() {
+		box := sandbox.New(sandbox.Options{Tokens: map[string]string{"1068": "EAAG"}})
+		api := httptest.NewServer(box)
+		DeferCleanup(api.Close)
+		ns := newNamespace()
+		b := binding("orders-wa", ns, "orders", "1068")
+		b.Spec.APIBaseURL = api.URL
+		b.Spec.WebhookOverride = true
+		create(flow("orders", ns, v1alpha1.StateUnpublished), credentials("orders-wa", ns), b)
+		Eventually(condition(b, v1alpha1.ConditionWebhookOverride)).Should(Equal("True/Registered"))
+
+		// The token was revoked: Graph answers 190, which no retry mends.
+		req, _ := http.NewRequest(http.MethodPost, api.URL+"/sandbox/faults",
+			strings.NewReader(`{"channel":"whatsapp","to":"1068","code":190,"times":100}`))
+		resp, err := http.DefaultClient.Do(req)
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(k8s.Delete(ctx, b)).To(Succeed())
+		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(b), &v1alpha1.ChannelBinding{})) }).Should(BeTrue())
+		Eventually(func() string {
+			var list eventsv1.EventList
+			if err := k8s.List(ctx, &list, client.InNamespace(ns)); err != nil {
+				return err.Error()
+			}
+			for _, e := range list.Items {
+				if e.Reason == v1alpha1.ReasonOverrideNotRemoved {
+					return e.Note
+				}
+			}
+			return ""
+		}).Should(And(ContainSubstring("Invalid OAuth access token"), ContainSubstring("remove it in the Meta app's WhatsApp settings")))
 	})
 
 	It("refuses spec.webhookOverride on another channel than WhatsApp", func() {

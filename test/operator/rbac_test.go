@@ -26,7 +26,7 @@ import (
 // whose managers run with exactly the chart's RBAC.
 var managerPermissions = map[string]string{
 	"chatflow.dev/chatflows":                    "get,list,watch",                            // reconciled, read by the webhooks
-	"chatflow.dev/channelbindings":              "get,list,watch",                            // reconciled, read by the webhooks
+	"chatflow.dev/channelbindings":              "get,list,patch,watch",                      // reconciled, read by the webhooks; the override finalizer
 	"chatflow.dev/chatflows/status":             "get,patch,update",                          // one status patch per reconcile
 	"chatflow.dev/channelbindings/status":       "get,patch,update",                          // one status patch per reconcile
 	"chatflow.dev/chatflows/finalizers":         "update",                                    // blockOwnerDeletion on the executor objects
