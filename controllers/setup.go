@@ -84,6 +84,7 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 // with CacheOptions and SetupIndexes.
 func SetupControllers(mgr ctrl.Manager, o Options) error {
 	recorder := mgr.GetEventRecorder(EventRecorderName)
+	o.Executor.GatewayPublicURL = o.GatewayPublicURL
 	if err := (&secretlabels.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Secret label controller: %w", err)
 	}

@@ -129,8 +129,9 @@ type Account struct {
 
 // WebhookSettings says how the channel reaches the executor.
 type WebhookSettings struct {
-	// publicURL is the externally reachable URL of the executor's webhook
-	// (your ingress or gateway in front of the executor Service).
+	// publicURL is the externally reachable base URL of the bot's webhook;
+	// the channel's path (/webhooks/viber/<account id>) is appended.
+	// Default: the gateway's public URL (the chart's gateway.publicURL).
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:Pattern=`^https://[^\s]+$`

@@ -51,6 +51,11 @@ type Config struct {
 	// AllowPrivateNetworks are CIDRs HTTPRequest nodes may call although
 	// they are private, loopback or link-local.
 	AllowPrivateNetworks []string `json:"allowPrivateNetworks,omitempty"`
+	// GatewayPublicURL is the gateway's public base URL (the manager's
+	// --gateway-public-url): a Viber binding that asks to register its
+	// webhook without a spec.webhook.publicURL of its own registers the
+	// gateway's. Not written out: it comes from the flag.
+	GatewayPublicURL string `json:"-"`
 	// RunAsUser sets the executor's uid, for images without a numeric USER.
 	// Empty keeps the image's (which must not be root).
 	RunAsUser *int64 `json:"runAsUser,omitempty"`

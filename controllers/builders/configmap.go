@@ -33,14 +33,19 @@ func FlowManifest(f *v1alpha1.ChatFlow) ([]byte, error) {
 // BindingManifest is the binding as the executor reads it: kind, name and
 // spec, without webhookOverride (the operator registers that callback with
 // Meta; the executor has no use for it, so turning it on or off must not
-// restart the executor).
-func BindingManifest(b *v1alpha1.ChannelBinding) ([]byte, error) {
+// restart the executor). A binding that asks the executor to register its
+// webhook (Viber) without a publicURL of its own gets the gateway's
+// public URL, the one URL every channel's webhooks reach.
+func BindingManifest(b *v1alpha1.ChannelBinding, gatewayPublicURL string) ([]byte, error) {
 	m := v1alpha1.ChannelBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ChannelBinding"},
 		ObjectMeta: metav1.ObjectMeta{Name: b.Name, Namespace: b.Namespace},
 	}
 	b.Spec.DeepCopyInto(&m.Spec)
 	m.Spec.WebhookOverride = false
+	if m.Spec.Webhook.Register && m.Spec.Webhook.PublicURL == "" {
+		m.Spec.Webhook.PublicURL = gatewayPublicURL
+	}
 	return yaml.Marshal(&m)
 }
 
@@ -49,14 +54,14 @@ func BindingManifest(b *v1alpha1.ChannelBinding) ([]byte, error) {
 // digest of the content, so any change the executor must see makes a new
 // ConfigMap and rolls the Deployment, and an old revision's ConfigMap stays
 // intact while its pods drain.
-func ConfigMap(f *v1alpha1.ChatFlow, binding *v1alpha1.ChannelBinding, revision string) (*corev1.ConfigMap, error) {
+func ConfigMap(f *v1alpha1.ChatFlow, binding *v1alpha1.ChannelBinding, revision, gatewayPublicURL string) (*corev1.ConfigMap, error) {
 	flowYAML, err := FlowManifest(f)
 	if err != nil {
 		return nil, fmt.Errorf("encoding flow %s: %w", f.Name, err)
 	}
 	data := map[string]string{FlowKey: string(flowYAML)}
 	if binding != nil {
-		bindingYAML, err := BindingManifest(binding)
+		bindingYAML, err := BindingManifest(binding, gatewayPublicURL)
 		if err != nil {
 			return nil, fmt.Errorf("encoding binding %s: %w", binding.Name, err)
 		}

@@ -11,6 +11,8 @@ import (
 	"github.com/chatflow-dev/chatflow/controllers/internal/testutil"
 )
 
+const gateway = "https://chat.example.com"
+
 func TestConfigMap(t *testing.T) {
 	g := NewWithT(t)
 	f := testutil.Flow("order-status", v1alpha1.StatePublished)
@@ -21,7 +23,7 @@ func TestConfigMap(t *testing.T) {
 	testutil.Replicas(f, 2)
 	b := testutil.Binding("shop-whatsapp", "order-status")
 
-	cm, err := ConfigMap(f, b, "5f1c2a9e01")
+	cm, err := ConfigMap(f, b, "5f1c2a9e01", gateway)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(cm.Name).To(HavePrefix("order-status-5f1c2a9e01-"))
 	g.Expect(cm.Namespace).To(Equal(testutil.Namespace))
@@ -54,7 +56,7 @@ func TestConfigMapName_followsContent(t *testing.T) {
 	base := testutil.Flow("order-status", v1alpha1.StatePublished)
 	b := testutil.Binding("shop-whatsapp", "order-status")
 	name := func(f *v1alpha1.ChatFlow, b *v1alpha1.ChannelBinding) string {
-		cm, err := ConfigMap(f, b, "5f1c2a9e01")
+		cm, err := ConfigMap(f, b, "5f1c2a9e01", gateway)
 		NewWithT(t).Expect(err).NotTo(HaveOccurred())
 		return cm.Name
 	}
@@ -104,6 +106,40 @@ func TestConfigMapName_followsContent(t *testing.T) {
 			}
 		})
 	}
-	cm, _ := ConfigMap(base, nil, "5f1c2a9e01")
+	cm, _ := ConfigMap(base, nil, "5f1c2a9e01", gateway)
 	NewWithT(t).Expect(cm.Data).NotTo(HaveKey(BindingKey))
+}
+
+func TestBindingManifest_registersTheGatewayURL(t *testing.T) {
+	viber := func(publicURL string) *v1alpha1.ChannelBinding {
+		b := testutil.Binding("shop-viber", "order-status")
+		b.Spec.Channel = v1alpha1.ChannelViber
+		b.Spec.Webhook = v1alpha1.WebhookSettings{Register: true, PublicURL: publicURL}
+		return b
+	}
+	tests := []struct {
+		name    string
+		binding *v1alpha1.ChannelBinding
+		gateway string
+		want    string
+	}{
+		{"register without a URL: the gateway's", viber(""), gateway, gateway},
+		{"the binding's own URL wins", viber("https://bots.example.com"), gateway, "https://bots.example.com"},
+		{"no gateway URL known: left empty, the executor says what to set", viber(""), "", ""},
+		{"no registration asked: nothing filled in", func() *v1alpha1.ChannelBinding {
+			b := viber("")
+			b.Spec.Webhook.Register = false
+			return b
+		}(), gateway, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := NewWithT(t)
+			data, err := BindingManifest(tt.binding, tt.gateway)
+			g.Expect(err).NotTo(HaveOccurred())
+			var back v1alpha1.ChannelBinding
+			g.Expect(yaml.UnmarshalStrict(data, &back)).To(Succeed())
+			g.Expect(back.Spec.Webhook.PublicURL).To(Equal(tt.want))
+		})
+	}
 }

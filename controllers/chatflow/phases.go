@@ -193,7 +193,7 @@ func (r *Reconciler) reconcileExecutor(ctx context.Context, s *scope) (ctrl.Resu
 
 // rollOut applies the revision's ConfigMap, the Deployment and the Service.
 func (r *Reconciler) rollOut(ctx context.Context, s *scope) error {
-	cm, err := builders.ConfigMap(s.flow, s.binding, s.revision)
+	cm, err := builders.ConfigMap(s.flow, s.binding, s.revision, r.Config.GatewayPublicURL)
 	if err != nil {
 		return err
 	}

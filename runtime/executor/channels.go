@@ -128,7 +128,7 @@ func (e *Executor) setupChannel(b *v1alpha1.ChannelBinding) error {
 		e.sender = client
 		if w := b.Spec.Webhook; w.Register {
 			if w.PublicURL == "" {
-				return errors.New("spec.webhook.register needs spec.webhook.publicURL")
+				return errors.New("spec.webhook.register needs a public URL: set spec.webhook.publicURL, or the chart's gateway.publicURL (the operator fills it in)")
 			}
 			url := strings.TrimRight(w.PublicURL, "/") + channel.WebhookPath(ch, b.Spec.Account.ID)
 			e.registerWebhook = func(ctx context.Context) error { return client.SetWebhook(ctx, url) }

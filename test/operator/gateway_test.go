@@ -10,7 +10,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/controllers/builders"
@@ -120,7 +122,9 @@ var _ = Describe("For the gateway, a ChannelBinding", func() {
 		Expect(get(b).Finalizers).To(ConsistOf(channelbinding.FinalizerWebhookOverride))
 
 		Expect(k8s.Delete(ctx, b)).To(Succeed())
-		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(b), &v1alpha1.ChannelBinding{})) }).Should(BeTrue())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(b), &v1alpha1.ChannelBinding{}))
+		}).Should(BeTrue())
 		hooks := box.Webhooks()
 		Expect(hooks).To(HaveLen(2))
 		Expect(hooks[1].Account+" "+hooks[1].URL).To(Equal("1067 "), "the override is removed before the binding goes")
@@ -144,7 +148,9 @@ var _ = Describe("For the gateway, a ChannelBinding", func() {
 		Expect(err).NotTo(HaveOccurred())
 		resp.Body.Close()
 		Expect(k8s.Delete(ctx, b)).To(Succeed())
-		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(b), &v1alpha1.ChannelBinding{})) }).Should(BeTrue())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(b), &v1alpha1.ChannelBinding{}))
+		}).Should(BeTrue())
 		Eventually(func() string {
 			var list eventsv1.EventList
 			if err := k8s.List(ctx, &list, client.InNamespace(ns)); err != nil {
@@ -157,6 +163,25 @@ var _ = Describe("For the gateway, a ChannelBinding", func() {
 			}
 			return ""
 		}).Should(And(ContainSubstring("Invalid OAuth access token"), ContainSubstring("remove it in the Meta app's WhatsApp settings")))
+	})
+
+	It("gives a Viber binding that registers its webhook the gateway's public URL", func() {
+		ns := newNamespace()
+		f := flow("bot", ns, v1alpha1.StatePublished)
+		f.Spec.Trigger.Type = v1alpha1.TriggerViber
+		b := binding("bot-viber", ns, "bot", "pa-"+ns)
+		b.Spec.Channel = v1alpha1.ChannelViber
+		b.Spec.Webhook.Register = true
+		create(&corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: b.Spec.CredentialsRef.Name, Namespace: ns},
+			StringData: map[string]string{"authToken": "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"},
+		}, f, b)
+		d := executorDeployment(f)
+		Eventually(gone(d)).Should(BeFalse())
+		cm := get(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: templateConfigMap(get(d)), Namespace: ns}})
+		var doc v1alpha1.ChannelBinding
+		Expect(yaml.UnmarshalStrict([]byte(cm.Data["binding.yaml"]), &doc)).To(Succeed())
+		Expect(doc.Spec.Webhook.PublicURL).To(Equal(gatewayPublicURL), "set_webhook registers <gateway>/webhooks/viber/<account>")
 	})
 
 	It("refuses spec.webhookOverride on another channel than WhatsApp", func() {
