@@ -44,8 +44,11 @@ func newBackends(fallback *http.Client) *backends {
 
 // post sends body to base+path with the headers h within timeout and
 // returns the answer. A request that fails on a reused connection before
-// any answer (the executor closed it while idle) is sent again once on a
-// new one: executors deduplicate what they already accepted.
+// any answer (the executor closed it while idle, or its pod is gone) is
+// sent again once on a new connection, after the host's other idle
+// connections are dropped: they were opened through the same Service at
+// the same time and likely lead to the same gone pod. Executors
+// deduplicate what they already accepted.
 func (b *backends) post(ctx context.Context, base, path string, body []byte, h http.Header, timeout time.Duration) result {
 	u, err := url.Parse(base)
 	if err != nil || u.Scheme != "http" || u.Host == "" || u.User != nil {
@@ -58,7 +61,7 @@ func (b *backends) post(ctx context.Context, base, path string, body []byte, h h
 	target := u.EscapedPath() + path
 	deadline := time.Now().Add(timeout)
 	for attempt := 0; ; attempt++ {
-		conn, reused, err := b.get(ctx, host, deadline)
+		conn, reused, err := b.get(ctx, host, deadline, attempt > 0)
 		if err != nil {
 			return result{err: err}
 		}
@@ -69,6 +72,18 @@ func (b *backends) post(ctx context.Context, base, path string, body []byte, h h
 		if !reused || answered || attempt > 0 || ctx.Err() != nil {
 			return res
 		}
+		b.dropIdle(host)
+	}
+}
+
+// dropIdle closes every idle connection to host.
+func (b *backends) dropIdle(host string) {
+	b.mu.Lock()
+	list := b.idle[host]
+	delete(b.idle, host)
+	b.mu.Unlock()
+	for _, c := range list {
+		c.c.Close()
 	}
 }
 
@@ -132,10 +147,10 @@ func (b *backends) roundTrip(conn *backendConn, host, target string, body []byte
 	return res, true
 }
 
-// get returns an idle connection to host, else a new one.
-func (b *backends) get(ctx context.Context, host string, deadline time.Time) (*backendConn, bool, error) {
+// get returns an idle connection to host, else (or when fresh) a new one.
+func (b *backends) get(ctx context.Context, host string, deadline time.Time, fresh bool) (*backendConn, bool, error) {
 	b.mu.Lock()
-	if list := b.idle[host]; len(list) > 0 {
+	if list := b.idle[host]; len(list) > 0 && !fresh {
 		conn := list[len(list)-1]
 		b.idle[host] = list[:len(list)-1]
 		b.mu.Unlock()

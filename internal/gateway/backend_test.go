@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -84,6 +85,42 @@ func TestBackendsKeepAliveAndRetry(t *testing.T) {
 	srv.Close()
 	if res := post("/d", "5"); res.err == nil {
 		t.Fatalf("a closed server answered %+v", res)
+	}
+}
+
+// TestBackendsAllIdleGone: when an executor's pod goes, every idle
+// connection to it is dead at once (a rollout); the request is still
+// delivered, on a new connection, not failed on a second dead one.
+func TestBackendsAllIdleGone(t *testing.T) {
+	const parallel = 3
+	var inside sync.WaitGroup
+	inside.Add(parallel)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/together" {
+			inside.Done()
+			inside.Wait() // all three at once: three connections
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	b := newBackends(http.DefaultClient)
+	var wg sync.WaitGroup
+	for range parallel {
+		wg.Go(func() {
+			if res := b.post(context.Background(), srv.URL, "/together", nil, nil, 5*time.Second); res.err != nil {
+				t.Error(res.err)
+			}
+		})
+	}
+	wg.Wait()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	if n := len(b.idle[host]); n != parallel {
+		t.Fatalf("%d idle connections, want %d", n, parallel)
+	}
+	srv.CloseClientConnections()
+	time.Sleep(50 * time.Millisecond) // the FINs arrive
+	if res := b.post(context.Background(), srv.URL, "/after", nil, nil, 5*time.Second); res.err != nil || res.code != 200 {
+		t.Fatalf("after every idle connection died: %+v", res)
 	}
 }
 
