@@ -167,6 +167,12 @@ type TriggerInput struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=256
 	Description string `json:"description,omitempty"`
+
+	// sensitive values (a token, a date of birth) are redacted where people
+	// read sessions: the executor's session inspector and `chatflow trace`.
+	// The flow itself reads them as usual.
+	// +optional
+	Sensitive bool `json:"sensitive,omitempty"`
 }
 
 // Logging controls the execution event log.
@@ -191,6 +197,12 @@ type Variable struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=4096
 	Value string `json:"value,omitempty"`
+
+	// sensitive values are redacted where people read sessions: the
+	// executor's session inspector and `chatflow trace`, whatever node sets
+	// the variable. The flow itself reads them as usual.
+	// +optional
+	Sensitive bool `json:"sensitive,omitempty"`
 }
 
 // ExecutorSpec overrides the operator's executor defaults for one flow.

@@ -347,6 +347,11 @@ type WaitForReplyNode struct {
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
 	SaveAs string `json:"saveAs,omitempty"`
+	// sensitive marks the saved reply (vars.<saveAs>) as sensitive: the
+	// session inspector and `chatflow trace` redact it, and the reply's
+	// text with it. The flow itself reads it as usual.
+	// +optional
+	Sensitive bool `json:"sensitive,omitempty"`
 }
 
 // ConditionNode branches on CEL expressions, tried in order.
@@ -463,6 +468,11 @@ type HTTPRequestNode struct {
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
 	SaveAs string `json:"saveAs,omitempty"`
+	// sensitive marks the saved response (vars.<saveAs>) as sensitive: the
+	// session inspector and `chatflow trace` redact it. The flow itself
+	// reads it as usual.
+	// +optional
+	Sensitive bool `json:"sensitive,omitempty"`
 }
 
 // HTTPHeader is a request header whose value is a template or a Secret key.

@@ -50,7 +50,7 @@ func (t *turn) setVar(n *node, name string, v any) bool {
 
 func (t *turn) budgetError(n *node, budget, msg string) {
 	e := t.add(EffectLog)
-	e.Log = Log{Event: LogError, Budget: budget, Message: msg}
+	e.Log = Log{Event: LogError, Budget: budget, Message: msg, Reason: ReasonBudget}
 	if n != nil {
 		e.Log.NodeID, e.Log.NodeType = n.id, n.typ
 	}

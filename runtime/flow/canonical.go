@@ -29,8 +29,9 @@ type canonicalTrigger struct {
 
 // canonicalInput drops the description: it documents, it does not run.
 type canonicalInput struct {
-	Name     string `json:"name"`
-	Required bool   `json:"required,omitempty"`
+	Name      string `json:"name"`
+	Required  bool   `json:"required,omitempty"`
+	Sensitive bool   `json:"sensitive,omitempty"`
 }
 
 // Canonical returns the canonical form of the parts of a flow the executor
@@ -47,7 +48,7 @@ func Canonical(spec *v1alpha1.ChatFlowSpec) ([]byte, error) {
 	cf := canonicalFlow{Trigger: canonicalTrigger{Type: spec.Trigger.Type}}
 	if spec.Trigger.Type == v1alpha1.TriggerManual {
 		for _, in := range spec.Trigger.Inputs {
-			cf.Trigger.Inputs = append(cf.Trigger.Inputs, canonicalInput{Name: in.Name, Required: in.Required})
+			cf.Trigger.Inputs = append(cf.Trigger.Inputs, canonicalInput{Name: in.Name, Required: in.Required, Sensitive: in.Sensitive})
 		}
 		slices.SortStableFunc(cf.Trigger.Inputs, func(a, b canonicalInput) int { return cmp.Compare(a.Name, b.Name) })
 	}

@@ -118,6 +118,7 @@ func Compile(spec *v1alpha1.ChatFlowSpec, opts Options) (*Program, field.ErrorLi
 			p.inputs = append(p.inputs, Input{Name: in.Name, Required: in.Required})
 		}
 	}
+	p.sensitive = sensitiveOf(spec)
 	return p, nil
 }
 

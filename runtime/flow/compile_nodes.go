@@ -116,6 +116,7 @@ func (c *compiler) node(i int) {
 			if w.SaveAs != "" {
 				c.checkName(wp.Child("saveAs"), w.SaveAs, "saveAs variable")
 			}
+			c.sensitiveNeedsSaveAs(wp, w.Sensitive, w.SaveAs)
 			n.wait.saveAs = w.SaveAs
 		}
 	case v1alpha1.NodeCondition:
@@ -314,6 +315,7 @@ func (c *compiler) httpRequest(p *field.Path, h *v1alpha1.HTTPRequestNode) *http
 	if h.SaveAs != "" {
 		c.checkName(p.Child("saveAs"), h.SaveAs, "saveAs variable")
 	}
+	c.sensitiveNeedsSaveAs(p, h.Sensitive, h.SaveAs)
 	return out
 }
 

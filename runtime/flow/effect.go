@@ -132,6 +132,9 @@ type Log struct {
 	// Budget names the limit that was hit (BudgetVariableSize,
 	// BudgetSessionSize) when an error comes from one.
 	Budget string `json:"budget,omitempty"`
+	// Reason classes the failure of an error or message_failed event
+	// (observe.go): set on every event that counts as an error of its node.
+	Reason Reason `json:"reason,omitempty"`
 }
 
 func nonNil[T any](s []T) []T {

@@ -62,6 +62,9 @@ type HTTPResult struct {
 	// Err is set when there is no response: timeout, refused address,
 	// connection error, response too large.
 	Err string `json:"err,omitempty"`
+	// Reason classes Err: ReasonTimeout, else ReasonHTTPError (the
+	// default when empty).
+	Reason Reason `json:"reason,omitempty"`
 }
 
 // SendResult is the outcome of a Send effect, after the executor's retries.

@@ -21,7 +21,7 @@ func (t *turn) run(idx int) {
 	}
 	for idx != none {
 		if t.steps >= MaxStepsPerTurn {
-			t.logf(LogError, s.Node, s.NodeType, "", fmt.Sprintf(
+			t.fault(ReasonBudget, s.Node, s.NodeType, fmt.Sprintf(
 				"the run went through %d nodes in one turn without waiting: ending it (check the flow's Jumps)", MaxStepsPerTurn))
 			t.end("error")
 			return
@@ -56,7 +56,7 @@ func (t *turn) exec(n *node) int {
 		e.Send.ID, e.Send.NodeID = id, n.id
 		if err := t.render(n.send, &e.Send.Message); err != nil {
 			t.fx = t.fx[:len(t.fx)-1]
-			return t.fail(n, "rendering the message: "+err.Error())
+			return t.fail(n, ReasonRender, "rendering the message: "+err.Error())
 		}
 		t.remember(id, n.id, n.onError != none)
 		t.said(n.id, &e.Send.Message)
@@ -82,7 +82,7 @@ func (t *turn) exec(n *node) int {
 			if err != nil {
 				// An error is neither true nor false: later branches may
 				// assume this one was false, so none of them is tried.
-				t.log(LogError, n, "", fmt.Sprintf("%s: %v; taking default", b.label, err))
+				t.fault(ReasonExpression, n.id, n.typ, fmt.Sprintf("%s: %v; taking default", b.label, err))
 				t.leave(n, "default")
 				return n.cond.def
 			}
@@ -113,7 +113,11 @@ func (t *turn) exec(n *node) int {
 				// A variable that cannot be computed keeps its value; the
 				// error is logged and the flow goes on (SetVariables has
 				// no onError).
-				t.log(LogError, n, "", fmt.Sprintf("%s: %v; left unchanged", a.name, err))
+				reason := ReasonRender
+				if a.expr != nil {
+					reason = ReasonExpression
+				}
+				t.fault(reason, n.id, n.typ, fmt.Sprintf("%s: %v; left unchanged", a.name, err))
 				continue
 			}
 			if !t.setVar(n, a.name, v) {
@@ -128,7 +132,7 @@ func (t *turn) exec(n *node) int {
 		e := t.add(EffectHTTPCall)
 		if err := t.request(n, id, &e.HTTP); err != nil {
 			t.fx = t.fx[:len(t.fx)-1]
-			return t.fail(n, err.Error())
+			return t.fail(n, ReasonRender, err.Error())
 		}
 		s.Status = StatusWaitingHTTP
 		s.Wait = Wait{EffectID: id}
@@ -157,11 +161,11 @@ func (t *turn) exec(n *node) int {
 		u, err := h.url.render(t.scope())
 		if err != nil {
 			// The hand-off still happens; only its notification is incomplete.
-			t.log(LogError, n, "", "rendering notifyURL: "+err.Error())
+			t.fault(ReasonRender, n.id, n.typ, "rendering notifyURL: "+err.Error())
 			u = ""
 		} else if u != "" {
 			if msg := checkURL(u); msg != "" {
-				t.log(LogError, n, "", fmt.Sprintf("notifyURL %q %s", withoutQuery(u), msg))
+				t.fault(ReasonRender, n.id, n.typ, fmt.Sprintf("notifyURL %q %s", withoutQuery(u), msg))
 				u = ""
 			}
 		}
@@ -172,7 +176,7 @@ func (t *turn) exec(n *node) int {
 		s.Status = StatusHandedOff
 		return none
 	}
-	t.log(LogError, n, "", "unknown node type")
+	t.fault(ReasonInternal, n.id, n.typ, "unknown node type")
 	t.end("error")
 	return none
 }
@@ -188,8 +192,8 @@ func (t *turn) setTimer(d time.Duration) {
 
 // fail handles a failure of a node: the node's onError when it has one,
 // else the run ends with an error. It returns the node to run next.
-func (t *turn) fail(n *node, msg string) int {
-	t.log(LogError, n, "", msg)
+func (t *turn) fail(n *node, reason Reason, msg string) int {
+	t.fault(reason, n.id, n.typ, msg)
 	return t.onError(n)
 }
 

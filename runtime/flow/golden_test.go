@@ -195,6 +195,7 @@ func play(t *testing.T, p *Program, ch message.Channel, c conversation, runID st
 		for _, e := range fx {
 			switch e.Kind {
 			case EffectLog:
+				checkObservable(t, p, &e.Log)
 				if e.Log.Event == LogNodeEntered {
 					continue
 				}

@@ -27,6 +27,9 @@ type Program struct {
 	// recent: sessions keep the recent conversation (Session.Recent),
 	// which only hand-offs read; other flows do not pay for it.
 	recent bool
+	// sensitive are the variables whose values the session inspector
+	// redacts (observe.go).
+	sensitive map[string]bool
 }
 
 // Input is a variable a Manual run accepts.

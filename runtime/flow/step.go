@@ -165,7 +165,7 @@ func (t *turn) waitingAt(typ v1alpha1.NodeType) *node {
 	if ok && n.typ == typ {
 		return n
 	}
-	t.logf(LogError, t.s.Node, t.s.NodeType, "", fmt.Sprintf("the session waits (%s) at node %q, which is not a %s node of this flow: ending the run", t.s.Status, t.s.Node, typ))
+	t.fault(ReasonInternal, t.s.Node, t.s.NodeType, fmt.Sprintf("the session waits (%s) at node %q, which is not a %s node of this flow: ending the run", t.s.Status, t.s.Node, typ))
 	t.end("error")
 	return nil
 }
@@ -176,14 +176,14 @@ func (t *turn) onRun(r *RunStarted) {
 		v, ok := r.Inputs[in.Name]
 		if !ok {
 			if in.Required {
-				t.logf(LogError, "", "", "", fmt.Sprintf("run rejected: the required input %q is missing", in.Name))
+				t.fault(ReasonInput, "", "", fmt.Sprintf("run rejected: the required input %q is missing", in.Name))
 				return
 			}
 			continue
 		}
 		nv, err := normalize(v)
 		if err != nil {
-			t.logf(LogError, "", "", "", fmt.Sprintf("run rejected: input %q: %v", in.Name, err))
+			t.fault(ReasonInput, "", "", fmt.Sprintf("run rejected: input %q: %v", in.Name, err))
 			return
 		}
 		inputs[in.Name] = nv
@@ -384,11 +384,13 @@ func (t *turn) onHTTP(r *HTTPResult) {
 		t.run(n.next)
 		return
 	}
-	msg := r.Err
+	msg, reason := r.Err, ReasonHTTPError
 	if msg == "" {
 		msg = fmt.Sprintf("the request returned HTTP %d", r.Status)
+	} else if r.Reason != "" {
+		reason = r.Reason
 	}
-	t.run(t.fail(n, msg))
+	t.run(t.fail(n, reason, msg))
 }
 
 func (t *turn) onSend(r *SendResult) {
@@ -402,7 +404,7 @@ func (t *turn) onSend(r *SendResult) {
 	if r.Error == nil {
 		t.logf(LogMessageSent, nodeID, sendType(nodeID), "", r.MessageID)
 	} else {
-		t.logf(LogMessageFailed, nodeID, sendType(nodeID), "", sendErrorText(r.Error))
+		t.failedSend(nodeID, r.Error)
 	}
 	if s.Status != StatusWaitingSend || r.EffectID == "" || r.EffectID != s.Wait.EffectID {
 		return
@@ -440,7 +442,7 @@ func (t *turn) onStatus(st *message.Status) {
 	if e != nil {
 		nodeID = e.NodeID
 	}
-	t.logf(LogMessageFailed, nodeID, sendType(nodeID), "", sendErrorText(st.Error))
+	t.failedSend(nodeID, st.Error)
 	if e == nil || !e.Live {
 		return
 	}
@@ -565,7 +567,7 @@ func (t *turn) settle() {
 }
 
 func (t *turn) inconsistent() {
-	t.logf(LogError, t.s.Node, t.s.NodeType, "", fmt.Sprintf("the session has status %q at rest: ending the run", t.s.Status))
+	t.fault(ReasonInternal, t.s.Node, t.s.NodeType, fmt.Sprintf("the session has status %q at rest: ending the run", t.s.Status))
 	t.end("error")
 }
 
@@ -601,6 +603,20 @@ func (t *turn) logf(ev LogEvent, nodeID string, typ v1alpha1.NodeType, branch, m
 }
 
 func (t *turn) leave(n *node, branch string) { t.log(LogNodeLeft, n, branch, "") }
+
+// fault logs an error of a node (of the run when nodeID is empty), with its
+// reason class.
+func (t *turn) fault(reason Reason, nodeID string, typ v1alpha1.NodeType, msg string) {
+	e := t.add(EffectLog)
+	e.Log = Log{Event: LogError, NodeID: nodeID, NodeType: typ, Message: msg, Reason: reason}
+}
+
+// failedSend logs a send the channel refused (at once or by a delivery
+// status).
+func (t *turn) failedSend(nodeID string, err *message.SendError) {
+	e := t.add(EffectLog)
+	e.Log = Log{Event: LogMessageFailed, NodeID: nodeID, NodeType: sendType(nodeID), Message: sendErrorText(err), Reason: ReasonSendRefused}
+}
 
 // newID returns the next effect or timer id: <run id>.<seq>.
 func (t *turn) newID() string {

@@ -88,6 +88,11 @@ func runStepCases(t *testing.T, cases []stepCase) {
 				s, _ = Step(p, s, ev, t0)
 			}
 			s, fx := Step(p, s, tc.ev, t0.Add(tc.at))
+			for i := range fx {
+				if fx[i].Kind == EffectLog {
+					checkObservable(t, p, &fx[i].Log)
+				}
+			}
 			got := effectLines(fx)
 			if f := os.Getenv("PRINT"); f != "" {
 				// Development aid: dump the effects per case for review.

@@ -39,6 +39,9 @@ nodes:
 	if strings.Join(last, "\n") != strings.Join(want, "\n") {
 		t.Errorf("last effects:\n%s", quoteAll(last))
 	}
+	if r := fx[len(fx)-2].Log.Reason; r != ReasonBudget {
+		t.Errorf("the error's reason: %q, want %q", r, ReasonBudget)
+	}
 	entered := 0
 	for _, e := range fx {
 		if e.Log.Event == LogNodeEntered {
