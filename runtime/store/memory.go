@@ -21,6 +21,7 @@ type memory struct {
 	nonce    uint64
 	changed  chan struct{}
 	closed   bool
+	obs      memObserved // memory_observe.go
 
 	done chan struct{}
 	wg   sync.WaitGroup

@@ -20,7 +20,7 @@ func memoryReplicas() storetest.Factory {
 		mu.Lock()
 		defer mu.Unlock()
 		if s, ok := stores[opts.Namespace]; ok {
-			return handle{s}
+			return handle{s, s.(store.Observed)}
 		}
 		s := store.NewMemory(opts)
 		stores[opts.Namespace] = s
@@ -30,7 +30,10 @@ func memoryReplicas() storetest.Factory {
 }
 
 // handle shares a store without owning it.
-type handle struct{ store.Store }
+type handle struct {
+	store.Store
+	store.Observed
+}
 
 func (handle) Close() error { return nil }
 

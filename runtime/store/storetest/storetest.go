@@ -57,6 +57,9 @@ func Run(t *testing.T, newStore func(t *testing.T, opts store.Options) store.Sto
 		{"EraseRemovesEverythingOfAContact", testErase},
 		{"IdleSessionsExpire", testIdleExpiry},
 		{"ConcurrentReplicasKeepOrderExactlyOnce", testConcurrency},
+		{"ObservedNodeIndex", testNodeIndex},
+		{"ObservedContactEvents", testContactEvents},
+		{"ObservedPeek", testPeek},
 	}
 	var wg sync.WaitGroup
 	for _, c := range cases {
