@@ -149,10 +149,21 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 		return fmt.Errorf("opening the session store: %w", err)
 	}
 	defer st.Close()
+	tp, stopTracing, err := tracingFromEnv(ctx, flowObj.Namespace, flowObj.Name)
+	if err != nil {
+		return err
+	}
+	if stopTracing != nil {
+		defer func() {
+			if err := stopTracing(context.Background()); err != nil {
+				logger.Warn("exporting the last spans", "error", err)
+			}
+		}()
+	}
 	e, err := executor.New(executor.Config{
 		Flow: flowObj, Binding: binding, Credentials: creds, SecretsDir: o.secrets,
 		Store: st, Workers: o.workers, AllowedNetworks: allowed, SendRate: o.sendRate, Now: now,
-		LeaseTTL: o.leaseTTL, ContactHashKey: keys.ContactHash,
+		LeaseTTL: o.leaseTTL, ContactHashKey: keys.ContactHash, Tracing: tp,
 	})
 	if err != nil {
 		return err
@@ -183,7 +194,7 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 	workDone := make(chan struct{})
 	go func() { _ = e.Run(workCtx, o.drainTimeout); close(workDone) }()
 	logger.Info("executor started", "flow", flowObj.Name, "revision", e.Program().Revision(),
-		"listen", ln.Addr().String(), "store", storeKind(o.storeURL), "sendRate", e.SendRate())
+		"listen", ln.Addr().String(), "store", storeKind(o.storeURL), "tracing", tp != nil, "sendRate", e.SendRate())
 
 	select {
 	case <-ctx.Done():

@@ -297,8 +297,9 @@ type secretReader func(name, key string) (string, error)
 // address, oversize response) are reported in the result's Err, never as a
 // Go error, because the flow routes them to onError. budget names the
 // limit that bit, if one did. Errors name the URL without its query, which
-// may hold tokens.
-func doHTTPCall(ctx context.Context, c *http.Client, call flow.HTTPCall, secrets secretReader, idempotencyKey string) (res flow.HTTPResult, budget string) {
+// may hold tokens. With tracing, the request carries the W3C traceparent
+// of ctx's span.
+func doHTTPCall(ctx context.Context, c *http.Client, call flow.HTTPCall, secrets secretReader, idempotencyKey string, t *tracing) (res flow.HTTPResult, budget string) {
 	res = flow.HTTPResult{EffectID: call.ID}
 	timeout := call.Timeout
 	if timeout <= 0 || timeout > 30*time.Second {
@@ -323,6 +324,7 @@ func doHTTPCall(ctx context.Context, c *http.Client, call flow.HTTPCall, secrets
 	if idempotencyKey != "" {
 		req.Header.Set(IdempotencyKeyHeader, idempotencyKey)
 	}
+	t.propagate(ctx, req.Header)
 	var secretHeaders []string
 	for _, h := range call.Headers {
 		v := h.Value
@@ -349,6 +351,7 @@ func doHTTPCall(ctx context.Context, c *http.Client, call flow.HTTPCall, secrets
 			res.Err = "refused address: " + req.URL.Host + " resolves to a private, loopback, link-local or metadata address"
 		case errors.Is(err, context.DeadlineExceeded):
 			res.Err = "timeout after " + timeout.String()
+			res.Reason = flow.ReasonTimeout
 		case strings.Contains(err.Error(), "response headers exceeded"):
 			res.Err = fmt.Sprintf("the response headers are larger than %d bytes", maxHTTPResponseHeaders)
 			return res, budgetHTTPHeaders
@@ -361,6 +364,9 @@ func doHTTPCall(ctx context.Context, c *http.Client, call flow.HTTPCall, secrets
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxHTTPResponse+1))
 	if err != nil {
 		res.Err = "reading the response: " + err.Error()
+		if errors.Is(err, context.DeadlineExceeded) {
+			res.Reason = flow.ReasonTimeout
+		}
 		return res, ""
 	}
 	if len(data) > maxHTTPResponse {

@@ -135,7 +135,7 @@ func (r *recordingDialer) guard(t *testing.T, allowed []netip.Prefix) *egressDia
 func get(t *testing.T, c *http.Client, rawURL string, headers ...flow.Header) flow.HTTPResult {
 	t.Helper()
 	res, _ := doHTTPCall(context.Background(), c, flow.HTTPCall{ID: "e1", Method: "GET", URL: rawURL, Timeout: 5 * time.Second, Headers: headers},
-		func(name, key string) (string, error) { return "secret-of-" + name, nil }, "")
+		func(name, key string) (string, error) { return "secret-of-" + name, nil }, "", nil)
 	return res
 }
 

@@ -31,6 +31,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/runtime/channel"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
@@ -79,6 +81,9 @@ type Config struct {
 	// installation's key, see docs/security.md). Empty: an unkeyed hash,
 	// the same everywhere (development).
 	ContactHashKey []byte
+	// Tracing makes the executor's spans (tracing.go); nil turns tracing
+	// off.
+	Tracing trace.TracerProvider
 }
 
 // Executor runs one flow. Create it with New, serve Handler, and Run the workers.
@@ -86,6 +91,7 @@ type Executor struct {
 	program    *flow.Program
 	flowName   string
 	flowID     string // <namespace>/<name>
+	namespace  string
 	channel    message.Channel
 	store      store.Store
 	receiver   channel.Receiver
@@ -96,6 +102,8 @@ type Executor struct {
 	secrets    secretReader
 	log        *eventLog
 	metrics    *metrics
+	obs        *observer // observe.go: per-node metrics, node index, kept events
+	tracing    *tracing  // nil when tracing is off
 	workers    int
 	sendRate   float64
 	now        func() time.Time
@@ -153,12 +161,13 @@ func New(cfg Config) (*Executor, error) {
 		program:    program,
 		flowName:   cfg.Flow.Name,
 		flowID:     FlowID(cfg.Flow),
+		namespace:  cfg.Flow.Namespace,
 		channel:    ch,
 		store:      cfg.Store,
 		creds:      creds,
 		egress:     newEgressClient(cfg.AllowedNetworks),
 		secrets:    mountedSecrets(cfg.SecretsDir),
-		metrics:    newMetrics(),
+		metrics:    newMetrics(cfg.Flow.Namespace, cfg.Flow.Name),
 		workers:    cfg.Workers,
 		sendRate:   cfg.SendRate,
 		now:        cfg.Now,
@@ -184,6 +193,8 @@ func New(cfg Config) (*Executor, error) {
 		w = os.Stdout
 	}
 	e.log = newEventLog(w, cfg.Flow.Spec.Logging.Enabled, cfg.Flow.Name, program.Revision(), e.hashContact)
+	e.obs = newObserver(e.metrics, e.namespace, e.flowName, program, e.store)
+	e.tracing = newTracing(cfg.Tracing, e.namespace, e.flowName, program.Revision(), e.hashContact)
 	for _, in := range program.Inputs() {
 		e.inputs[in.Name] = true
 	}
@@ -220,14 +231,21 @@ func (e *Executor) SendRate() float64 { return e.sendRate }
 // is cancelled; then each worker finishes the contact it holds (within
 // drainTimeout) and releases it.
 func (e *Executor) Run(ctx context.Context, drainTimeout time.Duration) error {
-	var wg sync.WaitGroup
+	e.obs.start()
+	var workers, wg sync.WaitGroup
 	for range e.workers {
-		wg.Add(1)
+		workers.Add(1)
 		go func() {
-			defer wg.Done()
+			defer workers.Done()
 			e.work(ctx, drainTimeout)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		workers.Wait()
+		e.obs.stop() // what the last turns noted, written
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -262,6 +280,7 @@ func (e *Executor) sampleQueueOnce(ctx context.Context) {
 	if st, err := e.store.Stats(ctx); err == nil {
 		e.metrics.queueDepth.Set(float64(st.InboxItems))
 	}
+	e.obs.sampleWaiting(ctx)
 }
 
 // decodeFailed counts and logs a stored session or queued item that does

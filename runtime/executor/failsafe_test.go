@@ -236,21 +236,21 @@ func TestEgressBudgetsAndIdempotencyKey(t *testing.T) {
 	defer srv.Close()
 	c := newEgressClient([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
 	ctx := context.Background()
-	res, budget := doHTTPCall(ctx, c, httpCall(srv.URL+"/headers"), nil, "k")
+	res, budget := doHTTPCall(ctx, c, httpCall(srv.URL+"/headers"), nil, "k", nil)
 	if budget != budgetHTTPHeaders || !strings.Contains(res.Err, "headers are larger than") {
 		t.Errorf("huge headers: %q, budget %q", res.Err, budget)
 	}
-	res, budget = doHTTPCall(ctx, c, httpCall(srv.URL+"/body"), nil, "k")
+	res, budget = doHTTPCall(ctx, c, httpCall(srv.URL+"/body"), nil, "k", nil)
 	if budget != budgetHTTPBody || !strings.Contains(res.Err, "response larger than") {
 		t.Errorf("huge body: %q, budget %q", res.Err, budget)
 	}
-	res, budget = doHTTPCall(ctx, c, httpCall(srv.URL+"/ok"), nil, "the-key")
+	res, budget = doHTTPCall(ctx, c, httpCall(srv.URL+"/ok"), nil, "the-key", nil)
 	if budget != "" || res.Err != "" || res.Status != 200 || gotKey != "the-key" {
 		t.Errorf("a plain call: %+v, budget %q, Idempotency-Key %q", res, budget, gotKey)
 	}
 	closed := srv.URL
 	srv.Close()
-	res, _ = doHTTPCall(ctx, c, httpCall(closed+"/x?token=s3cret&contact=15550001111"), nil, "k")
+	res, _ = doHTTPCall(ctx, c, httpCall(closed+"/x?token=s3cret&contact=15550001111"), nil, "k", nil)
 	if res.Err == "" || strings.Contains(res.Err, "s3cret") || strings.Contains(res.Err, "15550001111") {
 		t.Errorf("a failed call's error names the query: %q", res.Err)
 	}

@@ -1,26 +1,29 @@
 package executor
 
 import (
+	"regexp"
+	"slices"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
 	"github.com/chatflow-dev/chatflow/runtime/store"
 )
 
 // metrics are the executor's Prometheus metrics, on a registry of its own so
-// several executors can run in one test process.
+// several executors can run in one test process. Every chatflow_ metric
+// carries the flow's namespace and name (an executor serves one flow), so
+// dashboards and alerts select a flow whatever labels the scrape adds.
 type metrics struct {
 	registry     *prometheus.Registry
 	webhooks     *prometheus.CounterVec   // channel, result
 	turns        prometheus.Counter       // events stepped through the flow
-	nodeErrors   *prometheus.CounterVec   // node type
-	sends        *prometheus.CounterVec   // result
+	sends        *prometheus.CounterVec   // kind, result
 	retries      prometheus.Counter       // send and store retries
 	queueDepth   prometheus.Gauge         // inbox items waiting
 	storeLatency *prometheus.HistogramVec // operation
-	turnLatency  prometheus.Histogram
+	turnLatency  *prometheus.HistogramVec // trigger
 	// decodeErrors: stored sessions and queued items dropped undecoded.
 	decodeErrors *prometheus.CounterVec // what: session, item
 	// notifications: hand-off notification attempts by outcome.
@@ -35,6 +38,14 @@ type metrics struct {
 	leasesLost prometheus.Counter
 	// erasures: contacts erased through the API.
 	erasures prometheus.Counter
+
+	// Per node of the flow (observe.go resolves their series up front):
+	// the node label's values are the flow's node ids, which the compiler
+	// caps, so the series stay bounded.
+	nodeEntered *prometheus.CounterVec // node
+	nodeLeft    *prometheus.CounterVec // node, branch
+	nodeErrors  *prometheus.CounterVec // node, reason
+	nodeWaiting *prometheus.GaugeVec   // node
 }
 
 // The reasons of dead letters.
@@ -60,7 +71,7 @@ const (
 	budgetStoreMemory  = "store_memory"
 )
 
-func newMetrics() *metrics {
+func newMetrics(namespace, flowName string) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -69,12 +80,9 @@ func newMetrics() *metrics {
 		turns: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chatflow_turns_total", Help: "Turns: inbox items (messages, timers, runs, resumes) carried through the flow and committed.",
 		}),
-		nodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chatflow_node_errors_total", Help: "Node errors by node type.",
-		}, []string{"node_type"}),
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chatflow_sends_total", Help: "Outbound messages by result (ok, retryable, permanent).",
-		}, []string{"result"}),
+			Name: "chatflow_sends_total", Help: "Outbound messages by message kind and result (ok, retryable, permanent); delivery statuses (result status_<state>) have no kind.",
+		}, []string{"kind", "result"}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chatflow_retries_total", Help: "Outbound send retries.",
 		}),
@@ -106,15 +114,22 @@ func newMetrics() *metrics {
 			Name: "chatflow_store_latency_seconds", Help: "Session store latency by operation.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}, []string{"op"}),
-		turnLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "chatflow_turn_latency_seconds", Help: "Time from a webhook's acceptance to the end of its turn.",
+		turnLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "chatflow_turn_latency_seconds", Help: "Time from the acceptance of a turn's trigger (a webhook, a run request, a due timer) to the end of its turn, by trigger.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
-		}),
-	}
-	// Create every node type's series up front so dashboards and alerts see
-	// zeros instead of a missing metric.
-	for _, t := range v1alpha1.NodeTypes {
-		m.nodeErrors.WithLabelValues(string(t))
+		}, []string{"trigger"}),
+		nodeEntered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatflow_node_entered_total", Help: "Times runs entered a node.",
+		}, []string{"node"}),
+		nodeLeft: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatflow_node_left_total", Help: "Times runs left a node, by the branch they took.",
+		}, []string{"node", "branch"}),
+		nodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatflow_node_errors_total", Help: "Errors of a node by reason class (node is empty for errors of no node, such as a rejected run).",
+		}, []string{"node", "reason"}),
+		nodeWaiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "chatflow_node_waiting", Help: "Contacts whose session waits at a node, read from the session store's index (the same on every replica), as last sampled.",
+		}, []string{"node"}),
 	}
 	for _, w := range []string{"session", "item"} {
 		m.decodeErrors.WithLabelValues(w)
@@ -131,9 +146,40 @@ func newMetrics() *metrics {
 	for _, b := range budgetNames {
 		m.budgets.WithLabelValues(b)
 	}
-	m.registry.MustRegister(m.webhooks, m.turns, m.nodeErrors, m.sends, m.retries, m.queueDepth,
+	flowReg := prometheus.WrapRegistererWith(prometheus.Labels{"namespace": namespace, "flow": flowName}, m.registry)
+	flowReg.MustRegister(m.flowMetrics()...)
+	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// flowMetrics are the chatflow_ metrics.
+func (m *metrics) flowMetrics() []prometheus.Collector {
+	return []prometheus.Collector{m.webhooks, m.turns, m.sends, m.retries, m.queueDepth,
 		m.storeLatency, m.turnLatency, m.decodeErrors, m.notifications,
 		m.deadLetters, m.forged, m.budgets, m.leasesLost, m.erasures,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
+		m.nodeEntered, m.nodeLeft, m.nodeErrors, m.nodeWaiting}
+}
+
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// MetricNames are the names of the series an executor exposes under its
+// chatflow_ metrics (a histogram's _bucket, _sum and _count), sorted: what
+// the chart's dashboard and alert rules may query.
+func MetricNames() []string {
+	m := newMetrics("", "")
+	var names []string
+	for _, c := range m.flowMetrics() {
+		ch := make(chan *prometheus.Desc, 4)
+		go func() { c.Describe(ch); close(ch) }()
+		for d := range ch {
+			name := fqName.FindStringSubmatch(d.String())[1]
+			if _, ok := c.(*prometheus.HistogramVec); ok {
+				names = append(names, name+"_bucket", name+"_sum", name+"_count")
+				continue
+			}
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }

@@ -8,9 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/internal/testenv"
@@ -228,11 +232,55 @@ func captureLog(t *testing.T) *bytes.Buffer {
 // listed (the gateway's, chatflow_gateway_*, are internal/gateway's).
 func TestDocumentedMetricsMatchTheRegistry(t *testing.T) {
 	// Vectors without a series are not gathered: give each one.
-	m := newMetrics()
+	m := newMetrics("ns", "f")
 	m.webhooks.WithLabelValues("whatsapp", "accepted")
-	m.sends.WithLabelValues("ok")
+	m.sends.WithLabelValues("text", "ok")
 	m.storeLatency.WithLabelValues("commit")
-	testenv.CheckDocumentedMetrics(t, "executor", m.registry, func(name string) bool {
+	m.turnLatency.WithLabelValues("message")
+	m.nodeEntered.WithLabelValues("n")
+	m.nodeLeft.WithLabelValues("n", "next")
+	m.nodeErrors.WithLabelValues("n", "render")
+	m.nodeWaiting.WithLabelValues("n")
+	// The docs say once that every metric carries the flow's namespace and
+	// name: check that each has them, then compare the rest.
+	stripped := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		fams, err := m.registry.Gather()
+		for _, f := range fams {
+			if !strings.HasPrefix(f.GetName(), "chatflow_") {
+				continue
+			}
+			for _, s := range f.GetMetric() {
+				var rest []*dto.LabelPair
+				flowLabels := 0
+				for _, l := range s.GetLabel() {
+					switch {
+					case l.GetName() == "namespace" && l.GetValue() == "ns", l.GetName() == "flow" && l.GetValue() == "f":
+						flowLabels++
+					default:
+						rest = append(rest, l)
+					}
+				}
+				if flowLabels != 2 {
+					t.Errorf("%s lacks the flow's namespace or name: %v", f.GetName(), s.GetLabel())
+				}
+				s.Label = rest
+			}
+		}
+		return fams, err
+	})
+	testenv.CheckDocumentedMetrics(t, "executor", stripped, func(name string) bool {
 		return !strings.HasPrefix(name, "chatflow_gateway_")
 	})
+}
+
+func TestMetricNames(t *testing.T) {
+	names := MetricNames()
+	for _, want := range []string{"chatflow_node_entered_total", "chatflow_node_waiting", "chatflow_turn_latency_seconds_bucket", "chatflow_sends_total"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("MetricNames lacks %s: %v", want, names)
+		}
+	}
+	if slices.Contains(names, "chatflow_turn_latency_seconds") || slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "go_") }) {
+		t.Errorf("MetricNames lists a histogram's bare name or the Go runtime's: %v", names)
+	}
 }

@@ -15,8 +15,8 @@ import (
 // performer is the executor's flow.Performer: sends go through the
 // channel's Sender, HTTP calls through the egress client, hand-off notices
 // and forwarded messages to the agents' system (with durable retries), log
-// lines to the event log and the metrics. One per worker; begin readies it
-// for a turn.
+// lines to the event log, the metrics, the contact's kept events and the
+// turn's spans. One per worker; begin readies it for a turn.
 type performer struct {
 	e       *Executor
 	contact string
@@ -34,14 +34,21 @@ type performer struct {
 	// records that one was held back.
 	lost    func() bool
 	stopped bool
+	// events are the turn's log events, kept for the session inspector
+	// once the turn commits (only when the store keeps them).
+	events []eventRecord
+	// trace follows the turn's spans (tracing.go); inert when tracing is off.
+	trace turnTrace
 }
 
 var _ flow.Performer = (*performer)(nil)
 
-func (p *performer) begin(contact string, q *queued, lost func() bool) {
+func (p *performer) begin(ctx context.Context, contact string, q *queued, lost func() bool) {
 	p.contact, p.start, p.greeted = contact, time.Now(), ""
 	p.retries = p.retries[:0]
 	p.lost, p.stopped = lost, false
+	p.events = p.events[:0]
+	p.trace.begin(p.e.tracing, ctx, p.start)
 	if q.Welcomed {
 		p.greeted = p.e.program.GreetingNode()
 	}
@@ -62,9 +69,8 @@ func (p *performer) Perform(ctx context.Context, s *flow.Session, eff *flow.Effe
 	}
 	switch eff.Kind {
 	case flow.EffectLog:
-		if eff.Log.Event == flow.LogError {
-			e.metrics.nodeErrors.WithLabelValues(string(eff.Log.NodeType)).Inc()
-		}
+		e.obs.count(&eff.Log)
+		p.trace.log(&eff.Log)
 		if eff.Log.Budget != "" {
 			e.metrics.budgets.WithLabelValues(eff.Log.Budget).Inc()
 		}
@@ -72,26 +78,35 @@ func (p *performer) Perform(ctx context.Context, s *flow.Session, eff *flow.Effe
 		if s != nil {
 			runID = s.RunID
 		}
-		e.log.write(runID, p.contact, eff.Log, time.Since(p.start))
+		latency := time.Since(p.start)
+		e.log.write(runID, p.contact, eff.Log, latency)
+		if e.obs.store != nil {
+			p.events = append(p.events, eventRecord{At: e.now(), RunID: runID, Log: eff.Log, Latency: latency})
+		}
 	case flow.EffectSend:
 		if p.greeted != "" && eff.Send.NodeID == p.greeted {
 			p.greeted = ""
 			return flow.SendResult{EffectID: eff.Send.ID}.Event(), true
 		}
+		kind := sendKind(&eff.Send.Message)
+		sctx, span := p.trace.send(e.channel, kind)
 		var receipt message.Receipt
 		if e.sender == nil {
 			receipt.Error = &message.SendError{Class: message.Permanent, Message: errNoSender.Error()}
 		} else {
-			receipt = e.sender.Send(ctx, eff.Send.Message)
+			receipt = e.sender.Send(sctx, eff.Send.Message)
 		}
+		endSend(span, &receipt)
 		result := "ok"
 		if receipt.Error != nil {
 			result = string(receipt.Error.Class)
 		}
-		e.metrics.sends.WithLabelValues(result).Inc()
+		e.metrics.sends.WithLabelValues(kind, result).Inc()
 		return flow.SendResult{EffectID: eff.Send.ID, MessageID: receipt.MessageID, Error: receipt.Error}.Event(), true
 	case flow.EffectHTTPCall:
-		res, budget := doHTTPCall(ctx, e.egress, eff.HTTP, e.secrets, e.idempotencyKey(p.contact, eff.HTTP.ID))
+		cctx, span := p.trace.call(&eff.HTTP)
+		res, budget := doHTTPCall(cctx, e.egress, eff.HTTP, e.secrets, e.idempotencyKey(p.contact, eff.HTTP.ID), e.tracing)
+		endCall(span, &res)
 		if budget != "" {
 			e.metrics.budgets.WithLabelValues(budget).Inc()
 		}

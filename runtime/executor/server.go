@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/chatflow-dev/chatflow/runtime/channel"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
@@ -37,21 +38,26 @@ type queued struct {
 	// Notify is a hand-off notification to try again (its retry timer
 	// fired) instead of stepping the flow.
 	Notify *notification `json:"notify,omitempty"`
+	// Trace is the W3C traceparent of the request that queued the item,
+	// so that its turn, run later by any replica, joins that trace.
+	Trace string `json:"trace,omitempty"`
 }
 
 // Handler returns the executor's HTTP routes.
 func (e *Executor) Handler() http.Handler {
 	mux := http.NewServeMux()
 	if path := channel.WebhookPath(e.channel, routeAccount); path != "" && e.receiver != nil {
-		mux.HandleFunc("POST "+path, e.serveWebhook)
+		mux.HandleFunc("POST "+path, e.traced(path, e.serveWebhook))
 		if e.handshaker != nil {
 			mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
 				e.handshaker.Handshake(w, r)
 			})
 		}
 	}
-	mux.HandleFunc("POST /v1/runs", e.serveRun)
-	mux.HandleFunc("POST /v1/contacts/{contact}/resume", e.serveResume)
+	mux.HandleFunc("POST /v1/runs", e.traced("/v1/runs", e.serveRun))
+	mux.HandleFunc("POST /v1/contacts/{contact}/resume", e.traced("/v1/contacts/{contact}/resume", e.serveResume))
+	mux.HandleFunc("GET /v1/contacts/{contact}", e.serveContact)    // inspect.go
+	mux.HandleFunc("GET /v1/nodes/{node}/contacts", e.serveWaiting) // inspect.go
 	mux.HandleFunc("DELETE /v1/contacts/{contact}", e.serveErase)
 	mux.HandleFunc("GET /v1/deadletters", e.serveDeadLetters)
 	mux.HandleFunc("POST /v1/deadletters/{id}/retry", e.serveRetryDeadLetter)
@@ -62,6 +68,31 @@ func (e *Executor) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", e.serveReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(e.metrics.registry, promhttp.HandlerOpts{}))
 	return mux
+}
+
+// traced wraps a handler in a server span when tracing is on; the span's
+// context reaches the handler, which queues it with its items.
+func (e *Executor) traced(route string, h http.HandlerFunc) http.HandlerFunc {
+	if e.tracing == nil {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, span := e.tracing.server(r, route)
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h(sw, r.WithContext(ctx))
+		endServer(span, sw.code)
+	}
+}
+
+// statusWriter remembers the status code a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // serveReady reports ready when the flow compiled (it did, or New would have
@@ -106,6 +137,9 @@ func (e *Executor) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed payload", http.StatusBadRequest)
 		return
 	}
+	if e.tracing != nil {
+		trace.SpanFromContext(r.Context()).SetAttributes(attrMessages.Int(len(batch.Messages) + len(batch.Statuses) + len(batch.Opened) + len(batch.Unsubscribed)))
+	}
 	greeting := e.greeting(batch)
 	if err := e.enqueueBatch(r.Context(), batch, greeting); err != nil {
 		result, msg := e.refused(err)
@@ -140,8 +174,9 @@ func (e *Executor) enqueueBatch(ctx context.Context, b channel.Batch, g *greetin
 		}
 		items[contact] = append(items[contact], it)
 	}
+	tp := e.tracing.carrier(ctx)
 	for _, m := range b.Messages {
-		q := &queued{Event: flow.Inbound(m), Accepted: now}
+		q := &queued{Event: flow.Inbound(m), Accepted: now, Trace: tp}
 		payload, err := json.Marshal(q)
 		if err != nil {
 			return err
@@ -155,17 +190,17 @@ func (e *Executor) enqueueBatch(ctx context.Context, b channel.Batch, g *greetin
 		// Only failures change a flow's course (onError); the others are
 		// counted and dropped instead of costing a turn each.
 		if st.State != "failed" {
-			e.metrics.sends.WithLabelValues("status_" + st.State).Inc()
+			e.metrics.sends.WithLabelValues("", "status_"+st.State).Inc()
 			continue
 		}
-		payload, err := json.Marshal(queued{Event: flow.StatusUpdate(st), Accepted: now})
+		payload, err := json.Marshal(queued{Event: flow.StatusUpdate(st), Accepted: now, Trace: tp})
 		if err != nil {
 			return err
 		}
 		add(st.Contact.ID, store.Item{ID: "st:" + st.MessageID + ":" + st.State, Payload: payload})
 	}
 	if g != nil {
-		payload, err := json.Marshal(queued{Event: flow.RunStarted{Contact: g.opened.Contact}.Event(), Welcomed: true, Accepted: now})
+		payload, err := json.Marshal(queued{Event: flow.RunStarted{Contact: g.opened.Contact}.Event(), Welcomed: true, Accepted: now, Trace: tp})
 		if err != nil {
 			return err
 		}
@@ -176,7 +211,7 @@ func (e *Executor) enqueueBatch(ctx context.Context, b channel.Batch, g *greetin
 		add(g.opened.Contact.ID, store.Item{ID: id, Payload: payload})
 	}
 	for _, u := range b.Unsubscribed {
-		payload, err := json.Marshal(queued{EndSession: true, Accepted: now})
+		payload, err := json.Marshal(queued{EndSession: true, Accepted: now, Trace: tp})
 		if err != nil {
 			return err
 		}
@@ -213,7 +248,8 @@ type runRequest struct {
 
 // RunTokenHeader carries the runToken where Authorization cannot: through
 // the Kubernetes API server's service proxy, which takes Authorization for
-// itself (`chatflow deadletters`, `chatflow contacts erase`).
+// itself (`chatflow deadletters`, `chatflow contacts erase`, `chatflow
+// sessions`, `chatflow trace`).
 const RunTokenHeader = "X-Chatflow-Run-Token"
 
 // authorizeRun checks the runToken, a bearer token or in RunTokenHeader, in
@@ -293,6 +329,7 @@ func (e *Executor) serveRun(w http.ResponseWriter, r *http.Request) {
 		Event:        flow.RunStarted{RunID: runID, Contact: contact, Inputs: inputs}.Event(),
 		Accepted:     now,
 		DiscardAfter: discard,
+		Trace:        e.tracing.carrier(r.Context()),
 	})
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -320,7 +357,7 @@ func (e *Executor) serveResume(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	contact := r.PathValue("contact")
-	payload, err := json.Marshal(queued{Event: flow.Resume{}.Event(), Accepted: e.now()})
+	payload, err := json.Marshal(queued{Event: flow.Resume{}.Event(), Accepted: e.now(), Trace: e.tracing.carrier(r.Context())})
 	if err == nil {
 		_, err = e.store.Enqueue(r.Context(), contact, store.Item{Payload: payload})
 	}

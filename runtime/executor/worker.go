@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/chatflow-dev/chatflow/runtime/flow"
 	"github.com/chatflow-dev/chatflow/runtime/store"
@@ -327,7 +330,7 @@ func (w *contactWork) deadLetter(ctx context.Context, it store.Item, reason, det
 // at-least-once the design promises — while the session still moves exactly
 // once per item. One write per turn, instead of one before the effects and
 // one after, halves the store round trips of a turn.
-func (w *contactWork) turn(ctx context.Context, it store.Item) error {
+func (w *contactWork) turn(ctx context.Context, it store.Item) (err error) {
 	e := w.e
 	q := e.items.take(itemCacheKey(w.lease.Contact, it.ID), it.Payload)
 	if q == nil {
@@ -347,9 +350,17 @@ func (w *contactWork) turn(ctx context.Context, it store.Item) error {
 		return w.commit(ctx, nil, nil)
 	}
 	perf := &w.wk.perf
-	perf.begin(w.lease.Contact, q, w.keeper.lost.Load)
+	tctx := ctx
+	if e.tracing != nil {
+		var span trace.Span
+		tctx, span = e.tracing.turn(ctx, q, w.lease.Contact)
+		defer func() { endTurn(span, w.session, err) }()
+	}
+	perf.begin(tctx, w.lease.Contact, q, w.keeper.lost.Load)
+	before := waitKeyOf(w.session)
 	var timers *flow.TimerChanges
-	w.session, timers = w.wk.driver.Turn(ctx, w.session, q.Event, perf)
+	w.session, timers = w.wk.driver.Turn(tctx, w.session, q.Event, perf)
+	perf.trace.finish()
 	w.dirty = true
 	if perf.stopped {
 		// The lease was lost mid-turn: the new holder replays the item.
@@ -360,8 +371,10 @@ func (w *contactWork) turn(ctx context.Context, it store.Item) error {
 	}
 	e.metrics.turns.Inc()
 	if !q.Accepted.IsZero() {
-		e.metrics.turnLatency.Observe(time.Since(q.Accepted).Seconds())
+		e.metrics.turnLatency.WithLabelValues(triggerOf(q)).Observe(e.now().Sub(q.Accepted).Seconds())
 	}
+	e.obs.note(turnNote{contact: w.lease.Contact, before: before, after: waitKeyOf(w.session), at: e.now(),
+		events: slices.Clone(perf.events)})
 	return nil
 }
 
@@ -379,9 +392,10 @@ func (w *contactWork) retryNotification(ctx context.Context, n *notification) er
 	return w.commit(ctx, nil, retry)
 }
 
-// timerPayload is the inbox item a flow timer becomes when it fires.
-func timerPayload(id string) []byte {
-	payload, _ := json.Marshal(queued{Event: flow.TimerFired{TimerID: id}.Event()})
+// timerPayload is the inbox item a flow timer becomes when it fires; the
+// turn latency of a timer counts from when it was due.
+func timerPayload(tm flow.Timer) []byte {
+	payload, _ := json.Marshal(queued{Event: flow.TimerFired{TimerID: tm.ID}.Event(), Accepted: tm.At})
 	return payload
 }
 
@@ -399,7 +413,7 @@ func (w *contactWork) commit(ctx context.Context, t *flow.TimerChanges, extra []
 	}
 	if t != nil {
 		for _, tm := range t.Set {
-			c.SetTimers = append(c.SetTimers, store.Timer{ID: tm.ID, At: tm.At, Payload: timerPayload(tm.ID)})
+			c.SetTimers = append(c.SetTimers, store.Timer{ID: tm.ID, At: tm.At, Payload: timerPayload(tm)})
 		}
 		c.CancelTimers = t.Cancel
 	}
@@ -456,10 +470,13 @@ func (w *contactWork) endSession(ctx context.Context) error {
 		w.e.log.write(w.session.RunID, w.lease.Contact, flow.Log{Event: flow.LogRunEnded,
 			Message: "the contact unsubscribed: session ended"}, 0)
 	}
+	before := waitKeyOf(w.session)
 	w.session = nil
 	if err := w.commitWith(ctx, c); err != nil {
 		return err
 	}
 	w.committed, w.dirty = nil, false
+	// The session is gone, and so is what the inspector kept of it.
+	w.e.obs.note(turnNote{contact: w.lease.Contact, before: before, at: w.e.now(), forget: true})
 	return nil
 }

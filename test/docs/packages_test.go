@@ -212,6 +212,8 @@ var claims = map[string]claim{
 	"internal/studio": {forbid: []string{"internal/cli"}},
 	// "It must not import internal/cli or internal/studio."
 	"internal/flowimport": {forbid: []string{"internal/cli", "internal/studio"}},
+	// "It must not import the executor, flow or store packages."
+	"internal/otlphttp": {forbid: []string{"runtime/executor", "runtime/flow", "runtime/store"}},
 	// "must not import the controllers' reconcilers, the executor runtime
 	// or the test process helpers (test/procs)."
 	"internal/dev": {forbid: join(reconcilers, []string{"controllers/webhooks", "runtime/executor", "test/procs"})},
