@@ -225,7 +225,9 @@ type answerError struct {
 	msg  string
 }
 
-func (e *answerError) Error() string { return fmt.Sprintf("%d %s: %s", e.code, http.StatusText(e.code), e.msg) }
+func (e *answerError) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.code, http.StatusText(e.code), e.msg)
+}
 
 func (in *inspector) fetch(ctx context.Context, path string, query url.Values, into any) error {
 	body, err := in.get(ctx, path, query)

@@ -124,9 +124,9 @@ func TestSessionsAndTrace(t *testing.T) {
 		return p
 	}
 	alice := kubeconfigOf("alice", rules)
-	bob := kubeconfigOf("bob", rules[:2])   // no services/proxy
+	bob := kubeconfigOf("bob", rules[:2])     // no services/proxy
 	carol := kubeconfigOf("carol", rules[:1]) // no Secrets either
-	nodev := t.TempDir() // no chatflow dev runs there
+	nodev := t.TempDir()                      // no chatflow dev runs there
 
 	run := func(kubeconfig string, args ...string) (string, error) {
 		t.Helper()
