@@ -228,8 +228,9 @@ func captureLog(t *testing.T) *bytes.Buffer {
 }
 
 // Every executor metric docs/operations.md lists is registered with
-// exactly the labels it shows, and every chatflow_ metric registered is
-// listed (the gateway's, chatflow_gateway_*, are internal/gateway's).
+// exactly the labels it shows (besides namespace and flow, which every one
+// has), and every chatflow_ metric registered is listed (the gateway's,
+// chatflow_gateway_*, are internal/gateway's).
 func TestDocumentedMetricsMatchTheRegistry(t *testing.T) {
 	// Vectors without a series are not gathered: give each one.
 	m := newMetrics("ns", "f")

@@ -228,16 +228,14 @@ func (o *observeRig) metrics() map[string]*dto.MetricFamily {
 }
 
 // value is the series of fams[name] with exactly these labels (besides
-// namespace="shop" and flow="orders" for the per-node metrics); -1 when
-// there is none.
+// namespace="shop" and flow="orders", which every one has); -1 when there
+// is none.
 func value(fams map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
 	want := map[string]string{}
 	for k, v := range labels {
 		want[k] = v
 	}
-	if strings.HasPrefix(name, "chatflow_node_") {
-		want["namespace"], want["flow"] = "shop", "orders"
-	}
+	want["namespace"], want["flow"] = "shop", "orders"
 	for _, m := range fams[name].GetMetric() {
 		got := map[string]string{}
 		for _, l := range m.GetLabel() {
