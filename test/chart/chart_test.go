@@ -70,7 +70,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	env.CRDDirectoryPaths = append(env.CRDDirectoryPaths, filepath.Join("testdata", "servicemonitor-crd.yaml"))
+	env.CRDDirectoryPaths = append(env.CRDDirectoryPaths, filepath.Join("testdata", "servicemonitor-crd.yaml"), filepath.Join("testdata", "prometheusrule-crd.yaml"))
 	cfg, err := env.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
