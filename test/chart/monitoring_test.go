@@ -54,10 +54,10 @@ func metricNames(expr string) []string {
 func TestMetricNamesOfPromQL(t *testing.T) {
 	for expr, want := range map[string][]string{
 		`sum by (node, reason) (rate(chatflow_node_errors_total{flow="$flow",x=~"a|b"}[$__rate_interval]))`: {"chatflow_node_errors_total"},
-		`a_total / clamp_min(sum(b_total{r="ok"}), 1e-9) > 0.05`:                                              {"a_total", "b_total"},
-		`x > 0 unless on (namespace, flow) sum by (namespace) (rate(y[10m])) > 0`:                               {"x", "y"},
-		`label_values(chatflow_turns_total{namespace="$namespace"}, flow)`:                                      {"chatflow_turns_total"},
-		`histogram_quantile(0.99, sum by (le) (rate(h_bucket[5m])))`:                                            {"h_bucket"},
+		`a_total / clamp_min(sum(b_total{r="ok"}), 1e-9) > 0.05`:                                            {"a_total", "b_total"},
+		`x > 0 unless on (namespace, flow) sum by (namespace) (rate(y[10m])) > 0`:                           {"x", "y"},
+		`label_values(chatflow_turns_total{namespace="$namespace"}, flow)`:                                  {"chatflow_turns_total"},
+		`histogram_quantile(0.99, sum by (le) (rate(h_bucket[5m])))`:                                        {"h_bucket"},
 	} {
 		if got := metricNames(expr); !slices.Equal(got, want) {
 			t.Errorf("metricNames(%s) = %v, want %v", expr, got, want)
