@@ -17,6 +17,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/chatflow-dev/chatflow/internal/gateway"
+	"github.com/chatflow-dev/chatflow/internal/otlphttp"
 )
 
 // gatewayOptions are the gateway's command-line settings.
@@ -75,7 +76,18 @@ func newGatewayCommand() *cobra.Command {
 
 func runGateway(ctx context.Context, o gatewayOptions) error {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	opts := gateway.Options{ForwardTimeout: o.forwardTimeout, Logger: logger}
+	tp, stopTracing, err := otlphttp.FromEnvironment(ctx, "chatflow-gateway")
+	if err != nil {
+		return err
+	}
+	if stopTracing != nil {
+		defer func() {
+			if err := stopTracing(context.Background()); err != nil {
+				logger.Warn("exporting the last spans", "error", err)
+			}
+		}()
+	}
+	opts := gateway.Options{ForwardTimeout: o.forwardTimeout, Logger: logger, Tracing: tp}
 	var files *gateway.FileSource
 	if len(o.manifests) > 0 || len(o.executors) > 0 {
 		if len(o.manifests) == 0 || len(o.watchNamespaces) > 0 || o.devState != "" {

@@ -23,6 +23,10 @@
 //     a Service is reached (Resolver: its cluster IP, or the local
 //     processes of `chatflow dev`).
 //
+// With tracing on (Options.Tracing, from the OTEL_* variables), a request's
+// server span is the parent of its forwards' client spans, whose
+// traceparent the executors continue (tracing.go).
+//
 // It is stateless: any number of replicas serve the same routes. It must
 // not import the controllers' reconcilers, runtime/executor, runtime/flow
 // or runtime/store: it reads what the operator wrote and talks to

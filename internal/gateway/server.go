@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/runtime/channel"
@@ -51,6 +52,8 @@ type Options struct {
 	Transport http.RoundTripper
 	// Logger receives the gateway's log (default slog.Default()).
 	Logger *slog.Logger
+	// Tracing makes the gateway's spans (tracing.go); nil turns tracing off.
+	Tracing trace.TracerProvider
 }
 
 // Server serves the gateway's HTTP routes over the current Table.
@@ -59,6 +62,7 @@ type Server struct {
 	table    atomic.Pointer[Table]
 	draining atomic.Bool
 	metrics  *metrics
+	tracing  *tracing
 	backends *backends
 	log      *slog.Logger
 	// unrouted and failures limit the log lines of events dropped or not
@@ -88,6 +92,7 @@ func New(o Options) *Server {
 	return &Server{
 		opts:     o,
 		metrics:  newMetrics(),
+		tracing:  newTracing(o.Tracing),
 		backends: newBackends(&http.Client{Transport: o.Transport}),
 		log:      o.Logger,
 		unrouted: logLimiter{interval: time.Minute, max: 10000},
@@ -120,27 +125,35 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, ch := range []v1alpha1.Channel{v1alpha1.ChannelWhatsApp, v1alpha1.ChannelMessenger, v1alpha1.ChannelInstagram} {
 		path := channel.WebhookPath(message.Channel(ch), "")
+		serve := s.tracing.serve(path, func(w http.ResponseWriter, r *http.Request) int { return s.serveMeta(w, r, ch) })
 		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			s.metrics.observe(label(ch), s.serveMeta(w, r, ch), start)
+			s.metrics.observe(label(ch), serve(w, r), start)
 		})
 		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			s.metrics.observe(label(ch), s.serveHandshake(w, r, ch), start)
 		})
 	}
-	mux.HandleFunc("POST "+channel.WebhookPath(message.Viber, "{account}"), func(w http.ResponseWriter, r *http.Request) {
+	viberPath := channel.WebhookPath(message.Viber, "{account}")
+	serveViber := s.tracing.serve(viberPath, s.serveViber)
+	mux.HandleFunc("POST "+viberPath, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		s.metrics.observe(label(v1alpha1.ChannelViber), s.serveViber(w, r), start)
+		s.metrics.observe(label(v1alpha1.ChannelViber), serveViber(w, r), start)
 	})
-	mux.HandleFunc("POST /v1/namespaces/{namespace}/chatflows/{name}/runs", func(w http.ResponseWriter, r *http.Request) {
+	runs := "/v1/namespaces/{namespace}/chatflows/{name}/runs"
+	serveRuns := s.tracing.serve(runs, func(w http.ResponseWriter, r *http.Request) int { return s.serveRunAPI(w, r, "/v1/runs") })
+	mux.HandleFunc("POST "+runs, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		s.metrics.observe("runs", s.serveRunAPI(w, r, "/v1/runs"), start)
+		s.metrics.observe("runs", serveRuns(w, r), start)
 	})
-	mux.HandleFunc("POST /v1/namespaces/{namespace}/chatflows/{name}/contacts/{contact}/resume", func(w http.ResponseWriter, r *http.Request) {
+	resume := "/v1/namespaces/{namespace}/chatflows/{name}/contacts/{contact}/resume"
+	serveResume := s.tracing.serve(resume, func(w http.ResponseWriter, r *http.Request) int {
+		return s.serveRunAPI(w, r, "/v1/contacts/"+url.PathEscape(r.PathValue("contact"))+"/resume")
+	})
+	mux.HandleFunc("POST "+resume, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		path := "/v1/contacts/" + url.PathEscape(r.PathValue("contact")) + "/resume"
-		s.metrics.observe("runs", s.serveRunAPI(w, r, path), start)
+		s.metrics.observe("runs", serveResume(w, r), start)
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { reply(w, http.StatusOK, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -380,7 +393,9 @@ func (s *Server) post(ctx context.Context, ch v1alpha1.Channel, b *Backend, path
 		return result{err: err}
 	}
 	start := time.Now()
+	ctx, span := s.tracing.forward(ctx, label(ch), base, b, h)
 	res := s.backends.post(context.WithoutCancel(ctx), base, path, body, h, s.opts.ForwardTimeout)
+	endForward(span, res)
 	if ch != "" && res.err == nil {
 		s.metrics.forward.WithLabelValues(label(ch)).Observe(time.Since(start).Seconds())
 	}

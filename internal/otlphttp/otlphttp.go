@@ -1,7 +1,8 @@
 // Package otlphttp is a span exporter for the OpenTelemetry SDK that sends
 // OTLP over HTTP (binary protobuf, POST /v1/traces), configured from the
 // OTEL_EXPORTER_OTLP_* environment variables of the OpenTelemetry
-// specification. The executor (internal/executorcmd) uses it.
+// specification, and the TracerProvider around it (FromEnvironment) that
+// the executor and the gateway use.
 //
 // Why not go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp:
 // it imports the collector's service package, which carries the gRPC stubs,

@@ -2,7 +2,6 @@ package executor_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -18,10 +17,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/chatflow-dev/chatflow/runtime/channel/meta"
 	"github.com/chatflow-dev/chatflow/runtime/executor"
@@ -55,74 +52,6 @@ spec:
   - {id: end, type: End}
 `
 
-// otlpReceiver is an OTLP/HTTP trace receiver: it decodes what exporters
-// POST to /v1/traces with the OTLP protobuf types.
-type otlpReceiver struct {
-	mu    sync.Mutex
-	spans []*tracepb.Span
-	res   [][]string // resource attribute keys of each request
-}
-
-func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" {
-		http.Error(w, "want POST /v1/traces of application/x-protobuf", http.StatusBadRequest)
-		return
-	}
-	var body io.Reader = r.Body
-	if r.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		body = zr
-	}
-	data, err := io.ReadAll(body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	var req coltracepb.ExportTraceServiceRequest
-	if err := proto.Unmarshal(data, &req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for _, rs := range req.ResourceSpans {
-		var keys []string
-		for _, kv := range rs.GetResource().GetAttributes() {
-			keys = append(keys, kv.Key+"="+attrString(kv.GetValue()))
-		}
-		o.res = append(o.res, keys)
-		for _, ss := range rs.ScopeSpans {
-			o.spans = append(o.spans, ss.Spans...)
-		}
-	}
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-	_, _ = w.Write(out)
-}
-
-// trace returns the spans of a trace received so far.
-func (o *otlpReceiver) trace(id []byte) []*tracepb.Span {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	var out []*tracepb.Span
-	for _, s := range o.spans {
-		if bytes.Equal(s.TraceId, id) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func (o *otlpReceiver) all() []*tracepb.Span {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return slices.Clone(o.spans)
-}
-
 // target is the HTTP API the flow looks orders up in: it records the
 // traceparent of each request.
 type target struct {
@@ -147,20 +76,18 @@ func (tg *target) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type observeRig struct {
 	*rig
 	e      *procs.Executor
-	otlp   *otlpReceiver
+	otlp   *procs.OTLPReceiver
 	target *target
 }
 
 func newObserveRig(t *testing.T, store string) *observeRig {
-	o := &observeRig{rig: newRig(t), otlp: &otlpReceiver{}, target: &target{}}
-	recv := httptest.NewServer(o.otlp)
-	t.Cleanup(recv.Close)
+	o := &observeRig{rig: newRig(t), otlp: procs.StartOTLPReceiver(t), target: &target{}}
 	api := httptest.NewServer(o.target)
 	t.Cleanup(api.Close)
 	o.e = procs.StartExecutor(t, procs.ExecutorSpec{
 		Flow: fmt.Sprintf(ordersFlow, api.URL), Binding: binding(o.sandbox), Credentials: credentials, Store: store,
 		Args: []string{"--allow-private-networks", "127.0.0.0/8"},
-		Env: []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + recv.URL, "OTEL_BSP_SCHEDULE_DELAY=50",
+		Env: []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + o.otlp.URL, "OTEL_BSP_SCHEDULE_DELAY=50",
 			"OTEL_EXPORTER_OTLP_COMPRESSION=gzip", "OTEL_SERVICE_NAME=orders-executor"},
 	})
 	return o
@@ -366,9 +293,9 @@ func observeConversation(t *testing.T, store string) {
 	})
 
 	t.Run("trace", func(t *testing.T) {
-		var spans []*tracepb.Span
+		var spans []procs.Span
 		o.eventually("the spans of Ann's traced turn", 10*time.Second, func() error {
-			spans = o.otlp.trace(traceID)
+			spans = o.otlp.Trace(traceID)
 			if len(spans) < 9 {
 				return fmt.Errorf("%d spans so far", len(spans))
 			}
@@ -379,7 +306,7 @@ func observeConversation(t *testing.T, store string) {
 			if byName[s.Name] != nil {
 				t.Errorf("two spans named %q", s.Name)
 			}
-			byName[s.Name] = s
+			byName[s.Name] = s.Span
 		}
 		// The tree: gateway → webhook → turn → nodes → send / HTTP call.
 		tree := []struct{ name, parent string }{
@@ -418,13 +345,10 @@ func observeConversation(t *testing.T, store string) {
 			}
 		}
 		attrs := func(name string) map[string]string {
-			out := map[string]string{}
 			if s := byName[name]; s != nil {
-				for _, kv := range s.Attributes {
-					out[kv.Key] = attrString(kv.GetValue())
-				}
+				return procs.Span{Span: s}.Attrs()
 			}
-			return out
+			return nil
 		}
 		for name, want := range map[string]map[string]string{
 			"node wait":     {"chatflow.node.branch": "replied", "chatflow.node.resumed": "true", "chatflow.node.outcome": "left"},
@@ -454,7 +378,7 @@ func observeConversation(t *testing.T, store string) {
 		}
 		// Cat's failed lookup is an error span, in a trace of its own.
 		var failed int
-		for _, s := range o.otlp.all() {
+		for _, s := range o.otlp.Spans() {
 			if s.Name == "node lookup" && s.GetStatus().GetCode() == tracepb.Status_STATUS_CODE_ERROR {
 				failed++
 				if bytes.Equal(s.TraceId, traceID) {
@@ -466,8 +390,8 @@ func observeConversation(t *testing.T, store string) {
 			t.Errorf("%d failed lookup spans, want 1", failed)
 		}
 		// No contact id in clear, in any attribute of any span.
-		for _, s := range o.otlp.all() {
-			for _, kv := range append(slices.Clone(s.Attributes), eventAttrs(s)...) {
+		for _, s := range o.otlp.Spans() {
+			for _, kv := range append(slices.Clone(s.Attributes), eventAttrs(s.Span)...) {
 				v := kv.GetValue().GetStringValue()
 				for _, c := range []string{ann, bob, cat, dan, eve} {
 					if strings.Contains(v, c) {
@@ -476,10 +400,7 @@ func observeConversation(t *testing.T, store string) {
 				}
 			}
 		}
-		o.otlp.mu.Lock()
-		res := slices.Clone(o.otlp.res)
-		o.otlp.mu.Unlock()
-		if len(res) == 0 || !slices.Contains(res[0], "service.name=orders-executor") || !slices.Contains(res[0], "k8s.namespace.name=shop") {
+		if res := o.otlp.Resources(); len(res) == 0 || !slices.Contains(res[0], "service.name=orders-executor") || !slices.Contains(res[0], "k8s.namespace.name=shop") {
 			t.Errorf("resource attributes: %v", res)
 		}
 	})
@@ -588,7 +509,7 @@ func observeConversation(t *testing.T, store string) {
 	})
 }
 
-func spanNames(spans []*tracepb.Span) []string {
+func spanNames(spans []procs.Span) []string {
 	var out []string
 	for _, s := range spans {
 		out = append(out, s.Name)
@@ -610,18 +531,4 @@ func eventAttrs(s *tracepb.Span) []*commonpb.KeyValue {
 		out = append(out, e.Attributes...)
 	}
 	return out
-}
-
-// attrString renders an attribute value: strings as they are, others in Go
-// syntax.
-func attrString(v *commonpb.AnyValue) string {
-	switch x := v.GetValue().(type) {
-	case *commonpb.AnyValue_StringValue:
-		return x.StringValue
-	case *commonpb.AnyValue_IntValue:
-		return fmt.Sprint(x.IntValue)
-	case *commonpb.AnyValue_BoolValue:
-		return fmt.Sprint(x.BoolValue)
-	}
-	return fmt.Sprint(v)
 }

@@ -18,6 +18,8 @@ type GatewaySpec struct {
 	Executors map[string]string
 	// Args are extra command-line arguments.
 	Args []string
+	// Env are extra environment variables (NAME=value).
+	Env []string
 	// Port to listen on; 0 picks a free one.
 	Port int
 }
@@ -80,5 +82,5 @@ func (g *Gateway) Start() error {
 	for _, k := range keys {
 		args = append(args, "--executor", k+"="+g.spec.Executors[k])
 	}
-	return g.start(bin, append(args, g.spec.Args...), nil, "/readyz")
+	return g.start(bin, append(args, g.spec.Args...), g.spec.Env, "/readyz")
 }

@@ -130,3 +130,23 @@ namespaceSelector:
     {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+The OTEL_* variables of the executors and the gateway when
+tracing.otlpEndpoint is set (the OpenTelemetry specification's), as a JSON
+list of env entries; "[]" when tracing is off.
+*/}}
+{{- define "chatflow.tracingEnv" -}}
+{{- $env := list }}
+{{- with .Values.tracing.otlpEndpoint }}
+{{- $env = append $env (dict "name" "OTEL_EXPORTER_OTLP_ENDPOINT" "value" .) }}
+{{- $env = append $env (dict "name" "OTEL_TRACES_SAMPLER" "value" "parentbased_traceidratio") }}
+{{- $env = append $env (dict "name" "OTEL_TRACES_SAMPLER_ARG" "value" (toString $.Values.tracing.sampleRatio)) }}
+{{- with $.Values.tracing.resourceAttributes }}
+{{- $attrs := list }}
+{{- range $k, $v := . }}{{ $attrs = append $attrs (printf "%s=%s" $k (urlquery $v | replace "+" "%20")) }}{{ end }}
+{{- $env = append $env (dict "name" "OTEL_RESOURCE_ATTRIBUTES" "value" (join "," $attrs)) }}
+{{- end }}
+{{- end }}
+{{- toJson $env }}
+{{- end }}
