@@ -38,6 +38,7 @@ type logLine struct {
 	NodeID    string        `json:"nodeId,omitempty"`
 	NodeType  string        `json:"nodeType,omitempty"`
 	Branch    string        `json:"branch,omitempty"`
+	Reason    flow.Reason   `json:"reason,omitempty"`
 	Message   string        `json:"message,omitempty"`
 	Budget    string        `json:"budget,omitempty"`
 	LatencyMS float64       `json:"latencyMs,omitempty"`
@@ -71,7 +72,7 @@ func (l *eventLog) write(runID, contact string, e flow.Log, latency time.Duratio
 	line := logLine{
 		Time: time.Now().UTC(), Flow: l.flow, Revision: l.revision, RunID: runID,
 		Contact: l.hash(contact), Event: e.Event, NodeID: e.NodeID, NodeType: string(e.NodeType),
-		Branch: e.Branch, Message: e.Message, Budget: e.Budget,
+		Branch: e.Branch, Reason: e.Reason, Message: e.Message, Budget: e.Budget,
 	}
 	if latency > 0 {
 		line.LatencyMS = float64(latency.Microseconds()) / 1000

@@ -167,6 +167,18 @@ func TestDevEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("chatflow trace and sessions read a live flow through chatflow dev", func(t *testing.T) {
+		out := e.run("trace", "appointment-reminder", "15550100300")
+		for _, want := range []string{"Contact 15550100300 of flow default/appointment-reminder\n", "Timeline:\n", "run started: manual", "   wait-answer left by replied"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("chatflow trace lacks %q:\n%s", want, out)
+			}
+		}
+		if out := e.run("sessions", "appointment-reminder"); !strings.HasPrefix(out, "NODE ") {
+			t.Errorf("chatflow sessions:\n%s", out)
+		}
+	})
+
 	t.Run("a graph edit while published rolls out a new revision", func(t *testing.T) {
 		f := e.flow("order-status")
 		oldRevision, oldPIDs := f.Status.Revision, e.executorPIDs("order-status")
@@ -550,6 +562,21 @@ func (e *devEnv) chat(stdin string, args ...string) string {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		e.t.Fatalf("chatflow chat %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// run runs a chatflow command against the dev environment and returns its
+// output.
+func (e *devEnv) run(args ...string) string {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e.bin, append(args, "--dir", e.dir)...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		e.t.Fatalf("chatflow %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
 }
