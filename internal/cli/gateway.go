@@ -76,17 +76,11 @@ func newGatewayCommand() *cobra.Command {
 
 func runGateway(ctx context.Context, o gatewayOptions) error {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	tp, stopTracing, err := otlphttp.FromEnvironment(ctx, "chatflow-gateway")
+	tp, stopTracing, err := otlphttp.Start(ctx, logger, "chatflow-gateway")
 	if err != nil {
 		return err
 	}
-	if stopTracing != nil {
-		defer func() {
-			if err := stopTracing(context.Background()); err != nil {
-				logger.Warn("exporting the last spans", "error", err)
-			}
-		}()
-	}
+	defer stopTracing()
 	opts := gateway.Options{ForwardTimeout: o.forwardTimeout, Logger: logger, Tracing: tp}
 	var files *gateway.FileSource
 	if len(o.manifests) > 0 || len(o.executors) > 0 {

@@ -28,9 +28,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/internal/manifest"
+	"github.com/chatflow-dev/chatflow/internal/otlphttp"
 	"github.com/chatflow-dev/chatflow/runtime/executor"
 	"github.com/chatflow-dev/chatflow/runtime/store"
 )
@@ -149,17 +152,14 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 		return fmt.Errorf("opening the session store: %w", err)
 	}
 	defer st.Close()
-	tp, stopTracing, err := tracingFromEnv(ctx, flowObj.Namespace, flowObj.Name)
+	// Tracing (off unless an OTLP endpoint is set): spans go over OTLP/HTTP,
+	// as service chatflow-executor of the flow's namespace.
+	tp, stopTracing, err := otlphttp.Start(ctx, logger, "chatflow-executor",
+		semconv.K8SNamespaceName(flowObj.Namespace), attribute.String("chatflow.flow", flowObj.Name))
 	if err != nil {
 		return err
 	}
-	if stopTracing != nil {
-		defer func() {
-			if err := stopTracing(context.Background()); err != nil {
-				logger.Warn("exporting the last spans", "error", err)
-			}
-		}()
-	}
+	defer stopTracing()
 	e, err := executor.New(executor.Config{
 		Flow: flowObj, Binding: binding, Credentials: creds, SecretsDir: o.secrets,
 		Store: st, Workers: o.workers, AllowedNetworks: allowed, SendRate: o.sendRate, Now: now,

@@ -3,6 +3,7 @@ package otlphttp
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -13,6 +14,20 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 )
+
+// Start is FromEnvironment for a process: stop exports what is batched,
+// logging a failure, and does nothing when tracing is off.
+func Start(ctx context.Context, log *slog.Logger, service string, attrs ...attribute.KeyValue) (trace.TracerProvider, func(), error) {
+	tp, shutdown, err := FromEnvironment(ctx, service, attrs...)
+	if err != nil || shutdown == nil {
+		return tp, func() {}, err
+	}
+	return tp, func() {
+		if err := shutdown(context.Background()); err != nil {
+			log.Warn("exporting the last spans", "error", err)
+		}
+	}, nil
+}
 
 // FromEnvironment sets up tracing from the OTEL_* environment variables of
 // the OpenTelemetry specification, and returns nil (tracing off) unless an

@@ -27,21 +27,14 @@ type eventLog struct {
 	enc *json.Encoder
 }
 
-// logLine is one execution event.
+// logLine is one execution event of the log: the event as the inspector
+// keeps it (EventView), with the flow, its revision and the contact's
+// pseudonym.
 type logLine struct {
-	Time      time.Time     `json:"time"`
-	Flow      string        `json:"flow"`
-	Revision  string        `json:"revision"`
-	RunID     string        `json:"runId,omitempty"`
-	Contact   string        `json:"contact,omitempty"`
-	Event     flow.LogEvent `json:"event"`
-	NodeID    string        `json:"nodeId,omitempty"`
-	NodeType  string        `json:"nodeType,omitempty"`
-	Branch    string        `json:"branch,omitempty"`
-	Reason    flow.Reason   `json:"reason,omitempty"`
-	Message   string        `json:"message,omitempty"`
-	Budget    string        `json:"budget,omitempty"`
-	LatencyMS float64       `json:"latencyMs,omitempty"`
+	Flow     string `json:"flow"`
+	Revision string `json:"revision"`
+	Contact  string `json:"contact,omitempty"`
+	EventView
 }
 
 func newEventLog(w io.Writer, enabled bool, flowName, revision string, hash func(string) string) *eventLog {
@@ -69,14 +62,8 @@ func (l *eventLog) write(runID, contact string, e flow.Log, latency time.Duratio
 	if !l.enabled {
 		return
 	}
-	line := logLine{
-		Time: time.Now().UTC(), Flow: l.flow, Revision: l.revision, RunID: runID,
-		Contact: l.hash(contact), Event: e.Event, NodeID: e.NodeID, NodeType: string(e.NodeType),
-		Branch: e.Branch, Reason: e.Reason, Message: e.Message, Budget: e.Budget,
-	}
-	if latency > 0 {
-		line.LatencyMS = float64(latency.Microseconds()) / 1000
-	}
+	line := logLine{Flow: l.flow, Revision: l.revision, Contact: l.hash(contact),
+		EventView: newEventView(time.Now(), runID, &e, latency)}
 	l.mu.Lock()
 	_ = l.enc.Encode(line)
 	l.mu.Unlock()

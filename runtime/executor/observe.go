@@ -152,15 +152,26 @@ type eventRecord struct {
 // shows it (GET /v1/contacts/{id}): the event log's fields
 // (docs/operations.md) and the error's reason class.
 type EventView struct {
-	Time      time.Time     `json:"time"`
-	RunID     string        `json:"runId,omitempty"`
-	Event     flow.LogEvent `json:"event"`
-	NodeID    string        `json:"nodeId,omitempty"`
-	NodeType  string        `json:"nodeType,omitempty"`
-	Branch    string        `json:"branch,omitempty"`
-	Reason    flow.Reason   `json:"reason,omitempty"`
-	Message   string        `json:"message,omitempty"`
-	LatencyMS float64       `json:"latencyMs,omitempty"`
+	Time     time.Time     `json:"time"`
+	RunID    string        `json:"runId,omitempty"`
+	Event    flow.LogEvent `json:"event"`
+	NodeID   string        `json:"nodeId,omitempty"`
+	NodeType string        `json:"nodeType,omitempty"`
+	Branch   string        `json:"branch,omitempty"`
+	Reason   flow.Reason   `json:"reason,omitempty"`
+	Message  string        `json:"message,omitempty"`
+	// Budget names the limit that bit, on an error that comes from one.
+	Budget    string  `json:"budget,omitempty"`
+	LatencyMS float64 `json:"latencyMs,omitempty"`
+}
+
+func newEventView(at time.Time, runID string, l *flow.Log, latency time.Duration) EventView {
+	ev := EventView{Time: at.UTC(), RunID: runID, Event: l.Event, NodeID: l.NodeID, NodeType: string(l.NodeType),
+		Branch: l.Branch, Reason: l.Reason, Message: l.Message, Budget: l.Budget}
+	if latency > 0 {
+		ev.LatencyMS = float64(latency.Microseconds()) / 1000
+	}
+	return ev
 }
 
 // waitKey is where a session rests: the node it waits at and the wait
@@ -245,13 +256,9 @@ func (o *observer) storeNote(n turnNote) store.Note {
 	if n.before != n.after {
 		sn.Leave, sn.Enter = n.before.node, n.after.node
 	}
-	for _, r := range n.events {
-		ev := EventView{Time: r.At.UTC(), RunID: r.RunID, Event: r.Log.Event, NodeID: r.Log.NodeID,
-			NodeType: string(r.Log.NodeType), Branch: r.Log.Branch, Reason: r.Log.Reason, Message: r.Log.Message}
-		if r.Latency > 0 {
-			ev.LatencyMS = float64(r.Latency.Microseconds()) / 1000
-		}
-		if b, err := json.Marshal(ev); err == nil {
+	for i := range n.events {
+		r := &n.events[i]
+		if b, err := json.Marshal(newEventView(r.At, r.RunID, &r.Log, r.Latency)); err == nil {
 			sn.Events = append(sn.Events, b)
 		}
 	}
