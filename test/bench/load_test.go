@@ -356,8 +356,9 @@ func storeLatencies(url string) string {
 	sums, counts := map[string]float64{}, map[string]float64{}
 	for _, line := range strings.Split(string(data), "\n") {
 		for _, kind := range []string{"_sum", "_count"} {
-			prefix := "chatflow_store_latency_seconds" + kind + `{op="`
-			if rest, ok := strings.CutPrefix(line, prefix); ok {
+			// chatflow_store_latency_seconds_sum{flow="echo",namespace="bench",op="commit"} 0.12
+			if labels, ok := strings.CutPrefix(line, "chatflow_store_latency_seconds"+kind+"{"); ok {
+				_, rest, _ := strings.Cut(labels, `op="`)
 				op, val, _ := strings.Cut(rest, `"} `)
 				v, _ := strconv.ParseFloat(val, 64)
 				if kind == "_sum" {

@@ -121,7 +121,8 @@ func TestHandoffNotificationIsSignedRetriedAndForwardsMessages(t *testing.T) {
 	if len(first) != 1 || first[0].Status != http.StatusServiceUnavailable {
 		t.Fatalf("desk requests after the hand-off: %+v\n%s", first, e.Log())
 	}
-	if !r.metricReaches(e, "chatflow_turns_total", 2) || !r.metricReaches(e, `chatflow_handoff_notifications_total{result="retried"}`, 1) {
+	if !r.metricReaches(e, `chatflow_turns_total{flow="desk",namespace="test"}`, 2) ||
+		!r.metricReaches(e, `chatflow_handoff_notifications_total{flow="desk",namespace="test",result="retried"}`, 1) {
 		t.Fatalf("the hand-off turn was not committed with a retry\n%s", e.Log())
 	}
 	e.Kill()

@@ -114,8 +114,8 @@ func TestMetricsProbesAndRotatedCredentials(t *testing.T) {
 	data, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`chatflow_webhooks_total{channel="whatsapp",result="accepted"} 1`,
-		`chatflow_sends_total{result="ok"} 1`,
+		`chatflow_webhooks_total{channel="whatsapp",flow="echo",namespace="test",result="accepted"} 1`,
+		`chatflow_sends_total{flow="echo",kind="text",namespace="test",result="ok"} 1`,
 		"chatflow_turns_total", "chatflow_store_latency_seconds_bucket", "chatflow_queue_depth",
 		"chatflow_node_errors_total", "chatflow_retries_total",
 	} {

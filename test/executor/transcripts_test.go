@@ -402,7 +402,8 @@ func (r *replayer) waitTurns() bool {
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		n := -1.0
 		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "chatflow_turns_total "); ok {
+			// chatflow_turns_total{flow="...",namespace="..."} N
+			if series, rest, ok := strings.Cut(sc.Text(), " "); ok && strings.HasPrefix(series, "chatflow_turns_total{") {
 				fmt.Sscan(rest, &n)
 			}
 		}

@@ -308,7 +308,7 @@ func TestUnknownAccountsWrongSignaturesAndBadBodies(t *testing.T) {
 	if a, z := r.texts("15550001", 0), r.texts("15550009", 0); len(a)+len(z) != 0 {
 		t.Fatalf("something was processed: %q %q", a, z)
 	}
-	if v := metric(t, e.URL, `chatflow_webhooks_total{channel="whatsapp",result="accepted"}`); v != 0 {
+	if v := metric(t, e.URL, `chatflow_webhooks_total{channel="whatsapp",flow="orders",namespace="shop",result="accepted"}`); v != 0 {
 		t.Fatalf("the executor accepted %v webhooks", v)
 	}
 	if v := metric(t, g.URL, `chatflow_gateway_requests_total{channel="whatsapp",code="401"}`); v != 2 {
