@@ -158,3 +158,16 @@ func (m *memory) Unindex(ctx context.Context, node string, stale ...Waiter) erro
 	}
 	return nil
 }
+
+func (m *memory) Forget(ctx context.Context, contact string, nodes []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	delete(m.obs.events, contact)
+	for _, n := range nodes {
+		delete(m.obs.waiting[n], contact)
+	}
+	return nil
+}

@@ -22,8 +22,8 @@ import (
 //	chatflow:<ns>:{<ns>}:waiting:<node>  hash contact -> waiting since (ms)
 type Observed interface {
 	// Peek returns the states of contacts, in order, without a lease: nil
-	// for a contact without one. It may read a state that a worker is
-	// about to replace.
+	// for a contact without one (or with one this flow's key did not
+	// seal). It may read a state that a worker is about to replace.
 	Peek(ctx context.Context, contacts ...string) ([][]byte, error)
 	// Record applies notes, in order.
 	Record(ctx context.Context, notes ...Note) error
@@ -41,6 +41,9 @@ type Observed interface {
 	// what the reader found (the same Since), so an entry the contact
 	// wrote again meanwhile stays.
 	Unindex(ctx context.Context, node string, stale ...Waiter) error
+	// Forget deletes the contact's events and its entries at each of
+	// nodes, whatever they say: the contact was erased (Store.Erase).
+	Forget(ctx context.Context, contact string, nodes []string) error
 }
 
 // Note is what one turn changed for people looking at its contact.

@@ -61,7 +61,10 @@ func (s *redisStore) Peek(ctx context.Context, contacts ...string) ([][]byte, er
 	}
 	for i, g := range gets {
 		if b, err := g.Bytes(); err == nil {
-			out[i] = b
+			// A state not sealed with this flow's key reads as none.
+			if state, ok := s.seal.decodeState(contacts[i], b); ok {
+				out[i] = state
+			}
 		}
 	}
 	return out, nil
@@ -182,6 +185,24 @@ func (s *redisStore) Unindex(ctx context.Context, node string, stale ...Waiter) 
 		if err := unindexScript.Run(ctx, s.rdb, []string{key}, w.Contact, w.Since.UnixMilli()).Err(); err != nil {
 			return fmt.Errorf("store: unindex: %w", err)
 		}
+	}
+	return nil
+}
+
+func (s *redisStore) Forget(ctx context.Context, contact string, nodes []string) error {
+	if err := checkContact(contact); err != nil {
+		return err
+	}
+	if s.closed() {
+		return ErrClosed
+	}
+	pipe := s.rdb.Pipeline()
+	pipe.Del(ctx, s.eventsKey(contact))
+	for _, n := range nodes {
+		pipe.HDel(ctx, s.waitingKey(n), contact)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("store: forget: %w", err)
 	}
 	return nil
 }

@@ -117,7 +117,8 @@ func testNodeIndex(t *testing.T, h *harness) {
 }
 
 // A contact's events keep the last Keep, oldest first, are shared by
-// replicas, go with Forget and expire KeepFor after the last note.
+// replicas, go with Note.Forget and expire KeepFor after the last note;
+// Forget (erasure) takes the events and the index entries.
 func testContactEvents(t *testing.T, h *harness) {
 	a, b := observed(t, h.replica(store.Options{})), observed(t, h.replica(store.Options{}))
 	ev := func(s ...string) [][]byte {
@@ -151,6 +152,17 @@ func testContactEvents(t *testing.T, h *harness) {
 	}
 	if got := events(b, "nobody"); len(got) != 0 {
 		t.Errorf("a contact without events: %v", got)
+	}
+	// An erased contact: its events and index entries go, whatever they say.
+	record(t, a, store.Note{Contact: "alice", Enter: "wait", Since: time.Now()}, store.Note{Contact: "carol", Enter: "wait", Since: time.Now()})
+	if err := b.Forget(ctxFor(t, 10*time.Second), "alice", []string{"ask", "wait"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := events(a, "alice"); len(got) != 0 {
+		t.Errorf("the events of a forgotten contact: %v", got)
+	}
+	if got := allWaiting(t, a, "wait", 10); len(got) != 1 || got["carol"].IsZero() {
+		t.Errorf("waiting at wait after alice was forgotten: %v, want carol alone", got)
 	}
 	record(t, a, store.Note{Contact: "bob", Events: ev("y"), Keep: 4, KeepFor: 300 * time.Millisecond})
 	if got := events(a, "bob"); !slices.Equal(got, []string{"x", "y"}) {
