@@ -100,6 +100,9 @@ func (e *Executor) serveErase(w http.ResponseWriter, r *http.Request) {
 	}
 	contact := r.PathValue("contact")
 	erased, err := e.store.Erase(r.Context(), contact)
+	if err == nil {
+		err = e.obs.forget(r.Context(), contact) // the inspector's events and node index (observe.go)
+	}
 	if err != nil {
 		http.Error(w, "could not erase the contact, retry later", http.StatusServiceUnavailable)
 		return

@@ -11,8 +11,8 @@ import (
 )
 
 // The session inspector: what a contact's session holds and did
-// (GET /v1/contacts/{contact}), and who waits at a node
-// (GET /v1/nodes/{node}/contacts). Both take the runToken, because they
+// (GET /v1/contacts/{contact}), how many wait at each node (GET /v1/nodes)
+// and who waits at one (GET /v1/nodes/{node}/contacts). Both take the runToken, because they
 // show contacts' ids and variables; values the flow marks sensitive are
 // redacted. `chatflow sessions` and `chatflow trace` read them.
 
@@ -82,6 +82,23 @@ type WaitingContact struct {
 	Status   flow.Status `json:"status"`
 	RunID    string      `json:"runId,omitempty"`
 	Deadline time.Time   `json:"deadline,omitzero"`
+}
+
+// NodesView is the answer of GET /v1/nodes: the flow's nodes, each with
+// the contacts the store's index has waiting there (a count that may
+// include entries not checked yet; the listing checks them).
+type NodesView struct {
+	Namespace string     `json:"namespace,omitempty"`
+	Flow      string     `json:"flow"`
+	Revision  string     `json:"revision"`
+	Nodes     []NodeView `json:"nodes"`
+}
+
+// NodeView is one node of NodesView.
+type NodeView struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Waiting int64  `json:"waiting"`
 }
 
 // Page sizes of GET /v1/nodes/{node}/contacts.
@@ -195,6 +212,26 @@ func (e *Executor) contactView(contact string, s *flow.Session) *ContactView {
 		v.Timers = append(v.Timers, TimerView{ID: s.Wait.TimerID, At: s.Wait.Deadline, Then: then})
 	}
 	return v
+}
+
+func (e *Executor) serveNodes(w http.ResponseWriter, r *http.Request) {
+	if !e.authorizeRun(w, r) {
+		return
+	}
+	if e.obs.store == nil {
+		http.Error(w, "this session store keeps no node index", http.StatusNotImplemented)
+		return
+	}
+	counts, err := e.obs.store.WaitingCounts(r.Context(), e.obs.order)
+	if err != nil {
+		http.Error(w, "the session store is unavailable, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	v := NodesView{Namespace: e.namespace, Flow: e.flowName, Revision: e.program.Revision(), Nodes: []NodeView{}}
+	for i, n := range e.program.Nodes() {
+		v.Nodes = append(v.Nodes, NodeView{ID: n.ID, Type: string(n.Type), Waiting: counts[i]})
+	}
+	writeJSON(w, v)
 }
 
 func (e *Executor) serveWaiting(w http.ResponseWriter, r *http.Request) {

@@ -123,6 +123,15 @@ func (o *observer) count(l *flow.Log) {
 	o.metrics.nodeErrors.WithLabelValues(n.id, string(l.Reason)).Inc()
 }
 
+// forget deletes what the store keeps of an erased contact for people:
+// its events and its entries in the node index.
+func (o *observer) forget(ctx context.Context, contact string) error {
+	if o.store == nil {
+		return nil
+	}
+	return o.store.Forget(ctx, contact, o.order)
+}
+
 // sendKind names an outbound message's kind for chatflow_sends_total.
 func sendKind(m *message.Outbound) string {
 	switch {

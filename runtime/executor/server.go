@@ -57,6 +57,7 @@ func (e *Executor) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/runs", e.traced("/v1/runs", e.serveRun))
 	mux.HandleFunc("POST /v1/contacts/{contact}/resume", e.traced("/v1/contacts/{contact}/resume", e.serveResume))
 	mux.HandleFunc("GET /v1/contacts/{contact}", e.serveContact)    // inspect.go
+	mux.HandleFunc("GET /v1/nodes", e.serveNodes)                   // inspect.go
 	mux.HandleFunc("GET /v1/nodes/{node}/contacts", e.serveWaiting) // inspect.go
 	mux.HandleFunc("DELETE /v1/contacts/{contact}", e.serveErase)
 	mux.HandleFunc("GET /v1/deadletters", e.serveDeadLetters)

@@ -122,7 +122,7 @@ func (o *observeRig) get(path, header, token string, into any) int {
 	case "bearer":
 		req.Header.Set("Authorization", "Bearer "+token)
 	case "proxy":
-		req.Header.Set(executor.TokenHeader, token)
+		req.Header.Set(executor.RunTokenHeader, token)
 	}
 	resp, err := o.client.Do(req)
 	if err != nil {
@@ -461,7 +461,7 @@ func observeConversation(t *testing.T, store string) {
 		}
 		raw := ""
 		req, _ := http.NewRequest(http.MethodGet, o.e.URL+"/v1/contacts/"+ann, nil)
-		req.Header.Set(executor.TokenHeader, credentials["runToken"])
+		req.Header.Set(executor.RunTokenHeader, credentials["runToken"])
 		if resp, err := o.client.Do(req); err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -505,6 +505,33 @@ func observeConversation(t *testing.T, store string) {
 		o.get("/v1/nodes/confirm/contacts", "bearer", credentials["runToken"], &p)
 		if len(p.Contacts) != 0 {
 			t.Errorf("waiting at confirm after Ann answered: %+v", p.Contacts)
+		}
+		var nodes executor.NodesView
+		if code := o.get("/v1/nodes", "bearer", credentials["runToken"], &nodes); code != http.StatusOK || len(nodes.Nodes) != 10 {
+			t.Fatalf("GET /v1/nodes: %d %+v", code, nodes)
+		}
+		for _, n := range nodes.Nodes {
+			if want := map[string]int64{"wait": 3}[n.ID]; n.Waiting != want {
+				t.Errorf("GET /v1/nodes: %d waiting at %s, want %d", n.Waiting, n.ID, want)
+			}
+		}
+
+		// Erasing Bob takes what the inspector kept of him too.
+		req, _ = http.NewRequest(http.MethodDelete, o.e.URL+"/v1/contacts/"+bob, nil)
+		req.Header.Set("Authorization", "Bearer "+credentials["runToken"])
+		if resp, err := o.client.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("erasing Bob: %v %v", resp, err)
+		} else {
+			resp.Body.Close()
+		}
+		if code := o.get("/v1/contacts/"+bob, "bearer", credentials["runToken"], nil); code != http.StatusNotFound {
+			t.Errorf("Bob's session after his erasure: %d, want 404 (no session, no events)", code)
+		}
+		o.get("/v1/nodes", "bearer", credentials["runToken"], &nodes)
+		for _, n := range nodes.Nodes {
+			if n.ID == "wait" && n.Waiting != 2 {
+				t.Errorf("the node index after Bob's erasure: %d at wait, want 2", n.Waiting)
+			}
 		}
 	})
 }
