@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -121,8 +122,7 @@ func TestHandoffNotificationIsSignedRetriedAndForwardsMessages(t *testing.T) {
 	if len(first) != 1 || first[0].Status != http.StatusServiceUnavailable {
 		t.Fatalf("desk requests after the hand-off: %+v\n%s", first, e.Log())
 	}
-	if !r.metricReaches(e, `chatflow_turns_total{flow="desk",namespace="test"}`, 2) ||
-		!r.metricReaches(e, `chatflow_handoff_notifications_total{flow="desk",namespace="test",result="retried"}`, 1) {
+	if !r.metricReaches(e, "chatflow_turns_total", 2) || !r.metricReaches(e, `chatflow_handoff_notifications_total{result="retried"}`, 1) {
 		t.Fatalf("the hand-off turn was not committed with a retry\n%s", e.Log())
 	}
 	e.Kill()
@@ -195,9 +195,16 @@ func TestHandoffNotificationIsSignedRetriedAndForwardsMessages(t *testing.T) {
 }
 
 // metricReaches waits until the executor's /metrics shows the series at
-// least at want.
+// least at want. series is name{label="value",...}: a line matches with
+// that name and at least those labels (every chatflow_ series also has the
+// flow's namespace and flow).
 func (r *rig) metricReaches(e *procs.Executor, series string, want float64) bool {
 	r.t.Helper()
+	name, labels, _ := strings.Cut(strings.TrimSuffix(series, "}"), "{")
+	var pairs []string
+	if labels != "" {
+		pairs = strings.Split(labels, ",")
+	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(25 * time.Millisecond) {
 		resp, err := r.client.Get(e.URL + "/metrics")
 		if err != nil {
@@ -205,12 +212,25 @@ func (r *rig) metricReaches(e *procs.Executor, series string, want float64) bool
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+	lines:
 		for _, line := range strings.Split(string(body), "\n") {
-			var v float64
-			if rest, ok := strings.CutPrefix(line, series+" "); ok {
-				if _, err := fmt.Sscan(rest, &v); err == nil && v >= want {
-					return true
+			got, value, ok := strings.Cut(line, " ")
+			if !ok {
+				continue
+			}
+			gotName, gotLabels, _ := strings.Cut(strings.TrimSuffix(got, "}"), "{")
+			if gotName != name {
+				continue
+			}
+			have := strings.Split(gotLabels, ",")
+			for _, p := range pairs {
+				if !slices.Contains(have, p) {
+					continue lines
 				}
+			}
+			var v float64
+			if _, err := fmt.Sscan(value, &v); err == nil && v >= want {
+				return true
 			}
 		}
 	}
