@@ -14,37 +14,17 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/chatflow-dev/chatflow/api/v1alpha1"
-	"github.com/chatflow-dev/chatflow/controllers/builders"
-	"github.com/chatflow-dev/chatflow/internal/dev/statefile"
-	"github.com/chatflow-dev/chatflow/runtime/channel"
 	"github.com/chatflow-dev/chatflow/runtime/executor"
 )
 
 // inspectOptions are the flags of `chatflow sessions` and `chatflow trace`.
 type inspectOptions struct {
-	namespace, kubeContext, kubeconfigPath string
-	dir                                    string
-	executorURL                            string
-	node                                   string
-	limit                                  int
-	allRuns                                bool
-	output                                 string
-}
-
-func addInspectFlags(cmd *cobra.Command, o *inspectOptions) {
-	f := cmd.Flags()
-	f.StringVarP(&o.namespace, "namespace", "n", "", "the flow's namespace (default: the kubeconfig context's)")
-	f.StringVar(&o.kubeContext, "context", "", "the kubeconfig context to use")
-	f.StringVar(&o.kubeconfigPath, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else the one of chatflow dev, else ~/.kube/config)")
-	f.StringVar(&o.dir, "dir", statefile.DefaultDir, "the directory of chatflow dev, whose state says where executors listen")
-	f.StringVar(&o.executorURL, "executor", "", "URL of the flow's executor (default: chatflow dev's, else the <flow>-executor Service through the API server)")
-	f.StringVarP(&o.output, "output", "o", "", "json: the executor's answer as it is")
+	api     executorAPIOptions
+	node    string
+	limit   int
+	allRuns bool
+	output  string
 }
 
 func newSessionsCommand() *cobra.Command {
@@ -52,20 +32,23 @@ func newSessionsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sessions FLOW",
 		Short: "List the contacts of a live flow by the node where they wait",
-		Long: "sessions asks a published flow's executor who waits where: for each node a contact can\n" +
-			"wait at (or the one --node names), the contacts waiting there, since when, and until when.\n\n" +
-			"It reaches the executor through the API server's service proxy with your own credentials\n" +
-			"(you need to read the flow, its binding's Secret for the runToken, and services/proxy in\n" +
-			"its namespace), or through chatflow dev's state, or at --executor.",
+		Long: "sessions asks a published flow's executor who waits where: for each node where contacts\n" +
+			"wait (or the one --node names), the contacts waiting there, since when, and until when.\n\n" +
+			"It reaches the executor as `chatflow deadletters` does: through chatflow dev's state, at\n" +
+			"--executor, or through the API server's service proxy with your own credentials (you need\n" +
+			"to read the flow, its credentials Secret for the runToken, and services/proxy in its\n" +
+			"namespace).",
 		Example: "  chatflow sessions order-status\n  chatflow sessions order-status --node wait-order -n shop",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSessions(cmd.Context(), cmd.OutOrStdout(), args[0], o)
 		},
 	}
-	addInspectFlags(cmd, &o)
-	cmd.Flags().StringVar(&o.node, "node", "", "list only the contacts waiting at this node, every page")
-	cmd.Flags().IntVar(&o.limit, "limit", 50, "contacts shown per node (with --node: per page)")
+	addExecutorAPIFlags(cmd, &o.api)
+	f := cmd.Flags()
+	f.StringVar(&o.node, "node", "", "list only the contacts waiting at this node, every page")
+	f.IntVar(&o.limit, "limit", 50, "contacts shown per node (with --node: per page)")
+	f.StringVarP(&o.output, "output", "o", "", "json: the executor's answers as they are")
 	return cmd
 }
 
@@ -84,177 +67,53 @@ func newTraceCommand() *cobra.Command {
 			return runTrace(cmd.Context(), cmd.OutOrStdout(), args[0], args[1], o)
 		},
 	}
-	addInspectFlags(cmd, &o)
+	addExecutorAPIFlags(cmd, &o.api)
 	cmd.Flags().BoolVar(&o.allRuns, "all-runs", false, "the events of every run kept, not only the current run's")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "json: the executor's answer as it is")
 	return cmd
 }
 
-// inspector calls an executor's inspector routes.
-type inspector struct {
-	flow  *v1alpha1.ChatFlow
-	get   func(ctx context.Context, path string, query url.Values) ([]byte, error)
-	where string // for messages: the URL, or the Service
-}
-
-// connect finds the flow, its runToken, and the way to its executor.
-func connect(ctx context.Context, flowName string, o inspectOptions) (*inspector, error) {
-	state, _ := statefile.LoadState(o.dir) // no chatflow dev: the cluster
-	cfg, ns, err := chatKubeconfig(chatOptions{namespace: o.namespace, kubeContext: o.kubeContext, kubeconfigPath: o.kubeconfigPath}, state)
+// get calls a GET route of the executor's inspector and decodes its answer.
+func get(ctx context.Context, api *executorAPI, path string, query url.Values, into any) error {
+	if len(query) > 0 {
+		path += "?" + query.Encode()
+	}
+	body, err := api.do(ctx, http.MethodGet, path)
 	if err != nil {
-		return nil, err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: Scheme()})
-	if err != nil {
-		return nil, err
-	}
-	flow := &v1alpha1.ChatFlow{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: flowName}, flow); err != nil {
-		return nil, fmt.Errorf("reading ChatFlow %s/%s: %w", ns, flowName, err)
-	}
-	token, err := runToken(ctx, c, flow)
-	if err != nil {
-		return nil, err
-	}
-	in := &inspector{flow: flow}
-	base := o.executorURL
-	if base == "" && state != nil {
-		if e, ok := state.ExecutorOf(ns, flowName); ok {
-			if base, ok = e.URL(); !ok {
-				return nil, fmt.Errorf("the executor of flow %s/%s is not ready yet: try again in a moment (log: %s)", ns, flowName, logOf(e))
-			}
-		}
-	}
-	if base != "" {
-		in.where = base
-		in.get = directGet(strings.TrimRight(base, "/"), token)
-		return in, nil
-	}
-	in.where = fmt.Sprintf("Service %s/%s", ns, builders.ExecutorName(flowName))
-	in.get, err = proxyGet(cfg, ns, builders.ExecutorName(flowName), token)
-	return in, err
-}
-
-// runToken reads the runToken of a flow: from its binding's Secret, or
-// for a Manual flow without one, from spec.trigger.credentialsRef's.
-func runToken(ctx context.Context, c client.Client, flow *v1alpha1.ChatFlow) (string, error) {
-	var bindings v1alpha1.ChannelBindingList
-	if err := c.List(ctx, &bindings, client.InNamespace(flow.Namespace)); err != nil {
-		return "", fmt.Errorf("listing the ChannelBindings of %s: %w", flow.Namespace, err)
-	}
-	secretName, owner := "", ""
-	if b := pickBinding(bindings.Items, flow.Name); b != nil {
-		secretName, owner = b.Spec.CredentialsRef.Name, "ChannelBinding "+b.Name
-	} else if r := flow.Spec.Trigger.CredentialsRef; r != nil {
-		secretName, owner = r.Name, "spec.trigger.credentialsRef"
-	} else {
-		return "", fmt.Errorf("flow %s has no ChannelBinding and no spec.trigger.credentialsRef: no Secret holds its runToken", flow.Name)
-	}
-	secret := &corev1.Secret{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: flow.Namespace, Name: secretName}, secret); err != nil {
-		return "", fmt.Errorf("reading the Secret of %s (its runToken authorizes the inspector): %w", owner, err)
-	}
-	token := string(secret.Data[channel.KeyRunToken])
-	if token == "" {
-		return "", fmt.Errorf("Secret %s has no runToken: add one, the executor's inspector needs it", secretName)
-	}
-	return token, nil
-}
-
-func directGet(base, token string) func(context.Context, string, url.Values) ([]byte, error) {
-	hc := &http.Client{Timeout: 30 * time.Second}
-	return func(ctx context.Context, path string, query url.Values) ([]byte, error) {
-		u := base + path
-		if len(query) > 0 {
-			u += "?" + query.Encode()
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := hc.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, &answerError{code: resp.StatusCode, msg: strings.TrimSpace(string(body))}
-		}
-		return body, nil
-	}
-}
-
-// proxyGet reaches the executor Service through the API server's service
-// proxy, as the user: the runToken goes in executor.TokenHeader, since the
-// API server keeps the Authorization header for itself.
-func proxyGet(cfg *rest.Config, ns, service, token string) (func(context.Context, string, url.Values) ([]byte, error), error) {
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return func(ctx context.Context, path string, query url.Values) ([]byte, error) {
-		req := cs.CoreV1().RESTClient().Get().Namespace(ns).Resource("services").
-			Name(service+":"+builders.PortName).SubResource("proxy").Suffix(path).
-			SetHeader(executor.TokenHeader, token)
-		for k, vs := range query {
-			for _, v := range vs {
-				req = req.Param(k, v)
-			}
-		}
-		res := req.Do(ctx)
-		var code int
-		res.StatusCode(&code)
-		body, err := res.Raw()
-		if err != nil {
-			if code != 0 && code != http.StatusOK {
-				return nil, &answerError{code: code, msg: strings.TrimSpace(string(body))}
-			}
-			return nil, err
-		}
-		return body, nil
-	}, nil
-}
-
-// answerError is an executor's answer other than 200.
-type answerError struct {
-	code int
-	msg  string
-}
-
-func (e *answerError) Error() string {
-	return fmt.Sprintf("%d %s: %s", e.code, http.StatusText(e.code), e.msg)
-}
-
-func (in *inspector) fetch(ctx context.Context, path string, query url.Values, into any) error {
-	body, err := in.get(ctx, path, query)
-	if err != nil {
-		return fmt.Errorf("asking the executor of %s (%s): %w", in.flow.Name, in.where, err)
+		return err
 	}
 	if raw, ok := into.(*json.RawMessage); ok {
 		*raw = body
 		return nil
 	}
-	return json.Unmarshal(body, into)
+	if err := json.Unmarshal(body, into); err != nil {
+		return fmt.Errorf("reading the executor's answer: %w", err)
+	}
+	return nil
 }
 
 func runSessions(ctx context.Context, out io.Writer, flowName string, o inspectOptions) error {
 	if o.limit < 1 || o.limit > 500 {
 		return errors.New("--limit must be from 1 to 500")
 	}
-	in, err := connect(ctx, flowName, o)
+	api, err := connectExecutor(ctx, flowName, o.api)
 	if err != nil {
 		return err
 	}
-	nodes := waitNodes(in.flow)
-	if o.node != "" {
-		if !slices.ContainsFunc(in.flow.Spec.Nodes, func(n v1alpha1.Node) bool { return n.ID == o.node }) {
-			return fmt.Errorf("flow %s has no node %q", flowName, o.node)
+	var all executor.NodesView
+	if err := get(ctx, api, "/v1/nodes", nil, &all); err != nil {
+		return err
+	}
+	// The nodes the index has contacts at (the listing checks them), or
+	// the one asked for.
+	var nodes []string
+	for _, n := range all.Nodes {
+		if (o.node == "" && n.Waiting > 0) || n.ID == o.node {
+			nodes = append(nodes, n.ID)
 		}
-		nodes = []string{o.node}
+	}
+	if o.node != "" && len(nodes) == 0 {
+		return fmt.Errorf("flow %s (revision %s) has no node %q", flowName, all.Revision, o.node)
 	}
 	now := time.Now()
 	var pages []executor.WaitingPage
@@ -266,7 +125,7 @@ func runSessions(ctx context.Context, out io.Writer, flowName string, o inspectO
 			if cursor != "" {
 				q.Set("cursor", cursor)
 			}
-			if err := in.fetch(ctx, "/v1/nodes/"+url.PathEscape(node)+"/contacts", q, &p); err != nil {
+			if err := get(ctx, api, "/v1/nodes/"+url.PathEscape(node)+"/contacts", q, &p); err != nil {
 				return err
 			}
 			pages = append(pages, p)
@@ -305,7 +164,7 @@ func runSessions(ctx context.Context, out io.Writer, flowName string, o inspectO
 		return err
 	}
 	if total == 0 {
-		fmt.Fprintf(out, "No contact waits in %s/%s.\n", in.flow.Namespace, flowName)
+		fmt.Fprintf(out, "No contact waits in %s/%s.\n", all.Namespace, flowName)
 	}
 	for _, n := range more {
 		fmt.Fprintf(out, "More contacts wait at %s: chatflow sessions %s --node %s\n", n, flowName, n)
@@ -313,20 +172,8 @@ func runSessions(ctx context.Context, out io.Writer, flowName string, o inspectO
 	return nil
 }
 
-// waitNodes are the nodes a session can rest at, in spec order.
-func waitNodes(f *v1alpha1.ChatFlow) []string {
-	var out []string
-	for _, n := range f.Spec.Nodes {
-		switch n.Type {
-		case v1alpha1.NodeWaitForReply, v1alpha1.NodeDelay, v1alpha1.NodeHandoff:
-			out = append(out, n.ID)
-		}
-	}
-	return out
-}
-
 func runTrace(ctx context.Context, out io.Writer, flowName, contact string, o inspectOptions) error {
-	in, err := connect(ctx, flowName, o)
+	api, err := connectExecutor(ctx, flowName, o.api)
 	if err != nil {
 		return err
 	}
@@ -337,14 +184,14 @@ func runTrace(ctx context.Context, out io.Writer, flowName, contact string, o in
 	path := "/v1/contacts/" + url.PathEscape(contact)
 	if o.output == "json" {
 		var raw json.RawMessage
-		if err := in.fetch(ctx, path, q, &raw); err != nil {
+		if err := get(ctx, api, path, q, &raw); err != nil {
 			return err
 		}
 		_, err := fmt.Fprintf(out, "%s", raw)
 		return err
 	}
 	var v executor.ContactView
-	if err := in.fetch(ctx, path, q, &v); err != nil {
+	if err := get(ctx, api, path, q, &v); err != nil {
 		return err
 	}
 	printContact(out, &v, time.Now())

@@ -218,15 +218,15 @@ func TestSessionsAndTrace(t *testing.T) {
 	}
 
 	// Carol cannot read the Secret with the runToken.
-	if _, err := run(carol, "sessions", "greeter", "--executor", exe.URL); err == nil || !strings.Contains(err.Error(), "reading the Secret of ChannelBinding greeter") {
+	if _, err := run(carol, "sessions", "greeter", "--executor", exe.URL); err == nil || !strings.Contains(err.Error(), "reading the runToken from Secret greeter-whatsapp") {
 		t.Errorf("carol: %v", err)
 	}
 	// Without --executor nor chatflow dev, the way is the Service, through
 	// the API server's proxy: alice's request is authorized and reaches
 	// the Service, which has no endpoints here (no kubelet); bob may not
 	// proxy.
-	if _, err := run(alice, "sessions", "greeter"); err == nil || !strings.Contains(err.Error(), "Service shop/greeter-executor") ||
-		!strings.Contains(err.Error(), `503 Service Unavailable: {"kind":"Status"`) || !strings.Contains(err.Error(), "no endpoints available for service") {
+	if _, err := run(alice, "sessions", "greeter"); err == nil || !strings.Contains(err.Error(), `503 Service Unavailable: {"kind":"Status"`) ||
+		!strings.Contains(err.Error(), `no endpoints available for service \"greeter-executor\"`) {
 		t.Errorf("alice through the service proxy: %v", err)
 	}
 	if _, err := run(bob, "trace", "greeter", "15550300002"); err == nil || !strings.Contains(err.Error(), "403 Forbidden") {
