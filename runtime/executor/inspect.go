@@ -2,12 +2,14 @@ package executor
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/chatflow-dev/chatflow/runtime/flow"
+	"github.com/chatflow-dev/chatflow/runtime/store"
 )
 
 // The session inspector: what a contact's session holds and did
@@ -263,6 +265,10 @@ func (e *Executor) serveWaiting(w http.ResponseWriter, r *http.Request) {
 	// most) until it is about full.
 	for range 10 {
 		live, next, err := e.obs.waiting(r.Context(), node, cursor, limit-len(page.Contacts))
+		if errors.Is(err, store.ErrBadCursor) {
+			http.Error(w, "cursor must be the next of a previous page", http.StatusBadRequest)
+			return
+		}
 		if err != nil {
 			http.Error(w, "the session store is unavailable, retry later", http.StatusServiceUnavailable)
 			return

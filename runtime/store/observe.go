@@ -33,7 +33,8 @@ type Observed interface {
 	// entries after cursor ("" for the first page), in no particular
 	// order, and the cursor of the next page ("" after the last). A page
 	// may hold fewer entries than limit, even none, before the last; an
-	// entry may come twice if the index changes during the listing.
+	// entry may come twice if the index changes during the listing. A
+	// cursor the store cannot have handed out is ErrBadCursor (wrapped).
 	Waiting(ctx context.Context, node, cursor string, limit int) ([]Waiter, string, error)
 	// WaitingCounts counts the contacts indexed at each node, in order.
 	WaitingCounts(ctx context.Context, nodes []string) ([]int64, error)

@@ -135,7 +135,7 @@ func (s *redisStore) Waiting(ctx context.Context, node, cursor string, limit int
 	if cursor != "" {
 		var err error
 		if cur, err = strconv.ParseUint(cursor, 10, 64); err != nil {
-			return nil, "", fmt.Errorf("store: invalid cursor %q", cursor)
+			return nil, "", fmt.Errorf("%w %q: a cursor is a number", ErrBadCursor, cursor)
 		}
 	}
 	kv, next, err := s.rdb.HScan(ctx, s.waitingKey(node), cur, "", int64(max(limit, 1))).Result()

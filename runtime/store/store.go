@@ -143,6 +143,9 @@ var (
 	// want of memory (maxmemory reached under maxmemory-policy noeviction):
 	// nothing was written; the caller answers 503 and the channel retries.
 	ErrStoreFull = errors.New("store: the session store is out of memory")
+	// ErrBadCursor is returned (wrapped) by Observed.Waiting for a cursor
+	// that no listing of this store handed out: the caller's mistake.
+	ErrBadCursor = errors.New("store: invalid cursor")
 	// ErrNotFound is returned by RetryDeadLetter for an unknown id.
 	ErrNotFound = errors.New("store: not found")
 	// ErrForged is returned by RetryDeadLetter for a dead letter whose item

@@ -481,6 +481,11 @@ func observeConversation(t *testing.T, store string) {
 		if code := o.get("/v1/nodes/wait/contacts?limit=0", "bearer", credentials["runToken"], nil); code != http.StatusBadRequest {
 			t.Errorf("limit=0: %d, want 400", code)
 		}
+		if store != "memory" { // the memory store's cursor is a contact id: any string is one
+			if code := o.get("/v1/nodes/wait/contacts?cursor=nope", "bearer", credentials["runToken"], nil); code != http.StatusBadRequest {
+				t.Errorf("a cursor Redis never handed out: %d, want 400", code)
+			}
+		}
 		seen := map[string]bool{}
 		cursor := ""
 		for page := 0; ; page++ {
