@@ -44,6 +44,7 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"golang.org/x/net/http/httpguts"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
@@ -88,17 +89,9 @@ func FromEnv() (Config, error) {
 		return c, fmt.Errorf("the OTLP endpoint %q is not an http:// or https:// URL", c.URL)
 	}
 	if k, v := get("HEADERS"); v != "" {
-		c.Headers = map[string]string{}
-		for _, kv := range strings.Split(v, ",") {
-			name, val, ok := strings.Cut(kv, "=")
-			name = strings.TrimSpace(name)
-			if !ok || name == "" {
-				return c, fmt.Errorf("%s: %q is not name=value", k, kv)
-			}
-			if dec, err := url.QueryUnescape(strings.TrimSpace(val)); err == nil {
-				val = dec
-			}
-			c.Headers[name] = val
+		var err error
+		if c.Headers, err = parseHeaders(v); err != nil {
+			return c, fmt.Errorf("%s: %w", k, err)
 		}
 	}
 	if k, v := get("TIMEOUT"); v != "" {
@@ -141,6 +134,32 @@ func FromEnv() (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// parseHeaders reads OTEL_EXPORTER_OTLP_HEADERS: name=value pairs
+// separated by commas, values percent-encoded. A name or a value that
+// cannot go in an HTTP header is refused here, at start, rather than
+// failing every export.
+func parseHeaders(v string) (map[string]string, error) {
+	h := map[string]string{}
+	for _, kv := range strings.Split(v, ",") {
+		name, val, ok := strings.Cut(kv, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			return nil, fmt.Errorf("%q is not name=value", kv)
+		}
+		if dec, err := url.QueryUnescape(strings.TrimSpace(val)); err == nil {
+			val = dec
+		}
+		if !httpguts.ValidHeaderFieldName(name) {
+			return nil, fmt.Errorf("%q is not an HTTP header name", name)
+		}
+		if !httpguts.ValidHeaderFieldValue(val) {
+			return nil, fmt.Errorf("the value of %s holds a character an HTTP header cannot carry", name)
+		}
+		h[name] = val
+	}
+	return h, nil
 }
 
 // Exporter sends spans to an OTLP/HTTP endpoint.

@@ -57,6 +57,8 @@ func TestFromEnv(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=soon":     "milliseconds",
 		"OTEL_EXPORTER_OTLP_COMPRESSION=zstd":        "gzip or none",
 		"OTEL_EXPORTER_OTLP_HEADERS=novalue":         "name=value",
+		"OTEL_EXPORTER_OTLP_HEADERS=a b=c":           "not an HTTP header name",
+		"OTEL_EXPORTER_OTLP_HEADERS=auth=x%0Ay":      "a character an HTTP header cannot carry",
 		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=ftp://x": "not an http",
 		"OTEL_EXPORTER_OTLP_CERTIFICATE=/nonexist":   "CA certificate",
 	} {
