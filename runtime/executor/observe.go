@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,8 +35,12 @@ type observer struct {
 	run       *nodeObs       // errors of no node (a rejected run)
 	store     store.Observed // nil when the store keeps nothing for people
 
-	notes chan turnNote
-	done  chan struct{}
+	// mu guards notes against a send after stop closed it: erasures
+	// (forget) come from HTTP handlers, which may outlive the workers.
+	mu      sync.RWMutex
+	notes   chan turnNote // nil until start
+	stopped bool
+	done    chan struct{}
 
 	sweepNode   int               // the node whose index entries the next sweep checks
 	sweepCursor map[string]string // where each node's sweep goes on
@@ -124,12 +129,33 @@ func (o *observer) count(l *flow.Log) {
 }
 
 // forget deletes what the store keeps of an erased contact for people:
-// its events and its entries in the node index.
+// its events and its entries in the node index. It goes through the
+// writer, after the notes queued before it, so that a turn that committed
+// just before the erasure does not write the contact's events back once
+// they are gone.
 func (o *observer) forget(ctx context.Context, contact string) error {
 	if o.store == nil {
 		return nil
 	}
-	return o.store.Forget(ctx, contact, o.order)
+	o.mu.RLock()
+	if o.notes == nil || o.stopped { // no writer: nothing queued
+		o.mu.RUnlock()
+		return o.store.Forget(ctx, contact, o.order)
+	}
+	done := make(chan error, 1)
+	select {
+	case o.notes <- turnNote{contact: contact, erased: done}:
+		o.mu.RUnlock()
+	case <-ctx.Done():
+		o.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // sendKind names an outbound message's kind for chatflow_sends_total.
@@ -206,6 +232,9 @@ type turnNote struct {
 	at            time.Time
 	events        []eventRecord
 	forget        bool
+	// erased, when set, makes the note an erasure (observer.forget): the
+	// writer deletes the contact's events and index entries and answers.
+	erased chan<- error
 }
 
 // note queues a committed turn's changes for the store. It blocks when
@@ -220,15 +249,20 @@ func (o *observer) note(n turnNote) {
 
 // start runs the writer of notes until stop.
 func (o *observer) start() {
+	o.mu.Lock()
 	o.notes = make(chan turnNote, 1024)
 	o.done = make(chan struct{})
+	o.mu.Unlock()
 	go o.write()
 }
 
 // stop flushes the notes queued and ends the writer. Call it once the
 // workers are done.
 func (o *observer) stop() {
+	o.mu.Lock()
+	o.stopped = true
 	close(o.notes)
+	o.mu.Unlock()
 	<-o.done
 }
 
@@ -237,19 +271,9 @@ func (o *observer) stop() {
 func (o *observer) write() {
 	defer close(o.done)
 	batch := make([]store.Note, 0, 256)
-	for n := range o.notes {
-		batch = append(batch[:0], o.storeNote(n))
-	more:
-		for len(batch) < cap(batch) {
-			select {
-			case n, ok := <-o.notes:
-				if !ok {
-					break more
-				}
-				batch = append(batch, o.storeNote(n))
-			default:
-				break more
-			}
+	flush := func() {
+		if len(batch) == 0 {
+			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := o.store.Record(ctx, batch...); err != nil && time.Since(o.warned) > time.Minute {
@@ -257,6 +281,33 @@ func (o *observer) write() {
 			slog.Warn("could not record the node index and contact events (the session inspector may lag)", "flow", o.flow, "error", err.Error())
 		}
 		cancel()
+		batch = batch[:0]
+	}
+	take := func(n turnNote) {
+		if n.erased == nil {
+			batch = append(batch, o.storeNote(n))
+			return
+		}
+		flush() // what came before the erasure, first
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		n.erased <- o.store.Forget(ctx, n.contact, o.order)
+		cancel()
+	}
+	for n := range o.notes {
+		take(n)
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case n, ok := <-o.notes:
+				if !ok {
+					break more
+				}
+				take(n)
+			default:
+				break more
+			}
+		}
+		flush()
 	}
 }
 

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -68,5 +69,64 @@ func TestTurnNotes(t *testing.T) {
 		if n.Leave != c.leave || n.Enter != c.enter || !n.Since.Equal(at) {
 			t.Errorf("%s: leave %q enter %q since %v; want %q %q", c.name, n.Leave, n.Enter, n.Since, c.leave, c.enter)
 		}
+	}
+}
+
+// Erasing a contact while turns of it are still queued for the store:
+// the erasure comes after them, so none writes the contact's events or
+// index entry back; before the writer starts and after it stops, it goes
+// straight to the store.
+func TestErasureComesAfterTheQueuedNotes(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory(store.Options{})
+	defer st.Close()
+	obs := st.(store.Observed)
+	e := manualFlow(t, st, nil)
+	o := e.obs
+	at := time.Unix(1700000000, 0)
+	rest := waitKey{node: "set", status: flow.StatusWaitingReply, wait: flow.Wait{TimerID: "r.1"}}
+	turn := func(contact string) turnNote {
+		return turnNote{contact: contact, after: rest, at: at,
+			events: []eventRecord{{At: at, RunID: "r", Log: flow.Log{Event: flow.LogNodeEntered, NodeID: "set"}}}}
+	}
+	left := func(contact string) (int, int64) {
+		t.Helper()
+		evs, err := obs.Events(ctx, contact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts, err := obs.WaitingCounts(ctx, []string{"set"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(evs), counts[0]
+	}
+
+	if err := o.forget(ctx, "nobody"); err != nil { // no writer yet
+		t.Fatalf("forget before start: %v", err)
+	}
+	o.start()
+	for range 500 {
+		o.note(turn("ann"))
+	}
+	o.note(turn("bob"))
+	if err := o.forget(ctx, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if n, waiting := left("ann"); n != 0 || waiting != 1 {
+		t.Errorf("after Ann's erasure: %d events of hers, %d waiting at set; want 0 and 1 (Bob)", n, waiting)
+	}
+	o.stop()
+	if n, _ := left("ann"); n != 0 {
+		t.Errorf("Ann's events once the writer stopped: %d, want none (written back after her erasure)", n)
+	}
+	if n, _ := left("bob"); n != 1 {
+		t.Errorf("Bob's events: %d, want 1 (his note, written before the erasure)", n)
+	}
+	if err := o.forget(ctx, "bob"); err != nil {
+		t.Fatalf("forget after stop: %v", err)
+	}
+	if n, waiting := left("bob"); n != 0 || waiting != 0 {
+		t.Errorf("after Bob's erasure: %d events, %d waiting; want none", n, waiting)
 	}
 }
