@@ -73,12 +73,13 @@ func newTraceCommand() *cobra.Command {
 	return cmd
 }
 
-// get calls a GET route of the executor's inspector and decodes its answer.
-func get(ctx context.Context, api *executorAPI, path string, query url.Values, into any) error {
+// getJSON calls a GET route of the executor's inspector and decodes its
+// answer (a *json.RawMessage takes it as it is).
+func (a *executorAPI) getJSON(ctx context.Context, path string, query url.Values, into any) error {
 	if len(query) > 0 {
 		path += "?" + query.Encode()
 	}
-	body, err := api.do(ctx, http.MethodGet, path)
+	body, err := a.do(ctx, http.MethodGet, path)
 	if err != nil {
 		return err
 	}
@@ -101,7 +102,7 @@ func runSessions(ctx context.Context, out io.Writer, flowName string, o inspectO
 		return err
 	}
 	var all executor.NodesView
-	if err := get(ctx, api, "/v1/nodes", nil, &all); err != nil {
+	if err := api.getJSON(ctx, "/v1/nodes", nil, &all); err != nil {
 		return err
 	}
 	// The nodes the index has contacts at (the listing checks them), or
@@ -125,7 +126,7 @@ func runSessions(ctx context.Context, out io.Writer, flowName string, o inspectO
 			if cursor != "" {
 				q.Set("cursor", cursor)
 			}
-			if err := get(ctx, api, "/v1/nodes/"+url.PathEscape(node)+"/contacts", q, &p); err != nil {
+			if err := api.getJSON(ctx, "/v1/nodes/"+url.PathEscape(node)+"/contacts", q, &p); err != nil {
 				return err
 			}
 			pages = append(pages, p)
@@ -184,14 +185,14 @@ func runTrace(ctx context.Context, out io.Writer, flowName, contact string, o in
 	path := "/v1/contacts/" + url.PathEscape(contact)
 	if o.output == "json" {
 		var raw json.RawMessage
-		if err := get(ctx, api, path, q, &raw); err != nil {
+		if err := api.getJSON(ctx, path, q, &raw); err != nil {
 			return err
 		}
 		_, err := fmt.Fprintf(out, "%s", raw)
 		return err
 	}
 	var v executor.ContactView
-	if err := get(ctx, api, path, q, &v); err != nil {
+	if err := api.getJSON(ctx, path, q, &v); err != nil {
 		return err
 	}
 	printContact(out, &v, time.Now())
