@@ -20,6 +20,10 @@ import (
 const (
 	keptEvents    = 50
 	keptEventsFor = 7 * 24 * time.Hour
+	// forgetHold: after an erasure, how long the store drops the
+	// contact's events, covering the notes other replicas still had on
+	// their way (a writer gives up on a batch after 10s).
+	forgetHold = time.Minute
 )
 
 // observer counts what the flow's nodes do, keeps the node index and the
@@ -140,7 +144,7 @@ func (o *observer) forget(ctx context.Context, contact string) error {
 	o.mu.RLock()
 	if o.notes == nil || o.stopped { // no writer: nothing queued
 		o.mu.RUnlock()
-		return o.store.Forget(ctx, contact, o.order)
+		return o.store.Forget(ctx, contact, o.order, forgetHold)
 	}
 	done := make(chan error, 1)
 	select {
@@ -290,7 +294,7 @@ func (o *observer) write() {
 		}
 		flush() // what came before the erasure, first
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		n.erased <- o.store.Forget(ctx, n.contact, o.order)
+		n.erased <- o.store.Forget(ctx, n.contact, o.order, forgetHold)
 		cancel()
 	}
 	for n := range o.notes {

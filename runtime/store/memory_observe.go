@@ -10,6 +10,9 @@ import (
 type memObserved struct {
 	events  map[string]*memEvents
 	waiting map[string]map[string]int64 // node -> contact -> since (ms)
+	// forgotten: contacts Forget erased, until when Record drops their
+	// events. Pruned at each Forget.
+	forgotten map[string]time.Time
 }
 
 type memEvents struct {
@@ -63,7 +66,7 @@ func (m *memory) Record(ctx context.Context, notes ...Note) error {
 		if n.Forget {
 			delete(o.events, n.Contact)
 		}
-		if len(n.Events) == 0 || n.Keep <= 0 {
+		if len(n.Events) == 0 || n.Keep <= 0 || now.Before(o.forgotten[n.Contact]) {
 			continue
 		}
 		if o.events == nil {
@@ -159,11 +162,23 @@ func (m *memory) Unindex(ctx context.Context, node string, stale ...Waiter) erro
 	return nil
 }
 
-func (m *memory) Forget(ctx context.Context, contact string, nodes []string) error {
+func (m *memory) Forget(ctx context.Context, contact string, nodes []string, hold time.Duration) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return ErrClosed
+	}
+	now := m.now()
+	for c, until := range m.obs.forgotten {
+		if !now.Before(until) {
+			delete(m.obs.forgotten, c)
+		}
+	}
+	if hold > 0 {
+		if m.obs.forgotten == nil {
+			m.obs.forgotten = map[string]time.Time{}
+		}
+		m.obs.forgotten[contact] = now.Add(hold)
 	}
 	delete(m.obs.events, contact)
 	for _, n := range nodes {

@@ -19,6 +19,7 @@ import (
 // Redis keys, next to the store's own (see the package doc):
 //
 //	chatflow:<ns>:{<ns>|<c>}:events      list of the contact's last events (opaque), trimmed, expiring
+//	chatflow:<ns>:{<ns>|<c>}:forgotten   set by Forget: no events recorded while it lives
 //	chatflow:<ns>:{<ns>}:waiting:<node>  hash contact -> waiting since (ms)
 type Observed interface {
 	// Peek returns the states of contacts, in order, without a lease: nil
@@ -43,8 +44,11 @@ type Observed interface {
 	// wrote again meanwhile stays.
 	Unindex(ctx context.Context, node string, stale ...Waiter) error
 	// Forget deletes the contact's events and its entries at each of
-	// nodes, whatever they say: the contact was erased (Store.Erase).
-	Forget(ctx context.Context, contact string, nodes []string) error
+	// nodes, whatever they say: the contact was erased (Store.Erase). For
+	// hold afterwards, Record drops the contact's events, so that a turn
+	// another replica committed just before the erasure, whose note is
+	// still on its way, cannot write them back.
+	Forget(ctx context.Context, contact string, nodes []string, hold time.Duration) error
 }
 
 // Note is what one turn changed for people looking at its contact.

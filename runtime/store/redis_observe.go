@@ -22,8 +22,10 @@ return 0`)
 
 // recordEvents appends a contact's events, keeps the last ARGV[1] and
 // sets the list to expire in ARGV[2] ms; ARGV[3] "1" deletes the list
-// first. One command instead of four per note.
+// first. One command instead of four per note. Nothing while the contact
+// was just forgotten (KEYS[2], set by Forget).
 const recordEvents = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 if ARGV[3] == '1' then redis.call('DEL', KEYS[1]) end
 if #ARGV > 3 then
   redis.call('RPUSH', KEYS[1], unpack(ARGV, 4))
@@ -41,6 +43,11 @@ func (s *redisStore) waitingKey(node string) string {
 // eventsKey is the contact's event list, under the contact's tag.
 func (s *redisStore) eventsKey(contact string) string {
 	return s.keys.contactPrefix + contact + "}:events"
+}
+
+// forgottenKey marks a contact Forget erased, in the slot of its events.
+func (s *redisStore) forgottenKey(contact string) string {
+	return s.keys.contactPrefix + contact + "}:forgotten"
 }
 
 func (s *redisStore) Peek(ctx context.Context, contacts ...string) ([][]byte, error) {
@@ -100,7 +107,7 @@ func (s *redisStore) Record(ctx context.Context, notes ...Note) error {
 		for _, e := range n.Events {
 			args = append(args, e)
 		}
-		pipe.Eval(ctx, recordEvents, []string{s.eventsKey(n.Contact)}, args...)
+		pipe.Eval(ctx, recordEvents, []string{s.eventsKey(n.Contact), s.forgottenKey(n.Contact)}, args...)
 	}
 	if pipe.Len() == 0 {
 		return nil
@@ -189,7 +196,7 @@ func (s *redisStore) Unindex(ctx context.Context, node string, stale ...Waiter) 
 	return nil
 }
 
-func (s *redisStore) Forget(ctx context.Context, contact string, nodes []string) error {
+func (s *redisStore) Forget(ctx context.Context, contact string, nodes []string, hold time.Duration) error {
 	if err := checkContact(contact); err != nil {
 		return err
 	}
@@ -198,6 +205,9 @@ func (s *redisStore) Forget(ctx context.Context, contact string, nodes []string)
 	}
 	pipe := s.rdb.Pipeline()
 	pipe.Del(ctx, s.eventsKey(contact))
+	if hold > 0 {
+		pipe.Set(ctx, s.forgottenKey(contact), "1", max(hold, time.Millisecond))
+	}
 	for _, n := range nodes {
 		pipe.HDel(ctx, s.waitingKey(n), contact)
 	}

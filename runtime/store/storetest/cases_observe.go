@@ -118,7 +118,8 @@ func testNodeIndex(t *testing.T, h *harness) {
 
 // A contact's events keep the last Keep, oldest first, are shared by
 // replicas, go with Note.Forget and expire KeepFor after the last note;
-// Forget (erasure) takes the events and the index entries.
+// Forget (erasure) takes the events and the index entries, and refuses
+// the contact's events for its hold, on every replica.
 func testContactEvents(t *testing.T, h *harness) {
 	a, b := observed(t, h.replica(store.Options{})), observed(t, h.replica(store.Options{}))
 	ev := func(s ...string) [][]byte {
@@ -155,7 +156,7 @@ func testContactEvents(t *testing.T, h *harness) {
 	}
 	// An erased contact: its events and index entries go, whatever they say.
 	record(t, a, store.Note{Contact: "alice", Enter: "wait", Since: time.Now()}, store.Note{Contact: "carol", Enter: "wait", Since: time.Now()})
-	if err := b.Forget(ctxFor(t, 10*time.Second), "alice", []string{"ask", "wait"}); err != nil {
+	if err := b.Forget(ctxFor(t, 10*time.Second), "alice", []string{"ask", "wait"}, 400*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if got := events(a, "alice"); len(got) != 0 {
@@ -163,6 +164,19 @@ func testContactEvents(t *testing.T, h *harness) {
 	}
 	if got := allWaiting(t, a, "wait", 10); len(got) != 1 || got["carol"].IsZero() {
 		t.Errorf("waiting at wait after alice was forgotten: %v, want carol alone", got)
+	}
+	// A note of hers another replica still had on its way: dropped.
+	record(t, a, keep(store.Note{Contact: "alice", Events: ev("late")}), keep(store.Note{Contact: "carol", Events: ev("c1")}))
+	if got := events(b, "alice"); len(got) != 0 {
+		t.Errorf("alice's events recorded within the hold: %v", got)
+	}
+	if got := events(b, "carol"); !slices.Equal(got, []string{"c1"}) {
+		t.Errorf("carol's events during alice's hold: %v", got)
+	}
+	time.Sleep(600 * time.Millisecond)
+	record(t, a, keep(store.Note{Contact: "alice", Events: ev("back")}))
+	if got := events(b, "alice"); !slices.Equal(got, []string{"back"}) {
+		t.Errorf("alice's events after the hold: %v, want [back]", got)
 	}
 	record(t, a, store.Note{Contact: "bob", Events: ev("y"), Keep: 4, KeepFor: 300 * time.Millisecond})
 	if got := events(a, "bob"); !slices.Equal(got, []string{"x", "y"}) {
