@@ -52,7 +52,7 @@ func newBackends(fallback *http.Client) *backends {
 func (b *backends) post(ctx context.Context, base, path string, body []byte, h http.Header, timeout time.Duration) result {
 	u, err := url.Parse(base)
 	if err != nil || u.Scheme != "http" || u.Host == "" || u.User != nil {
-		return b.postStd(ctx, base+path, body, h, timeout)
+		return b.do(ctx, http.MethodPost, base+path, body, h, timeout, maxReply)
 	}
 	host := u.Host
 	if u.Port() == "" {
@@ -180,22 +180,26 @@ func (b *backends) put(host string, conn *backendConn) {
 	}
 }
 
-// postStd posts through net/http (https executors outside a cluster).
-func (b *backends) postStd(ctx context.Context, url string, body []byte, h http.Header, timeout time.Duration) result {
+// do sends a request through net/http: posts to https executors outside a
+// cluster, and the inspector's GETs, which are rare and need no pool of
+// their own. It reads up to limit bytes of the answer.
+func (b *backends) do(ctx context.Context, method, url string, body []byte, h http.Header, timeout time.Duration, limit int64) result {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return result{err: err}
 	}
 	req.Header = h.Clone()
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := b.fallback.Do(req)
 	if err != nil {
 		return result{err: err}
 	}
 	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
+	out, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	return result{code: resp.StatusCode, body: out, contentType: resp.Header.Get("Content-Type"), err: err}
 }

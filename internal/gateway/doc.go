@@ -16,8 +16,10 @@
 //     credentials Secrets and the executor Services;
 //   - Server: the HTTP routes (POST and GET /webhooks/{channel},
 //     POST /webhooks/viber/{account}, the run API
-//     /v1/namespaces/{namespace}/chatflows/{name}/runs, /healthz, /readyz,
-//     /metrics) over the current Table;
+//     /v1/namespaces/{namespace}/chatflows/{name}/runs, the executors'
+//     session inspector relayed under the same prefix (GET .../contacts/{id},
+//     .../nodes, .../nodes/{node}/contacts), /healthz, /readyz, /metrics)
+//     over the current Table;
 //   - the sources that keep the Table current: informers on the API server
 //     (Watch) or manifest files outside a cluster (WatchFiles), and where
 //     a Service is reached (Resolver: its cluster IP, or the local

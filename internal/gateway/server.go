@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,9 @@ const (
 	// maxReply bounds what is read of an executor's answer (a Viber
 	// welcome message, a run API verdict).
 	maxReply = 64 << 10
+	// maxInspectorReply bounds a relayed answer of the session inspector
+	// (a page of up to 500 waiting contacts, a contact's 50 events).
+	maxInspectorReply = 1 << 20
 )
 
 // Options configure a Server.
@@ -155,6 +159,16 @@ func (s *Server) Handler() http.Handler {
 		start := time.Now()
 		s.metrics.observe("runs", serveResume(w, r), start)
 	})
+	// The session inspector of a flow's executor, read only, under the
+	// same runToken as the run API (chatflow sessions and trace --gateway).
+	for _, route := range []string{"/contacts/{contact}", "/nodes", "/nodes/{node}/contacts"} {
+		pattern := "/v1/namespaces/{namespace}/chatflows/{name}" + route
+		serve := s.tracing.serve(pattern, func(w http.ResponseWriter, r *http.Request) int { return s.serveInspector(w, r) })
+		mux.HandleFunc("GET "+pattern, func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			s.metrics.observe("runs", serve(w, r), start)
+		})
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { reply(w, http.StatusOK, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		switch {
@@ -370,6 +384,42 @@ func (s *Server) serveRunAPI(w http.ResponseWriter, r *http.Request, path string
 		h.Set("Authorization", a)
 	}
 	res := s.post(r.Context(), "", b, path, body, h)
+	if res.err != nil {
+		return reply(w, http.StatusBadGateway, "the flow's executor cannot be reached; retry")
+	}
+	return relay(w, res)
+}
+
+// serveInspector relays a GET of the executor's session inspector
+// (GET /v1/contacts/{contact}, /v1/nodes, /v1/nodes/{node}/contacts), its
+// query included; the executor checks the runToken.
+func (s *Server) serveInspector(w http.ResponseWriter, r *http.Request) int {
+	t := s.table.Load()
+	if t == nil {
+		return reply(w, http.StatusServiceUnavailable, "the gateway has no routes yet")
+	}
+	ns, name := r.PathValue("namespace"), r.PathValue("name")
+	b := t.Backend(ns, name)
+	if b == nil {
+		return reply(w, http.StatusNotFound, fmt.Sprintf("ChatFlow %s/%s is not published (or not served by this gateway)", ns, name))
+	}
+	base, err := s.opts.Resolve(b)
+	if err != nil {
+		return reply(w, http.StatusBadGateway, "the flow's executor cannot be reached; retry")
+	}
+	// The route matched /v1/namespaces/<ns>/chatflows/<name>/...: the rest
+	// is the executor's path, as escaped.
+	path := "/v1" + strings.TrimPrefix(r.URL.EscapedPath(), "/v1/namespaces/"+ns+"/chatflows/"+name)
+	if r.URL.RawQuery != "" {
+		path += "?" + r.URL.RawQuery
+	}
+	h := http.Header{}
+	if a := r.Header.Get("Authorization"); a != "" {
+		h.Set("Authorization", a)
+	}
+	ctx, span := s.tracing.forward(r.Context(), "runs", base, b, h)
+	res := s.backends.do(ctx, http.MethodGet, base+path, nil, h, s.opts.ForwardTimeout, maxInspectorReply)
+	endForward(span, res)
 	if res.err != nil {
 		return reply(w, http.StatusBadGateway, "the flow's executor cannot be reached; retry")
 	}
