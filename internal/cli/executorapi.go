@@ -46,6 +46,11 @@ type executorAPI struct {
 	base   string
 	token  string
 	client *http.Client
+	// relay: base is the gateway's prefix of the flow
+	// (/v1/namespaces/<ns>/chatflows/<name>), under which the executor's
+	// /v1 paths go, and the runToken goes as Authorization: Bearer, the
+	// header the gateway passes on.
+	relay bool
 }
 
 // connectExecutor finds the flow's executor and its runToken.
@@ -123,11 +128,18 @@ func flowRunToken(ctx context.Context, c client.Client, ns, flowName string) (st
 // do calls the executor API and returns the body of a 2xx answer; any
 // other status is an error quoting the executor's message.
 func (a *executorAPI) do(ctx context.Context, method, path string) ([]byte, error) {
+	if a.relay {
+		path = strings.TrimPrefix(path, "/v1")
+	}
 	req, err := http.NewRequestWithContext(ctx, method, a.base+path, nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set(executor.RunTokenHeader, a.token)
+	if a.relay {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	} else {
+		req.Header.Set(executor.RunTokenHeader, a.token)
+	}
 	resp, err := a.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("calling the executor: %w", err)

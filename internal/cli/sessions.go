@@ -15,12 +15,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/chatflow-dev/chatflow/internal/dev/statefile"
 	"github.com/chatflow-dev/chatflow/runtime/executor"
 )
 
 // inspectOptions are the flags of `chatflow sessions` and `chatflow trace`.
 type inspectOptions struct {
 	api     executorAPIOptions
+	gateway string
 	node    string
 	limit   int
 	allRuns bool
@@ -37,14 +39,14 @@ func newSessionsCommand() *cobra.Command {
 			"It reaches the executor as `chatflow deadletters` does: through chatflow dev's state, at\n" +
 			"--executor, or through the API server's service proxy with your own credentials (you need\n" +
 			"to read the flow, its credentials Secret for the runToken, and services/proxy in its\n" +
-			"namespace).",
+			"namespace), or through the gateway's relay (--gateway, with the runToken).",
 		Example: "  chatflow sessions order-status\n  chatflow sessions order-status --node wait-order -n shop",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSessions(cmd.Context(), cmd.OutOrStdout(), args[0], o)
 		},
 	}
-	addExecutorAPIFlags(cmd, &o.api)
+	addInspectFlags(cmd, &o)
 	f := cmd.Flags()
 	f.StringVar(&o.node, "node", "", "list only the contacts waiting at this node, every page")
 	f.IntVar(&o.limit, "limit", 50, "contacts shown per node (with --node: per page)")
@@ -67,10 +69,42 @@ func newTraceCommand() *cobra.Command {
 			return runTrace(cmd.Context(), cmd.OutOrStdout(), args[0], args[1], o)
 		},
 	}
-	addExecutorAPIFlags(cmd, &o.api)
+	addInspectFlags(cmd, &o)
 	cmd.Flags().BoolVar(&o.allRuns, "all-runs", false, "the events of every run kept, not only the current run's")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "json: the executor's answer as it is")
 	return cmd
+}
+
+func addInspectFlags(cmd *cobra.Command, o *inspectOptions) {
+	addExecutorAPIFlags(cmd, &o.api)
+	cmd.Flags().StringVar(&o.gateway, "gateway", "", "URL of the gateway, which relays the inspector of the flows it serves (instead of the executor's Service)")
+}
+
+// connect reaches the flow's executor as chatflow deadletters does, or
+// through the gateway's relay of its inspector.
+func (o *inspectOptions) connect(ctx context.Context, flowName string) (*executorAPI, error) {
+	if o.gateway == "" {
+		return connectExecutor(ctx, flowName, o.api)
+	}
+	if o.api.executorURL != "" {
+		return nil, errors.New("--gateway and --executor name two ways to the executor: give one")
+	}
+	a := o.api
+	if a.namespace == "" {
+		state, _ := statefile.LoadState(a.dir)
+		_, ns, err := chatKubeconfig(chatOptions{kubeContext: a.kubeContext, kubeconfigPath: a.kubeconfigPath}, state)
+		if err != nil {
+			return nil, fmt.Errorf("%w (or pass -n with --gateway)", err)
+		}
+		a.namespace = ns
+	}
+	a.executorURL = strings.TrimRight(o.gateway, "/") + "/v1/namespaces/" + url.PathEscape(a.namespace) + "/chatflows/" + url.PathEscape(flowName)
+	api, err := connectExecutor(ctx, flowName, a)
+	if err != nil {
+		return nil, err
+	}
+	api.relay = true
+	return api, nil
 }
 
 // getJSON calls a GET route of the executor's inspector and decodes its
@@ -97,7 +131,7 @@ func runSessions(ctx context.Context, out io.Writer, flowName string, o inspectO
 	if o.limit < 1 || o.limit > 500 {
 		return errors.New("--limit must be from 1 to 500")
 	}
-	api, err := connectExecutor(ctx, flowName, o.api)
+	api, err := o.connect(ctx, flowName)
 	if err != nil {
 		return err
 	}
@@ -174,7 +208,7 @@ func runSessions(ctx context.Context, out io.Writer, flowName string, o inspectO
 }
 
 func runTrace(ctx context.Context, out io.Writer, flowName, contact string, o inspectOptions) error {
-	api, err := connectExecutor(ctx, flowName, o.api)
+	api, err := o.connect(ctx, flowName)
 	if err != nil {
 		return err
 	}

@@ -204,7 +204,10 @@ func metric(t *testing.T, url, series string) float64 {
 	return v
 }
 
-func TestTwoWhatsAppNumbersOfOneAppBehindOneURL(t *testing.T) {
+// twoNumbers starts the flows of two WhatsApp numbers of one app behind a
+// gateway and posts one batch with a message for each: Ann's (15550001)
+// to orders, Bob's (15550002) to support.
+func twoNumbers(t *testing.T) (*rig, *procs.Gateway) {
 	r := newRig(t, flow{name: "orders", channel: "WhatsApp", account: "111"}, flow{name: "support", channel: "WhatsApp", account: "222"})
 	g := r.gateway()
 	// One POST, as Meta batches an app's events: a message for each number.
@@ -217,6 +220,11 @@ func TestTwoWhatsAppNumbersOfOneAppBehindOneURL(t *testing.T) {
 	if code := r.post(g, "/webhooks/whatsapp", body, appSecret); code != http.StatusOK {
 		t.Fatalf("the batch: %d\n%s", code, g.Log())
 	}
+	return r, g
+}
+
+func TestTwoWhatsAppNumbersOfOneAppBehindOneURL(t *testing.T) {
+	r, g := twoNumbers(t)
 	r.expect("15550001", "orders: you said where is my order")
 	r.expect("15550002", "support: you said help")
 	if v := metric(t, g.URL, `chatflow_gateway_events_total{channel="whatsapp",result="forwarded"}`); v != 2 {
