@@ -41,7 +41,8 @@
 //
 // WhatsApp's mark-as-read with the typing indicator (POST
 // /{phone_number_id}/messages {"status": "read", "message_id", ...}) is
-// answered {"success": true} and recorded with Kind "read".
+// answered {"success": true} and recorded with Kind "read"; faults apply
+// to it as to sends.
 //
 // Control API, shared by all channels:
 //

@@ -70,6 +70,9 @@ func (a *whatsappAPI) serve(w http.ResponseWriter, r *http.Request, account stri
 			graphError(w, http.StatusBadRequest, invalidParameter(err.Error()), 0)
 			return
 		}
+		if a.fault(w, r, "") {
+			return
+		}
 		a.s.store.add(Record{
 			Channel: a.name(), Kind: KindRead, Account: account, MessageID: read,
 			Body: json.RawMessage(body), ReceivedAt: a.s.opts.Now().UTC(),
@@ -82,18 +85,7 @@ func (a *whatsappAPI) serve(w http.ResponseWriter, r *http.Request, account stri
 		graphError(w, http.StatusBadRequest, invalidParameter(err.Error()), 0)
 		return
 	}
-	code, ok, bad := a.s.pickFault(r, a.name(), to)
-	if bad {
-		graphError(w, http.StatusBadRequest, invalidParameter(faultHeader+" must be a non-zero error code"), 0)
-		return
-	}
-	if ok {
-		status, ge, rateLimited := whatsappFault(code)
-		var retryAfter time.Duration
-		if rateLimited {
-			retryAfter = a.s.opts.RetryAfter
-		}
-		graphError(w, status, ge, retryAfter)
+	if a.fault(w, r, to) {
 		return
 	}
 	wamid := newWAMID()
@@ -135,6 +127,26 @@ func markRead(body []byte) (messageID string, ok bool, err error) {
 		}
 	}
 	return messageID, true, nil
+}
+
+// fault answers the fault of one valid request to, if any, and reports
+// whether it did.
+func (a *whatsappAPI) fault(w http.ResponseWriter, r *http.Request, to string) bool {
+	code, ok, bad := a.s.pickFault(r, a.name(), to)
+	if bad {
+		graphError(w, http.StatusBadRequest, invalidParameter(faultHeader+" must be a non-zero error code"), 0)
+		return true
+	}
+	if !ok {
+		return false
+	}
+	status, ge, rateLimited := whatsappFault(code)
+	var retryAfter time.Duration
+	if rateLimited {
+		retryAfter = a.s.opts.RetryAfter
+	}
+	graphError(w, status, ge, retryAfter)
+	return true
 }
 
 // newWAMID is a fresh message id shaped like Meta's ("wamid." + base64).
