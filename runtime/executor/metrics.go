@@ -6,6 +6,7 @@ import (
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
+	"github.com/chatflow-dev/chatflow/runtime/model"
 	"github.com/chatflow-dev/chatflow/runtime/store"
 )
 
@@ -35,6 +36,14 @@ type metrics struct {
 	leasesLost prometheus.Counter
 	// erasures: contacts erased through the API.
 	erasures prometheus.Counter
+	// Model calls of AI nodes, by flow and node: calls by result
+	// (model.Results), latency, tokens by kind (prompt, completion);
+	// retries by model; typing indicators by result.
+	modelCalls   *prometheus.CounterVec   // flow, node, result
+	modelLatency *prometheus.HistogramVec // flow, node
+	modelTokens  *prometheus.CounterVec   // flow, node, kind
+	modelRetries *prometheus.CounterVec   // flow, model
+	typing       *prometheus.CounterVec   // result: ok, failed
 }
 
 // The reasons of dead letters.
@@ -106,6 +115,22 @@ func newMetrics() *metrics {
 			Name: "chatflow_store_latency_seconds", Help: "Session store latency by operation.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}, []string{"op"}),
+		modelCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatflow_model_calls_total", Help: "Model calls of AI nodes by flow, node and result (ok, refusal, empty, timeout, rate_limited, quota, auth, client_error, server_error, network_error, invalid_response, throttled).",
+		}, []string{"flow", "node", "result"}),
+		modelLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "chatflow_model_latency_seconds", Help: "Latency of the model calls of AI nodes, retries included, by flow and node.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 12),
+		}, []string{"flow", "node"}),
+		modelTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatflow_model_tokens_total", Help: "Tokens of the model calls of AI nodes as the endpoint counts them, by flow, node and kind (prompt, completion).",
+		}, []string{"flow", "node", "kind"}),
+		modelRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatflow_model_retries_total", Help: "Model call attempts retried after a 429, 5xx or network error, by flow and LanguageModel.",
+		}, []string{"flow", "model"}),
+		typing: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatflow_typing_indicators_total", Help: "Mark-as-read with typing indicator calls made while a model answered, by result (ok, failed).",
+		}, []string{"result"}),
 		turnLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "chatflow_turn_latency_seconds", Help: "Time from a webhook's acceptance to the end of its turn.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
@@ -131,9 +156,27 @@ func newMetrics() *metrics {
 	for _, b := range budgetNames {
 		m.budgets.WithLabelValues(b)
 	}
+	for _, r := range []string{"ok", "failed"} {
+		m.typing.WithLabelValues(r)
+	}
 	m.registry.MustRegister(m.webhooks, m.turns, m.nodeErrors, m.sends, m.retries, m.queueDepth,
 		m.storeLatency, m.turnLatency, m.decodeErrors, m.notifications,
 		m.deadLetters, m.forged, m.budgets, m.leasesLost, m.erasures,
+		m.modelCalls, m.modelLatency, m.modelTokens, m.modelRetries, m.typing,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// initModelSeries creates the series of the flow's AI nodes up front, so
+// dashboards see zeros before the first call.
+func (m *metrics) initModelSeries(flowName string, nodes []flow.AINode) {
+	for _, n := range nodes {
+		for _, r := range model.Results {
+			m.modelCalls.WithLabelValues(flowName, n.ID, r)
+		}
+		for _, k := range []string{"prompt", "completion"} {
+			m.modelTokens.WithLabelValues(flowName, n.ID, k)
+		}
+		m.modelRetries.WithLabelValues(flowName, n.Model)
+	}
 }

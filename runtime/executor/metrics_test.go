@@ -232,6 +232,8 @@ func TestDocumentedMetricsMatchTheRegistry(t *testing.T) {
 	m.webhooks.WithLabelValues("whatsapp", "accepted")
 	m.sends.WithLabelValues("ok")
 	m.storeLatency.WithLabelValues("commit")
+	m.initModelSeries("f", []flow.AINode{{ID: "n", Type: v1alpha1.NodeAIReply, Model: "m"}})
+	m.modelLatency.WithLabelValues("f", "n")
 	testenv.CheckDocumentedMetrics(t, "executor", m.registry, func(name string) bool {
 		return !strings.HasPrefix(name, "chatflow_gateway_")
 	})

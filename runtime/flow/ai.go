@@ -90,3 +90,21 @@ type aiField struct {
 	required bool
 	enum     []string
 }
+
+// AINode names an AI node of a program and the model it asks.
+type AINode struct {
+	ID    string
+	Type  v1alpha1.NodeType
+	Model string
+}
+
+// AINodes lists the program's AI nodes, in spec order.
+func (p *Program) AINodes() []AINode {
+	var out []AINode
+	for i := range p.nodes {
+		if n := &p.nodes[i]; n.ai != nil {
+			out = append(out, AINode{ID: n.id, Type: n.typ, Model: n.ai.model})
+		}
+	}
+	return out
+}

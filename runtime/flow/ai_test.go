@@ -121,6 +121,9 @@ func TestProgramModels(t *testing.T) {
 	if got := strings.Join(p.Models(), ","); got != "cheap,writer" {
 		t.Errorf("Models() = %s, want cheap,writer", got)
 	}
+	if got := p.AINodes(); len(got) != 3 || got[1] != (AINode{ID: "b", Type: "AIClassify", Model: "cheap"}) {
+		t.Errorf("AINodes() = %+v", got)
+	}
 	if m := mustCompile(t, flowOf(okNodes)).Models(); len(m) != 0 {
 		t.Errorf("a flow without AI nodes uses models %v", m)
 	}

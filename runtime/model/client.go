@@ -120,6 +120,9 @@ type Config struct {
 	// OnRetry, when set, is told about each attempt that failed and will
 	// be retried, and the delay before the next one.
 	OnRetry func(attempt int, err *Error, delay time.Duration)
+	// Final, when set, tells transport errors that no retry can help with
+	// (the executor's refused private address) from passing ones.
+	Final func(error) bool
 }
 
 // Client calls one model. It is safe for concurrent use.
@@ -203,7 +206,8 @@ func (c *Client) Complete(ctx context.Context, req Request) (Response, error) {
 			e.Kind, e.Status, e.Message = KindTimeout, 0, "no answer within "+c.cfg.Timeout.String()
 			return Response{Attempts: attempt}, e
 		}
-		if !e.Retryable() || attempt >= attempts || ctx.Err() != nil {
+		final := e.Cause != nil && c.cfg.Final != nil && c.cfg.Final(e.Cause)
+		if final || !e.Retryable() || attempt >= attempts || ctx.Err() != nil {
 			return Response{Attempts: attempt}, e
 		}
 		delay := p.Backoff(attempt, c.cfg.Rand())

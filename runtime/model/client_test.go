@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -325,3 +326,20 @@ func FuzzParseError(f *testing.F) {
 		_ = e.Error()
 	})
 }
+
+func TestFinalTransportErrorsAreNotRetried(t *testing.T) {
+	refused := errors.New("refused address")
+	c, clock := newClient(t, "http://127.0.0.1:9/v1", func(cfg *model.Config) {
+		cfg.HTTP = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, refused })}
+		cfg.Final = func(err error) bool { return errors.Is(err, refused) }
+	})
+	_, err := c.Complete(context.Background(), hello)
+	var e *model.Error
+	if !errors.As(err, &e) || e.Kind != model.KindNetwork || e.Attempts != 1 || !errors.Is(err, refused) || len(clock.slept) != 0 {
+		t.Errorf("err = %v, slept %v", err, clock.slept)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
