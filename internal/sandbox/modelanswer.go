@@ -175,6 +175,26 @@ func (s *Server) serveAnswers(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// StandIn is the stand-in's answer to a chat request: what the sandbox
+// answers when nothing is scripted, for a local chat that runs a flow in
+// process. messages are {role, content} pairs; schema, when not nil, is
+// the JSON schema of a structured answer.
+func StandIn(model string, messages [][2]string, schema json.RawMessage) string {
+	req := chatRequest{Model: model}
+	for _, m := range messages {
+		c, _ := json.Marshal(m[1])
+		req.Messages = append(req.Messages, chatMessage{Role: m[0], Content: c})
+	}
+	if schema != nil {
+		req.ResponseFormat = &responseFormat{Type: "json_schema", JSONSchema: &struct {
+			Name   string          `json:"name"`
+			Strict bool            `json:"strict"`
+			Schema json.RawMessage `json:"schema"`
+		}{Name: "answer", Strict: true, Schema: schema}}
+	}
+	return standInAnswer(&req, lastUserText(req.Messages))
+}
+
 // standInAnswer is the answer of the model stand-in when nothing is
 // scripted: deterministic, and honouring the request's format, so a flow
 // can be tried end to end without a model. Text requests get an echo of
