@@ -7,13 +7,15 @@ import (
 // LanguageModelSpec configures a chat model behind an OpenAI-compatible
 // API, once per namespace: the AIReply, AIClassify and AIExtract nodes of
 // the namespace's flows name it in their model field.
+// +kubebuilder:validation:XValidation:rule="!has(self.apiKeyRef) || self.baseURL.startsWith('https://') || self.baseURL.matches('^http://(localhost|127[.][0-9]{1,3}[.][0-9]{1,3}[.][0-9]{1,3}|[[]::1[]])(:[0-9]{1,5})?(/[^?#]*)?$')",message="baseURL must be https when apiKeyRef is set: the executor sends the API key to it (plain http is accepted only for localhost, 127.0.0.0/8 and [::1], for development and tests)",fieldPath=".baseURL"
 type LanguageModelSpec struct {
 	// baseURL of the OpenAI-compatible API, up to and including its
 	// version: the executor POSTs to {baseURL}/chat/completions, e.g.
 	// https://api.openai.com/v1. Like every address a flow calls, a
 	// private, loopback or link-local one is refused unless the operator
 	// allows its network. No query, fragment or credentials: the key goes
-	// in apiKeyRef.
+	// in apiKeyRef, and with a key the URL must be https (plain http only
+	// to localhost, for development).
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048

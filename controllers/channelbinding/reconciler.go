@@ -8,10 +8,10 @@
 // callback with the Graph API (override.go).
 //
 // It reads Secret data only to check key names, with an uncached read when
-// the Secret changed (secrets.go), and to register an override (the access
-// and verify tokens, read uncached and dropped), so the manager holds no
-// Secret data in memory. It must not import the webhooks or the ChatFlow
-// controller.
+// the Secret changed (controllers/internal/secretkeys), and to register an
+// override (the access and verify tokens, read uncached and dropped), so the
+// manager holds no Secret data in memory. It must not import the webhooks
+// or the ChatFlow controller.
 package channelbinding
 
 import (
@@ -39,6 +39,7 @@ import (
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/controllers/index"
+	"github.com/chatflow-dev/chatflow/controllers/internal/secretkeys"
 	"github.com/chatflow-dev/chatflow/controllers/policy"
 )
 
@@ -61,7 +62,7 @@ type Reconciler struct {
 	Graph *http.Client
 
 	keysOnce sync.Once
-	keys     *secretKeys
+	keys     *secretkeys.Reader
 	// overrides remembers, by binding UID, the override callback this
 	// manager registered last, until the cache shows it in status: a
 	// reconcile on a stale read must not register it a second time.
@@ -70,8 +71,8 @@ type Reconciler struct {
 
 // secrets reads the key names of credentials Secrets: their metadata from
 // the cache, their data only when they changed.
-func (r *Reconciler) secrets() *secretKeys {
-	r.keysOnce.Do(func() { r.keys = &secretKeys{cache: r.Client, api: r.SecretReader} })
+func (r *Reconciler) secrets() *secretkeys.Reader {
+	r.keysOnce.Do(func() { r.keys = secretkeys.New(r.Client, r.SecretReader) })
 	return r.keys
 }
 
@@ -133,7 +134,7 @@ func (r *Reconciler) gather(ctx context.Context, b *v1alpha1.ChannelBinding) (po
 		return in, fmt.Errorf("listing the bindings of the account: %w", err)
 	}
 	in.AccountBindings = sameAccount.Items
-	secret, err := r.secrets().get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: b.Spec.CredentialsRef.Name})
+	secret, err := r.secrets().Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: b.Spec.CredentialsRef.Name})
 	in.Secret = secret
 	return in, err
 }
