@@ -200,3 +200,23 @@ func TestSyntaxErrorsAndIgnoredKinds(t *testing.T) {
 		t.Errorf("got %s", r.Problems[0])
 	}
 }
+
+// The reference given to models covers the AI nodes, from the CRD.
+func TestReference(t *testing.T) {
+	ref, err := lint.Reference("ChatFlow", "spec.executor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"spec.nodes[].type (string: Start | End | SendMessage | WaitForReply | Condition | SetVariables | HTTPRequest | Delay | Jump | Handoff | AIReply | AIClassify | AIExtract, required)",
+		"spec.nodes[].aiClassify.labels[].name (string, required): name of the label",
+		"spec.state (string: Published | Unpublished, default \"Unpublished\")",
+	} {
+		if !strings.Contains(ref, want) {
+			t.Errorf("the reference lacks %q", want)
+		}
+	}
+	if strings.Contains(ref, "spec.executor.") {
+		t.Error("a skipped subtree is in the reference")
+	}
+}
