@@ -145,7 +145,7 @@ func TestModelFaults(t *testing.T) {
 
 const classifyReq = `{"model":"m","messages":[{"role":"system","content":"classify"},{"role":"user","content":%q}],
 	"response_format":{"type":"json_schema","json_schema":{"name":"classification","strict":true,"schema":
-	{"type":"object","properties":{"label":{"type":"string","enum":["order","refund","other"]},"confidence":{"type":["number","null"]}},
+	{"type":"object","properties":{"label":{"type":"string","enum":["order","refund","other"]},"confidence":{"type":["number","null"],"minimum":0,"maximum":1}},
 	"required":["label","confidence"],"additionalProperties":false}}}}`
 
 func TestModelStandInFollowsTheSchema(t *testing.T) {
@@ -263,5 +263,13 @@ func TestWhatsAppMarkReadWithTypingIndicator(t *testing.T) {
 	}
 	if r := send(t, srv, body, nil); r.status != 401 {
 		t.Errorf("without a token: %d", r.status)
+	}
+}
+
+func TestModelStandInHonoursRanges(t *testing.T) {
+	_, srv := start(t, sandbox.Options{})
+	r := chat(t, srv.URL, strings.Replace(classifyReq, "%q", mustJSON("order 10452 and 0.5"), 1), nil)
+	if content, _, _ := message0(t, r); content != `{"confidence":null,"label":"order"}` {
+		t.Errorf("a number out of the schema's range was given: %v", content)
 	}
 }

@@ -222,6 +222,7 @@ func standInAnswer(req *chatRequest, last string) string {
 var (
 	numberIn = regexp.MustCompile(`-?[0-9]+(\.[0-9]+)?`)
 	wordsIn  = regexp.MustCompile(`[\p{L}\p{N}]+`)
+	digitsIn = regexp.MustCompile(`[0-9]+`)
 	// fallbackLabels are enum values the stand-in picks when no other
 	// value is named by the input.
 	fallbackLabels = []string{"other", "none", "unknown", "default"}
@@ -230,8 +231,10 @@ var (
 // fromSchema makes a value of a (strict-mode) schema from the input text:
 // an enum takes the value the input names (by its words), else one
 // meaning "other", else the first; a nullable value the input does not
-// give is null; a number is the first number of the input; a string is
-// the input itself; an object has its required properties.
+// give is null; a number is the first number of the input when it is in
+// the schema's range; a string is the input's first run of digits when
+// its name or description says it holds one (orderNumber, "4 to 10
+// digits"), else the input itself; an object has its required properties.
 func fromSchema(s map[string]any, input, name string) any {
 	nullable := isType(s, "null")
 	if enum, ok := s["enum"].([]any); ok && len(enum) > 0 {
@@ -253,16 +256,19 @@ func fromSchema(s map[string]any, input, name string) any {
 		return []any{}
 	case isType(s, "integer"), isType(s, "number"):
 		if m := numberIn.FindString(input); m != "" {
-			if isType(s, "integer") {
-				if i, err := strconv.ParseInt(strings.SplitN(m, ".", 2)[0], 10, 64); err == nil {
-					return i
+			f, err := strconv.ParseFloat(m, 64)
+			if err == nil && inRange(s, f) {
+				if isType(s, "integer") {
+					return int64(f)
 				}
-			} else if f, err := strconv.ParseFloat(m, 64); err == nil {
 				return f
 			}
 		}
 		if nullable {
 			return nil
+		}
+		if lo, ok := s["minimum"].(float64); ok {
+			return lo
 		}
 		return 0
 	case isType(s, "boolean"):
@@ -271,12 +277,44 @@ func fromSchema(s map[string]any, input, name string) any {
 		}
 		return false
 	case isType(s, "string"):
+		desc, _ := s["description"].(string)
+		if looksNumeric(name, desc) {
+			if m := digitsIn.FindString(input); m != "" {
+				return m
+			}
+			if nullable {
+				return nil
+			}
+		}
 		if nullable && strings.TrimSpace(input) == "" {
 			return nil
 		}
 		return strings.TrimSpace(input)
 	}
 	return nil
+}
+
+// looksNumeric says whether a string property holds digits, by its name
+// (orderNumber, phone, zip, ...) or its description ("4 to 10 digits").
+func looksNumeric(name, description string) bool {
+	n, d := strings.ToLower(name), strings.ToLower(description)
+	for _, w := range []string{"number", "phone", "zip", "postcode", "code"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return strings.Contains(d, "digit")
+}
+
+// inRange says whether f is within the schema's minimum and maximum.
+func inRange(s map[string]any, f float64) bool {
+	if lo, ok := s["minimum"].(float64); ok && f < lo {
+		return false
+	}
+	if hi, ok := s["maximum"].(float64); ok && f > hi {
+		return false
+	}
+	return true
 }
 
 func pickEnum(enum []any, input string, nullable bool) any {

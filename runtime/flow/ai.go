@@ -85,10 +85,11 @@ type aiLabel struct {
 }
 
 type aiField struct {
-	name     string
-	typ      v1alpha1.AIFieldType
-	required bool
-	enum     []string
+	name        string
+	typ         v1alpha1.AIFieldType
+	required    bool
+	enum        []string
+	description string
 }
 
 // AINode names an AI node of a program and the model it asks.

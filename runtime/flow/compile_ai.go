@@ -187,7 +187,7 @@ func (c *compiler) aiExtract(p *field.Path, a *v1alpha1.AIExtractNode) *aiNode {
 			}
 			values[v] = true
 		}
-		out.fields = append(out.fields, aiField{name: f.Name, typ: typ, required: f.Required, enum: f.Enum})
+		out.fields = append(out.fields, aiField{name: f.Name, typ: typ, required: f.Required, enum: f.Enum, description: strings.TrimSpace(f.Description)})
 		req := "optional"
 		if f.Required {
 			req = "required"
@@ -232,6 +232,9 @@ func extractSchema(fields []aiField) *OutputSchema {
 	for _, f := range fields {
 		t := jsonType(f.typ)
 		prop := map[string]any{"type": t}
+		if f.description != "" {
+			prop["description"] = f.description
+		}
 		if !f.required {
 			prop["type"] = []string{t, "null"}
 		}
