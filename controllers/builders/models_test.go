@@ -10,7 +10,7 @@ import (
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/controllers/internal/testutil"
-	exec "github.com/chatflow-dev/chatflow/runtime/executor"
+	"github.com/chatflow-dev/chatflow/internal/manifest"
 )
 
 // A flow's models reach its executor: models.yaml in the ConfigMap (read
@@ -32,11 +32,13 @@ func TestDeploymentAndConfigMapOfModels(t *testing.T) {
 	g.Expect(cm.Data[ModelsKey]).NotTo(ContainSubstring("status"))
 	file := t.TempDir() + "/models.yaml"
 	g.Expect(writeFile(file, cm.Data[ModelsKey])).To(Succeed())
-	back, err := exec.LoadModels(file)
+	objs, err := manifest.ReadObjects(file, "LanguageModel") // as the executor reads --models
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(back).To(HaveLen(3))
-	g.Expect(back[1].Name).To(Equal("cheap"))
-	g.Expect(back[1].Spec).To(Equal(cheap.Spec))
+	g.Expect(objs).To(HaveLen(3))
+	var back v1alpha1.LanguageModel
+	g.Expect(objs[1].Decode(&back)).To(Succeed())
+	g.Expect(back.Name).To(Equal("cheap"))
+	g.Expect(back.Spec).To(Equal(cheap.Spec))
 
 	withoutModels, _ := ConfigMap(f, testutil.Binding("b", "support"), "5f1c2a9e01", "")
 	g.Expect(withoutModels.Data).NotTo(HaveKey(ModelsKey))

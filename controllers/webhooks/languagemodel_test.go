@@ -12,9 +12,9 @@ import (
 )
 
 func TestLanguageModelValidator(t *testing.T) {
-	ctx := context.Background()
+	ctx := asUser("admin")
 	g := NewWithT(t)
-	v := &LanguageModelValidator{Reader: reader()}
+	v := &LanguageModelValidator{Reader: reader(), Access: everyone}
 
 	m := testutil.Model("support-llm", "openai")
 	warnings, err := v.ValidateCreate(ctx, m)
@@ -31,6 +31,19 @@ func TestLanguageModelValidator(t *testing.T) {
 	warnings, err = v.ValidateCreate(ctx, open)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(warnings).To(HaveLen(2), "no key, plain http")
+
+	// The key goes where baseURL says: whoever sets it must be able to
+	// read the key's Secret.
+	team := &authorizer{grants: map[string][]string{"dev": {"other"}}}
+	v = &LanguageModelValidator{Reader: reader(), Access: &SecretAccess{Authorizer: team}}
+	_, err = v.ValidateCreate(asUser("dev"), m)
+	expectDenied(g, err, apierrors.IsInvalid, "spec.apiKeyRef.name: Forbidden: dev may not get Secret openai")
+	_, err = v.ValidateUpdate(asUser("dev"), m, m.DeepCopy())
+	g.Expect(err).NotTo(HaveOccurred(), "an update that leaves the spec alone is not checked")
+	moved := m.DeepCopy()
+	moved.Spec.BaseURL = "https://elsewhere.example.com/v1"
+	_, err = v.ValidateUpdate(asUser("dev"), m, moved)
+	expectDenied(g, err, apierrors.IsInvalid, "spec.apiKeyRef.name: Forbidden")
 }
 
 func TestLanguageModelDelete(t *testing.T) {
