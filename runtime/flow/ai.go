@@ -46,12 +46,9 @@ type OutputSchema struct {
 	Schema json.RawMessage `json:"schema"`
 }
 
-// The defaults and bounds of the AI nodes' history.
-const (
-	DefaultReplyHistory = 6
-	// MaxHistory is what the session keeps: MaxRecent lines.
-	MaxHistory = MaxRecent
-)
+// DefaultReplyHistory is how many messages an AIReply sends by default;
+// MaxHistory, the CRD's bound, is what sessions keep (MaxRecent).
+const DefaultReplyHistory = 6
 
 // aiNode is a compiled AIReply, AIClassify or AIExtract node.
 type aiNode struct {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -11,22 +12,9 @@ import (
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 )
 
-// Limits of the AI nodes, as the CRD's.
-const (
-	MaxLabels       = 20
-	MaxFields       = 30
-	MaxEnum         = 50
-	MaxPromptLength = 16384
-	MaxLabelDescLen = 1024
-	MaxEnumValueLen = 256
-	maxModelNameLen = 253
-	maxLabelNameLen = 64
-)
-
 var (
-	modelNamePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
-	labelPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
-	aiFieldTypes     = []v1alpha1.AIFieldType{v1alpha1.AIFieldString, v1alpha1.AIFieldNumber, v1alpha1.AIFieldInteger, v1alpha1.AIFieldBoolean}
+	modelName = regexp.MustCompile(modelNamePattern)
+	labelName = regexp.MustCompile(labelPattern)
 )
 
 // aiCommon checks and compiles what the three AI nodes share: the model,
@@ -37,7 +25,7 @@ func (c *compiler) aiCommon(p *field.Path, model, system, systemField, input str
 	switch {
 	case model == "":
 		c.add(field.Required(mp, "name the LanguageModel of the flow's namespace to ask, e.g. support-llm"))
-	case len(model) > maxModelNameLen || !modelNamePattern.MatchString(model):
+	case len(model) > MaxModelName || !modelName.MatchString(model):
 		c.add(field.Invalid(mp, clip(model), "must be the name of a LanguageModel: lower-case letters, digits, '-' and '.', e.g. support-llm"))
 	}
 	if len(system) > MaxPromptLength {
@@ -73,7 +61,7 @@ func (c *compiler) aiReply(p *field.Path, r *v1alpha1.AIReplyNode) *aiNode {
 	if r.SystemPrompt == "" {
 		c.add(field.Required(p.Child("systemPrompt"), "tell the model who it is and how to answer, e.g. \"You are the assistant of Harbour Yoga; answer in two sentences.\""))
 	}
-	out := c.aiCommon(p, r.Model, r.SystemPrompt, "systemPrompt", "", r.History, 1, DefaultReplyHistory)
+	out := c.aiCommon(p, r.Model, r.SystemPrompt, "systemPrompt", "", r.History, MinReplyHistory, DefaultReplyHistory)
 	if len(r.Context) > MaxPromptLength {
 		c.add(field.TooLong(p.Child("context"), "", MaxPromptLength))
 	} else if r.Context != "" {
@@ -107,7 +95,7 @@ func (c *compiler) aiClassify(i int, p *field.Path, a *v1alpha1.AIClassifyNode) 
 		switch {
 		case l.Name == "":
 			c.add(field.Required(np, "the label needs a name: what the model answers, e.g. order"))
-		case len(l.Name) > maxLabelNameLen || !labelPattern.MatchString(l.Name):
+		case len(l.Name) > MaxLabelName || !labelName.MatchString(l.Name):
 			c.add(field.Invalid(np, clip(l.Name), "must be letters, digits, '_' and '-', starting with a letter or digit (at most 64), e.g. order"))
 		}
 		if k, dup := seen[l.Name]; dup && l.Name != "" {
@@ -116,8 +104,8 @@ func (c *compiler) aiClassify(i int, p *field.Path, a *v1alpha1.AIClassifyNode) 
 			seen[l.Name] = j
 			names = append(names, l.Name)
 		}
-		if len(l.Description) > MaxLabelDescLen {
-			c.add(field.TooLong(pj.Child("description"), "", MaxLabelDescLen))
+		if len(l.Description) > MaxDescription {
+			c.add(field.TooLong(pj.Child("description"), "", MaxDescription))
 		}
 		next := c.requiredLink(i, pj.Child("next"), l.Next, "a label needs next: the id of the node that runs when the model picks it")
 		out.labels = append(out.labels, aiLabel{name: l.Name, next: next})
@@ -158,15 +146,11 @@ func (c *compiler) aiExtract(p *field.Path, a *v1alpha1.AIExtractNode) *aiNode {
 		if typ == "" {
 			typ = v1alpha1.AIFieldString
 		}
-		valid := false
-		for _, t := range aiFieldTypes {
-			valid = valid || t == typ
-		}
-		if !valid {
+		if !slices.Contains(aiFieldTypes, string(typ)) {
 			c.add(field.NotSupported(pj.Child("type"), f.Type, aiFieldTypes))
 		}
-		if len(f.Description) > MaxLabelDescLen {
-			c.add(field.TooLong(pj.Child("description"), "", MaxLabelDescLen))
+		if len(f.Description) > MaxDescription {
+			c.add(field.TooLong(pj.Child("description"), "", MaxDescription))
 		}
 		ep := pj.Child("enum")
 		switch {
@@ -180,8 +164,8 @@ func (c *compiler) aiExtract(p *field.Path, a *v1alpha1.AIExtractNode) *aiNode {
 			switch {
 			case v == "":
 				c.add(field.Required(ep.Index(k), "an enum value must not be empty"))
-			case len(v) > MaxEnumValueLen:
-				c.add(field.TooLong(ep.Index(k), "", MaxEnumValueLen))
+			case len(v) > MaxEnumValue:
+				c.add(field.TooLong(ep.Index(k), "", MaxEnumValue))
 			case values[v]:
 				c.add(field.Duplicate(ep.Index(k), v))
 			}

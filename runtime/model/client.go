@@ -12,10 +12,11 @@
 // caller's: the executor passes its egress client, so the model URL is
 // subject to the same private-address guard as every call a flow makes.
 //
-// It imports the standard library, golang.org/x/time/rate and
+// It imports the standard library, golang.org/x/time/rate,
 // runtime/channel (its retry policy, Retry-After parsing and clock), and
-// api/v1alpha1 for FromSpec; it must not import runtime/flow, the
-// executor or the controllers.
+// api/v1alpha1 with apimachinery's field errors for the spec's rules; it
+// must not import runtime/flow, the executor, the controllers or the
+// commands (internal/).
 package model
 
 import (
