@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 )
@@ -49,6 +50,17 @@ var _ = Describe("A LanguageModel", func() {
 		Expect(err).To(HaveOccurred())
 		Expect(err.Error()).To(ContainSubstring(`admission webhook "vlanguagemodel-v1alpha1.chatflow.dev" denied the request`))
 		Expect(err.Error()).To(ContainSubstring("spec.baseURL: Invalid value: \"https://api.example.com/v1/chat/completions\": is the base URL, without /chat/completions"))
+
+		By("a key travels over https only, to anything but localhost (a CEL rule of the CRD)")
+		m = languageModel("plain", ns)
+		m.Spec.BaseURL = "http://llm.example.com/v1"
+		err = k8s.Create(ctx, m)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.baseURL: Invalid value: baseURL must be https when apiKeyRef is set"))
+		m.Spec.BaseURL = "http://127.0.0.1:9090/v1"
+		Expect(k8s.Create(ctx, m, client.DryRunAll)).To(Succeed(), "the sandbox on loopback")
+		m.Spec.BaseURL, m.Spec.APIKeyRef = "http://vllm.models:8000/v1", nil
+		Expect(k8s.Create(ctx, m, client.DryRunAll)).To(Succeed(), "an endpoint without a key")
 	})
 
 	It("holds a flow back until it exists and is Ready, then reaches the executor", func() {
