@@ -39,6 +39,7 @@ import (
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/controllers/index"
+	"github.com/chatflow-dev/chatflow/controllers/internal/conditionevents"
 	"github.com/chatflow-dev/chatflow/controllers/internal/secretkeys"
 	"github.com/chatflow-dev/chatflow/controllers/policy"
 )
@@ -95,7 +96,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	var in policy.BindingInput
 	defer func() {
 		computeStatus(b, in, r.GatewayPublicURL, retErr)
-		r.recordEvents(before, b)
+		conditionevents.Record(r.Recorder, b, before.Status.Conditions, b.Status.Conditions, "Bound", "Bind")
 		if equality.Semantic.DeepEqual(before.Status, b.Status) {
 			return
 		}
@@ -179,21 +180,6 @@ func setCondition(b *v1alpha1.ChannelBinding, t string, s metav1.ConditionStatus
 	meta.SetStatusCondition(&b.Status.Conditions, metav1.Condition{
 		Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: b.Generation,
 	})
-}
-
-func (r *Reconciler) recordEvents(before, after *v1alpha1.ChannelBinding) {
-	if r.Recorder == nil {
-		return
-	}
-	c := meta.FindStatusCondition(after.Status.Conditions, v1alpha1.ConditionStalled)
-	old := meta.FindStatusCondition(before.Status.Conditions, v1alpha1.ConditionStalled)
-	if c != nil && (old == nil || old.Reason != c.Reason || old.Message != c.Message) {
-		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, c.Reason, "Bind", "%s", c.Message)
-	}
-	if meta.IsStatusConditionTrue(after.Status.Conditions, v1alpha1.ConditionReady) &&
-		!meta.IsStatusConditionTrue(before.Status.Conditions, v1alpha1.ConditionReady) {
-		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, "Bound", "Bind", "%s", meta.FindStatusCondition(after.Status.Conditions, v1alpha1.ConditionReady).Message)
-	}
 }
 
 // SetupWithManager registers the ChannelBinding controller and its

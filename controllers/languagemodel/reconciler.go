@@ -32,6 +32,7 @@ import (
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/controllers/index"
+	"github.com/chatflow-dev/chatflow/controllers/internal/conditionevents"
 	"github.com/chatflow-dev/chatflow/controllers/internal/secretkeys"
 	"github.com/chatflow-dev/chatflow/runtime/model"
 )
@@ -80,7 +81,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	defer func() {
 		o.Err = retErr
 		computeStatus(m, o)
-		r.recordEvents(before, m)
+		conditionevents.Record(r.Recorder, m, before.Status.Conditions, m.Status.Conditions, "Ready", "Check")
 		if equality.Semantic.DeepEqual(before.Status, m.Status) {
 			return
 		}
@@ -152,23 +153,6 @@ func setCondition(m *v1alpha1.LanguageModel, t string, s metav1.ConditionStatus,
 	meta.SetStatusCondition(&m.Status.Conditions, metav1.Condition{
 		Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: m.Generation,
 	})
-}
-
-// recordEvents records transitions, for `kubectl describe`.
-func (r *Reconciler) recordEvents(before, after *v1alpha1.LanguageModel) {
-	if r.Recorder == nil {
-		return
-	}
-	c := meta.FindStatusCondition(after.Status.Conditions, v1alpha1.ConditionStalled)
-	old := meta.FindStatusCondition(before.Status.Conditions, v1alpha1.ConditionStalled)
-	if c != nil && (old == nil || old.Reason != c.Reason || old.Message != c.Message) {
-		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, c.Reason, "Check", "%s", c.Message)
-	}
-	if meta.IsStatusConditionTrue(after.Status.Conditions, v1alpha1.ConditionReady) &&
-		!meta.IsStatusConditionTrue(before.Status.Conditions, v1alpha1.ConditionReady) {
-		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, "Ready", "Check", "%s",
-			meta.FindStatusCondition(after.Status.Conditions, v1alpha1.ConditionReady).Message)
-	}
 }
 
 // SetupWithManager registers the LanguageModel controller and its
