@@ -476,6 +476,48 @@ func TestStepAIExtract(t *testing.T) {
 	}
 }
 
+// A value over the variable budget takes onError, and the fields set
+// before it are put back: an AIExtract stores all its fields or none.
+func TestStepAIExtractWithinTheBudgets(t *testing.T) {
+	p := mustCompile(t, flowOf(`
+- {id: start, type: Start, next: read}
+- {id: read, type: AIExtract, aiExtract: {model: m, fields: [{name: a}, {name: b}]}, next: done, onError: ask}
+- {id: done, type: SendMessage, sendMessage: {text: "ok"}, next: end}
+- {id: ask, type: SendMessage, sendMessage: {text: "too long"}, next: end}
+- {id: end, type: End}
+`))
+	s, fx := Step(p, nil, says("m1", "hi"), t0)
+	call := lastOf(fx, EffectModelCall)
+	s.Vars = Values{"a": "before"}
+	big := strings.Repeat("x", MaxVariableBytes)
+	answer, _ := json.Marshal(map[string]string{"a": "new", "b": big})
+	s2, fx := Step(p, s, modelAnswer(call.Model.ID, string(answer)), t0)
+	if send := lastOf(fx, EffectSend); send == nil || send.Send.NodeID != "ask" {
+		t.Fatalf("went to %v: %v", send, effectLines(fx))
+	}
+	if b, _ := json.Marshal(s2.Vars); string(b) != `{"a":"before"}` {
+		t.Errorf("vars = %s, want a as it was and no b", b)
+	}
+	if logged := strings.Join(effectLines(fx), "\n"); !strings.Contains(logged, "budget=variable_size") {
+		t.Errorf("the budget is not named:\n%s", logged)
+	}
+
+	// An AIReply's saveAs too.
+	p = mustCompile(t, flowOf(`
+- {id: start, type: Start, next: answer}
+- {id: answer, type: AIReply, aiReply: {model: m, systemPrompt: "Answer.", saveAs: reply}, next: done, onError: ask}
+- {id: done, type: SendMessage, sendMessage: {text: "ok"}, next: end}
+- {id: ask, type: SendMessage, sendMessage: {text: "too long"}, next: end}
+- {id: end, type: End}
+`))
+	s, fx = Step(p, nil, says("m1", "hi"), t0)
+	call = lastOf(fx, EffectModelCall)
+	_, fx = Step(p, s, modelAnswer(call.Model.ID, big+"y"), t0)
+	if send := lastOf(fx, EffectSend); send == nil || send.Send.NodeID != "ask" {
+		t.Fatalf("AIReply went to %v: %v", send, effectLines(fx))
+	}
+}
+
 func TestAIHistoryIsTheRecentConversation(t *testing.T) {
 	p := mustCompile(t, flowOf(`
 - {id: start, type: Start, next: w}

@@ -148,7 +148,9 @@ func (t *turn) onModel(r *ModelResult) {
 func (t *turn) aiFailed(n *node, msg string) int {
 	if n.typ == v1alpha1.NodeAIClassify && n.onError == none {
 		t.log(LogError, n, "", msg+"; taking default")
-		t.classification(n, "", nil)
+		if !t.classification(n, "", nil) {
+			return t.onError(n)
+		}
 		t.leave(n, branchDefault)
 		return n.ai.def
 	}
@@ -159,7 +161,9 @@ func (t *turn) aiFailed(n *node, msg string) int {
 func (t *turn) replied(n *node, answer string) int {
 	a := n.ai
 	if a.saveAs != "" {
-		t.setVar(a.saveAs, answer)
+		if !t.setVar(n, a.saveAs, answer) {
+			return t.onError(n)
+		}
 		t.leave(n, branchSaved)
 		return n.next
 	}
@@ -205,7 +209,9 @@ func (t *turn) classified(n *node, content string) int {
 	if bad == "" {
 		for _, l := range n.ai.labels {
 			if l.name == *ans.Label {
-				t.classification(n, l.name, conf)
+				if !t.classification(n, l.name, conf) {
+					return t.onError(n)
+				}
 				t.leave(n, l.name)
 				return l.next
 			}
@@ -213,16 +219,17 @@ func (t *turn) classified(n *node, content string) int {
 		bad = "the answer names none of the node's labels"
 	}
 	t.log(LogError, n, "", bad+"; taking default")
-	t.classification(n, "", nil)
+	if !t.classification(n, "", nil) {
+		return t.onError(n)
+	}
 	t.leave(n, branchDefault)
 	return n.ai.def
 }
 
-// classification stores an AIClassify outcome in its saveAs variable.
-func (t *turn) classification(n *node, label string, confidence any) {
-	if n.ai.saveAs != "" {
-		t.setVar(n.ai.saveAs, map[string]any{"label": label, "confidence": confidence})
-	}
+// classification stores an AIClassify outcome in its saveAs variable; it
+// reports false when a budget refused it (the node then takes onError).
+func (t *turn) classification(n *node, label string, confidence any) bool {
+	return n.ai.saveAs == "" || t.setVar(n, n.ai.saveAs, map[string]any{"label": label, "confidence": confidence})
 }
 
 // extracted validates an AIExtract answer against the node's fields and
@@ -259,8 +266,26 @@ func (t *turn) extracted(n *node, content string) int {
 		why = append(why, wrong...)
 		return t.fail(n, strings.Join(why, "; "))
 	}
+	// All fields or none: a budget that refuses one puts back the ones
+	// already set, and the node takes onError.
+	before := make(map[string]any, len(n.ai.fields))
 	for _, f := range n.ai.fields {
-		t.setVar(f.name, values[f.name])
+		if old, had := t.s.Vars[f.name]; had {
+			before[f.name] = old
+		}
+		if !t.setVar(n, f.name, values[f.name]) {
+			for _, g := range n.ai.fields {
+				if g.name == f.name {
+					break
+				}
+				if old, had := before[g.name]; had {
+					t.s.Vars[g.name] = old
+				} else {
+					delete(t.s.Vars, g.name)
+				}
+			}
+			return t.onError(n)
+		}
 	}
 	t.leave(n, branchExtracted)
 	return n.next
