@@ -1,7 +1,7 @@
 // Package lint validates ChatFlow, ChannelBinding and LanguageModel
-// manifests offline with
-// the rules admission applies: the CRDs' OpenAPI schema and CEL rules (run
-// by the API server's own validation code against the embedded CRDs),
+// manifests offline with the rules admission applies: the CRDs' OpenAPI
+// schema and CEL rules (run by the API server's own validation code against
+// the embedded CRDs), the LanguageModel webhook's rules (runtime/model),
 // object metadata, the flow compiler (runtime/flow.Compile, the validating
 // webhook's graph rules) and the cross-object rules of bindings that can be
 // judged from the input alone. Every problem carries the file and line it
@@ -115,8 +115,8 @@ type Result struct {
 }
 
 // Lint checks every ChatFlow, ChannelBinding and LanguageModel of the
-// sources. Objects of
-// other kinds are ignored; input that does not parse is a problem.
+// sources. Objects of other kinds are ignored; input that does not parse is
+// a problem.
 func Lint(sources []manifest.Source) *Result { return lint(sources, true) }
 
 // lint is Lint; memo false runs every rule and compiles every expression
@@ -338,20 +338,26 @@ func (l *linter) decodeFlow(v map[string]any, into *v1alpha1.ChatFlow) error {
 
 func (l *linter) binding(o manifest.Object) *Binding {
 	b := &Binding{Object: o}
+	b.Admitted, b.Problems = admit[v1alpha1.ChannelBinding](l, o)
+	return b
+}
+
+// admit runs admission on o and decodes what it admitted; the object is
+// nil when admission kept nothing or it does not decode (a problem then,
+// unless admission already reported one).
+func admit[T any](l *linter, o manifest.Object) (*T, []Problem) {
 	obj, probs := l.admission(o)
-	b.Problems = probs
 	if obj == nil {
-		return b
+		return nil, probs
 	}
-	var admitted v1alpha1.ChannelBinding
+	var admitted T
 	if err := decode(obj, &admitted); err != nil {
 		if len(probs) == 0 {
-			b.Problems = append(b.Problems, l.problem(o, field.Invalid(field.NewPath("spec"), field.OmitValueType{}, "does not decode: "+err.Error())))
+			probs = append(probs, l.problem(o, field.Invalid(field.NewPath("spec"), field.OmitValueType{}, "does not decode: "+err.Error())))
 		}
-		return b
+		return nil, probs
 	}
-	b.Admitted = &admitted
-	return b
+	return &admitted, probs
 }
 
 // model checks a LanguageModel: the schema, then the rules the webhook
@@ -359,20 +365,11 @@ func (l *linter) binding(o manifest.Object) *Binding {
 // the same field.
 func (l *linter) model(o manifest.Object) *Model {
 	m := &Model{Object: o}
-	obj, probs := l.admission(o)
-	m.Problems = probs
-	if obj == nil {
+	m.Admitted, m.Problems = admit[v1alpha1.LanguageModel](l, o)
+	if m.Admitted == nil {
 		return m
 	}
-	var admitted v1alpha1.LanguageModel
-	if err := decode(obj, &admitted); err != nil {
-		if len(probs) == 0 {
-			m.Problems = append(m.Problems, l.problem(o, field.Invalid(field.NewPath("spec"), field.OmitValueType{}, "does not decode: "+err.Error())))
-		}
-		return m
-	}
-	m.Admitted = &admitted
-	errs := model.ValidateSpec(&admitted.Spec, field.NewPath("spec"))
+	errs := model.ValidateSpec(&m.Admitted.Spec, field.NewPath("spec"))
 	kept := m.Problems[:0]
 	for _, p := range m.Problems {
 		if !slices.ContainsFunc(errs, func(e *field.Error) bool { return e.Field == p.Field }) {
