@@ -64,10 +64,13 @@ type Reconciler struct {
 
 	keysOnce sync.Once
 	keys     *secretkeys.Reader
-	// overrides remembers, by binding UID, the override callback this
-	// manager registered last, until the cache shows it in status: a
-	// reconcile on a stale read must not register it a second time.
-	overrides sync.Map
+	// overrides remembers, by binding UID, the registration this manager
+	// made last (override.go): a reconcile on a cache that has not seen
+	// its status patch yet, or after a Secret change Meta need not hear
+	// of, must not register it a second time.
+	overrides  sync.Map
+	digestOnce sync.Once
+	digestKey  []byte
 }
 
 // secrets reads the key names of credentials Secrets: their metadata from
