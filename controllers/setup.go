@@ -15,6 +15,7 @@ import (
 	"github.com/chatflow-dev/chatflow/controllers/channelbinding"
 	"github.com/chatflow-dev/chatflow/controllers/chatflow"
 	"github.com/chatflow-dev/chatflow/controllers/index"
+	"github.com/chatflow-dev/chatflow/controllers/languagemodel"
 	"github.com/chatflow-dev/chatflow/controllers/secretlabels"
 	"github.com/chatflow-dev/chatflow/controllers/webhooks"
 )
@@ -79,9 +80,9 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	return index.Add(ctx, mgr.GetFieldIndexer())
 }
 
-// SetupControllers registers the ChatFlow and ChannelBinding controllers,
-// and the one that labels the Secrets they reference, with a manager built
-// with CacheOptions and SetupIndexes.
+// SetupControllers registers the ChatFlow, ChannelBinding and LanguageModel
+// controllers, and the one that labels the Secrets they reference, with a
+// manager built with CacheOptions and SetupIndexes.
 func SetupControllers(mgr ctrl.Manager, o Options) error {
 	recorder := mgr.GetEventRecorder(EventRecorderName)
 	o.Executor.GatewayPublicURL = o.GatewayPublicURL
@@ -107,12 +108,20 @@ func SetupControllers(mgr ctrl.Manager, o Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ChannelBinding controller: %w", err)
 	}
+	if err := (&languagemodel.Reconciler{
+		Client:       mgr.GetClient(),
+		SecretReader: mgr.GetAPIReader(),
+		Recorder:     recorder,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the LanguageModel controller: %w", err)
+	}
 	return nil
 }
 
-// SetupWebhooks registers the validating webhooks of ChatFlow and
-// ChannelBinding on the manager's webhook server. Decisions read through
-// the API reader; warnings through the cache (SetupIndexes first).
+// SetupWebhooks registers the validating webhooks of ChatFlow,
+// ChannelBinding and LanguageModel on the manager's webhook server.
+// Decisions read through the API reader; warnings through the cache
+// (SetupIndexes first).
 func SetupWebhooks(mgr ctrl.Manager, o Options) error {
 	access := &webhooks.SecretAccess{Authorizer: webhooks.SubjectAccessReviews{Client: mgr.GetClient()}}
 	if err := webhooks.SetupChatFlowWebhookWithManager(mgr, mgr.GetAPIReader(), o.Executor, access); err != nil {
@@ -120,6 +129,9 @@ func SetupWebhooks(mgr ctrl.Manager, o Options) error {
 	}
 	if err := webhooks.SetupChannelBindingWebhookWithManager(mgr, mgr.GetAPIReader(), mgr.GetClient(), access, o.APIBaseURLHosts); err != nil {
 		return fmt.Errorf("setting up the ChannelBinding webhook: %w", err)
+	}
+	if err := webhooks.SetupLanguageModelWebhookWithManager(mgr, mgr.GetAPIReader(), access); err != nil {
+		return fmt.Errorf("setting up the LanguageModel webhook: %w", err)
 	}
 	return nil
 }

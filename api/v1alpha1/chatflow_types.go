@@ -182,6 +182,12 @@ type Logging struct {
 	// executor's stdout. Contact ids are hashed; secrets are never logged.
 	// +optional
 	Enabled bool `json:"enabled,omitempty"`
+
+	// modelText adds the prompts and answers of AI nodes to the event
+	// log. They may hold what contacts wrote, so by default the log has
+	// only each model call's outcome, latency and token counts.
+	// +optional
+	ModelText bool `json:"modelText,omitempty"`
 }
 
 // Variable is a flow variable with its initial value.

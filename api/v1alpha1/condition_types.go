@@ -1,6 +1,6 @@
 package v1alpha1
 
-// Condition types of ChatFlow and ChannelBinding. Ready, Valid, Bound and
+// Condition types of ChatFlow, ChannelBinding and LanguageModel. Ready, Valid, Bound and
 // ExecutorAvailable have positive polarity (True is good); Reconciling and
 // Stalled have negative polarity ("abnormal-true": absent or False is good),
 // as kstatus expects.
@@ -51,6 +51,15 @@ const (
 	// nor spec.trigger.credentialsRef, so its run API would refuse every run.
 	ReasonCredentialsMissing = "CredentialsMissing"
 	ReasonConflict           = "Conflict"
+	// ReasonModelNotFound: an AI node of the flow names a LanguageModel
+	// that does not exist in its namespace.
+	ReasonModelNotFound = "ModelNotFound"
+	// ReasonModelNotReady: a LanguageModel the flow's AI nodes use is not
+	// Ready (its key's Secret is missing, for one).
+	ReasonModelNotReady = "ModelNotReady"
+	// ReasonInvalidSpec: the object's spec breaks a rule admission would
+	// have refused (it was created while the webhook was not running).
+	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonReconcileFailed says the last reconcile hit an error (an API
 	// call failed); the operator retries with backoff.
 	ReasonReconcileFailed = "ReconcileFailed"

@@ -1,7 +1,7 @@
-// Package v1alpha1 holds the ChatFlow and ChannelBinding API types of the
-// chatflow.dev group: their fields, documentation, defaults and schema
-// markers. It must not import controllers, the runtime packages or anything
-// beyond Kubernetes API machinery, so clients can vendor it cheaply.
+// Package v1alpha1 holds the ChatFlow, ChannelBinding and LanguageModel API
+// types of the chatflow.dev group: their fields, documentation, defaults and
+// schema markers. It must not import controllers, the runtime packages or
+// anything beyond Kubernetes API machinery, so clients can vendor it cheaply.
 //
 // +kubebuilder:object:generate=true
 // +groupName=chatflow.dev
@@ -29,6 +29,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 	s.AddKnownTypes(SchemeGroupVersion,
 		&ChatFlow{}, &ChatFlowList{},
 		&ChannelBinding{}, &ChannelBindingList{},
+		&LanguageModel{}, &LanguageModelList{},
 	)
 	metav1.AddToGroupVersion(s, SchemeGroupVersion)
 	return nil

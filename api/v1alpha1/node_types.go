@@ -5,7 +5,7 @@ import (
 )
 
 // NodeType names the component a node runs.
-// +kubebuilder:validation:Enum=Start;End;SendMessage;WaitForReply;Condition;SetVariables;HTTPRequest;Delay;Jump;Handoff
+// +kubebuilder:validation:Enum=Start;End;SendMessage;WaitForReply;Condition;SetVariables;HTTPRequest;Delay;Jump;Handoff;AIReply;AIClassify;AIExtract
 type NodeType string
 
 // The node types. Every type but Start and End carries the member of the
@@ -21,12 +21,16 @@ const (
 	NodeDelay        NodeType = "Delay"
 	NodeJump         NodeType = "Jump"
 	NodeHandoff      NodeType = "Handoff"
+	NodeAIReply      NodeType = "AIReply"
+	NodeAIClassify   NodeType = "AIClassify"
+	NodeAIExtract    NodeType = "AIExtract"
 )
 
 // NodeTypes lists every node type, in the order the documentation uses.
 var NodeTypes = []NodeType{
 	NodeStart, NodeEnd, NodeSendMessage, NodeWaitForReply, NodeCondition,
 	NodeSetVariables, NodeHTTPRequest, NodeDelay, NodeJump, NodeHandoff,
+	NodeAIReply, NodeAIClassify, NodeAIExtract,
 }
 
 // Node is one component of a flow graph: a discriminated union of the node
@@ -40,8 +44,11 @@ var NodeTypes = []NodeType{
 // +kubebuilder:validation:XValidation:rule="has(self.delay) == (self.type == 'Delay')",message="a Delay node needs the delay member, and only Delay nodes may have it",fieldPath=".delay"
 // +kubebuilder:validation:XValidation:rule="has(self.jump) == (self.type == 'Jump')",message="a Jump node needs the jump member, and only Jump nodes may have it",fieldPath=".jump"
 // +kubebuilder:validation:XValidation:rule="has(self.handoff) == (self.type == 'Handoff')",message="a Handoff node needs the handoff member, and only Handoff nodes may have it",fieldPath=".handoff"
+// +kubebuilder:validation:XValidation:rule="has(self.aiReply) == (self.type == 'AIReply')",message="an AIReply node needs the aiReply member, and only AIReply nodes may have it",fieldPath=".aiReply"
+// +kubebuilder:validation:XValidation:rule="has(self.aiClassify) == (self.type == 'AIClassify')",message="an AIClassify node needs the aiClassify member, and only AIClassify nodes may have it",fieldPath=".aiClassify"
+// +kubebuilder:validation:XValidation:rule="has(self.aiExtract) == (self.type == 'AIExtract')",message="an AIExtract node needs the aiExtract member, and only AIExtract nodes may have it",fieldPath=".aiExtract"
 // +kubebuilder:validation:XValidation:rule="self.type != 'End' || !has(self.next)",message="an End node has no next: it closes the session",fieldPath=".next"
-// +kubebuilder:validation:XValidation:rule="!has(self.onError) || self.type in ['SendMessage', 'HTTPRequest']",message="onError applies only to SendMessage and HTTPRequest nodes",fieldPath=".onError"
+// +kubebuilder:validation:XValidation:rule="!has(self.onError) || self.type in ['SendMessage', 'HTTPRequest', 'AIReply', 'AIClassify', 'AIExtract']",message="onError applies only to SendMessage, HTTPRequest and AI nodes",fieldPath=".onError"
 // +kubebuilder:validation:XValidation:rule="!has(self.onTimeout) || self.type in ['WaitForReply', 'Handoff']",message="onTimeout applies only to WaitForReply and Handoff nodes",fieldPath=".onTimeout"
 type Node struct {
 	// id names the node; other nodes refer to it in next, onError, onTimeout,
@@ -61,14 +68,17 @@ type Node struct {
 	// next is the node that runs after this one: for WaitForReply, when the
 	// contact replied (and on timeout when onTimeout is absent); for Jump,
 	// once maxJumps is used up; for Handoff, when automation resumes. Every
-	// type but End and Condition needs it.
+	// type but End, Condition and AIClassify (which continue on their
+	// branches or labels) needs it.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	Next string `json:"next,omitempty"`
 
-	// onError is the node that runs when a SendMessage cannot be delivered
-	// or an HTTPRequest fails (non-2xx, timeout, refused address). Without
-	// it the session ends with an error event.
+	// onError is the node that runs when a SendMessage cannot be delivered,
+	// an HTTPRequest fails (non-2xx, timeout, refused address) or the model
+	// call of an AI node fails (timeout, an error status, a refusal, an
+	// empty answer, missing required fields of an AIExtract). Without it
+	// the session ends with an error event; an AIClassify takes default.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	OnError string `json:"onError,omitempty"`
@@ -103,6 +113,15 @@ type Node struct {
 	// handoff holds the settings of a Handoff node.
 	// +optional
 	Handoff *HandoffNode `json:"handoff,omitempty"`
+	// aiReply holds the settings of an AIReply node.
+	// +optional
+	AIReply *AIReplyNode `json:"aiReply,omitempty"`
+	// aiClassify holds the settings of an AIClassify node.
+	// +optional
+	AIClassify *AIClassifyNode `json:"aiClassify,omitempty"`
+	// aiExtract holds the settings of an AIExtract node.
+	// +optional
+	AIExtract *AIExtractNode `json:"aiExtract,omitempty"`
 }
 
 // SendMessageNode sends one message to the contact. Text, captions, URLs and
@@ -581,4 +600,208 @@ type HandoffNode struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
 	Queue string `json:"queue,omitempty"`
+}
+
+// AIReplyNode answers the contact with a language model: the model gets
+// the system prompt (with the context), then the most recent messages of
+// the conversation, oldest first, the contact's latest included; its
+// answer is sent to the contact, or only saved with saveAs. A failed call
+// (timeout, an error status, a refusal or an empty answer) takes onError.
+type AIReplyNode struct {
+	// model names the LanguageModel of the flow's namespace to ask.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Model string `json:"model"`
+
+	// systemPrompt tells the model who it is and how to answer (a
+	// template), e.g. "You are the assistant of Harbour Yoga. Answer in
+	// two sentences."
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=16384
+	SystemPrompt string `json:"systemPrompt"`
+
+	// context adds facts from variables to the system prompt (a
+	// template), e.g. "The contact's order: {{ vars.order.body }}".
+	// +optional
+	// +kubebuilder:validation:MaxLength=16384
+	Context string `json:"context,omitempty"`
+
+	// history is how many of the conversation's most recent messages, the
+	// contact's and the flow's, go with the prompt: from 1 (the contact's
+	// latest message alone) to 12. The session keeps the last 12 messages,
+	// each cut to 1 KiB. Default 6.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=12
+	History *int32 `json:"history,omitempty"`
+
+	// saveAs stores the answer in vars.<saveAs> instead of sending it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	SaveAs string `json:"saveAs,omitempty"`
+}
+
+// AIClassifyNode asks a language model which of its labels fits the input
+// and continues on that label's node, or on default. The answer is
+// structured output (a JSON schema with the labels as an enum) and is
+// validated: an answer that names no label takes default. A failed call
+// takes onError, or default without it.
+type AIClassifyNode struct {
+	// model names the LanguageModel of the flow's namespace to ask.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Model string `json:"model"`
+
+	// instructions add to the model's system prompt (a template): what
+	// the conversation is about, how to tell the labels apart.
+	// +optional
+	// +kubebuilder:validation:MaxLength=16384
+	Instructions string `json:"instructions,omitempty"`
+
+	// input is the text to classify (a template). Default: the contact's
+	// latest message, {{ message.text }}.
+	// +optional
+	// +kubebuilder:validation:MaxLength=16384
+	Input string `json:"input,omitempty"`
+
+	// history is how many earlier messages of the conversation go with
+	// the input as context, from 0 to 12. Default 0.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=12
+	History *int32 `json:"history,omitempty"`
+
+	// labels the model chooses from, each with the node it leads to.
+	// +required
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=20
+	Labels []AILabel `json:"labels"`
+
+	// default is the node that runs when the answer names no label.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Default string `json:"default"`
+
+	// saveAs stores {label, confidence} in vars.<saveAs>: the label chosen
+	// ("" when default was taken) and the model's confidence from 0 to 1,
+	// or null when it gave none.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	SaveAs string `json:"saveAs,omitempty"`
+}
+
+// AILabel is one outcome of an AIClassify node.
+type AILabel struct {
+	// name of the label: what the model answers, and the branch in logs,
+	// e.g. order.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9_-]*$`
+	Name string `json:"name"`
+
+	// description tells the model when the label applies.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Description string `json:"description,omitempty"`
+
+	// next is the node that runs when the model picks this label.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Next string `json:"next"`
+}
+
+// AIExtractNode asks a language model for named, typed values found in
+// the input and stores each as vars.<name>. The answer is structured
+// output (a JSON schema of the fields) and is validated: a missing
+// required field, or a value of the wrong type, takes onError. Optional
+// fields the input does not hold are set to null.
+type AIExtractNode struct {
+	// model names the LanguageModel of the flow's namespace to ask.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Model string `json:"model"`
+
+	// instructions add to the model's system prompt (a template).
+	// +optional
+	// +kubebuilder:validation:MaxLength=16384
+	Instructions string `json:"instructions,omitempty"`
+
+	// input is the text to read (a template). Default: the contact's
+	// latest message, {{ message.text }}.
+	// +optional
+	// +kubebuilder:validation:MaxLength=16384
+	Input string `json:"input,omitempty"`
+
+	// history is how many earlier messages of the conversation go with
+	// the input as context, from 0 to 12. Default 0.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=12
+	History *int32 `json:"history,omitempty"`
+
+	// fields to extract, each stored as vars.<name>.
+	// +required
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=30
+	Fields []AIField `json:"fields"`
+}
+
+// AIFieldType is the type of an extracted value.
+// +kubebuilder:validation:Enum=String;Number;Integer;Boolean
+type AIFieldType string
+
+// The types of extracted values.
+const (
+	AIFieldString  AIFieldType = "String"
+	AIFieldNumber  AIFieldType = "Number"
+	AIFieldInteger AIFieldType = "Integer"
+	AIFieldBoolean AIFieldType = "Boolean"
+)
+
+// AIField is one value an AIExtract node asks for.
+// +kubebuilder:validation:XValidation:rule="!has(self.enum) || !has(self.type) || self.type == 'String'",message="enum applies to String fields only",fieldPath=".enum"
+type AIField struct {
+	// name of the variable the value is stored in, vars.<name>.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	Name string `json:"name"`
+
+	// type of the value. Default String.
+	// +optional
+	Type AIFieldType `json:"type,omitempty"`
+
+	// description tells the model what to look for, e.g. "the order
+	// number, 4 to 10 digits".
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Description string `json:"description,omitempty"`
+
+	// required fields must be found: an answer without one takes onError.
+	// +optional
+	Required bool `json:"required,omitempty"`
+
+	// enum lists the values a String field may take.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=256
+	Enum []string `json:"enum,omitempty"`
 }

@@ -49,12 +49,33 @@ func BindingManifest(b *v1alpha1.ChannelBinding, gatewayPublicURL string) ([]byt
 	return yaml.Marshal(&m)
 }
 
-// ConfigMap builds the immutable ConfigMap of a revision: flow.yaml and,
-// when the flow is bound, binding.yaml. Its name carries the revision and a
-// digest of the content, so any change the executor must see makes a new
+// ModelsManifest is the LanguageModels a flow's AI nodes use as the
+// executor reads them (--models): one document each, kind, name and spec.
+func ModelsManifest(models []v1alpha1.LanguageModel) ([]byte, error) {
+	var out []byte
+	for i := range models {
+		m := v1alpha1.LanguageModel{
+			TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "LanguageModel"},
+			ObjectMeta: metav1.ObjectMeta{Name: models[i].Name, Namespace: models[i].Namespace},
+		}
+		models[i].Spec.DeepCopyInto(&m.Spec)
+		doc, err := yaml.Marshal(&m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(append(out, "---\n"...), doc...)
+	}
+	return out, nil
+}
+
+// ConfigMap builds the immutable ConfigMap of a revision: flow.yaml, when
+// the flow is bound binding.yaml (with the gateway's public URL where the
+// binding needs it), and when its AI nodes use models models.yaml. Its name
+// carries the revision and a digest of the content, so any change the
+// executor must see (a model's endpoint or limits included) makes a new
 // ConfigMap and rolls the Deployment, and an old revision's ConfigMap stays
 // intact while its pods drain.
-func ConfigMap(f *v1alpha1.ChatFlow, binding *v1alpha1.ChannelBinding, revision, gatewayPublicURL string) (*corev1.ConfigMap, error) {
+func ConfigMap(f *v1alpha1.ChatFlow, binding *v1alpha1.ChannelBinding, revision, gatewayPublicURL string, models ...v1alpha1.LanguageModel) (*corev1.ConfigMap, error) {
 	flowYAML, err := FlowManifest(f)
 	if err != nil {
 		return nil, fmt.Errorf("encoding flow %s: %w", f.Name, err)
@@ -66,6 +87,13 @@ func ConfigMap(f *v1alpha1.ChatFlow, binding *v1alpha1.ChannelBinding, revision,
 			return nil, fmt.Errorf("encoding binding %s: %w", binding.Name, err)
 		}
 		data[BindingKey] = string(bindingYAML)
+	}
+	if len(models) > 0 {
+		modelsYAML, err := ModelsManifest(models)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the models of flow %s: %w", f.Name, err)
+		}
+		data[ModelsKey] = string(modelsYAML)
 	}
 	labels := Labels(f.Name)
 	labels[LabelRevision] = revision
@@ -85,7 +113,7 @@ func ConfigMap(f *v1alpha1.ChatFlow, binding *v1alpha1.ChannelBinding, revision,
 // digest is a short hash of the ConfigMap data, keys in order.
 func digest(data map[string]string) string {
 	h := sha256.New()
-	for _, k := range []string{FlowKey, BindingKey} {
+	for _, k := range []string{FlowKey, BindingKey, ModelsKey} {
 		if v, ok := data[k]; ok {
 			fmt.Fprintf(h, "%s\x00%d\x00%s\x00", k, len(v), v)
 		}

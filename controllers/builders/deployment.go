@@ -32,6 +32,9 @@ type ExecutorInput struct {
 	ConfigMap string
 	// HeaderSecrets are the Secrets the flow's HTTPRequest headers read.
 	HeaderSecrets []string
+	// Models are the LanguageModels the flow's AI nodes use; their key
+	// Secrets are mounted under ModelKeysDir, apart from the others.
+	Models []v1alpha1.LanguageModel
 	// SecretsVersion identifies the content of every mounted Secret; a new
 	// value rolls the pods (see SecretsVersion).
 	SecretsVersion string
@@ -218,9 +221,11 @@ func storeEnv(in ExecutorInput) []corev1.EnvVar {
 // --binding is passed only when the flow is bound (a Manual flow may have
 // no binding), --credentials when there is a credentials Secret (the
 // binding's, or an unbound Manual flow's), --secrets only when HTTPRequest
-// headers read Secrets; --keys always (the flow's keys Secret, KeysSecret).
-// The store URL holds no password (Config.WithStorePassword moved it out):
-// arguments are readable by every process of the node.
+// headers read Secrets, --models and --model-keys only when AI nodes use
+// models; --keys always (the flow's keys Secret, KeysSecret). No secret
+// value is ever an argument: the store URL holds no password
+// (Config.WithStorePassword moved it out), as arguments are readable by
+// every process of the node.
 func Args(in ExecutorInput) []string {
 	in.Config = in.Config.WithStorePassword("")
 	args := []string{"--flow", path.Join(RevisionDir, FlowKey)}
@@ -235,6 +240,9 @@ func Args(in ExecutorInput) []string {
 	}
 	if len(in.HeaderSecrets) > 0 {
 		args = append(args, "--secrets", SecretsDir)
+	}
+	if len(in.Models) > 0 {
+		args = append(args, "--models", path.Join(RevisionDir, ModelsKey), "--model-keys", ModelKeysDir)
 	}
 	args = append(args, "--keys", KeysDir)
 	args = append(args, "--store", in.Config.Store, "--listen", fmt.Sprintf(":%d", Port),
@@ -268,6 +276,11 @@ func volumes(in ExecutorInput) []corev1.Volume {
 	vs = append(vs, corev1.Volume{Name: "keys", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 		SecretName: KeysSecretName(in.Flow.Name),
 	}}})
+	for _, k := range modelKeys(in.Models) {
+		vs = append(vs, corev1.Volume{Name: modelKeyVolume(k.secret), VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: k.secret, Items: k.items,
+		}}})
+	}
 	return append(vs, corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 }
 
@@ -280,6 +293,9 @@ func volumeMounts(in ExecutorInput) []corev1.VolumeMount {
 		ms = append(ms, corev1.VolumeMount{Name: secretVolume(s), MountPath: path.Join(SecretsDir, s), ReadOnly: true})
 	}
 	ms = append(ms, corev1.VolumeMount{Name: "keys", MountPath: KeysDir, ReadOnly: true})
+	for _, k := range modelKeys(in.Models) {
+		ms = append(ms, corev1.VolumeMount{Name: modelKeyVolume(k.secret), MountPath: path.Join(ModelKeysDir, k.secret), ReadOnly: true})
+	}
 	return append(ms, corev1.VolumeMount{Name: "tmp", MountPath: TmpDir})
 }
 
@@ -288,6 +304,49 @@ func volumeMounts(in ExecutorInput) []corev1.VolumeMount {
 func secretVolume(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return "secret-" + hex.EncodeToString(sum[:])[:10]
+}
+
+// modelKeyVolume names the volume of a model key's Secret (a hash, as for
+// header Secrets, with its own prefix: a Secret may serve both).
+func modelKeyVolume(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return "model-key-" + hex.EncodeToString(sum[:])[:10]
+}
+
+// secretKeys is a Secret and the keys of it the executor may read.
+type secretKeys struct {
+	secret string
+	items  []corev1.KeyToPath
+}
+
+// modelKeys are the Secrets of the models' API keys, sorted, each with the
+// keys the models name: only those are mounted.
+func modelKeys(models []v1alpha1.LanguageModel) []secretKeys {
+	keys := map[string][]string{}
+	for _, m := range models {
+		if r := m.Spec.APIKeyRef; r != nil && r.Name != "" && r.Key != "" {
+			keys[r.Name] = append(keys[r.Name], r.Key)
+		}
+	}
+	var out []secretKeys
+	for _, s := range slices.Sorted(maps.Keys(keys)) {
+		ks := slices.Compact(slices.Sorted(slices.Values(keys[s])))
+		sk := secretKeys{secret: s}
+		for _, k := range ks {
+			sk.items = append(sk.items, corev1.KeyToPath{Key: k, Path: k})
+		}
+		out = append(out, sk)
+	}
+	return out
+}
+
+// ModelKeySecrets are the names of the Secrets of the models' API keys.
+func ModelKeySecrets(models []v1alpha1.LanguageModel) []string {
+	var out []string
+	for _, k := range modelKeys(models) {
+		out = append(out, k.secret)
+	}
+	return out
 }
 
 func sortedSecrets(names []string) []string {

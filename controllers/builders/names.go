@@ -57,9 +57,11 @@ const (
 	// webhook. Well within the pod's termination grace period.
 	ShutdownDelay = 5 * time.Second
 
-	// FlowKey and BindingKey are the ConfigMap keys the executor reads.
+	// FlowKey, BindingKey and ModelsKey are the ConfigMap keys the
+	// executor reads.
 	FlowKey    = "flow.yaml"
 	BindingKey = "binding.yaml"
+	ModelsKey  = "models.yaml"
 
 	// StorePasswordKey is the key of the session store's password in a
 	// flow's store Secret.
@@ -76,6 +78,7 @@ const (
 	CredentialsDir = "/etc/chatflow/credentials"
 	SecretsDir     = "/etc/chatflow/secrets"
 	KeysDir        = "/etc/chatflow/keys"
+	ModelKeysDir   = "/etc/chatflow/model-keys"
 	TmpDir         = "/tmp"
 )
 

@@ -2,9 +2,14 @@ package channelbinding
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -41,16 +46,16 @@ func overrideWanted(b *v1alpha1.ChannelBinding) bool {
 // longer asks. It reports in the WebhookOverride condition and remembers
 // what it registered in status.webhookOverride.
 func (r *Reconciler) reconcileOverride(ctx context.Context, b *v1alpha1.ChannelBinding, in policy.BindingInput) (ctrl.Result, error) {
+	memo, remembered := r.registration(b)
+	if remembered && !memo.removed.IsZero() {
+		return ctrl.Result{}, nil // a stale read of a binding that went
+	}
 	registered := b.Status.WebhookOverride
-	if memo, ok := r.overrides.Load(b.UID); ok {
-		if registered == nil {
-			// The cache has not caught up with the status patch of the
-			// registration this manager just made: trust what it made
-			// rather than registering again.
-			registered = new(memo.(v1alpha1.RegisteredWebhook))
-		} else {
-			r.overrides.Delete(b.UID) // the status has it now
-		}
+	if registered == nil && remembered {
+		// The cache has not caught up with the status patch of the
+		// registration this manager just made: trust what it made
+		// rather than registering again.
+		registered = new(memo.webhook)
 	}
 	if !overrideWanted(b) {
 		if registered == nil {
@@ -101,17 +106,28 @@ func (r *Reconciler) reconcileOverride(ctx context.Context, b *v1alpha1.ChannelB
 		r.overrideFailed(b, err.Error())
 		return ctrl.Result{RequeueAfter: overrideRetry}, nil
 	}
+	verifyToken := string(secret.Data[channel.KeyVerifyToken])
+	digest := r.digest(url, verifyToken)
+	if registered != nil && remembered && memo.digest == digest && registered.URL == url &&
+		(meta.IsStatusConditionTrue(b.Status.Conditions, v1alpha1.ConditionWebhookOverride) || b.Status.WebhookOverride == nil) {
+		// The Secret changed, but not what Meta was given (its labels, or
+		// the access token): nothing to register again.
+		b.Status.WebhookOverride = &v1alpha1.RegisteredWebhook{URL: url, CredentialsVersion: secret.ResourceVersion}
+		r.overrides.Store(b.UID, registration{webhook: *b.Status.WebhookOverride, digest: digest})
+		setCondition(b, v1alpha1.ConditionWebhookOverride, metav1.ConditionTrue, v1alpha1.ReasonRegistered, done)
+		return ctrl.Result{}, nil
+	}
 	// The finalizer first: a binding deleted right after the registration
 	// must still take its override away from Meta.
 	if err := r.setFinalizer(ctx, b, true); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.setOverride(ctx, b, secret, url, string(secret.Data[channel.KeyVerifyToken])); err != nil {
+	if err := r.setOverride(ctx, b, secret, url, verifyToken); err != nil {
 		r.overrideFailed(b, fmt.Sprintf("registering %s as the override callback of phone number %s: %v", url, b.Spec.Account.ID, err))
 		return ctrl.Result{RequeueAfter: overrideRetry}, nil
 	}
 	b.Status.WebhookOverride = &v1alpha1.RegisteredWebhook{URL: url, CredentialsVersion: secret.ResourceVersion}
-	r.overrides.Store(b.UID, *b.Status.WebhookOverride)
+	r.overrides.Store(b.UID, registration{webhook: *b.Status.WebhookOverride, digest: digest})
 	setCondition(b, v1alpha1.ConditionWebhookOverride, metav1.ConditionTrue, v1alpha1.ReasonRegistered, done)
 	if r.Recorder != nil {
 		r.Recorder.Eventf(b, nil, corev1.EventTypeNormal, v1alpha1.ReasonRegistered, "RegisterWebhook", "%s", done)
@@ -137,8 +153,14 @@ func (r *Reconciler) finalizeOverride(ctx context.Context, b *v1alpha1.ChannelBi
 		return ctrl.Result{}, nil
 	}
 	registered := b.Status.WebhookOverride
-	if memo, ok := r.overrides.Load(b.UID); ok && registered == nil {
-		registered = new(memo.(v1alpha1.RegisteredWebhook))
+	memo, ok := r.registration(b)
+	if ok && registered == nil {
+		registered = new(memo.webhook)
+	}
+	if ok && !memo.removed.IsZero() {
+		// Removed already: this is a stale read of a binding that is
+		// going or gone.
+		registered = nil
 	}
 	if registered != nil {
 		secret, err := r.credentials(ctx, b)
@@ -158,8 +180,25 @@ func (r *Reconciler) finalizeOverride(ctx context.Context, b *v1alpha1.ChannelBi
 			}
 		}
 	}
-	r.overrides.Delete(b.UID)
+	r.forget(b.UID, time.Now())
 	return ctrl.Result{}, r.setFinalizer(ctx, b, false)
+}
+
+// tombstoneTTL is how long a deleted binding's removal is remembered:
+// longer than the cache takes to see the binding gone.
+const tombstoneTTL = 10 * time.Minute
+
+// forget replaces what was registered for a deleted binding with the time
+// its override was removed, and drops the marks older than tombstoneTTL,
+// so the map holds only bindings that exist or just went.
+func (r *Reconciler) forget(uid types.UID, now time.Time) {
+	r.overrides.Store(uid, registration{removed: now})
+	r.overrides.Range(func(k, v any) bool {
+		if t := v.(registration).removed; !t.IsZero() && now.Sub(t) > tombstoneTTL {
+			r.overrides.Delete(k)
+		}
+		return true
+	})
 }
 
 // keepTryingRemoval decides whether a failed removal of a deleted
@@ -180,25 +219,73 @@ func keepTryingRemoval(err error, deleted, now time.Time) (bool, string) {
 	return true, ""
 }
 
-// setFinalizer adds or removes FinalizerWebhookOverride with an
-// optimistic-lock patch of a copy, leaving b's status to the reconcile's
-// own patch.
+// setFinalizer adds or removes FinalizerWebhookOverride, leaving b's
+// status to the reconcile's own patch. Adding is an optimistic-lock patch,
+// so a stale read fails before Meta is called. Removing is a JSON patch
+// that tests the entry it removes: a stale read of the other fields does
+// not fail it, so a removal Meta already did is not done again.
 func (r *Reconciler) setFinalizer(ctx context.Context, b *v1alpha1.ChannelBinding, on bool) error {
 	if controllerutil.ContainsFinalizer(b, FinalizerWebhookOverride) == on {
 		return nil
 	}
 	patched := b.DeepCopy()
+	var patch client.Patch
 	if on {
 		controllerutil.AddFinalizer(patched, FinalizerWebhookOverride)
+		patch = client.MergeFromWithOptions(b, client.MergeFromWithOptimisticLock{})
 	} else {
-		controllerutil.RemoveFinalizer(patched, FinalizerWebhookOverride)
+		i := slices.Index(b.Finalizers, FinalizerWebhookOverride)
+		ops, err := json.Marshal([]map[string]any{
+			{"op": "test", "path": fmt.Sprintf("/metadata/finalizers/%d", i), "value": FinalizerWebhookOverride},
+			{"op": "remove", "path": fmt.Sprintf("/metadata/finalizers/%d", i)},
+		})
+		if err != nil {
+			return err
+		}
+		patch = client.RawPatch(types.JSONPatchType, ops)
 	}
-	err := r.Client.Patch(ctx, patched, client.MergeFromWithOptions(b, client.MergeFromWithOptimisticLock{}))
-	if err != nil {
+	if err := r.Client.Patch(ctx, patched, patch); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	b.Finalizers = patched.Finalizers
 	return nil
+}
+
+// registration is what this manager last registered for a binding: the
+// callback, and a digest of what Meta was given (the URL and the verify
+// token), so that a Secret change that does not touch those (a label the
+// operator adds, a rotated access token) registers nothing again.
+type registration struct {
+	webhook v1alpha1.RegisteredWebhook
+	digest  [sha256.Size]byte
+	// removed is when a deleted binding's override was removed.
+	removed time.Time
+}
+
+// registration returns what this manager registered for b, if anything.
+func (r *Reconciler) registration(b *v1alpha1.ChannelBinding) (registration, bool) {
+	v, ok := r.overrides.Load(b.UID)
+	if !ok {
+		return registration{}, false
+	}
+	return v.(registration), true
+}
+
+// digest is an HMAC of what a registration gives Meta, under a key made
+// when the manager starts: the manager keeps no Secret value, nor a plain
+// hash one could test guesses of a verify token against.
+func (r *Reconciler) digest(url, verifyToken string) [sha256.Size]byte {
+	r.digestOnce.Do(func() {
+		r.digestKey = make([]byte, 32)
+		_, _ = rand.Read(r.digestKey)
+	})
+	m := hmac.New(sha256.New, r.digestKey)
+	m.Write([]byte(url))
+	m.Write([]byte{0})
+	m.Write([]byte(verifyToken))
+	var d [sha256.Size]byte
+	m.Sum(d[:0])
+	return d
 }
 
 // credentials reads the binding's Secret, uncached: its values are used

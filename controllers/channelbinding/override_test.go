@@ -8,6 +8,9 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 
 	metachannel "github.com/chatflow-dev/chatflow/runtime/channel/meta"
 )
@@ -36,4 +39,30 @@ func TestKeepTryingRemoval(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestForgetKeepsTombstonesForAWhile(t *testing.T) {
+	r := &Reconciler{}
+	now := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	r.overrides.Store(types.UID("live"), registration{webhook: v1alpha1.RegisteredWebhook{URL: "https://chat.example.com/webhooks/whatsapp"}})
+	r.forget("old", now)
+	r.forget("recent", now.Add(tombstoneTTL))
+	if _, ok := r.registration(bindingWithUID("old")); !ok {
+		t.Fatal("a removal is forgotten before tombstoneTTL")
+	}
+	r.forget("new", now.Add(tombstoneTTL+time.Second))
+	for uid, want := range map[types.UID]bool{"live": true, "old": false, "recent": true, "new": true} {
+		if _, ok := r.registration(bindingWithUID(uid)); ok != want {
+			t.Errorf("%s remembered: %v, want %v", uid, ok, want)
+		}
+	}
+	if m, _ := r.registration(bindingWithUID("live")); !m.removed.IsZero() {
+		t.Errorf("a live binding's registration was marked removed")
+	}
+}
+
+func bindingWithUID(uid types.UID) *v1alpha1.ChannelBinding {
+	b := &v1alpha1.ChannelBinding{}
+	b.UID = uid
+	return b
 }

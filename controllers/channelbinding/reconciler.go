@@ -8,10 +8,10 @@
 // callback with the Graph API (override.go).
 //
 // It reads Secret data only to check key names, with an uncached read when
-// the Secret changed (secrets.go), and to register an override (the access
-// and verify tokens, read uncached and dropped), so the manager holds no
-// Secret data in memory. It must not import the webhooks or the ChatFlow
-// controller.
+// the Secret changed (controllers/internal/secretkeys), and to register an
+// override (the access and verify tokens, read uncached and dropped), so the
+// manager holds no Secret data in memory. It must not import the webhooks
+// or the ChatFlow controller.
 package channelbinding
 
 import (
@@ -39,6 +39,8 @@ import (
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/controllers/index"
+	"github.com/chatflow-dev/chatflow/controllers/internal/conditionevents"
+	"github.com/chatflow-dev/chatflow/controllers/internal/secretkeys"
 	"github.com/chatflow-dev/chatflow/controllers/policy"
 )
 
@@ -61,17 +63,20 @@ type Reconciler struct {
 	Graph *http.Client
 
 	keysOnce sync.Once
-	keys     *secretKeys
-	// overrides remembers, by binding UID, the override callback this
-	// manager registered last, until the cache shows it in status: a
-	// reconcile on a stale read must not register it a second time.
-	overrides sync.Map
+	keys     *secretkeys.Reader
+	// overrides remembers, by binding UID, the registration this manager
+	// made last (override.go): a reconcile on a cache that has not seen
+	// its status patch yet, or after a Secret change Meta need not hear
+	// of, must not register it a second time.
+	overrides  sync.Map
+	digestOnce sync.Once
+	digestKey  []byte
 }
 
 // secrets reads the key names of credentials Secrets: their metadata from
 // the cache, their data only when they changed.
-func (r *Reconciler) secrets() *secretKeys {
-	r.keysOnce.Do(func() { r.keys = &secretKeys{cache: r.Client, api: r.SecretReader} })
+func (r *Reconciler) secrets() *secretkeys.Reader {
+	r.keysOnce.Do(func() { r.keys = secretkeys.New(r.Client, r.SecretReader) })
 	return r.keys
 }
 
@@ -94,7 +99,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	var in policy.BindingInput
 	defer func() {
 		computeStatus(b, in, r.GatewayPublicURL, retErr)
-		r.recordEvents(before, b)
+		conditionevents.Record(r.Recorder, b, before.Status.Conditions, b.Status.Conditions, "Bound", "Bind")
 		if equality.Semantic.DeepEqual(before.Status, b.Status) {
 			return
 		}
@@ -133,7 +138,7 @@ func (r *Reconciler) gather(ctx context.Context, b *v1alpha1.ChannelBinding) (po
 		return in, fmt.Errorf("listing the bindings of the account: %w", err)
 	}
 	in.AccountBindings = sameAccount.Items
-	secret, err := r.secrets().get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: b.Spec.CredentialsRef.Name})
+	secret, err := r.secrets().Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: b.Spec.CredentialsRef.Name})
 	in.Secret = secret
 	return in, err
 }
@@ -178,21 +183,6 @@ func setCondition(b *v1alpha1.ChannelBinding, t string, s metav1.ConditionStatus
 	meta.SetStatusCondition(&b.Status.Conditions, metav1.Condition{
 		Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: b.Generation,
 	})
-}
-
-func (r *Reconciler) recordEvents(before, after *v1alpha1.ChannelBinding) {
-	if r.Recorder == nil {
-		return
-	}
-	c := meta.FindStatusCondition(after.Status.Conditions, v1alpha1.ConditionStalled)
-	old := meta.FindStatusCondition(before.Status.Conditions, v1alpha1.ConditionStalled)
-	if c != nil && (old == nil || old.Reason != c.Reason || old.Message != c.Message) {
-		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, c.Reason, "Bind", "%s", c.Message)
-	}
-	if meta.IsStatusConditionTrue(after.Status.Conditions, v1alpha1.ConditionReady) &&
-		!meta.IsStatusConditionTrue(before.Status.Conditions, v1alpha1.ConditionReady) {
-		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, "Bound", "Bind", "%s", meta.FindStatusCondition(after.Status.Conditions, v1alpha1.ConditionReady).Message)
-	}
 }
 
 // SetupWithManager registers the ChannelBinding controller and its

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/controllers/builders"
+	"github.com/chatflow-dev/chatflow/controllers/index"
 )
 
 // observation is what one reconcile of a flow found. computeStatus turns
@@ -25,6 +26,11 @@ type observation struct {
 	Revision string
 	// MissingSecrets are Secrets read by HTTPRequest headers that do not exist.
 	MissingSecrets []string
+	// MissingModels are LanguageModels the AI nodes name that do not
+	// exist, each once, with the field that names it first.
+	MissingModels []index.ModelRef
+	// NotReadyModels are LanguageModels the AI nodes use that are not Ready.
+	NotReadyModels []v1alpha1.LanguageModel
 	// Executor is the executor Deployment as last seen, nil when there is none.
 	Executor *executorState
 	// Service is the name of the executor Service, empty when there is none.

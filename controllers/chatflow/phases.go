@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -126,6 +127,40 @@ func (r *Reconciler) patchContactKey(ctx context.Context, s *scope, name, contac
 	return nil
 }
 
+// reconcileModels finds the LanguageModels the flow's AI nodes name, in
+// the cache: those that exist go to the executor (their settings in the
+// ConfigMap, their keys mounted); a missing one or one that is not Ready
+// holds the rollout back (modelsGate).
+func (r *Reconciler) reconcileModels(ctx context.Context, s *scope) (ctrl.Result, error) {
+	refs := index.ModelRefs(&s.flow.Spec)
+	for _, name := range index.ModelNames(refs) {
+		m := &v1alpha1.LanguageModel{}
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: s.flow.Namespace, Name: name}, m)
+		switch {
+		case apierrors.IsNotFound(err):
+			for _, ref := range refs {
+				if ref.Name == name {
+					s.missingModels = append(s.missingModels, ref)
+					break
+				}
+			}
+		case err != nil:
+			return ctrl.Result{}, fmt.Errorf("reading LanguageModel %s: %w", name, err)
+		default:
+			s.models = append(s.models, *m)
+			if !modelReady(m) {
+				s.notReadyModels = append(s.notReadyModels, *m)
+			}
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// modelReady says a model's status is current and Ready.
+func modelReady(m *v1alpha1.LanguageModel) bool {
+	return m.Status.ObservedGeneration == m.Generation && meta.IsStatusConditionTrue(m.Status.Conditions, v1alpha1.ConditionReady)
+}
+
 // reconcileSecrets finds the Secrets the executor will mount (the
 // credentials: the binding's, or an unbound Manual flow's
 // spec.trigger.credentialsRef; and those HTTPRequest headers read), as
@@ -133,18 +168,23 @@ func (r *Reconciler) patchContactKey(ctx context.Context, s *scope, name, contac
 // the rollout. Secret data is never read here.
 func (r *Reconciler) reconcileSecrets(ctx context.Context, s *scope) (ctrl.Result, error) {
 	s.headerSecrets = index.HeaderSecrets(&s.flow.Spec)
-	names := s.headerSecrets
+	names := slices.Clone(s.headerSecrets)
 	if creds := builders.CredentialsSecret(s.flow, s.binding); creds != "" {
 		names = append([]string{creds}, names...)
 	}
+	// The models' key Secrets are judged by the models (Ready), but their
+	// versions roll the pods as the others' do.
+	judged := len(names)
+	names = append(names, builders.ModelKeySecrets(s.models)...)
 	var found []metav1.ObjectMeta
 	defer func() { s.secretMetas = found }()
 	for i, name := range names {
 		m, err := r.secretMeta(ctx, types.NamespacedName{Namespace: s.flow.Namespace, Name: name})
 		switch {
 		case apierrors.IsNotFound(err):
-			// The binding's own Secret is judged by the binding.
-			if s.binding == nil || i > 0 {
+			// The binding's own Secret is judged by the binding, a model's
+			// by the model.
+			if (s.binding == nil || i > 0) && i < judged {
 				s.missingSecrets = append(s.missingSecrets, name)
 			}
 		case err != nil:
@@ -193,7 +233,7 @@ func (r *Reconciler) reconcileExecutor(ctx context.Context, s *scope) (ctrl.Resu
 
 // rollOut applies the revision's ConfigMap, the Deployment and the Service.
 func (r *Reconciler) rollOut(ctx context.Context, s *scope) error {
-	cm, err := builders.ConfigMap(s.flow, s.binding, s.revision, r.Config.GatewayPublicURL)
+	cm, err := builders.ConfigMap(s.flow, s.binding, s.revision, r.Config.GatewayPublicURL, s.models...)
 	if err != nil {
 		return err
 	}
@@ -211,6 +251,7 @@ func (r *Reconciler) rollOut(ctx context.Context, s *scope) error {
 		Revision:       s.revision,
 		ConfigMap:      cm.Name,
 		HeaderSecrets:  s.headerSecrets,
+		Models:         s.models,
 		SecretsVersion: s.secretsVersion,
 		Config:         r.Config,
 	})

@@ -1,5 +1,6 @@
 // Package chatflow reconciles ChatFlows: it validates the graph, resolves
-// the binding, rolls a Published flow out as an executor (an immutable
+// the binding and the LanguageModels of its AI nodes, rolls a Published
+// flow out as an executor (an immutable
 // ConfigMap per revision, a Deployment and a Service, built by
 // controllers/builders and applied with server-side apply), removes the
 // executor of an Unpublished flow, deletes ConfigMaps no ReplicaSet uses any
@@ -25,6 +26,7 @@ import (
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/controllers/builders"
+	"github.com/chatflow-dev/chatflow/controllers/index"
 )
 
 // FieldOwner is the server-side apply field manager of everything the
@@ -61,7 +63,12 @@ type scope struct {
 	headerSecrets  []string
 	missingSecrets []string
 	// secretMetas are the mounted Secrets found (see reconcileSecrets).
-	secretMetas    []metav1.ObjectMeta
+	secretMetas []metav1.ObjectMeta
+	// models are the LanguageModels the AI nodes name that exist;
+	// missingModels and notReadyModels those that do not, or are not Ready.
+	models         []v1alpha1.LanguageModel
+	missingModels  []index.ModelRef
+	notReadyModels []v1alpha1.LanguageModel
 	secretsVersion string
 	// keys is the flow's keys Secret (builders.KeysSecret), once it exists.
 	keys           *metav1.ObjectMeta
@@ -80,6 +87,8 @@ func (s *scope) observation(err error) observation {
 		GraphErrors:    s.graphErrs,
 		Revision:       s.revision,
 		MissingSecrets: s.missingSecrets,
+		MissingModels:  s.missingModels,
+		NotReadyModels: s.notReadyModels,
 		Executor:       s.executor,
 		Service:        s.service,
 		ReplicasCapped: s.replicasCapped,
@@ -95,6 +104,7 @@ type step func(ctx context.Context, s *scope) (ctrl.Result, error)
 // +kubebuilder:rbac:groups=chatflow.dev,resources=chatflows/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=chatflow.dev,resources=chatflows/finalizers,verbs=update
 // +kubebuilder:rbac:groups=chatflow.dev,resources=channelbindings,verbs=get;list;watch
+// +kubebuilder:rbac:groups=chatflow.dev,resources=languagemodels,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;update;patch;delete
@@ -135,6 +145,7 @@ func (r *Reconciler) reconcile(ctx context.Context, s *scope) (ctrl.Result, erro
 		r.reconcileBinding,
 		r.reconcileGraph,
 		r.reconcileKeys,
+		r.reconcileModels,
 		r.reconcileSecrets,
 		r.reconcileExecutor,
 		r.reconcileConfigMaps,

@@ -45,6 +45,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&appsv1.ReplicaSet{}, handler.EnqueueRequestsFromMapFunc(r.flowOfReplicaSet),
 			builder.WithPredicates(replicasChanged)).
 		Watches(&v1alpha1.ChannelBinding{}, bindingFlows{}).
+		// A model's readiness and settings reach the flows that use it.
+		Watches(&v1alpha1.LanguageModel{}, handler.EnqueueRequestsFromMapFunc(r.flowsOfModel)).
 		// Metadata only: the resourceVersion of a Secret is all a restart
 		// decision needs, and the manager never caches Secret data.
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.flowsOfSecret)).
@@ -82,8 +84,9 @@ func (r *Reconciler) flowOfReplicaSet(ctx context.Context, o client.Object) []re
 }
 
 // flowsOfSecret maps a Secret to the flows that mount it: through their
-// HTTPRequest headers, as the credentials of their binding, or as their
-// store Secret or its keys Secret (which the flow owns).
+// HTTPRequest headers, as the credentials of their binding, as their
+// store Secret or its keys Secret (which the flow owns), or as the key of
+// a model their AI nodes use.
 func (r *Reconciler) flowsOfSecret(ctx context.Context, o client.Object) []reconcile.Request {
 	ns := o.GetNamespace()
 	var reqs []reconcile.Request
@@ -102,6 +105,25 @@ func (r *Reconciler) flowsOfSecret(ctx context.Context, o client.Object) []recon
 		for _, b := range bindings.Items {
 			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: b.Spec.FlowRef.Name}})
 		}
+	}
+	var models v1alpha1.LanguageModelList
+	if err := r.Client.List(ctx, &models, client.InNamespace(ns), client.MatchingFields{index.ModelKeySecret: o.GetName()}); err == nil {
+		for _, m := range models.Items {
+			reqs = append(reqs, r.flowsOfModel(ctx, &m)...)
+		}
+	}
+	return reqs
+}
+
+// flowsOfModel maps a LanguageModel to the flows whose AI nodes name it.
+func (r *Reconciler) flowsOfModel(ctx context.Context, o client.Object) []reconcile.Request {
+	var flows v1alpha1.ChatFlowList
+	if err := r.Client.List(ctx, &flows, client.InNamespace(o.GetNamespace()), client.MatchingFields{index.FlowModels: o.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(flows.Items))
+	for _, f := range flows.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: f.Namespace, Name: f.Name}})
 	}
 	return reqs
 }

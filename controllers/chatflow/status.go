@@ -210,8 +210,9 @@ type gate struct {
 }
 
 // rolloutGates are the preconditions of rolling out a revision, in order:
-// a valid graph, a ready binding, the Secrets the headers read.
-var rolloutGates = []func(*v1alpha1.ChatFlow, observation) gate{graphGate, bindingGate, secretsGate}
+// a valid graph, a ready binding, the Secrets the headers read, the
+// LanguageModels the AI nodes use.
+var rolloutGates = []func(*v1alpha1.ChatFlow, observation) gate{graphGate, bindingGate, secretsGate, modelsGate}
 
 // firstFailedGate returns the first unmet precondition, nil when the flow
 // can roll out.
@@ -288,6 +289,38 @@ func secretsGate(f *v1alpha1.ChatFlow, o observation) gate {
 	return gate{stalled: f.Spec.State == v1alpha1.StatePublished, reason: v1alpha1.ReasonSecretNotFound,
 		message: fmt.Sprintf("%s %s read by HTTPRequest headers do not exist: create them in the flow's namespace",
 			noun, strings.Join(o.MissingSecrets, ", "))}
+}
+
+// modelsGate: every LanguageModel the AI nodes name exists and is Ready.
+// A missing model stalls a Published flow (GitOps may apply it later, which
+// unblocks the flow); one that is not Ready stalls it when the model is
+// Stalled, and otherwise waits for it.
+func modelsGate(f *v1alpha1.ChatFlow, o observation) gate {
+	published := f.Spec.State == v1alpha1.StatePublished
+	if len(o.MissingModels) > 0 {
+		var parts []string
+		for _, m := range o.MissingModels {
+			parts = append(parts, fmt.Sprintf("LanguageModel %s (%s)", m.Name, m.Path))
+		}
+		verb := "does"
+		if len(parts) > 1 {
+			verb = "do"
+		}
+		return gate{stalled: published, reason: v1alpha1.ReasonModelNotFound,
+			message: fmt.Sprintf("%s %s not exist: create it in the flow's namespace, or name another model", strings.Join(parts, ", "), verb)}
+	}
+	if len(o.NotReadyModels) > 0 {
+		m := &o.NotReadyModels[0]
+		msg := fmt.Sprintf("LanguageModel %s is not Ready", m.Name)
+		if m.Status.ObservedGeneration != m.Generation {
+			msg = fmt.Sprintf("waiting for LanguageModel %s to be reconciled", m.Name)
+		} else if c := meta.FindStatusCondition(m.Status.Conditions, v1alpha1.ConditionReady); c != nil && c.Message != "" {
+			msg += ": " + c.Message
+		}
+		return gate{stalled: published && meta.IsStatusConditionTrue(m.Status.Conditions, v1alpha1.ConditionStalled),
+			reason: v1alpha1.ReasonModelNotReady, message: msg}
+	}
+	return gate{ok: true}
 }
 
 func accountName(b *v1alpha1.ChannelBinding) string {

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/controllers/index"
 	"github.com/chatflow-dev/chatflow/controllers/internal/testutil"
 )
 
@@ -66,6 +67,12 @@ func TestComputeStatus(t *testing.T) {
 	rolling.Updated, rolling.Replicas = 1, 3 // one new pod, two old ones still serving
 	notObserved := rolledOut(rev)
 	notObserved.Observed = false
+	stalledModel := testutil.Model("support-llm", "openai")
+	stalledModel.Status.ObservedGeneration = stalledModel.Generation
+	stalledModel.Status.Conditions = []metav1.Condition{
+		{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonSecretNotFound, Message: "Secret openai does not exist"},
+		{Type: v1alpha1.ConditionStalled, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonSecretNotFound},
+	}
 	stuck := rolledOut(rev)
 	stuck.Updated, stuck.Replicas, stuck.ProgressDeadlineExceeded, stuck.ProgressMessage = 1, 3, true, `ReplicaSet "x" has timed out progressing.`
 
@@ -219,6 +226,43 @@ func TestComputeStatus(t *testing.T) {
 				"Bound": "True/Succeeded", "ExecutorAvailable": "False/DeploymentUnavailable",
 			},
 			wantMsg:   map[string]string{"Stalled": "Secret orders-api read by HTTPRequest headers do not exist"},
+			wantState: v1alpha1.StateUnpublished, wantObsGen: 1,
+		},
+		{
+			name: "published, its LanguageModel is missing",
+			flow: published(),
+			obs: observation{Revision: rev, Binding: ready, Bindings: 1,
+				MissingModels: []index.ModelRef{{Name: "support-llm", Path: field.NewPath("spec", "nodes").Index(3).Child("aiReply", "model")}}},
+			want: map[string]string{
+				"Ready": "False/ModelNotFound", "Stalled": "True/ModelNotFound", "Valid": "True/Succeeded",
+				"Bound": "True/Succeeded", "ExecutorAvailable": "False/DeploymentUnavailable",
+			},
+			wantMsg: map[string]string{"Ready": "LanguageModel support-llm (spec.nodes[3].aiReply.model) does not exist: " +
+				"create it in the flow's namespace, or name another model"},
+			wantState: v1alpha1.StateUnpublished, wantObsGen: 1,
+		},
+		{
+			name: "published and live, its LanguageModel lost its key: the live revision stays",
+			flow: published(), liveRev: rev,
+			obs: observation{Revision: rev, Binding: ready, Bindings: 1, Executor: rolledOut(rev), Service: "order-status-executor",
+				NotReadyModels: []v1alpha1.LanguageModel{*stalledModel}},
+			want: map[string]string{
+				"Ready": "False/ModelNotReady", "Stalled": "True/ModelNotReady", "Valid": "True/Succeeded",
+				"Bound": "True/Succeeded", "ExecutorAvailable": "True/DeploymentAvailable",
+			},
+			wantMsg:   map[string]string{"Ready": "LanguageModel support-llm is not Ready: Secret openai does not exist; revision " + rev + " stays live"},
+			wantState: v1alpha1.StatePublished, wantRev: rev, wantObsGen: 1,
+		},
+		{
+			name: "published, its LanguageModel is not reconciled yet",
+			flow: published(),
+			obs: observation{Revision: rev, Binding: ready, Bindings: 1,
+				NotReadyModels: []v1alpha1.LanguageModel{*testutil.Model("support-llm", "openai")}},
+			want: map[string]string{
+				"Ready": "False/ModelNotReady", "Reconciling": "True/ModelNotReady", "Valid": "True/Succeeded",
+				"Bound": "True/Succeeded", "ExecutorAvailable": "False/DeploymentUnavailable",
+			},
+			wantMsg:   map[string]string{"Ready": "waiting for LanguageModel support-llm to be reconciled"},
 			wantState: v1alpha1.StateUnpublished, wantObsGen: 1,
 		},
 		{

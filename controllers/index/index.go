@@ -9,7 +9,9 @@ package index
 import (
 	"context"
 	"fmt"
+	"slices"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
@@ -33,6 +35,12 @@ const (
 	// Manual flow's spec.trigger.credentialsRef, and those of the executor
 	// pod template.
 	FlowSecrets = secretrefs.ChatFlowField
+	// FlowModels indexes ChatFlows by the LanguageModels their AI nodes
+	// name (see ModelRefs).
+	FlowModels = "spec.nodes.model"
+	// ModelKeySecret indexes LanguageModels by the Secret of their API
+	// key (spec.apiKeyRef.name).
+	ModelKeySecret = secretrefs.LanguageModelField
 )
 
 // Indexer is one field index: the object type, the key and the extractor.
@@ -48,6 +56,7 @@ func All() []Indexer {
 	all := []Indexer{
 		{Object: &v1alpha1.ChannelBinding{}, Field: BindingFlowName, Extract: bindingFlowName},
 		{Object: &v1alpha1.ChannelBinding{}, Field: BindingAccount, Extract: bindingAccount},
+		{Object: &v1alpha1.ChatFlow{}, Field: FlowModels, Extract: flowModels},
 	}
 	for _, k := range secretrefs.Kinds {
 		all = append(all, Indexer{Object: k.Object, Field: k.Field, Extract: func(o client.Object) []string {
@@ -95,4 +104,54 @@ func bindingAccount(o client.Object) []string {
 		return nil
 	}
 	return []string{AccountKey(b.Spec.Channel, b.Spec.Account.ID)}
+}
+
+// ModelRef is a LanguageModel an AI node names, with the field path of the
+// name.
+type ModelRef struct {
+	Name string
+	Path *field.Path
+}
+
+// ModelRefs lists the LanguageModels a flow's AI nodes name, in node order.
+func ModelRefs(spec *v1alpha1.ChatFlowSpec) []ModelRef {
+	var refs []ModelRef
+	nodes := field.NewPath("spec", "nodes")
+	for i := range spec.Nodes {
+		n := &spec.Nodes[i]
+		var member, name string
+		switch {
+		case n.AIReply != nil:
+			member, name = "aiReply", n.AIReply.Model
+		case n.AIClassify != nil:
+			member, name = "aiClassify", n.AIClassify.Model
+		case n.AIExtract != nil:
+			member, name = "aiExtract", n.AIExtract.Model
+		default:
+			continue
+		}
+		if name != "" {
+			refs = append(refs, ModelRef{Name: name, Path: nodes.Index(i).Child(member, "model")})
+		}
+	}
+	return refs
+}
+
+// ModelNames are the distinct names of refs, in the order they first appear.
+func ModelNames(refs []ModelRef) []string {
+	var names []string
+	for _, r := range refs {
+		if !slices.Contains(names, r.Name) {
+			names = append(names, r.Name)
+		}
+	}
+	return names
+}
+
+func flowModels(o client.Object) []string {
+	f, ok := o.(*v1alpha1.ChatFlow)
+	if !ok {
+		return nil
+	}
+	return ModelNames(ModelRefs(&f.Spec))
 }

@@ -56,6 +56,9 @@ const (
 	// ChannelBindingField indexes ChannelBindings by their credentials
 	// Secret (spec.credentialsRef.name).
 	ChannelBindingField = "spec.credentialsRef.name"
+	// LanguageModelField indexes LanguageModels by the Secret of their
+	// API key (spec.apiKeyRef.name).
+	LanguageModelField = "spec.apiKeyRef.name"
 )
 
 // Kinds are every kind that references Secrets.
@@ -78,6 +81,17 @@ var Kinds = []Kind{
 		Refs: func(o client.Object) []Ref {
 			if b, ok := o.(*v1alpha1.ChannelBinding); ok {
 				return OfChannelBinding(&b.Spec)
+			}
+			return nil
+		},
+	},
+	{
+		Object:  &v1alpha1.LanguageModel{},
+		NewList: func() client.ObjectList { return &v1alpha1.LanguageModelList{} },
+		Field:   LanguageModelField,
+		Refs: func(o client.Object) []Ref {
+			if m, ok := o.(*v1alpha1.LanguageModel); ok {
+				return OfLanguageModel(&m.Spec)
 			}
 			return nil
 		},
@@ -178,4 +192,12 @@ func InUse(ctx context.Context, r client.Reader, namespace, name string) (bool, 
 		}
 	}
 	return false, nil
+}
+
+// OfLanguageModel lists the Secret a model references: its API key's.
+func OfLanguageModel(spec *v1alpha1.LanguageModelSpec) []Ref {
+	if spec.APIKeyRef == nil || spec.APIKeyRef.Name == "" {
+		return nil
+	}
+	return []Ref{{Name: spec.APIKeyRef.Name, Path: field.NewPath("spec", "apiKeyRef", "name")}}
 }

@@ -64,13 +64,22 @@ func TestOfChannelBinding(t *testing.T) {
 	g.Expect(secretrefs.Of(&corev1.Secret{})).To(BeNil(), "a kind that is not listed references nothing")
 }
 
+func TestOfLanguageModel(t *testing.T) {
+	g := NewWithT(t)
+	m := testutil.Model("support-llm", "openai")
+	g.Expect(paths(secretrefs.Of(m))).To(Equal([]string{"openai@spec.apiKeyRef.name"}))
+	m.Spec.APIKeyRef = nil
+	g.Expect(secretrefs.Of(m)).To(BeEmpty(), "a model without a key references no Secret")
+}
+
 func TestInUse(t *testing.T) {
 	ctx := context.Background()
 	flow := testutil.WithHTTPSecret(testutil.Flow("order-status", v1alpha1.StatePublished), "orders-api")
 	binding := testutil.Binding("shop-whatsapp", "order-status")
 	other := testutil.WithHTTPSecret(testutil.Flow("elsewhere", v1alpha1.StatePublished), "crm")
 	other.Namespace = "support"
-	b := fake.NewClientBuilder().WithScheme(testutil.Scheme()).WithObjects(flow, binding, other)
+	model := testutil.Model("support-llm", "openai")
+	b := fake.NewClientBuilder().WithScheme(testutil.Scheme()).WithObjects(flow, binding, other, model)
 	for _, ix := range index.All() {
 		b = b.WithIndex(ix.Object, ix.Field, ix.Extract)
 	}
@@ -81,6 +90,7 @@ func TestInUse(t *testing.T) {
 	}{
 		{"orders-api", true},                // a flow's header
 		{"shop-whatsapp-credentials", true}, // a binding's credentials
+		{"openai", true},                    // a model's key
 		{"crm", false},                      // referenced in another namespace only
 		{"unrelated", false},
 	} {

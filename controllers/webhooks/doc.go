@@ -1,5 +1,5 @@
-// Package webhooks holds the validating admission webhooks of ChatFlow and
-// ChannelBinding, written as controller-runtime's typed admission.Validator.
+// Package webhooks holds the validating admission webhooks of ChatFlow,
+// ChannelBinding and LanguageModel, written as controller-runtime's typed admission.Validator.
 // They run the full graph validation of runtime/flow and enforce the
 // lifecycle rules that span objects (no delete of a Published flow, no
 // rebind while Published), answering with typed API errors that carry the

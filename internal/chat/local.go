@@ -3,12 +3,14 @@ package chat
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/chatflow-dev/chatflow/internal/sandbox"
 	"github.com/chatflow-dev/chatflow/runtime/channel"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
 	"github.com/chatflow-dev/chatflow/runtime/message"
@@ -33,6 +35,9 @@ type LocalConfig struct {
 	Inputs map[string]any
 	// Stubs answer the flow's HTTP calls (transcript.Stubs: a test file's
 	// http: section); nil fails every call, which takes the node's onError.
+	// Model calls of AI nodes are answered from its ai: section when it
+	// stubs the node (a ModelResponder), else by the sandbox's model
+	// stand-in, in process.
 	Stubs Responder
 	// In is what the user types, one message per line; Out gets the
 	// conversation. Echo writes each line read after the prompt.
@@ -47,6 +52,12 @@ type LocalConfig struct {
 // Responder answers a flow's HTTP calls instead of the network.
 type Responder interface {
 	Respond(flow.HTTPCall) (flow.HTTPResult, error)
+}
+
+// ModelResponder is a Responder that may also answer model calls.
+type ModelResponder interface {
+	HasAI(node string) bool
+	RespondModel(flow.ModelCall) (flow.ModelResult, error)
 }
 
 // StartLocal talks to the flow until In ends or the user types /quit.
@@ -209,6 +220,8 @@ func (l *local) Perform(_ context.Context, _ *flow.Session, e *flow.Effect) (flo
 			fmt.Fprintf(l.Out, "  (%s %s → stubbed %d)\n", c.Method, c.URL, res.Status)
 		}
 		return res.Event(), true
+	case flow.EffectModelCall:
+		return l.model(&e.Model).Event(), true
 	case flow.EffectHandoffNotify:
 		l.pending = false
 		fmt.Fprintf(l.Out, "  (handed off to an agent at %s, queue %q, with the last %d messages; /resume gives the contact back)\n",
@@ -227,4 +240,29 @@ func (l *local) Perform(_ context.Context, _ *flow.Session, e *flow.Effect) (flo
 		}
 	}
 	return flow.Event{}, false
+}
+
+// model answers a model call from the stubs when they have the node's,
+// else with the sandbox's stand-in (no model is called from a local chat).
+func (l *local) model(c *flow.ModelCall) flow.ModelResult {
+	if m, ok := l.Stubs.(ModelResponder); ok && m.HasAI(c.NodeID) {
+		res, err := m.RespondModel(*c)
+		if err != nil {
+			fmt.Fprintf(l.Out, "  (%s at %s: %v)\n", c.Model, c.NodeID, err)
+		}
+		return res
+	}
+	msgs := make([][2]string, len(c.Messages))
+	for i, m := range c.Messages {
+		msgs[i] = [2]string{m.Role, m.Content}
+	}
+	var schema json.RawMessage
+	if c.Schema != nil {
+		schema = c.Schema.Schema
+	}
+	answer := sandbox.StandIn(c.Model, msgs, schema)
+	if c.Schema != nil {
+		fmt.Fprintf(l.Out, "  (%s at %s, the sandbox's stand-in: %s)\n", c.Model, c.NodeID, answer)
+	}
+	return flow.ModelResult{EffectID: c.ID, Content: answer}
 }

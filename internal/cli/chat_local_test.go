@@ -3,7 +3,8 @@ package cli
 import "testing"
 
 // Golden conversations of `chatflow chat --file`: a flow of a file run in
-// this process, its HTTP calls answered from the test file's stubs.
+// this process, its HTTP calls answered from the test file's stubs, its AI
+// nodes by the sandbox's stand-in model.
 func TestLocalChatGolden(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -14,6 +15,7 @@ func TestLocalChatGolden(t *testing.T) {
 		{"chat-local-manual", "1\n", []string{"chat", "-f", "../../config/samples/appointment-reminder.yaml",
 			"--input", "patientName=Sam", "--input", "appointmentTime=Tue 10:30", "--contact", "15550100200", "--name", "Sam"}},
 		{"chat-local-handoff", "hi\n4\nhello?\n/resume\n", []string{"chat", "-f", "../../config/samples/instagram-faq.yaml"}},
+		{"chat-local-ai", "When are your classes?\nmy order 10452 is late\nI want to talk to a person\n", []string{"chat", "-f", "../../config/samples/ai-support.yaml"}},
 		{"chat-local-wrong-channel", "", []string{"chat", "-f", "../../config/samples/order-status.yaml", "--channel", "Viber"}},
 		{"chat-remote-no-flow", "", []string{"chat"}},
 	} {

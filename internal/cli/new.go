@@ -24,7 +24,7 @@ passes its tests for every trigger it offers; edit the messages, URLs and the
 binding's account, then run chatflow lint and chatflow test.
 
 Templates (--list shows them with their triggers): order-status,
-appointment-booking, faq-menu, lead-capture, survey, human-handoff.`,
+appointment-booking, faq-menu, lead-capture, survey, human-handoff, ai-support.`,
 		Example: `  chatflow new shop-orders --template order-status --trigger WhatsApp
   chatflow new nps --template survey --trigger Manual --dir flows/`,
 		Args: cobra.MaximumNArgs(1),

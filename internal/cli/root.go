@@ -18,7 +18,7 @@ func NewRoot() *cobra.Command {
 			"published flow's channel webhooks, and tools for people who write flows.",
 		SilenceUsage: true,
 	}
-	root.AddCommand(newManagerCommand(), executorcmd.New(), newGatewayCommand(), newDevCommand(), newChatCommand(), newSandboxCommand(), newLintCommand(), newGraphCommand(), newTestCommand(), newExportCommand(), newImportCommand(), newNewCommand(), newStudioCommand(),
+	root.AddCommand(newManagerCommand(), executorcmd.New(), newGatewayCommand(), newDevCommand(), newChatCommand(), newSandboxCommand(), newLintCommand(), newGraphCommand(), newTestCommand(), newExportCommand(), newImportCommand(), newNewCommand(), newGenerateCommand(), newStudioCommand(),
 		newRedisAuthConfigCommand(), newDeadLettersCommand(), newContactsCommand(), newSessionsCommand(), newTraceCommand())
 	return root
 }

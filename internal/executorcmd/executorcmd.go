@@ -41,6 +41,7 @@ import (
 type executorOptions struct {
 	flowFile, bindingFile, credentials, secrets string
 	keys                                        string
+	modelsFile, modelKeys                       string
 	storeURL, listen                            string
 	workers, inboxCap                           int
 	allowNetworks                               []string
@@ -73,11 +74,13 @@ func New() *cobra.Command {
 	f.StringVar(&o.keys, "keys", "", "directory of the flow's keys, as the operator mounts its Secret <flow>-executor-keys: "+
 		executor.KeyItem+" (seals the flow's items in the session store) and "+executor.KeyContactHash+
 		" (keys the hash of contact ids in logs); without it, development defaults anyone can compute")
+	f.StringVar(&o.modelsFile, "models", "", "LanguageModel manifests (YAML) of the models the flow's AI nodes use")
+	f.StringVar(&o.modelKeys, "model-keys", "/etc/chatflow/model-keys", "directory of the Secrets holding the models' API keys, one subdirectory per Secret")
 	f.StringVar(&o.storeURL, "store", "memory", "session store: memory (one replica) or redis://HOST:PORT/DB; the password comes from $"+store.PasswordEnv+", not the URL, which other processes can read in the arguments")
 	f.StringVar(&o.listen, "listen", ":8080", "address of the HTTP server (webhooks, runs, probes, metrics)")
 	f.IntVar(&o.workers, "workers", 16, "contacts processed at once")
 	f.IntVar(&o.inboxCap, "inbox-cap", 1000, "items one contact may have waiting; beyond, its webhooks and runs are refused with 503 (the channel retries later)")
-	f.StringSliceVar(&o.allowNetworks, "allow-private-networks", nil, "CIDRs HTTPRequest nodes may reach although private (e.g. 10.0.0.0/8)")
+	f.StringSliceVar(&o.allowNetworks, "allow-private-networks", nil, "CIDRs HTTPRequest nodes and models may reach although private (e.g. 10.0.0.0/8)")
 	f.DurationVar(&o.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, time given to in-flight turns")
 	f.DurationVar(&o.shutdownDelay, "shutdown-delay", 0,
 		"on SIGTERM, keep accepting webhooks this long with /readyz failing before the server closes, so a Service stops sending new connections first (the operator's pods pass 5s)")
@@ -95,6 +98,10 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	store.LogRedisTo(logger)
 	flowObj, binding, err := loadManifests(o.flowFile, o.bindingFile)
+	if err != nil {
+		return err
+	}
+	models, err := loadModels(o.modelsFile)
 	if err != nil {
 		return err
 	}
@@ -164,6 +171,7 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 		Flow: flowObj, Binding: binding, Credentials: creds, SecretsDir: o.secrets,
 		Store: st, Workers: o.workers, AllowedNetworks: allowed, SendRate: o.sendRate, Now: now,
 		LeaseTTL: o.leaseTTL, ContactHashKey: keys.ContactHash, Tracing: tp,
+		Models: models, ModelKeysDir: o.modelKeys,
 	})
 	if err != nil {
 		return err
@@ -248,6 +256,25 @@ func loadManifests(flowFile, bindingFile string) (*v1alpha1.ChatFlow, *v1alpha1.
 		return nil, nil, err
 	}
 	return flow, binding, nil
+}
+
+// loadModels reads the LanguageModels of the --models file (none without
+// one) with the same decoder, each as strictly as the flow.
+func loadModels(path string) ([]v1alpha1.LanguageModel, error) {
+	if path == "" {
+		return nil, nil
+	}
+	objs, err := manifest.ReadObjects(path, "LanguageModel")
+	if err != nil {
+		return nil, err
+	}
+	models := make([]v1alpha1.LanguageModel, len(objs))
+	for i, o := range objs {
+		if err := o.Decode(&models[i]); err != nil {
+			return nil, err
+		}
+	}
+	return models, nil
 }
 
 // storeKind names the store without its URL, which may hold a password.

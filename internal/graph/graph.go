@@ -1,9 +1,9 @@
 // Package graph draws a flow as a picture: Mermaid (renders in GitHub and
 // GitLab Markdown, so it pastes into a README or a PR) and Graphviz DOT.
 // Node types get distinct shapes and colours; the ways out of a node are
-// labelled (a Condition's branches and default, reply and timeout of a
-// WaitForReply, error edges of sends and HTTP calls, jumps) and the
-// exceptional ones are dashed.
+// labelled (a Condition's branches and default, an AIClassify's labels and
+// default, reply and timeout of a WaitForReply, error edges of sends, HTTP
+// and model calls, jumps) and the exceptional ones are dashed.
 //
 // It draws what the spec says and does not validate it: callers pass flows
 // that lint clean. It imports only the API types.
@@ -23,9 +23,9 @@ type EdgeKind string
 // The edge kinds.
 const (
 	Next    EdgeKind = "next"    // the normal way on
-	Branch  EdgeKind = "branch"  // a Condition branch or its default
+	Branch  EdgeKind = "branch"  // a Condition branch or an AIClassify label, or their default
 	Timeout EdgeKind = "timeout" // a WaitForReply or Handoff timeout
-	Error   EdgeKind = "error"   // onError of a SendMessage or HTTPRequest
+	Error   EdgeKind = "error"   // onError of a SendMessage, HTTPRequest or AI node
 	Jump    EdgeKind = "jump"    // a Jump's target
 )
 
@@ -114,6 +114,13 @@ func edges(n *v1alpha1.Node) []Edge {
 		} else {
 			add(n.Next, Next, "")
 		}
+	case v1alpha1.NodeAIClassify:
+		if c := n.AIClassify; c != nil {
+			for _, l := range c.Labels {
+				add(l.Next, Branch, clip(l.Name))
+			}
+			add(c.Default, Branch, "default")
+		}
 	default:
 		add(n.Next, Next, "")
 	}
@@ -199,6 +206,25 @@ func detail(spec *v1alpha1.ChatFlowSpec, n *v1alpha1.Node) string {
 			return "hand off to " + clip(h.Queue)
 		}
 		return "hand off to an agent"
+	case v1alpha1.NodeAIReply:
+		if a := n.AIReply; a != nil {
+			if a.SaveAs != "" {
+				return clip("ask " + a.Model + " → vars." + a.SaveAs)
+			}
+			return clip("reply with " + a.Model)
+		}
+	case v1alpha1.NodeAIClassify:
+		if a := n.AIClassify; a != nil {
+			return clip("classify with " + a.Model)
+		}
+	case v1alpha1.NodeAIExtract:
+		if a := n.AIExtract; a != nil {
+			names := make([]string, len(a.Fields))
+			for i, f := range a.Fields {
+				names[i] = f.Name
+			}
+			return clip("extract " + strings.Join(names, ", "))
+		}
 	}
 	return ""
 }

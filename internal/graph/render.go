@@ -28,6 +28,9 @@ var styles = map[v1alpha1.NodeType]style{
 	v1alpha1.NodeDelay:        {"{{", "}}", "hexagon", "#fff3e0", "#ef6c00"},
 	v1alpha1.NodeJump:         {"((", "))", "circle", "#fce4ec", "#ad1457"},
 	v1alpha1.NodeHandoff:      {">", "]", "house", "#ede7f6", "#4527a0"},
+	v1alpha1.NodeAIReply:      {"[(", ")]", "cylinder", "#e0f2f1", "#00695c"},
+	v1alpha1.NodeAIClassify:   {"{", "}", "diamond", "#e0f2f1", "#00695c"},
+	v1alpha1.NodeAIExtract:    {"[(", ")]", "cylinder", "#e0f2f1", "#00695c"},
 }
 
 var edgeColors = map[EdgeKind]string{

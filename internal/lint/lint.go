@@ -1,6 +1,7 @@
-// Package lint validates ChatFlow and ChannelBinding manifests offline with
-// the rules admission applies: the CRDs' OpenAPI schema and CEL rules (run
-// by the API server's own validation code against the embedded CRDs),
+// Package lint validates ChatFlow, ChannelBinding and LanguageModel
+// manifests offline with the rules admission applies: the CRDs' OpenAPI
+// schema and CEL rules (run by the API server's own validation code against
+// the embedded CRDs), the LanguageModel webhook's rules (runtime/model),
 // object metadata, the flow compiler (runtime/flow.Compile, the validating
 // webhook's graph rules) and the cross-object rules of bindings that can be
 // judged from the input alone. Every problem carries the file and line it
@@ -35,6 +36,7 @@ import (
 	"github.com/chatflow-dev/chatflow/runtime/expr"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
 	"github.com/chatflow-dev/chatflow/runtime/message"
+	"github.com/chatflow-dev/chatflow/runtime/model"
 )
 
 // Problem is one thing wrong with the input.
@@ -87,6 +89,13 @@ type Flow struct {
 	Problems []Problem
 }
 
+// Model is a LanguageModel of the input.
+type Model struct {
+	Object   manifest.Object
+	Admitted *v1alpha1.LanguageModel
+	Problems []Problem
+}
+
 // Binding is a ChannelBinding of the input.
 type Binding struct {
 	Object   manifest.Object
@@ -100,12 +109,14 @@ type Result struct {
 	Problems []Problem
 	Flows    []*Flow
 	Bindings []*Binding
+	Models   []*Model
 	// Ignored counts the objects of other kinds.
 	Ignored int
 }
 
-// Lint checks every ChatFlow and ChannelBinding of the sources. Objects of
-// other kinds are ignored; input that does not parse is a problem.
+// Lint checks every ChatFlow, ChannelBinding and LanguageModel of the
+// sources. Objects of other kinds are ignored; input that does not parse is
+// a problem.
 func Lint(sources []manifest.Source) *Result { return lint(sources, true) }
 
 // lint is Lint; memo false runs every rule and compiles every expression
@@ -157,6 +168,7 @@ const group = "chatflow.dev"
 func (l *linter) check(objs []manifest.Object) {
 	var flows []*Flow
 	var bindings []*Binding
+	var models []*Model
 	for i := range objs {
 		o := objs[i]
 		if flowjson.IsPortable(o) {
@@ -188,8 +200,12 @@ func (l *linter) check(objs []manifest.Object) {
 			flows = append(flows, l.flow(o))
 		case "ChannelBinding":
 			bindings = append(bindings, l.binding(o))
+		case "LanguageModel":
+			m := l.model(o)
+			models = append(models, m)
+			l.r.Problems = append(l.r.Problems, m.Problems...)
 		default:
-			l.r.Problems = append(l.r.Problems, l.problem(o, field.NotSupported(field.NewPath("kind"), o.Kind, []string{"ChatFlow", "ChannelBinding"})))
+			l.r.Problems = append(l.r.Problems, l.problem(o, field.NotSupported(field.NewPath("kind"), o.Kind, []string{"ChatFlow", "ChannelBinding", "LanguageModel"})))
 		}
 	}
 	l.crossChecks(flows, bindings)
@@ -200,7 +216,7 @@ func (l *linter) check(objs []manifest.Object) {
 	for _, b := range bindings {
 		l.r.Problems = append(l.r.Problems, b.Problems...)
 	}
-	l.r.Flows, l.r.Bindings = flows, bindings
+	l.r.Flows, l.r.Bindings, l.r.Models = flows, bindings, models
 }
 
 // problem places a field error of an object at the line of its field.
@@ -322,20 +338,49 @@ func (l *linter) decodeFlow(v map[string]any, into *v1alpha1.ChatFlow) error {
 
 func (l *linter) binding(o manifest.Object) *Binding {
 	b := &Binding{Object: o}
+	b.Admitted, b.Problems = admit[v1alpha1.ChannelBinding](l, o)
+	return b
+}
+
+// admit runs admission on o and decodes what it admitted; the object is
+// nil when admission kept nothing or it does not decode (a problem then,
+// unless admission already reported one).
+func admit[T any](l *linter, o manifest.Object) (*T, []Problem) {
 	obj, probs := l.admission(o)
-	b.Problems = probs
 	if obj == nil {
-		return b
+		return nil, probs
 	}
-	var admitted v1alpha1.ChannelBinding
+	var admitted T
 	if err := decode(obj, &admitted); err != nil {
 		if len(probs) == 0 {
-			b.Problems = append(b.Problems, l.problem(o, field.Invalid(field.NewPath("spec"), field.OmitValueType{}, "does not decode: "+err.Error())))
+			probs = append(probs, l.problem(o, field.Invalid(field.NewPath("spec"), field.OmitValueType{}, "does not decode: "+err.Error())))
 		}
-		return b
+		return nil, probs
 	}
-	b.Admitted = &admitted
-	return b
+	return &admitted, probs
+}
+
+// model checks a LanguageModel: the schema, then the rules the webhook
+// adds (runtime/model.ValidateSpec), whose problem wins where both report
+// the same field.
+func (l *linter) model(o manifest.Object) *Model {
+	m := &Model{Object: o}
+	m.Admitted, m.Problems = admit[v1alpha1.LanguageModel](l, o)
+	if m.Admitted == nil {
+		return m
+	}
+	errs := model.ValidateSpec(&m.Admitted.Spec, field.NewPath("spec"))
+	kept := m.Problems[:0]
+	for _, p := range m.Problems {
+		if !slices.ContainsFunc(errs, func(e *field.Error) bool { return e.Field == p.Field }) {
+			kept = append(kept, p)
+		}
+	}
+	m.Problems = kept
+	for _, e := range errs {
+		m.Problems = append(m.Problems, l.problem(o, e))
+	}
+	return m
 }
 
 // sameNamespace matches namespaces the way applying the input would: an

@@ -120,7 +120,7 @@ func TestSamplesLintClean(t *testing.T) {
 
 // The embedded CRDs are the ones `make manifests` generates.
 func TestEmbeddedCRDsAreCurrent(t *testing.T) {
-	for _, name := range []string{"chatflow.dev_chatflows.yaml", "chatflow.dev_channelbindings.yaml"} {
+	for _, name := range []string{"chatflow.dev_chatflows.yaml", "chatflow.dev_channelbindings.yaml", "chatflow.dev_languagemodels.yaml"} {
 		want, err := os.ReadFile(filepath.Join("../../config/crd/bases", name))
 		if err != nil {
 			t.Fatal(err)
@@ -198,5 +198,25 @@ func TestSyntaxErrorsAndIgnoredKinds(t *testing.T) {
 	}
 	if len(r.Problems) == 1 && !strings.HasPrefix(r.Problems[0].String(), "a.yaml:5: invalid YAML") {
 		t.Errorf("got %s", r.Problems[0])
+	}
+}
+
+// The reference given to models covers the AI nodes, from the CRD.
+func TestReference(t *testing.T) {
+	ref, err := lint.Reference("ChatFlow", "spec.executor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"spec.nodes[].type (string: Start | End | SendMessage | WaitForReply | Condition | SetVariables | HTTPRequest | Delay | Jump | Handoff | AIReply | AIClassify | AIExtract, required)",
+		"spec.nodes[].aiClassify.labels[].name (string, required): name of the label",
+		"spec.state (string: Published | Unpublished, default \"Unpublished\")",
+	} {
+		if !strings.Contains(ref, want) {
+			t.Errorf("the reference lacks %q", want)
+		}
+	}
+	if strings.Contains(ref, "spec.executor.") {
+		t.Error("a skipped subtree is in the reference")
 	}
 }

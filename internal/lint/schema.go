@@ -23,7 +23,7 @@ import (
 // cannot embed files outside the package, so they are copied here by
 // go generate, and TestEmbeddedCRDsAreCurrent fails when the copy is stale.
 //
-//go:generate cp ../../config/crd/bases/chatflow.dev_chatflows.yaml ../../config/crd/bases/chatflow.dev_channelbindings.yaml crds/
+//go:generate cp ../../config/crd/bases/chatflow.dev_chatflows.yaml ../../config/crd/bases/chatflow.dev_channelbindings.yaml ../../config/crd/bases/chatflow.dev_languagemodels.yaml crds/
 //go:embed crds/*.yaml
 var crdFiles embed.FS
 
@@ -45,7 +45,7 @@ var schemas = sync.OnceValues(loadSchemas)
 // loadSchemas builds the validators of the embedded CRDs, by kind.
 func loadSchemas() (map[string]*schema, error) {
 	out := map[string]*schema{}
-	for _, name := range []string{"crds/chatflow.dev_chatflows.yaml", "crds/chatflow.dev_channelbindings.yaml"} {
+	for _, name := range []string{"crds/chatflow.dev_chatflows.yaml", "crds/chatflow.dev_channelbindings.yaml", "crds/chatflow.dev_languagemodels.yaml"} {
 		b, err := crdFiles.ReadFile(name)
 		if err != nil {
 			return nil, err

@@ -134,33 +134,48 @@ func readAll(r io.Reader) ([]byte, error) {
 // that the samples (a Secret, a flow and its binding in one file) can be
 // passed as they are.
 func ReadObject(path, kind string, into any) error {
-	src, err := ReadFile(path)
+	objs, err := ReadObjects(path, kind)
 	if err != nil {
 		return err
+	}
+	name := path
+	if path == "-" {
+		name = StdinName
+	}
+	switch len(objs) {
+	case 0:
+		return fmt.Errorf("%s: no %s in this file", name, kind)
+	case 1:
+		return objs[0].Decode(into)
+	default:
+		return fmt.Errorf("%s: %d objects of kind %s; pass a file with one", name, len(objs), kind)
+	}
+}
+
+// ReadObjects reads the objects of a kind of the chatflow.dev group from a
+// file (a file may hold other objects too): each of the supported version
+// and with a name.
+func ReadObjects(path, kind string) ([]Object, error) {
+	src, err := ReadFile(path)
+	if err != nil {
+		return nil, err
 	}
 	objs, err := Parse(src)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var found []Object
 	for _, o := range objs {
-		if o.Kind == kind && strings.HasPrefix(o.APIVersion, "chatflow.dev/") {
-			found = append(found, o)
+		if o.Kind != kind || !strings.HasPrefix(o.APIVersion, "chatflow.dev/") {
+			continue
 		}
+		if o.APIVersion != "chatflow.dev/v1alpha1" {
+			return nil, fmt.Errorf("%s:%d: apiVersion %s is not supported: this chatflow reads chatflow.dev/v1alpha1", src.Name, o.Pos.at("apiVersion").Line, o.APIVersion)
+		}
+		if o.Name == "" {
+			return nil, fmt.Errorf("%s:%d: the %s has no metadata.name", src.Name, o.Start().Line, kind)
+		}
+		found = append(found, o)
 	}
-	switch len(found) {
-	case 0:
-		return fmt.Errorf("%s: no %s in this file", src.Name, kind)
-	case 1:
-	default:
-		return fmt.Errorf("%s: %d objects of kind %s; pass a file with one", src.Name, len(found), kind)
-	}
-	o := found[0]
-	if o.APIVersion != "chatflow.dev/v1alpha1" {
-		return fmt.Errorf("%s:%d: apiVersion %s is not supported: this chatflow reads chatflow.dev/v1alpha1", src.Name, o.Pos.at("apiVersion").Line, o.APIVersion)
-	}
-	if o.Name == "" {
-		return fmt.Errorf("%s:%d: the %s has no metadata.name", src.Name, o.Start().Line, kind)
-	}
-	return o.Decode(into)
+	return found, nil
 }

@@ -27,7 +27,22 @@
 //     /pa/set_webhook with X-Viber-Auth-Token, errors as HTTP 200 with a
 //     non-zero status (errors.md codes 1–24, 12 "Too many requests"),
 //     message tokens above 2^53, and optionally the signed "webhook"
-//     callback check of set_webhook (Options.ViberCallback).
+//     callback check of set_webhook (Options.ViberCallback);
+//   - model.go, an OpenAI-compatible chat model: POST {base}/chat/completions
+//     (any base, e.g. /v1), bearer key check (401 in OpenAI's error shape,
+//     Options.ModelAPIKey), request validation (400 with the parameter),
+//     strict structured-output schemas checked as OpenAI checks them,
+//     injected 401, 404, 429 (with Retry-After), 500 and 503 answers
+//     (channel "model", to = the model name), usage counts, max_tokens
+//     honoured (finish_reason length), scripted answers in order
+//     (/sandbox/model/answers: content, JSON, refusal, delay) and, when
+//     none is scripted, a deterministic stand-in that echoes text and
+//     fills structured output from the schema (modelanswer.go).
+//
+// WhatsApp's mark-as-read with the typing indicator (POST
+// /{phone_number_id}/messages {"status": "read", "message_id", ...}) is
+// answered {"success": true} and recorded with Kind "read"; faults apply
+// to it as to sends.
 //
 // Control API, shared by all channels:
 //
@@ -37,6 +52,8 @@
 //	GET    /sandbox/messages?channel=&to=&after=<seq>&wait=<duration>&limit=
 //	DELETE /sandbox/messages  clear the record of accepted messages
 //	GET    /sandbox/webhooks  the callback registrations: Viber set_webhook, WhatsApp overrides
+//	POST   /sandbox/model/answers  {"model","match","content"|"json"|"refusal","finishReason","delay","times"} script answers
+//	GET    /sandbox/model/answers  list them; DELETE clears them
 //
 // A request may also carry "X-Sandbox-Fault: <code>", and Options can make
 // a seeded random share of sends fail. The record of accepted messages is

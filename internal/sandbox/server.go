@@ -49,6 +49,9 @@ type Options struct {
 	// verify the URL with Meta's GET handshake first (the challenge must
 	// come back), as Meta does; it refuses with error 2200 otherwise.
 	MetaCallback bool
+	// ModelAPIKey is the bearer key the model stand-in requires; empty
+	// accepts any non-empty key.
+	ModelAPIKey string
 }
 
 // api is one channel's send API contract; each lives in its own file.
@@ -71,6 +74,7 @@ type Server struct {
 	messenger *messengerAPI
 	viber     *viberAPI
 	numbers   *numberAPI
+	model     *modelAPI
 	store     *store
 	faults    *faults
 
@@ -111,7 +115,8 @@ func New(opts Options) *Server {
 		rng:    rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 	}
 	s.messenger, s.viber, s.numbers = &messengerAPI{s: s}, &viberAPI{s: s}, &numberAPI{s: s, overrides: map[string]string{}}
-	s.apis = []api{s.messenger, &whatsappAPI{s: s}, s.viber, s.numbers}
+	s.model = &modelAPI{s: s, answers: &answers{max: opts.MaxFaults}}
+	s.apis = []api{s.messenger, &whatsappAPI{s: s}, s.viber, s.numbers, s.model}
 	return s
 }
 
@@ -124,6 +129,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/sandbox/messages":
 		s.serveMessages(w, r)
+		return
+	case "/sandbox/model/answers":
+		s.serveAnswers(w, r)
 		return
 	case "/sandbox/webhooks":
 		if r.Method != http.MethodGet {

@@ -16,19 +16,28 @@ type Record struct {
 	// Seq orders records; it keeps growing across DELETE, so an "after"
 	// cursor stays valid.
 	Seq int64 `json:"seq"`
-	// Channel is the channel's name ("whatsapp").
+	// Channel is the channel's name ("whatsapp"), or "model" for the
+	// model stand-in's chat completions.
 	Channel string `json:"channel"`
-	// Account is the sending account (the phone_number_id).
+	// Kind is empty for a message; KindRead for a WhatsApp mark-as-read
+	// (with the typing indicator when its body says so), whose MessageID
+	// is the message marked and whose To is empty.
+	Kind string `json:"kind,omitempty"`
+	// Account is the sending account (the phone_number_id), or the model
+	// name of a chat completion.
 	Account string `json:"account"`
 	// To is the recipient as the request named it.
 	To string `json:"to"`
-	// MessageID is the id the sandbox answered (a wamid).
+	// MessageID is the id the sandbox answered (a wamid, a completion id).
 	MessageID string `json:"messageId"`
-	// Body is the raw request JSON.
+	// Body is the raw request JSON (for a chat completion, the request).
 	Body json.RawMessage `json:"body"`
 	// ReceivedAt is when the sandbox accepted it.
 	ReceivedAt time.Time `json:"receivedAt"`
 }
+
+// KindRead is the Kind of a WhatsApp mark-as-read record.
+const KindRead = "read"
 
 // Query selects records; zero fields match everything.
 type Query struct {

@@ -63,23 +63,29 @@ func (a *whatsappAPI) serve(w http.ResponseWriter, r *http.Request, account stri
 		graphError(w, status, invalidParameter(err.Error()), 0)
 		return
 	}
+	if read, ok, err := markRead(body); ok {
+		// A status update, not a message: the inbound message is read
+		// and, with typing_indicator, the contact sees "typing…".
+		if err != nil {
+			graphError(w, http.StatusBadRequest, invalidParameter(err.Error()), 0)
+			return
+		}
+		if a.fault(w, r, "") {
+			return
+		}
+		a.s.store.add(Record{
+			Channel: a.name(), Kind: KindRead, Account: account, MessageID: read,
+			Body: json.RawMessage(body), ReceivedAt: a.s.opts.Now().UTC(),
+		})
+		writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+		return
+	}
 	to, err := validateWhatsApp(body)
 	if err != nil {
 		graphError(w, http.StatusBadRequest, invalidParameter(err.Error()), 0)
 		return
 	}
-	code, ok, bad := a.s.pickFault(r, a.name(), to)
-	if bad {
-		graphError(w, http.StatusBadRequest, invalidParameter(faultHeader+" must be a non-zero error code"), 0)
-		return
-	}
-	if ok {
-		status, ge, rateLimited := whatsappFault(code)
-		var retryAfter time.Duration
-		if rateLimited {
-			retryAfter = a.s.opts.RetryAfter
-		}
-		graphError(w, status, ge, retryAfter)
+	if a.fault(w, r, to) {
 		return
 	}
 	wamid := newWAMID()
@@ -93,6 +99,54 @@ func (a *whatsappAPI) serve(w http.ResponseWriter, r *http.Request, account stri
 		"contacts":          []map[string]string{{"input": to, "wa_id": normalizeTo(to)}},
 		"messages":          []map[string]string{{"id": wamid}},
 	})
+}
+
+// markRead reads a mark-as-read request (Cloud API "typing indicators":
+// POST /{phone_number_id}/messages with {"messaging_product": "whatsapp",
+// "status": "read", "message_id": <wamid>} and optionally
+// "typing_indicator": {"type": "text"}). ok says the body is one; err what
+// is wrong with it.
+func markRead(body []byte) (messageID string, ok bool, err error) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil || str(m["status"]) != "read" {
+		return "", false, nil
+	}
+	if str(m["messaging_product"]) != "whatsapp" {
+		return "", true, errors.New(`messaging_product must be "whatsapp"`)
+	}
+	messageID = str(m["message_id"])
+	if messageID == "" {
+		return "", true, errors.New("the parameter message_id is required")
+	}
+	if ti, has := m["typing_indicator"]; has {
+		var t struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(ti, &t) != nil || t.Type != "text" {
+			return "", true, errors.New(`typing_indicator.type must be "text"`)
+		}
+	}
+	return messageID, true, nil
+}
+
+// fault answers the fault of one valid request to, if any, and reports
+// whether it did.
+func (a *whatsappAPI) fault(w http.ResponseWriter, r *http.Request, to string) bool {
+	code, ok, bad := a.s.pickFault(r, a.name(), to)
+	if bad {
+		graphError(w, http.StatusBadRequest, invalidParameter(faultHeader+" must be a non-zero error code"), 0)
+		return true
+	}
+	if !ok {
+		return false
+	}
+	status, ge, rateLimited := whatsappFault(code)
+	var retryAfter time.Duration
+	if rateLimited {
+		retryAfter = a.s.opts.RetryAfter
+	}
+	graphError(w, status, ge, retryAfter)
+	return true
 }
 
 // newWAMID is a fresh message id shaped like Meta's ("wamid." + base64).

@@ -17,6 +17,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/internal/lint"
 	"github.com/chatflow-dev/chatflow/internal/manifest"
 )
@@ -324,7 +325,7 @@ func TestTemplatesImportExportSchema(t *testing.T) {
 	schema := st.ok("GET", "/api/schema", nil)
 	node := schema["properties"].(map[string]any)["spec"].(map[string]any)["properties"].(map[string]any)["nodes"].(map[string]any)["items"].(map[string]any)
 	typ := node["properties"].(map[string]any)["type"].(map[string]any)
-	if len(typ["enum"].([]any)) != 10 || !strings.Contains(typ["description"].(string), "component") {
+	if len(typ["enum"].([]any)) != len(v1alpha1.NodeTypes) || !strings.Contains(typ["description"].(string), "component") {
 		t.Errorf("the node type's schema: %v", typ)
 	}
 }

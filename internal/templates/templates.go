@@ -1,6 +1,6 @@
 // Package templates owns the flow templates of `chatflow new`: order
-// status, appointment booking, FAQ menu, lead capture, survey and human
-// hand-off, each rendered for the trigger types it suits as a ChatFlow
+// status, appointment booking, FAQ menu, lead capture, survey, human
+// hand-off and AI support, each rendered for the trigger types it suits as a ChatFlow
 // manifest (with its ChannelBinding) and its transcript tests. Every
 // template lints clean and passes its tests for every trigger it offers;
 // the package's tests hold it to that.
@@ -40,6 +40,7 @@ var All = []Template{
 	{"lead-capture", "asks for a name and an email address and sends the lead to your CRM", channels},
 	{"survey", "a 1-5 score and a comment sent to your survey API; Manual: started by your system", append([]string{"Manual"}, channels...)},
 	{"human-handoff", "offers a person and pauses automation while an agent talks", channels},
+	{"ai-support", "a language model routes each message and answers the questions", channels},
 }
 
 // Find returns the template of that name.

@@ -15,11 +15,15 @@
 //	now: 2025-01-06T09:00:00Z   # the clock at the start of each test (this default)
 //	http:                       # HTTP stubs by node id, for every test
 //	  lookup: {status: 200, json: {status: shipped, eta: Friday}}
+//	ai:                         # answers of AI nodes' models by node id
+//	  route: {label: order}     #   AIClassify: label (and confidence)
+//	  answer: We open at 9.     #   AIReply: the text (or {text: ...})
+//	  details: {json: {orderNumber: "10452"}}   # AIExtract: the fields
 //	sendErrors:                 # sends that the channel refuses, by node id
 //	  remind: {code: 131047, message: Re-engagement message}
 //	tests:
 //	- name: a shipped order
-//	  http: {...}               # stubs of this test, over the file's
+//	  http: {...}               # stubs of this test, over the file's (ai: too)
 //	  contact: {...}            # contact of this test
 //	  transcript:
 //	  - user: hi                # the contact writes
@@ -65,7 +69,10 @@
 // value. HTTP calls are answered from the stubs: {status (default 200),
 // json (a body sent as application/json), body (text), headers, error (no
 // response: timeout, refused...)}, or a list of them answered in turn (the
-// last one repeats). A call without a stub fails the test. Sends succeed
+// last one repeats). A call without a stub fails the test. Model calls of
+// AI nodes are answered from ai: the same way, by node id: {text}, {label,
+// confidence}, {json: <any structured answer, valid or not>}, {refusal} or
+// {error}; no test calls a model. Sends succeed
 // unless sendErrors names their node or the channel cannot render them.
 //
 // A failing test stops at its first mismatch and reports the step's line,

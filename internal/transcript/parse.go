@@ -19,13 +19,14 @@ type File struct {
 	// Name of the file, for messages.
 	Name string `yaml:"-"`
 
-	Flow       string               `yaml:"flow"`
-	Channel    message.Channel      `yaml:"channel"`
-	Contact    *Contact             `yaml:"contact"`
-	Now        string               `yaml:"now"`
-	HTTP       map[string]Responses `yaml:"http"`
-	SendErrors map[string]SendError `yaml:"sendErrors"`
-	Tests      []Test               `yaml:"tests"`
+	Flow       string                 `yaml:"flow"`
+	Channel    message.Channel        `yaml:"channel"`
+	Contact    *Contact               `yaml:"contact"`
+	Now        string                 `yaml:"now"`
+	HTTP       map[string]Responses   `yaml:"http"`
+	AI         map[string]AIResponses `yaml:"ai"`
+	SendErrors map[string]SendError   `yaml:"sendErrors"`
+	Tests      []Test                 `yaml:"tests"`
 
 	start time.Time
 }
@@ -38,11 +39,12 @@ type Contact struct {
 
 // Test is one conversation.
 type Test struct {
-	Name       string               `yaml:"name"`
-	Contact    *Contact             `yaml:"contact"`
-	HTTP       map[string]Responses `yaml:"http"`
-	SendErrors map[string]SendError `yaml:"sendErrors"`
-	Transcript []Step               `yaml:"transcript"`
+	Name       string                 `yaml:"name"`
+	Contact    *Contact               `yaml:"contact"`
+	HTTP       map[string]Responses   `yaml:"http"`
+	AI         map[string]AIResponses `yaml:"ai"`
+	SendErrors map[string]SendError   `yaml:"sendErrors"`
+	Transcript []Step                 `yaml:"transcript"`
 
 	Line int `yaml:"-"`
 }
@@ -78,6 +80,69 @@ func (r *Responses) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	*r = Responses{one}
+	return nil
+}
+
+// AIResponse is a stubbed answer of a language model to an AI node: text
+// (an AIReply's answer), label and confidence (an AIClassify's), json (a
+// structured answer as it is, e.g. an AIExtract's fields, or one that
+// does not validate), refusal (the model declines), or error (no answer:
+// a timeout, an error status). One of them.
+type AIResponse struct {
+	Text       string   `yaml:"text"`
+	Label      string   `yaml:"label"`
+	Confidence *float64 `yaml:"confidence"`
+	JSON       any      `yaml:"json"`
+	Refusal    string   `yaml:"refusal"`
+	Error      string   `yaml:"error"`
+}
+
+// AIResponses are the stubbed answers of one AI node: one, or a list
+// answered in turn, the last one repeating. A plain string is a text.
+type AIResponses []AIResponse
+
+// UnmarshalYAML takes a text, one answer or a list.
+func (r *AIResponses) UnmarshalYAML(n *yaml.Node) error {
+	one := func(n *yaml.Node) (AIResponse, error) {
+		var a AIResponse
+		if n.Kind == yaml.ScalarNode {
+			if err := scalar(n, &a.Text); err != nil {
+				return a, err
+			}
+			return a, nil
+		}
+		if err := strict(n, &a); err != nil {
+			return a, err
+		}
+		set := 0
+		for _, has := range []bool{a.Text != "", a.Label != "", a.JSON != nil, a.Refusal != "", a.Error != ""} {
+			if has {
+				set++
+			}
+		}
+		if set != 1 || (a.Confidence != nil && a.Label == "") {
+			return a, lineErr(n, "an AI stub is one of text (AIReply), label with an optional confidence (AIClassify), json (AIExtract, or any structured answer), refusal or error")
+		}
+		return a, nil
+	}
+	if n.Kind == yaml.SequenceNode {
+		if len(n.Content) == 0 {
+			return lineErr(n, "give at least one answer")
+		}
+		for _, c := range n.Content {
+			a, err := one(c)
+			if err != nil {
+				return err
+			}
+			*r = append(*r, a)
+		}
+		return nil
+	}
+	a, err := one(n)
+	if err != nil {
+		return err
+	}
+	*r = AIResponses{a}
 	return nil
 }
 
@@ -246,7 +311,7 @@ func Parse(name string, data []byte) (*File, error) {
 	return f, nil
 }
 
-var testKeys = []string{"name", "contact", "http", "sendErrors", "transcript"}
+var testKeys = []string{"name", "contact", "http", "ai", "sendErrors", "transcript"}
 
 // UnmarshalYAML reads a test, keeping its line. Its own keys are checked
 // here; the nested types check theirs.

@@ -66,6 +66,7 @@ type Exchange struct {
 	// in order; Logs are the execution events.
 	Sends    []flow.Send
 	Calls    []flow.HTTPCall
+	Models   []ModelExchange
 	Handoffs []flow.HandoffNotify
 	Forwards []flow.HandoffMessage
 	Logs     []flow.Log
@@ -110,6 +111,12 @@ func Play(f *File, p *flow.Program, channel message.Channel, t *Test) (out []Exc
 		}
 	}
 	return r.exchanges, nil
+}
+
+// ModelExchange is a model call of an AI node and the stubbed answer it got.
+type ModelExchange struct {
+	Call   flow.ModelCall
+	Result flow.ModelResult
 }
 
 // isInput reports whether a step drives the flow (rather than checks it).
@@ -489,6 +496,8 @@ func (r *runner) Perform(_ context.Context, _ *flow.Session, ef *flow.Effect) (f
 			return flow.SendResult{EffectID: e.Send.ID}.Event(), true
 		case flow.EffectHTTPCall:
 			return flow.HTTPResult{EffectID: e.HTTP.ID, Err: "no stub"}.Event(), true
+		case flow.EffectModelCall:
+			return flow.ModelResult{EffectID: e.Model.ID, Err: "no stub"}.Event(), true
 		}
 		return flow.Event{}, false
 	}
@@ -549,6 +558,28 @@ func (r *runner) Perform(_ context.Context, _ *flow.Session, ef *flow.Effect) (f
 			outcome = "error: " + res.Err
 		}
 		r.trace = append(r.trace, fmt.Sprintf("~ http [%s]: %s %s → %s", c.NodeID, c.Method, c.URL, outcome))
+		return res.Event(), true
+	case flow.EffectModelCall:
+		c := e.Model
+		res, err := r.stubs.RespondModel(c)
+		if err != nil {
+			r.stubless = err.Error()
+			return res.Event(), true
+		}
+		if r.record && len(r.exchanges) > 0 {
+			x := &r.exchanges[len(r.exchanges)-1]
+			x.Models = append(x.Models, ModelExchange{Call: c, Result: res})
+		}
+		var outcome string
+		switch {
+		case res.Err != "":
+			outcome = "error: " + res.Err
+		case res.Refusal != "":
+			outcome = "refusal: " + strconv.Quote(res.Refusal)
+		default:
+			outcome = strconv.Quote(res.Content)
+		}
+		r.trace = append(r.trace, fmt.Sprintf("~ ai [%s]: %s → %s", c.NodeID, c.Model, outcome))
 		return res.Event(), true
 	case flow.EffectHandoffNotify:
 		r.handoff = append(r.handoff, e.Handoff)

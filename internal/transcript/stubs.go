@@ -4,30 +4,98 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
 )
 
-// Stubs answers a flow's HTTP calls the way `chatflow test` does: from the
-// responses stubbed per node id, each node's in turn, the last one
-// repeating. Tests layer their own stubs over the file's; `chatflow chat`
+// Stubs answers a flow's HTTP calls and model calls the way `chatflow test`
+// does: from the responses stubbed per node id (http: and ai:), each
+// node's in turn, the last one repeating. Tests layer their own stubs over the file's; `chatflow chat`
 // answers a local conversation's calls from a test file's; the repository's
 // executor replay serves them from a loopback server. Not safe for
 // concurrent use.
 type Stubs struct {
-	layers []map[string]Responses // first match wins
-	used   map[string]int         // responses used per node
+	layers []map[string]Responses   // first match wins
+	ai     []map[string]AIResponses // the same for AI nodes
+	used   map[string]int           // responses used per node
 }
 
-// NewStubs answers from the layers, the first that stubs a node winning.
+// NewStubs answers HTTP calls from the layers, the first that stubs a node
+// winning.
 func NewStubs(layers ...map[string]Responses) *Stubs {
 	return &Stubs{layers: layers, used: map[string]int{}}
 }
 
-// FileStubs answers from the file's http: section.
-func (f *File) FileStubs() *Stubs { return NewStubs(f.HTTP) }
+// WithAI adds layers of AI stubs, the first that stubs a node winning.
+func (s *Stubs) WithAI(layers ...map[string]AIResponses) *Stubs {
+	s.ai = append(s.ai, layers...)
+	return s
+}
 
-// TestStubs answers from the test's http: stubs, then the file's.
-func (f *File) TestStubs(t *Test) *Stubs { return NewStubs(t.HTTP, f.HTTP) }
+// FileStubs answers from the file's http: and ai: sections.
+func (f *File) FileStubs() *Stubs { return NewStubs(f.HTTP).WithAI(f.AI) }
+
+// TestStubs answers from the test's stubs, then the file's.
+func (f *File) TestStubs(t *Test) *Stubs { return NewStubs(t.HTTP, f.HTTP).WithAI(t.AI, f.AI) }
+
+// aiOf is the AI stubs of a node.
+func (s *Stubs) aiOf(node string) AIResponses {
+	for _, l := range s.ai {
+		if r, ok := l[node]; ok {
+			return r
+		}
+	}
+	return nil
+}
+
+// HasAI says whether an AI node has stubbed answers.
+func (s *Stubs) HasAI(node string) bool { return len(s.aiOf(node)) > 0 }
+
+// RespondModel answers a model call with the node's next stubbed answer,
+// as the endpoint's content would read: a label becomes {"label",
+// "confidence"}, json its compact JSON text. The error says what to add
+// when the node has no stub.
+func (s *Stubs) RespondModel(c flow.ModelCall) (flow.ModelResult, error) {
+	rs := s.aiOf(c.NodeID)
+	if len(rs) == 0 {
+		return flow.ModelResult{EffectID: c.ID, Err: "no stub"}, fmt.Errorf(
+			"the flow asked LanguageModel %s at %s node %q and the test has no stub for it: add ai: {%s: %s}",
+			c.Model, c.NodeType, c.NodeID, c.NodeID, stubHint(c.NodeType))
+	}
+	key := "ai:" + c.NodeID
+	i := min(s.used[key], len(rs)-1)
+	s.used[key]++
+	a := rs[i]
+	res := flow.ModelResult{EffectID: c.ID, Refusal: a.Refusal, Err: a.Error}
+	switch {
+	case a.Label != "":
+		var conf any
+		if a.Confidence != nil {
+			conf = *a.Confidence
+		}
+		b, _ := json.Marshal(map[string]any{"label": a.Label, "confidence": conf})
+		res.Content = string(b)
+	case a.JSON != nil:
+		b, err := json.Marshal(jsonish(a.JSON))
+		if err != nil {
+			return flow.ModelResult{EffectID: c.ID, Err: "bad stub"}, fmt.Errorf("the AI stub of %q: json: %v", c.NodeID, err)
+		}
+		res.Content = string(b)
+	default:
+		res.Content = a.Text
+	}
+	return res, nil
+}
+
+func stubHint(t v1alpha1.NodeType) string {
+	switch t {
+	case v1alpha1.NodeAIClassify:
+		return "{label: <one of its labels>}"
+	case v1alpha1.NodeAIExtract:
+		return "{json: {<field>: <value>, ...}}"
+	}
+	return "{text: <the answer>}"
+}
 
 // Respond answers the call with the node's next stubbed response. The
 // error says what to add when the node has no stub, or what is wrong with

@@ -49,6 +49,17 @@ type Greeter interface {
 	Greeting(out message.Outbound) ([]byte, error)
 }
 
+// Typist is implemented by senders of channels that can show a contact
+// that an answer is being prepared. The executor calls it while a flow
+// waits for a language model, once per inbound message.
+type Typist interface {
+	// Typing marks the inbound message read and shows the contact the
+	// typing indicator until the next message (WhatsApp: one Cloud API
+	// call; the indicator goes after 25 s at most). It is not retried:
+	// a late indicator is worse than none.
+	Typing(ctx context.Context, inboundID string) error
+}
+
 // AccountRouter is implemented by receivers of channels whose webhook path
 // names the account (Viber: /webhooks/viber/{account}, one callback URL per
 // bot). The executor answers 404 to a request for another account before

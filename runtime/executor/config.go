@@ -99,7 +99,7 @@ func (c *Credentials) reload() error {
 }
 
 // mountedSecrets reads keys of the Secrets mounted under dir/<name>/<key>
-// (HTTPRequest headers from secretKeyRef).
+// (HTTPRequest headers from secretKeyRef, model API keys).
 func mountedSecrets(dir string) secretReader {
 	return func(name, key string) (string, error) {
 		if dir == "" || strings.ContainsAny(name, "/\\") || strings.ContainsAny(key, "/\\") || name == ".." || key == ".." {

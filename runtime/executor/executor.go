@@ -1,7 +1,8 @@
 // Package executor is the process that runs one published flow for its bound
 // account: it receives the channel's webhooks, durably queues their events
 // per contact in the session store, steps the flow interpreter, and performs
-// the effects (sends, HTTP calls, timers, hand-off notices). It owns the I/O
+// the effects (sends, HTTP calls, model calls, timers, hand-off notices).
+// It owns the I/O
 // around runtime/flow, which stays pure; it must not be imported by
 // runtime/flow, runtime/store or the channel packages.
 //
@@ -37,6 +38,7 @@ import (
 	"github.com/chatflow-dev/chatflow/runtime/channel"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
 	"github.com/chatflow-dev/chatflow/runtime/message"
+	"github.com/chatflow-dev/chatflow/runtime/model"
 	"github.com/chatflow-dev/chatflow/runtime/store"
 )
 
@@ -84,6 +86,11 @@ type Config struct {
 	// Tracing makes the executor's spans (tracing.go); nil turns tracing
 	// off.
 	Tracing trace.TracerProvider
+	// Models are the LanguageModels the flow's AI nodes may use (the
+	// --models manifest); ModelKeysDir holds their API keys as mounted
+	// Secrets, ModelKeysDir/<Secret>/<key>.
+	Models       []v1alpha1.LanguageModel
+	ModelKeysDir string
 }
 
 // Executor runs one flow. Create it with New, serve Handler, and Run the workers.
@@ -99,6 +106,8 @@ type Executor struct {
 	sender     channel.Sender
 	creds      *Credentials
 	egress     *http.Client
+	models     map[string]*model.Client // by LanguageModel name
+	typist     channel.Typist           // the sender's typing indicator, when it has one
 	secrets    secretReader
 	log        *eventLog
 	metrics    *metrics
@@ -206,7 +215,14 @@ func New(cfg Config) (*Executor, error) {
 		if err := e.setupChannel(cfg.Binding); err != nil {
 			return nil, err
 		}
+		e.typist, _ = e.sender.(channel.Typist)
 	}
+	var err error
+	if e.models, err = newModels(program, cfg.Models, cfg.ModelKeysDir, e.tracing.client(e.egress), e.metrics); err != nil {
+		return nil, err
+	}
+	e.metrics.initModelSeries(program.AINodes())
+	e.log.modelText = cfg.Flow.Spec.Logging.ModelText
 	return e, nil
 }
 

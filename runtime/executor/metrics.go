@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/chatflow-dev/chatflow/runtime/flow"
+	"github.com/chatflow-dev/chatflow/runtime/model"
 	"github.com/chatflow-dev/chatflow/runtime/store"
 )
 
@@ -46,6 +47,15 @@ type metrics struct {
 	nodeLeft    *prometheus.CounterVec // node, branch
 	nodeErrors  *prometheus.CounterVec // node, reason
 	nodeWaiting *prometheus.GaugeVec   // node
+
+	// Model calls of AI nodes, by node: calls by result (model.Results),
+	// latency, tokens by kind (prompt, completion); retries by model;
+	// typing indicators by result.
+	modelCalls   *prometheus.CounterVec   // node, result
+	modelLatency *prometheus.HistogramVec // node
+	modelTokens  *prometheus.CounterVec   // node, kind
+	modelRetries *prometheus.CounterVec   // model
+	typing       *prometheus.CounterVec   // result: ok, failed
 }
 
 // The reasons of dead letters.
@@ -114,6 +124,22 @@ func newMetrics(namespace, flowName string) *metrics {
 			Name: "chatflow_store_latency_seconds", Help: "Session store latency by operation.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}, []string{"op"}),
+		modelCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatflow_model_calls_total", Help: "Model calls of AI nodes by node and result (ok, refusal, empty, timeout, rate_limited, quota, auth, client_error, server_error, network_error, invalid_response, throttled).",
+		}, []string{"node", "result"}),
+		modelLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "chatflow_model_latency_seconds", Help: "Latency of the model calls of AI nodes, retries included, by node.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 12),
+		}, []string{"node"}),
+		modelTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatflow_model_tokens_total", Help: "Tokens of the model calls of AI nodes as the endpoint counts them, by node and kind (prompt, completion).",
+		}, []string{"node", "kind"}),
+		modelRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatflow_model_retries_total", Help: "Model call attempts retried after a 429, 5xx or network error, by LanguageModel.",
+		}, []string{"model"}),
+		typing: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatflow_typing_indicators_total", Help: "Mark-as-read with typing indicator calls made while a model answered, by result (ok, failed).",
+		}, []string{"result"}),
 		turnLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "chatflow_turn_latency_seconds", Help: "Time from the acceptance of a turn's trigger (a webhook, a run request, a due timer) to the end of its turn, by trigger.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
@@ -146,6 +172,9 @@ func newMetrics(namespace, flowName string) *metrics {
 	for _, b := range budgetNames {
 		m.budgets.WithLabelValues(b)
 	}
+	for _, r := range []string{"ok", "failed"} {
+		m.typing.WithLabelValues(r)
+	}
 	flowReg := prometheus.WrapRegistererWith(prometheus.Labels{"namespace": namespace, "flow": flowName}, m.registry)
 	flowReg.MustRegister(m.flowMetrics()...)
 	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -157,7 +186,22 @@ func (m *metrics) flowMetrics() []prometheus.Collector {
 	return []prometheus.Collector{m.webhooks, m.turns, m.sends, m.retries, m.queueDepth,
 		m.storeLatency, m.turnLatency, m.decodeErrors, m.notifications,
 		m.deadLetters, m.forged, m.budgets, m.leasesLost, m.erasures,
-		m.nodeEntered, m.nodeLeft, m.nodeErrors, m.nodeWaiting}
+		m.nodeEntered, m.nodeLeft, m.nodeErrors, m.nodeWaiting,
+		m.modelCalls, m.modelLatency, m.modelTokens, m.modelRetries, m.typing}
+}
+
+// initModelSeries creates the series of the flow's AI nodes up front, so
+// dashboards see zeros before the first call.
+func (m *metrics) initModelSeries(nodes []flow.AINode) {
+	for _, n := range nodes {
+		for _, r := range model.Results {
+			m.modelCalls.WithLabelValues(n.ID, r)
+		}
+		for _, k := range []string{"prompt", "completion"} {
+			m.modelTokens.WithLabelValues(n.ID, k)
+		}
+		m.modelRetries.WithLabelValues(n.Model)
+	}
 }
 
 var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)

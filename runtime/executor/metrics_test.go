@@ -242,6 +242,8 @@ func TestDocumentedMetricsMatchTheRegistry(t *testing.T) {
 	m.nodeLeft.WithLabelValues("n", "next")
 	m.nodeErrors.WithLabelValues("n", "render")
 	m.nodeWaiting.WithLabelValues("n")
+	m.initModelSeries([]flow.AINode{{ID: "n", Type: v1alpha1.NodeAIReply, Model: "m"}})
+	m.modelLatency.WithLabelValues("n")
 	// The docs say once that every metric carries the flow's namespace and
 	// name: check that each has them, then compare the rest.
 	stripped := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {

@@ -13,7 +13,8 @@ import (
 )
 
 // performer is the executor's flow.Performer: sends go through the
-// channel's Sender, HTTP calls through the egress client, hand-off notices
+// channel's Sender, HTTP and model calls through the egress client (with
+// the typing indicator while a model answers), hand-off notices
 // and forwarded messages to the agents' system (with durable retries), log
 // lines to the event log, the metrics, the contact's kept events and the
 // turn's spans. One per worker; begin readies it for a turn.
@@ -39,6 +40,9 @@ type performer struct {
 	events []eventRecord
 	// trace follows the turn's spans (tracing.go); inert when tracing is off.
 	trace turnTrace
+	// inbound is the id of the turn's inbound message until a model call
+	// showed the typing indicator for it.
+	inbound string
 }
 
 var _ flow.Performer = (*performer)(nil)
@@ -49,6 +53,10 @@ func (p *performer) begin(ctx context.Context, contact string, q *queued, lost f
 	p.lost, p.stopped = lost, false
 	p.events = p.events[:0]
 	p.trace.begin(p.e.tracing, ctx, p.start)
+	p.inbound = ""
+	if q.Event.Kind == flow.EventInbound {
+		p.inbound = q.Event.Inbound.ID
+	}
 	if q.Welcomed {
 		p.greeted = p.e.program.GreetingNode()
 	}
@@ -111,6 +119,8 @@ func (p *performer) Perform(ctx context.Context, s *flow.Session, eff *flow.Effe
 			e.metrics.budgets.WithLabelValues(budget).Inc()
 		}
 		return res.Event(), true
+	case flow.EffectModelCall:
+		return p.callModel(ctx, s, &eff.Model).Event(), true
 	case flow.EffectHandoffNotify:
 		if n := e.handoffNotice(s, &eff.Handoff); n != nil {
 			p.notify(ctx, n)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatflow-dev/chatflow/runtime/flow"
 	"github.com/chatflow-dev/chatflow/runtime/message"
+	"github.com/chatflow-dev/chatflow/runtime/model"
 )
 
 // The executor's traces (Config.Tracing; off when nil), one per turn:
@@ -268,6 +269,61 @@ func endCall(span trace.Span, r *flow.HTTPResult) {
 		}
 	}
 	span.End()
+}
+
+// model starts the client span of an AI node's model call (OpenTelemetry's
+// GenAI conventions: "chat <model>"); its HTTP requests carry the span's
+// traceparent (client).
+func (tt *turnTrace) model(c *flow.ModelCall, modelName string) (context.Context, trace.Span) {
+	ctx := tt.parent()
+	if tt.t == nil {
+		return ctx, nil
+	}
+	return tt.t.tracer.Start(ctx, "chat "+modelName, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		attribute.String("gen_ai.operation.name", "chat"), attribute.String("gen_ai.request.model", modelName),
+		attribute.String("chatflow.language_model", c.Model), attrNodeID.String(c.NodeID)))
+}
+
+// endModel ends a model call's span with its result and token usage.
+func endModel(span trace.Span, r model.Response, result string) {
+	if span == nil {
+		return
+	}
+	span.SetAttributes(attribute.String("chatflow.model.result", result),
+		attribute.Int("gen_ai.usage.input_tokens", r.Usage.PromptTokens), attribute.Int("gen_ai.usage.output_tokens", r.Usage.CompletionTokens))
+	if result != "ok" {
+		span.SetAttributes(attribute.String("error.type", result))
+		span.SetStatus(codes.Error, result)
+	}
+	span.End()
+}
+
+// client returns c, with requests that carry their context's traceparent
+// when tracing is on (the model clients' requests).
+func (t *tracing) client(c *http.Client) *http.Client {
+	if t == nil {
+		return c
+	}
+	out := *c
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	out.Transport = propagating{base: base, t: t}
+	return &out
+}
+
+// propagating is a RoundTripper that writes the request context's
+// traceparent into the request.
+type propagating struct {
+	base http.RoundTripper
+	t    *tracing
+}
+
+func (p propagating) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	p.t.propagate(r.Context(), r.Header)
+	return p.base.RoundTrip(r)
 }
 
 // propagate writes ctx's traceparent into an outbound request's headers.

@@ -83,6 +83,22 @@ func withDefaults(n *v1alpha1.Node) {
 	if h := n.Handoff; h != nil && h.Timeout == nil {
 		h.Timeout = &metav1.Duration{Duration: DefaultHandoffTimeout}
 	}
+	if a := n.AIReply; a != nil && a.History == nil {
+		a.History = ptrTo(int32(DefaultReplyHistory))
+	}
+	if a := n.AIClassify; a != nil && a.History == nil {
+		a.History = ptrTo(int32(0))
+	}
+	if a := n.AIExtract; a != nil {
+		if a.History == nil {
+			a.History = ptrTo(int32(0))
+		}
+		for i := range a.Fields {
+			if a.Fields[i].Type == "" {
+				a.Fields[i].Type = v1alpha1.AIFieldString
+			}
+		}
+	}
 }
 
 // Revision is the first 10 hex digits of the sha256 of the canonical form.
@@ -98,3 +114,5 @@ func revisionOf(canonical []byte) string {
 	sum := sha256.Sum256(canonical)
 	return hex.EncodeToString(sum[:5])
 }
+
+func ptrTo[T any](v T) *T { return &v }

@@ -112,7 +112,14 @@ func Compile(spec *v1alpha1.ChatFlowSpec, opts Options) (*Program, field.ErrorLi
 		vars:      append([]v1alpha1.Variable(nil), spec.Variables...),
 	}
 	p.greeting = greetingOf(p)
-	p.recent = slices.ContainsFunc(p.nodes, func(n node) bool { return n.typ == v1alpha1.NodeHandoff })
+	p.recent = slices.ContainsFunc(p.nodes, func(n node) bool { return n.typ == v1alpha1.NodeHandoff || n.ai != nil })
+	for _, n := range p.nodes {
+		if n.ai != nil {
+			p.models = append(p.models, n.ai.model)
+		}
+	}
+	slices.Sort(p.models)
+	p.models = slices.Compact(p.models)
 	if spec.Trigger.Type == v1alpha1.TriggerManual {
 		for _, in := range spec.Trigger.Inputs {
 			p.inputs = append(p.inputs, Input{Name: in.Name, Required: in.Required})

@@ -27,6 +27,18 @@ var members = []struct {
 	{v1alpha1.NodeDelay, "delay", func(n *v1alpha1.Node) bool { return n.Delay != nil }},
 	{v1alpha1.NodeJump, "jump", func(n *v1alpha1.Node) bool { return n.Jump != nil }},
 	{v1alpha1.NodeHandoff, "handoff", func(n *v1alpha1.Node) bool { return n.Handoff != nil }},
+	{v1alpha1.NodeAIReply, "aiReply", func(n *v1alpha1.Node) bool { return n.AIReply != nil }},
+	{v1alpha1.NodeAIClassify, "aiClassify", func(n *v1alpha1.Node) bool { return n.AIClassify != nil }},
+	{v1alpha1.NodeAIExtract, "aiExtract", func(n *v1alpha1.Node) bool { return n.AIExtract != nil }},
+}
+
+// canFail says whether a node type may have onError.
+func canFail(t v1alpha1.NodeType) bool {
+	switch t {
+	case v1alpha1.NodeSendMessage, v1alpha1.NodeHTTPRequest, v1alpha1.NodeAIReply, v1alpha1.NodeAIClassify, v1alpha1.NodeAIExtract:
+		return true
+	}
+	return false
 }
 
 func validType(t v1alpha1.NodeType) bool {
@@ -40,7 +52,8 @@ func validType(t v1alpha1.NodeType) bool {
 
 // article is "a" or "an" before a node type.
 func article(t v1alpha1.NodeType) string {
-	if t == v1alpha1.NodeEnd || t == v1alpha1.NodeHTTPRequest {
+	switch t {
+	case v1alpha1.NodeEnd, v1alpha1.NodeHTTPRequest, v1alpha1.NodeAIReply, v1alpha1.NodeAIClassify, v1alpha1.NodeAIExtract:
 		return "an"
 	}
 	return "a"
@@ -86,14 +99,18 @@ func (c *compiler) node(i int) {
 		if sn.Next != "" {
 			c.add(field.Forbidden(p.Child("next"), "a Condition node continues on its branches and default, not next: remove next (or make it the default)"))
 		}
+	case v1alpha1.NodeAIClassify:
+		if sn.Next != "" {
+			c.add(field.Forbidden(p.Child("next"), "an AIClassify node continues on its labels' next and default, not next: remove next (or make it the default)"))
+		}
 	default:
 		n.next = c.requiredLink(i, p.Child("next"), sn.Next, fmt.Sprintf("%s %s node needs next: the id of the node that runs after it", article(t), t))
 	}
 	if sn.OnError != "" {
-		if t == v1alpha1.NodeSendMessage || t == v1alpha1.NodeHTTPRequest {
+		if canFail(t) {
 			n.onError = c.ref(i, p.Child("onError"), sn.OnError)
 		} else {
-			c.add(field.Forbidden(p.Child("onError"), fmt.Sprintf("onError applies only to SendMessage and HTTPRequest nodes; %s %s node cannot fail: remove it", article(t), t)))
+			c.add(field.Forbidden(p.Child("onError"), fmt.Sprintf("onError applies only to SendMessage, HTTPRequest and AI nodes; %s %s node cannot fail: remove it", article(t), t)))
 		}
 	}
 	if sn.OnTimeout != "" {
@@ -160,6 +177,18 @@ func (c *compiler) node(i int) {
 			if h.NotifyURL != "" {
 				n.handoff.url = c.urlTemplate(hp.Child("notifyURL"), h.NotifyURL)
 			}
+		}
+	case v1alpha1.NodeAIReply:
+		if sn.AIReply != nil {
+			n.ai = c.aiReply(p.Child("aiReply"), sn.AIReply)
+		}
+	case v1alpha1.NodeAIClassify:
+		if sn.AIClassify != nil {
+			n.ai = c.aiClassify(i, p.Child("aiClassify"), sn.AIClassify)
+		}
+	case v1alpha1.NodeAIExtract:
+		if sn.AIExtract != nil {
+			n.ai = c.aiExtract(p.Child("aiExtract"), sn.AIExtract)
 		}
 	}
 }

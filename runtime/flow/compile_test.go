@@ -140,7 +140,7 @@ func TestCompileGraphRules(t *testing.T) {
 			`spec.nodes[1].condition.default: Required value: a Condition node needs default: the id of the node that runs when no branch matches`,
 			`spec.nodes[2].next: Required value: a SendMessage node needs next: the id of the node that runs after it`,
 			`spec.nodes[2].onTimeout: Forbidden: onTimeout applies only to WaitForReply and Handoff nodes; remove it from this SendMessage node`,
-			`spec.nodes[3].onError: Forbidden: onError applies only to SendMessage and HTTPRequest nodes; a Delay node cannot fail: remove it`,
+			`spec.nodes[3].onError: Forbidden: onError applies only to SendMessage, HTTPRequest and AI nodes; a Delay node cannot fail: remove it`,
 			`spec.nodes[4].next: Forbidden: an End node closes the session and has no next: remove it`,
 		}},
 		{name: "member matches type", spec: flowOf(`
@@ -152,7 +152,7 @@ func TestCompileGraphRules(t *testing.T) {
 			`spec.nodes[0].sendMessage: Forbidden: only SendMessage nodes may have sendMessage; this node is a Start: remove sendMessage or set type: SendMessage`,
 			`spec.nodes[1].sendMessage: Required value: a SendMessage node needs its settings in sendMessage`,
 			`spec.nodes[1].waitForReply: Forbidden: only WaitForReply nodes may have waitForReply; this node is a SendMessage: remove waitForReply or set type: WaitForReply`,
-			`spec.nodes[2].type: Unsupported value: "Wait": supported values: "Start", "End", "SendMessage", "WaitForReply", "Condition", "SetVariables", "HTTPRequest", "Delay", "Jump", "Handoff"`,
+			`spec.nodes[2].type: Unsupported value: "Wait": supported values: "Start", "End", "SendMessage", "WaitForReply", "Condition", "SetVariables", "HTTPRequest", "Delay", "Jump", "Handoff", "AIReply", "AIClassify", "AIExtract"`,
 		}},
 		{name: "every node reachable from Start", spec: flowOf(`
 - {id: start, type: Start, next: end}

@@ -24,6 +24,9 @@ const (
 	// hand-off to the agents' system.
 	EffectHandoffMessage EffectKind = "handoffMessage"
 	EffectLog            EffectKind = "log"
+	// EffectModelCall asks a language model (AI nodes); the performer
+	// answers with a ModelResult.
+	EffectModelCall EffectKind = "model"
 )
 
 // Effect is one output of Step: one struct with a Kind (see Event for why).
@@ -36,6 +39,7 @@ type Effect struct {
 	Handoff        HandoffNotify  `json:"handoff,omitzero"`
 	HandoffMessage HandoffMessage `json:"handoffMessage,omitzero"`
 	Log            Log            `json:"log,omitzero"`
+	Model          ModelCall      `json:"model,omitzero"`
 }
 
 // Send sends a message to the contact; the executor answers with a SendResult.
@@ -170,6 +174,9 @@ func (e Effect) String() string {
 	case EffectHandoffMessage:
 		h := e.HandoffMessage
 		return fmt.Sprintf("handoffMessage %s @%s url=%q queue=%q contact=%s message=%s", h.ID, h.NodeID, h.URL, h.Queue, js(h.Contact), js(h.Message))
+	case EffectModelCall:
+		m := e.Model
+		return fmt.Sprintf("model %s @%s:%s model=%s messages=%s schema=%s", m.ID, m.NodeID, m.NodeType, m.Model, js(nonNil(m.Messages)), js(m.Schema))
 	case EffectLog:
 		l := e.Log
 		s := "log " + string(l.Event)

@@ -16,6 +16,7 @@ const (
 	EventSend    EventKind = "send"    // a Send was accepted or refused by the channel
 	EventStatus  EventKind = "status"  // a delivery status of a sent message arrived
 	EventResume  EventKind = "resume"  // an agent ended a hand-off
+	EventModel   EventKind = "model"   // a ModelCall finished
 )
 
 // Event is one input of Step: one struct with a Kind rather than an
@@ -36,6 +37,8 @@ type Event struct {
 	Send SendResult `json:"send,omitzero"`
 	// Status of EventStatus.
 	Status message.Status `json:"status,omitzero"`
+	// Model of EventModel.
+	Model ModelResult `json:"model,omitzero"`
 }
 
 // TimerFired says a timer set by a SetTimer effect is due.
@@ -74,6 +77,22 @@ type SendResult struct {
 	Error     *message.SendError `json:"error,omitempty"`
 }
 
+// ModelResult is the outcome of a ModelCall effect, after the performer's
+// retries.
+type ModelResult struct {
+	EffectID string `json:"effectId"`
+	// Content is the answer's text: for structured output, JSON text the
+	// flow validates against the call's schema.
+	Content string `json:"content,omitempty"`
+	// Refusal is set when the model declined to answer (OpenAI's
+	// message.refusal).
+	Refusal string `json:"refusal,omitempty"`
+	// Err is set when there is no answer: timeout, an error status after
+	// the retries, a network error, a refused address, an unreadable
+	// response. It never holds the prompt or the key.
+	Err string `json:"err,omitempty"`
+}
+
 // Resume ends a hand-off: automation continues on the Handoff node's next.
 type Resume struct{}
 
@@ -97,3 +116,6 @@ func (r SendResult) Event() Event { return Event{Kind: EventSend, Send: r} }
 
 // Event makes the event.
 func (Resume) Event() Event { return Event{Kind: EventResume} }
+
+// Event makes the event.
+func (r ModelResult) Event() Event { return Event{Kind: EventModel, Model: r} }

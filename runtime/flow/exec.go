@@ -175,6 +175,9 @@ func (t *turn) exec(n *node) int {
 		s.Wait.URL = u
 		s.Status = StatusHandedOff
 		return none
+
+	case v1alpha1.NodeAIReply, v1alpha1.NodeAIClassify, v1alpha1.NodeAIExtract:
+		return t.execAI(n)
 	}
 	t.fault(ReasonInternal, n.id, n.typ, "unknown node type")
 	t.end("error")

@@ -36,7 +36,8 @@ type conversation struct {
 
 // action is one scripted step. Sends are acknowledged automatically (as
 // accepted) unless the next action is sendError; an HTTP call is answered
-// by the next action when it is http, else with 200 and {}.
+// by the next action when it is http, else with 200 and {}; a model call
+// by the next action when it is model, else with an error.
 type action struct {
 	Say       string            `json:"say,omitempty"`       // the contact writes text
 	Tap       string            `json:"tap,omitempty"`       // the contact taps a button / quick reply / row
@@ -45,6 +46,7 @@ type action struct {
 	Timer     bool              `json:"timer,omitempty"`     // the pending timer fires
 	Resume    bool              `json:"resume,omitempty"`    // an agent ends the hand-off
 	HTTP      *scriptedResponse `json:"http,omitempty"`      // the answer to the pending HTTP call
+	Model     *ModelResult      `json:"model,omitempty"`     // the answer to the pending model call
 	SendError string            `json:"sendError,omitempty"` // the pending send fails with this message
 	Failed    bool              `json:"failed,omitempty"`    // the last accepted message fails later (async)
 }
@@ -185,6 +187,7 @@ func play(t *testing.T, p *Program, ch message.Channel, c conversation, runID st
 		lastOut   *message.Outbound
 		pendSend  []string
 		pendHTTP  []string
+		pendModel []string
 		actions   = c.Actions
 		automatic = c.Name == "automatic"
 	)
@@ -205,6 +208,8 @@ func play(t *testing.T, p *Program, ch message.Channel, c conversation, runID st
 				lastOut = &m
 			case EffectHTTPCall:
 				pendHTTP = append(pendHTTP, e.HTTP.ID)
+			case EffectModelCall:
+				pendModel = append(pendModel, e.Model.ID)
 			}
 			fmt.Fprintf(out, "  %s\n", e)
 		}
@@ -217,7 +222,7 @@ func play(t *testing.T, p *Program, ch message.Channel, c conversation, runID st
 	}
 	// settle answers the effects the script does not drive.
 	settle := func() {
-		for len(pendSend) > 0 || len(pendHTTP) > 0 {
+		for len(pendSend) > 0 || len(pendHTTP) > 0 || len(pendModel) > 0 {
 			if len(pendSend) > 0 {
 				id := pendSend[0]
 				pendSend = pendSend[1:]
@@ -230,6 +235,18 @@ func play(t *testing.T, p *Program, ch message.Channel, c conversation, runID st
 				lastSent = fmt.Sprintf("wamid.%d", nextMsg)
 				nextMsg++
 				step(fmt.Sprintf("send %s accepted as %s", id, lastSent), SendResult{EffectID: id, MessageID: lastSent}.Event())
+				continue
+			}
+			if len(pendModel) > 0 {
+				id := pendModel[0]
+				pendModel = pendModel[1:]
+				r := ModelResult{EffectID: id, Err: "no scripted answer"}
+				if len(actions) > 0 && actions[0].Model != nil {
+					r = *actions[0].Model
+					r.EffectID = id
+					actions = actions[1:]
+				}
+				step(fmt.Sprintf("model %s → %q%s%s", id, r.Content, r.Refusal, r.Err), r.Event())
 				continue
 			}
 			id := pendHTTP[0]

@@ -35,6 +35,12 @@ func (c *compiler) edges(i int) []edge {
 		add(n.cond.def, false)
 	}
 	add(n.jump.target, true)
+	if n.ai != nil {
+		for _, l := range n.ai.labels {
+			add(l.next, false)
+		}
+		add(n.ai.def, false)
+	}
 	return out
 }
 

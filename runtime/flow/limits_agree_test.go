@@ -77,6 +77,24 @@ func TestCompilerAndSchemaRefuseTheSameLimits(t *testing.T) {
 		{"maxJumps", "spec.nodes[1].jump.maxJumps", flow.MaxMaxJumps, func(s map[string]any, n int) {
 			s["nodes"].([]any)[1] = map[string]any{"id": "say", "type": "Jump", "jump": map[string]any{"target": "say", "maxJumps": n}, "next": "end"}
 		}},
+		{"AI labels", "spec.nodes[1].aiClassify.labels", flow.MaxLabels, func(s map[string]any, n int) {
+			s["nodes"].([]any)[1] = map[string]any{"id": "say", "type": "AIClassify", "aiClassify": map[string]any{"model": "m", "default": "end",
+				"labels": items(n, func(i int) any { return map[string]any{"name": fmt.Sprintf("l%d", i), "next": "end"} })}}
+		}},
+		{"AI label name", "spec.nodes[1].aiClassify.labels[0].name", flow.MaxLabelName, func(s map[string]any, n int) {
+			s["nodes"].([]any)[1] = map[string]any{"id": "say", "type": "AIClassify", "aiClassify": map[string]any{"model": "m", "default": "end",
+				"labels": []any{map[string]any{"name": strings.Repeat("l", n), "next": "end"}}}}
+		}},
+		{"AI fields", "spec.nodes[1].aiExtract.fields", flow.MaxFields, func(s map[string]any, n int) {
+			s["nodes"].([]any)[1] = map[string]any{"id": "say", "type": "AIExtract", "next": "end", "aiExtract": map[string]any{"model": "m",
+				"fields": items(n, func(i int) any { return map[string]any{"name": fmt.Sprintf("f%d", i)} })}}
+		}},
+		{"AI history", "spec.nodes[1].aiReply.history", flow.MaxHistory, func(s map[string]any, n int) {
+			s["nodes"].([]any)[1] = map[string]any{"id": "say", "type": "AIReply", "next": "end", "aiReply": map[string]any{"model": "m", "systemPrompt": "p", "history": n}}
+		}},
+		{"AI model name", "spec.nodes[1].aiReply.model", flow.MaxModelName, func(s map[string]any, n int) {
+			s["nodes"].([]any)[1] = map[string]any{"id": "say", "type": "AIReply", "next": "end", "aiReply": map[string]any{"model": strings.Repeat("m", n), "systemPrompt": "p"}}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			at := refusals(t, base, tc.edit, tc.limit, tc.field)

@@ -25,11 +25,13 @@ type Program struct {
 	inputs    []Input
 	greeting  int // node index of the greeting (greeting.go), or none
 	// recent: sessions keep the recent conversation (Session.Recent),
-	// which only hand-offs read; other flows do not pay for it.
+	// which only hand-offs and AI nodes read; other flows do not pay for it.
 	recent bool
 	// sensitive are the variables whose values the session inspector
 	// redacts (observe.go).
 	sensitive map[string]bool
+	// models are the LanguageModels the AI nodes name, sorted.
+	models []string
 }
 
 // Input is a variable a Manual run accepts.
@@ -69,6 +71,10 @@ func (p *Program) NodeType(id string) (v1alpha1.NodeType, bool) {
 	return p.nodes[i].typ, true
 }
 
+// Models are the names of the LanguageModels the flow's AI nodes use,
+// sorted, each once: what the executor must be configured with.
+func (p *Program) Models() []string { return append([]string(nil), p.models...) }
+
 // Len is the number of nodes.
 func (p *Program) Len() int { return len(p.nodes) }
 
@@ -92,6 +98,7 @@ type node struct {
 	delay   time.Duration
 	jump    jumpNode
 	handoff *handoffNode
+	ai      *aiNode
 }
 
 // text is a template, or a plain string when it has no {{ }}: a static

@@ -22,6 +22,7 @@ const (
 	StatusWaitingReply Status = "WaitingReply" // a WaitForReply: an inbound message or its timer
 	StatusWaitingSend  Status = "WaitingSend"  // a SendMessage with onError: its SendResult
 	StatusWaitingHTTP  Status = "WaitingHTTP"  // an HTTPRequest: its HTTPResult
+	StatusWaitingModel Status = "WaitingModel" // an AI node: its ModelResult
 	StatusDelayed      Status = "Delayed"      // a Delay: its timer
 	StatusHandedOff    Status = "HandedOff"    // a Handoff: Resume or its timer
 	StatusEnded        Status = "Ended"        // the run is over; an inbound message starts a new one
@@ -62,8 +63,9 @@ type Session struct {
 	// receipts and asynchronous failures back to their node.
 	Sent []Sent `json:"sent,omitempty"`
 	// Recent is the recent conversation, oldest first, at most MaxRecent
-	// lines across runs: what a hand-off shows the agent. Only sessions of
-	// flows with a Handoff node keep it.
+	// lines across runs: what a hand-off shows the agent, and the history
+	// AI nodes send their model. Only sessions of flows with a Handoff or
+	// an AI node keep it.
 	Recent []Line `json:"recent,omitempty"`
 
 	// Scratch reused from one Step to the next, so that a turn on a
@@ -79,7 +81,8 @@ type Session struct {
 type Wait struct {
 	// TimerID of the timer set by a WaitForReply, Delay or Handoff.
 	TimerID string `json:"timerId,omitempty"`
-	// EffectID of the Send or HTTPCall whose result the session waits for.
+	// EffectID of the Send, HTTPCall or ModelCall whose result the session
+	// waits for.
 	EffectID string `json:"effectId,omitempty"`
 	// URL of a hand-off: its rendered notifyURL, where what the contact
 	// writes meanwhile is forwarded.

@@ -117,6 +117,8 @@ func (t *turn) dispatch(ev *Event) {
 		t.onHTTP(&ev.HTTP)
 	case EventResume:
 		t.onResume()
+	case EventModel:
+		t.onModel(&ev.Model)
 	}
 }
 
@@ -292,7 +294,7 @@ func (t *turn) onInbound(in *message.Inbound) {
 		}
 		t.leave(n, "replied")
 		t.run(n.next)
-	case StatusDelayed, StatusWaitingSend, StatusWaitingHTTP:
+	case StatusDelayed, StatusWaitingSend, StatusWaitingHTTP, StatusWaitingModel:
 		// Recorded, so the next node sees it as message.*, but it does not
 		// advance the flow: the node in progress has not finished.
 		s.Message = *in
@@ -402,7 +404,7 @@ func (t *turn) onSend(r *SendResult) {
 		e.MessageID = r.MessageID
 	}
 	if r.Error == nil {
-		t.logf(LogMessageSent, nodeID, sendType(nodeID), "", r.MessageID)
+		t.logf(LogMessageSent, nodeID, t.sendType(nodeID), "", r.MessageID)
 	} else {
 		t.failedSend(nodeID, r.Error)
 	}
@@ -412,13 +414,22 @@ func (t *turn) onSend(r *SendResult) {
 	if s.Revision != t.p.revision && !t.migrate(&Event{Kind: EventSend}) {
 		return
 	}
-	n := t.waitingAt(v1alpha1.NodeSendMessage)
+	// A SendMessage, or an AIReply sending its answer.
+	typ := v1alpha1.NodeSendMessage
+	if s.NodeType == v1alpha1.NodeAIReply {
+		typ = v1alpha1.NodeAIReply
+	}
+	n := t.waitingAt(typ)
 	if n == nil {
 		return
 	}
 	s.Wait = Wait{}
 	if r.Error == nil {
-		t.leave(n, "sent")
+		branch := "sent"
+		if typ == v1alpha1.NodeAIReply {
+			branch = branchAnswered
+		}
+		t.leave(n, branch)
 		t.run(n.next)
 		return
 	}
@@ -451,7 +462,7 @@ func (t *turn) onStatus(st *message.Status) {
 		return
 	}
 	i, ok := p.ids[e.NodeID]
-	if !ok || p.nodes[i].typ != v1alpha1.NodeSendMessage || p.nodes[i].onError == none {
+	if !ok || (p.nodes[i].typ != v1alpha1.NodeSendMessage && p.nodes[i].typ != v1alpha1.NodeAIReply) || p.nodes[i].onError == none {
 		return
 	}
 	cur, ok := t.current()
@@ -464,11 +475,15 @@ func (t *turn) onStatus(st *message.Status) {
 	t.run(p.nodes[i].onError)
 }
 
-// sendType is the node type of a send's log event: SendMessage when the
-// sending node is known.
-func sendType(nodeID string) v1alpha1.NodeType {
+// sendType is the node type of a send's log event: the sending node's
+// (SendMessage, or AIReply for an answer), SendMessage for a node the
+// program no longer has, none when the sender is unknown.
+func (t *turn) sendType(nodeID string) v1alpha1.NodeType {
 	if nodeID == "" {
 		return ""
+	}
+	if typ, ok := t.p.NodeType(nodeID); ok {
+		return typ
 	}
 	return v1alpha1.NodeSendMessage
 }
@@ -615,7 +630,7 @@ func (t *turn) fault(reason Reason, nodeID string, typ v1alpha1.NodeType, msg st
 // status).
 func (t *turn) failedSend(nodeID string, err *message.SendError) {
 	e := t.add(EffectLog)
-	e.Log = Log{Event: LogMessageFailed, NodeID: nodeID, NodeType: sendType(nodeID), Message: sendErrorText(err), Reason: ReasonSendRefused}
+	e.Log = Log{Event: LogMessageFailed, NodeID: nodeID, NodeType: t.sendType(nodeID), Message: sendErrorText(err), Reason: ReasonSendRefused}
 }
 
 // newID returns the next effect or timer id: <run id>.<seq>.

@@ -58,6 +58,30 @@ const (
 	MinComponentIndex = 0
 	// MaxComponentIndex is maximum of spec.nodes[].sendMessage.template.components[].index.
 	MaxComponentIndex = 9
+	// MaxModelName is maxLength of spec.nodes[].aiReply.model.
+	MaxModelName = 253
+	// modelNamePattern is pattern of spec.nodes[].aiReply.model.
+	modelNamePattern = "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+	// MaxPromptLength is maxLength of spec.nodes[].aiReply.systemPrompt.
+	MaxPromptLength = 16384
+	// MinReplyHistory is minimum of spec.nodes[].aiReply.history.
+	MinReplyHistory = 1
+	// MaxHistory is maximum of spec.nodes[].aiReply.history.
+	MaxHistory = 12
+	// MaxLabels is maxItems of spec.nodes[].aiClassify.labels.
+	MaxLabels = 20
+	// MaxLabelName is maxLength of spec.nodes[].aiClassify.labels[].name.
+	MaxLabelName = 64
+	// labelPattern is pattern of spec.nodes[].aiClassify.labels[].name.
+	labelPattern = "^[A-Za-z0-9][A-Za-z0-9_-]*$"
+	// MaxDescription is maxLength of spec.nodes[].aiClassify.labels[].description.
+	MaxDescription = 1024
+	// MaxFields is maxItems of spec.nodes[].aiExtract.fields.
+	MaxFields = 30
+	// MaxEnum is maxItems of spec.nodes[].aiExtract.fields[].enum.
+	MaxEnum = 50
+	// MaxEnumValue is maxLength of spec.nodes[].aiExtract.fields[].enum[].
+	MaxEnumValue = 256
 )
 
 var (
@@ -69,4 +93,6 @@ var (
 	subTypes = []string{"quick_reply", "url"}
 	// paramTypes is enum of spec.nodes[].sendMessage.template.components[].parameters[].type.
 	paramTypes = []string{"text", "payload", "image", "video", "document"}
+	// aiFieldTypes is enum of spec.nodes[].aiExtract.fields[].type.
+	aiFieldTypes = []string{"String", "Number", "Integer", "Boolean"}
 )

@@ -178,7 +178,7 @@ var (
 	apiServer      = []string{"k8s.io/apiserver", "k8s.io/apiextensions-apiserver"}
 	talksToCluster = []string{"k8s.io/client-go", "sigs.k8s.io/controller-runtime"}
 	channels       = []string{"runtime/channel/whatsapp", "runtime/channel/messenger", "runtime/channel/viber"}
-	reconcilers    = []string{"controllers/chatflow", "controllers/channelbinding"}
+	reconcilers    = []string{"controllers/chatflow", "controllers/channelbinding", "controllers/languagemodel"}
 )
 
 func join(lists ...[]string) []string { return slices.Concat(lists...) }
@@ -195,6 +195,10 @@ var claims = map[string]claim{
 	"controllers/channelbinding": {forbid: []string{"controllers/webhooks", "controllers/chatflow"}},
 	// "It must not import the webhooks."
 	"controllers/chatflow": {forbid: []string{"controllers/webhooks"}},
+	// "It must not import the webhooks or the other reconcilers."
+	"controllers/languagemodel": {forbid: []string{"controllers/webhooks", "controllers/chatflow", "controllers/channelbinding"}},
+	// "It must not import the reconcilers."
+	"controllers/internal/secretkeys": {forbid: reconcilers},
 	// "It must not import the reconcilers or the webhooks."
 	"controllers/index": {forbid: join(reconcilers, []string{"controllers/webhooks"})},
 	// "This package must not import the reconcilers."
@@ -210,6 +214,8 @@ var claims = map[string]claim{
 	"internal/chat": {forbid: []string{"runtime/executor", "runtime/store"}},
 	// "It must not import internal/cli."
 	"internal/studio": {forbid: []string{"internal/cli"}},
+	// "It must not import internal/cli."
+	"internal/generate": {forbid: []string{"internal/cli"}},
 	// "It must not import internal/cli or internal/studio."
 	"internal/flowimport": {forbid: []string{"internal/cli", "internal/studio"}},
 	// "It must not import the executor, flow or store packages."
@@ -278,6 +284,9 @@ var claims = map[string]claim{
 	// "This package must not do I/O, nor import the executor, store or
 	// channel packages; the one exception is runtime/channel/capability."
 	"runtime/flow": {forbid: join([]string{"runtime/executor", "runtime/store", "runtime/channel/meta", "internal", "controllers"}, channels)},
+	// "it must not import runtime/flow, the executor, the controllers or
+	// the commands (internal/)."
+	"runtime/model": {forbid: []string{"runtime/flow", "runtime/executor", "controllers", "internal"}},
 	// "imports nothing of this module"
 	"runtime/message": {forbid: []string{"api", "controllers", "internal", "runtime/flow", "runtime/channel", "runtime/store", "runtime/executor", "runtime/expr"}},
 	// "must not import runtime/flow, runtime/channel, runtime/executor or

@@ -67,7 +67,7 @@ func TestDevEndToEnd(t *testing.T) {
 	e := startDev(t, imageBinary(t, "/chatflow"), assets)
 	ctx := context.Background()
 	applyDevSamples(t, e)
-	for _, name := range []string{"order-status", "faq-menu", "appointment-reminder"} {
+	for _, name := range []string{"order-status", "faq-menu", "appointment-reminder", "ai-support"} {
 		e.waitReady(name)
 	}
 
@@ -163,6 +163,18 @@ func TestDevEndToEnd(t *testing.T) {
 		for _, want := range []string{"[template appointment_reminder (en_US)] Ana | Tue 10:30\n     1) confirm\n", "you> 1\nbot> Thank you, Ana. See you on Tue 10:30!\n"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("the Manual run's chat lacks %q:\n%s", want, out)
+			}
+		}
+		// The AI sample asks the sandbox's stand-in model through the
+		// executor's egress (loopback is allowed in chatflow dev).
+		out = e.chat("When are your classes?\nmy order 10452 is late\nI want to talk to a person\n", "ai-support", "--contact", "15550100400", "--name", "Ana")
+		for _, want := range []string{
+			"you> When are your classes?\nbot> You wrote: \"When are your classes?\". (The sandbox stands in for gpt-4o-mini",
+			"you> my order 10452 is late\nbot> Order 10452: we are checking it and will write to you here today.\n",
+			"you> I want to talk to a person\nbot> OK! A person from Harbour Yoga will answer here soon.\n",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the AI sample's chat lacks %q:\n%s", want, out)
 			}
 		}
 	})
@@ -388,7 +400,7 @@ func applyDevSamples(t *testing.T, e *devEnv) {
 	out = bytes.ReplaceAll(out, []byte(devSandbox), []byte(e.sandbox))
 	objs := decode(t, out)
 	if len(objs) < 9 {
-		t.Fatalf("config/dev-samples has %d objects, want the 3 flows, 3 bindings and their Secrets", len(objs))
+		t.Fatalf("config/dev-samples has %d objects, want the 4 flows, 4 bindings, the LanguageModel and their Secrets", len(objs))
 	}
 	for _, u := range objs {
 		if err := e.k8s.Create(context.Background(), u); err != nil {

@@ -46,7 +46,9 @@ import (
 // packages (a tap picks the choice the executor actually rendered), run
 // API calls, resume calls, and a clock moved to a timer's deadline. HTTP
 // stubs are served by a loopback server the flow's URLs are pointed at;
-// sendErrors become sandbox faults on those sends. Expectations (bot:,
+// sendErrors become sandbox faults on those sends; the answers AI nodes got
+// from the ai: stubs are scripted into the sandbox's model, which the
+// executor calls (the same requests, compared). Expectations (bot:,
 // vars:, ...) are not checked here: `chatflow test` does that; a test is
 // replayed up to the first input `chatflow test` cannot play.
 func TestTranscriptsThroughTheExecutor(t *testing.T) {
@@ -76,7 +78,7 @@ func TestTranscriptsThroughTheExecutor(t *testing.T) {
 						return // nothing to replay: the first input is refused
 					}
 					played++
-					replay(t, lf.Admitted, ch, tf, test, xs)
+					replay(t, lf.Admitted, prog.Models(), ch, tf, test, xs)
 				})
 			}
 		})
@@ -133,6 +135,9 @@ var replayCredentials = map[string]string{
 	"authToken": authToken, "runToken": "replay-run-token",
 }
 
+// replayModelKey is the API key of the replays' models.
+const replayModelKey = "sk-replay-model-key"
+
 // replayer replays one transcript test against one executor.
 type replayer struct {
 	t       *testing.T
@@ -145,17 +150,19 @@ type replayer struct {
 	client  *http.Client
 	contact message.Contact
 	cursor  int64 // last sandbox record compared
-	logs    int   // execution events compared
-	turns   int
-	offered []message.Outbound // what the flow sent so far (Viber taps match titles)
+	// modelCursor is the last model request compared.
+	modelCursor int64
+	logs        int // execution events compared
+	turns       int
+	offered     []message.Outbound // what the flow sent so far (Viber taps match titles)
 }
 
-func replay(t *testing.T, flowObj *v1alpha1.ChatFlow, ch message.Channel, tf *transcript.File, test *transcript.Test, xs []transcript.Exchange) {
+func replay(t *testing.T, flowObj *v1alpha1.ChatFlow, models []string, ch message.Channel, tf *transcript.File, test *transcript.Test, xs []transcript.Exchange) {
 	acct := accounts[ch]
 	acct.Manual = flowObj.Spec.Trigger.Type == v1alpha1.TriggerManual
-	sbx := sandbox.New(sandbox.Options{Tokens: map[string]string{acct.ID: replayCredentials["accessToken"]}, Instagram: []string{igID}})
+	sbx := sandbox.New(sandbox.Options{Tokens: map[string]string{acct.ID: replayCredentials["accessToken"]}, Instagram: []string{igID}, ModelAPIKey: replayModelKey})
 	if ch == message.Viber {
-		sbx = sandbox.New(sandbox.Options{Tokens: map[string]string{acct.ID: authToken}})
+		sbx = sandbox.New(sandbox.Options{Tokens: map[string]string{acct.ID: authToken}, ModelAPIKey: replayModelKey})
 	}
 	sb := httptest.NewServer(sbx)
 	t.Cleanup(sb.Close)
@@ -180,7 +187,17 @@ spec:
   credentialsRef: {name: replay}
   apiBaseURL: %s
 `, flowObj.Namespace, flowObj.Name, ch, acct.SenderName, acct.ID, acct.Phone, base)
+	var modelsYAML strings.Builder
+	for _, m := range models {
+		fmt.Fprintf(&modelsYAML, `---
+apiVersion: chatflow.dev/v1alpha1
+kind: LanguageModel
+metadata: {name: %s, namespace: %s}
+spec: {baseURL: %q, model: %s, apiKeyRef: {name: replay-model, key: apiKey}, timeout: 10s}
+`, m, flowObj.Namespace, sb.URL+"/v1", m)
+	}
 	e := procs.StartExecutor(t, procs.ExecutorSpec{Flow: manifestYAML, Binding: bindingYAML, Credentials: replayCredentials,
+		Models: modelsYAML.String(), ModelKeys: map[string]map[string]string{"replay-model": {"apiKey": replayModelKey}},
 		Store: "memory", Args: []string{"--debug-clock", "--allow-private-networks", "127.0.0.0/8", "--secrets", secrets, "--workers", "2"}})
 	r := &replayer{t: t, acct: acct, tf: tf, test: test, exec: e, sbx: sbx, stubs: stubs,
 		client: &http.Client{Timeout: 10 * time.Second}, contact: xs[0].Contact}
@@ -240,6 +257,7 @@ func (r *replayer) input(x *transcript.Exchange) {
 	t := r.t
 	r.post("/debug/clock", "", 0, map[string]any{"now": x.Now})
 	r.arm(x)
+	r.armModel(x)
 	s := x.Input
 	r.turns++
 	switch s.Kind {
@@ -291,6 +309,28 @@ func (r *replayer) arm(x *transcript.Exchange) {
 			continue
 		}
 		request += len(bodies)
+	}
+}
+
+// armModel scripts the sandbox's model with the answers the input's model
+// calls got from the test's ai: stubs, in order: an answer or a refusal
+// as such, an error as a 400 fault on that request (not retried).
+func (r *replayer) armModel(x *transcript.Exchange) {
+	last := -1
+	for i, m := range x.Models {
+		var err error
+		switch res := m.Result; {
+		case res.Err != "":
+			_, err = r.sbx.AddFault(sandbox.Fault{Channel: sandbox.ModelChannel, Code: http.StatusBadRequest, After: i - last - 1})
+			last = i
+		case res.Refusal != "":
+			_, err = r.sbx.AddAnswer(sandbox.Answer{Refusal: res.Refusal})
+		default:
+			_, err = r.sbx.AddAnswer(sandbox.Answer{Content: res.Content})
+		}
+		if err != nil {
+			r.t.Fatal(err)
+		}
 	}
 }
 
@@ -443,6 +483,37 @@ func (r *replayer) compare(x *transcript.Exchange) bool {
 		t.Errorf("%s: the executor sent\n  %s\nchatflow test sent\n  %s", where, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 		ok = false
 	}
+	// Model calls: the executor's requests carry the messages and the
+	// schema the transcript's driver built.
+	var wantModels, gotModels []string
+	for _, m := range x.Models {
+		if m.Result.Err != "" {
+			continue // answered by a fault: the sandbox records only what it answered
+		}
+		wantModels = append(wantModels, modelLine(t, m.Call.Model, m.Call.Messages, m.Call.Schema))
+	}
+	for _, rec := range r.sbx.Messages(sandbox.Query{Channel: sandbox.ModelChannel, After: r.modelCursor}) {
+		var req struct {
+			Model          string
+			Messages       []flow.ModelMessage
+			ResponseFormat *struct {
+				JSONSchema *flow.OutputSchema `json:"json_schema"`
+			} `json:"response_format"`
+		}
+		if err := json.Unmarshal(rec.Body, &req); err != nil {
+			t.Fatal(err)
+		}
+		var schema *flow.OutputSchema
+		if req.ResponseFormat != nil {
+			schema = req.ResponseFormat.JSONSchema
+		}
+		gotModels = append(gotModels, modelLine(t, req.Model, req.Messages, schema))
+		r.modelCursor = rec.Seq
+	}
+	if !slices.Equal(gotModels, wantModels) {
+		t.Errorf("%s: the executor asked the model\n  %s\nchatflow test asked\n  %s", where, strings.Join(gotModels, "\n  "), strings.Join(wantModels, "\n  "))
+		ok = false
+	}
 	// HTTP calls, hand-offs and forwarded messages.
 	calls, notes := r.stubs.take()
 	var wantCalls []string
@@ -509,6 +580,15 @@ func (r *replayer) compare(x *transcript.Exchange) bool {
 	return ok
 }
 
+func modelLine(t *testing.T, model string, msgs []flow.ModelMessage, schema *flow.OutputSchema) string {
+	m, _ := json.Marshal(msgs)
+	s := "none"
+	if schema != nil {
+		s = schema.Name + " " + canonicalJSON(t, schema.Schema)
+	}
+	return fmt.Sprintf("%s %s schema=%s", model, m, s)
+}
+
 func callLine(node, method, url string, headers map[string]string, body string) string {
 	h, _ := json.Marshal(headers)
 	return fmt.Sprintf("@%s %s %s headers=%s body=%q", node, method, url, h, body)
@@ -526,8 +606,8 @@ func (r *replayer) events() []string {
 		var ev struct {
 			Event, NodeID, NodeType, Branch, Revision string
 		}
-		if json.Unmarshal([]byte(line), &ev) != nil || ev.Event == "" || ev.Revision == "" {
-			continue
+		if json.Unmarshal([]byte(line), &ev) != nil || ev.Event == "" || ev.Revision == "" || ev.Event == "model_called" {
+			continue // model_called is the performer's line, compared above as the model's requests
 		}
 		n++
 		if n > r.logs {

@@ -81,6 +81,12 @@ var _ = Describe("For the gateway, a ChannelBinding", func() {
 		Expect(hooks).To(HaveLen(1))
 		Expect(hooks[0].Channel + " " + hooks[0].Account + " " + hooks[0].URL).To(Equal("whatsapp 1066 " + url))
 
+		// A label on the Secret: Meta was given nothing that changed, so
+		// nothing is registered again; status follows the Secret's version.
+		Expect(update(s, func(s *corev1.Secret) { s.Labels["team"] = "orders" })).To(Succeed())
+		Eventually(func() string { return get(b).Status.WebhookOverride.CredentialsVersion }).Should(Equal(get(s).ResourceVersion))
+		Consistently(func() int { return len(box.Webhooks()) }, "500ms").Should(Equal(1))
+
 		// A new verify token: Meta must check the URL with it, so register again.
 		Expect(update(s, func(s *corev1.Secret) { s.Data["verifyToken"] = []byte("rotated") })).To(Succeed())
 		Eventually(func() int { return len(box.Webhooks()) }).Should(BeNumerically(">=", 2))

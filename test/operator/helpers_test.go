@@ -101,6 +101,8 @@ func condition(obj client.Object, t string) func() string {
 			conds = o.Status.Conditions
 		case *v1alpha1.ChannelBinding:
 			conds = o.Status.Conditions
+		case *v1alpha1.LanguageModel:
+			conds = o.Status.Conditions
 		}
 		c := meta.FindStatusCondition(conds, t)
 		if c == nil {
@@ -119,6 +121,8 @@ func conditionMessage(obj client.Object, t string) string {
 	case *v1alpha1.ChatFlow:
 		conds = o.Status.Conditions
 	case *v1alpha1.ChannelBinding:
+		conds = o.Status.Conditions
+	case *v1alpha1.LanguageModel:
 		conds = o.Status.Conditions
 	}
 	if c := meta.FindStatusCondition(conds, t); c != nil {

@@ -29,6 +29,8 @@ var managerPermissions = map[string]string{
 	"chatflow.dev/channelbindings":              "get,list,patch,watch",                      // reconciled, read by the webhooks; the override finalizer
 	"chatflow.dev/chatflows/status":             "get,patch,update",                          // one status patch per reconcile
 	"chatflow.dev/channelbindings/status":       "get,patch,update",                          // one status patch per reconcile
+	"chatflow.dev/languagemodels":               "get,list,watch",                            // reconciled, read for the flows that use them
+	"chatflow.dev/languagemodels/status":        "get,patch,update",                          // one status patch per reconcile
 	"chatflow.dev/chatflows/finalizers":         "update",                                    // blockOwnerDeletion on the executor objects
 	"apps/deployments":                          "create,delete,get,list,patch,update,watch", // the executors
 	"apps/replicasets":                          "get,list,watch",                            // a revision's ConfigMap goes when no ReplicaSet uses it

@@ -106,6 +106,11 @@ type ExecutorSpec struct {
 	Flow, Binding string
 	// Credentials are the Secret keys written into the credentials directory.
 	Credentials map[string]string
+	// Models are LanguageModel manifests (YAML), passed as --models;
+	// ModelKeys the Secrets of their keys, name → key → value, written
+	// where --model-keys reads them.
+	Models    string
+	ModelKeys map[string]map[string]string
 	// Store is "memory" or a redis:// URL.
 	Store string
 	// Keys are the files of the keys directory (--keys): itemKey and
@@ -162,6 +167,17 @@ func StartExecutor(t testing.TB, spec ExecutorSpec) *Executor {
 	for k, v := range keys {
 		write(filepath.Join("keys", k), v)
 	}
+	if spec.Models != "" {
+		write("models.yaml", spec.Models)
+	}
+	for secret, keys := range spec.ModelKeys {
+		if err := os.MkdirAll(filepath.Join(dir, "model-keys", secret), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range keys {
+			write(filepath.Join("model-keys", secret, k), v)
+		}
+	}
 	if spec.Port == 0 {
 		p, err := FreePort()
 		if err != nil {
@@ -192,6 +208,9 @@ func (e *Executor) Start() error {
 	}
 	if e.spec.Binding != "" {
 		args = append(args, "--binding", filepath.Join(e.Dir, "binding.yaml"))
+	}
+	if e.spec.Models != "" {
+		args = append(args, "--models", filepath.Join(e.Dir, "models.yaml"), "--model-keys", filepath.Join(e.Dir, "model-keys"))
 	}
 	return e.start(bin, append(args, e.spec.Args...), e.spec.Env, "/healthz")
 }

@@ -36,6 +36,16 @@ spec:
   - {id: end, type: End}
 `
 
+const minimalModel = `
+apiVersion: chatflow.dev/v1alpha1
+kind: LanguageModel
+metadata: {name: NAME, namespace: default}
+spec:
+  baseURL: https://api.openai.com/v1
+  model: gpt-4.1-mini
+  apiKeyRef: {name: openai, key: apiKey}
+`
+
 const minimalBinding = `
 apiVersion: chatflow.dev/v1alpha1
 kind: ChannelBinding
@@ -86,6 +96,7 @@ var _ = Describe("the CRDs", func() {
 		}{
 			"chatflows.chatflow.dev":       {"cf", []string{"Trigger", "State", "Live", "Ready", "Revision", "Age", "Status"}},
 			"channelbindings.chatflow.dev": {"cb", []string{"Channel", "Account", "Flow", "Ready", "Age", "Webhook URL", "Status"}},
+			"languagemodels.chatflow.dev":  {"lm", []string{"Model", "BaseURL", "Ready", "Age", "Status"}},
 		} {
 			crd := &apiextensionsv1.CustomResourceDefinition{}
 			Expect(k8s.Get(ctx, types.NamespacedName{Name: name}, crd)).To(Succeed())
@@ -110,7 +121,7 @@ var _ = Describe("the CRDs", func() {
 	})
 
 	It("document every field, so kubectl explain has something to show", func() {
-		for _, name := range []string{"chatflows.chatflow.dev", "channelbindings.chatflow.dev"} {
+		for _, name := range []string{"chatflows.chatflow.dev", "channelbindings.chatflow.dev", "languagemodels.chatflow.dev"} {
 			crd := &apiextensionsv1.CustomResourceDefinition{}
 			Expect(k8s.Get(ctx, types.NamespacedName{Name: name}, crd)).To(Succeed())
 			var missing []string
@@ -254,7 +265,7 @@ var _ = Describe("ChatFlow validation", func() {
 		n[0].(map[string]any)["onError"] = "end"
 		setNodes(u, n)
 		expectInvalid(u, "an End node has no next: it closes the session",
-			"onError applies only to SendMessage and HTTPRequest nodes")
+			"onError applies only to SendMessage, HTTPRequest and AI nodes")
 	})
 
 	It("rejects an assignment with both value and expr", func() {
@@ -298,6 +309,83 @@ var _ = Describe("ChatFlow validation", func() {
 		Expect(unstructured.SetNestedField(u.Object, "Live", "spec", "state")).To(Succeed())
 		Expect(unstructured.SetNestedField(u.Object, "Telegram", "spec", "trigger", "type")).To(Succeed())
 		expectInvalid(u, `spec.state: Unsupported value: "Live"`, `spec.trigger.type: Unsupported value: "Telegram"`)
+	})
+})
+
+var _ = Describe("AI node validation", func() {
+	aiFlow := func(node map[string]any) *unstructured.Unstructured {
+		u := object(minimalFlow)
+		n := nodes(u)
+		node["id"] = "ask"
+		n = append(n[:1], append([]any{node}, n[1:]...)...)
+		n[0].(map[string]any)["next"] = "ask"
+		setNodes(u, n)
+		return u
+	}
+
+	It("accepts each AI node with onError", func() {
+		for _, node := range []map[string]any{
+			{"type": "AIReply", "aiReply": map[string]any{"model": "m", "systemPrompt": "Answer briefly.", "history": int64(12)}, "next": "hello", "onError": "end"},
+			{"type": "AIClassify", "aiClassify": map[string]any{"model": "m", "labels": []any{map[string]any{"name": "order", "next": "hello"}}, "default": "end"}, "onError": "end"},
+			{"type": "AIExtract", "aiExtract": map[string]any{"model": "m", "fields": []any{map[string]any{"name": "orderNumber", "type": "Integer", "required": true}}}, "next": "hello", "onError": "end"},
+		} {
+			Expect(k8s.Create(ctx, aiFlow(node))).To(Succeed(), "%v", node["type"])
+		}
+	})
+
+	It("rejects an AI node whose member does not match its type", func() {
+		u := aiFlow(map[string]any{"type": "AIReply", "aiClassify": map[string]any{"model": "m", "labels": []any{map[string]any{"name": "a", "next": "end"}}, "default": "end"}, "next": "hello"})
+		expectInvalid(u, "an AIReply node needs the aiReply member, and only AIReply nodes may have it",
+			"an AIClassify node needs the aiClassify member, and only AIClassify nodes may have it")
+	})
+
+	It("bounds history, labels and fields, and keeps enum to String fields", func() {
+		expectInvalid(aiFlow(map[string]any{"type": "AIReply", "aiReply": map[string]any{"model": "m", "systemPrompt": "x", "history": int64(13)}, "next": "hello"}),
+			"spec.nodes[1].aiReply.history", "should be less than or equal to 12")
+		expectInvalid(aiFlow(map[string]any{"type": "AIClassify", "aiClassify": map[string]any{"model": "m", "labels": []any{}, "default": "end"}}),
+			"spec.nodes[1].aiClassify.labels", "should have at least 1 items")
+		expectInvalid(aiFlow(map[string]any{"type": "AIExtract", "aiExtract": map[string]any{"model": "m", "fields": []any{map[string]any{"name": "n", "type": "Integer", "enum": []any{"1"}}}}, "next": "hello"}),
+			"spec.nodes[1].aiExtract.fields[0].enum", "enum applies to String fields only")
+		expectInvalid(aiFlow(map[string]any{"type": "AIExtract", "aiExtract": map[string]any{"model": "m", "fields": []any{map[string]any{"name": "n", "type": "Date"}}}, "next": "hello"}),
+			`spec.nodes[1].aiExtract.fields[0].type: Unsupported value: "Date"`)
+	})
+})
+
+var _ = Describe("LanguageModel validation", func() {
+	It("accepts a model and defaults its observedGeneration to -1", func() {
+		u := object(minimalModel)
+		Expect(k8s.Create(ctx, u)).To(Succeed())
+		m := &chatflowv1alpha1.LanguageModel{}
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(u), m)).To(Succeed())
+		Expect(m.Status.ObservedGeneration).To(Equal(int64(-1)))
+	})
+
+	It("requires https for a model with a key, but for a loopback host", func() {
+		for _, ok := range []string{"http://127.0.0.1:9090/v1", "http://localhost:11434/v1", "http://[::1]:8000/v1"} {
+			u := object(minimalModel)
+			Expect(unstructured.SetNestedField(u.Object, ok, "spec", "baseURL")).To(Succeed())
+			Expect(k8s.Create(ctx, u)).To(Succeed(), ok)
+		}
+		for _, bad := range []string{"http://vllm.models.svc:8000/v1", "http://127.0.0.1.nip.io/v1", "http://10.0.0.1/v1"} {
+			u := object(minimalModel)
+			Expect(unstructured.SetNestedField(u.Object, bad, "spec", "baseURL")).To(Succeed())
+			expectInvalid(u, "spec.baseURL", "baseURL must be https when apiKeyRef is set")
+		}
+		u := object(minimalModel)
+		unstructured.RemoveNestedField(u.Object, "spec", "apiKeyRef")
+		Expect(unstructured.SetNestedField(u.Object, "http://vllm.models.svc:8000/v1", "spec", "baseURL")).To(Succeed())
+		Expect(k8s.Create(ctx, u)).To(Succeed(), "a model without a key may be plain http")
+	})
+
+	It("bounds its settings", func() {
+		for field, v := range map[string]any{"maxTokens": int64(0), "requestsPerMinute": int64(100001), "temperature": "2.5", "timeout": "soon"} {
+			u := object(minimalModel)
+			Expect(unstructured.SetNestedField(u.Object, v, "spec", field)).To(Succeed())
+			expectInvalid(u, "spec."+field)
+		}
+		u := object(minimalModel)
+		Expect(unstructured.SetNestedField(u.Object, "https://user:pw@api.example.com/v1", "spec", "baseURL")).To(Succeed())
+		expectInvalid(u, "spec.baseURL")
 	})
 })
 

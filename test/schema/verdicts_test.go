@@ -240,6 +240,9 @@ var _ = Describe("the manifest decoder", func() {
 			// message for the first.
 			fields []string
 			detail string
+			// rule: a CEL rule refuses it, which the schema checks and
+			// the typed decoder does not.
+			rule bool
 		}{{
 			name:   "the YAML 1.1 boolean n",
 			yaml:   strings.Replace(minimalFlow, "spec:\n", "spec:\n  variables: [{name: n}]\n", 1),
@@ -266,6 +269,22 @@ var _ = Describe("the manifest decoder", func() {
 			fields: []string{"spec.logging.enabled"},
 			detail: `spec.logging.enabled: Invalid value: "string": must be a boolean (remove the quotes: true)`,
 		}, {
+			name:   "an AIExtract field of an unknown type",
+			yaml:   strings.Replace(minimalFlow, "  - {id: hello, type: SendMessage, sendMessage: {text: \"Hello\"}, next: end}", "  - {id: hello, type: AIExtract, aiExtract: {model: m, fields: [{name: day, type: Date}]}, next: end}", 1),
+			fields: []string{"spec.nodes[1].aiExtract.fields[0].type"},
+			detail: `spec.nodes[1].aiExtract.fields[0].type: Unsupported value: "Date"`,
+		}, {
+			name:   "a LanguageModel's quoted maxTokens",
+			yaml:   strings.Replace(minimalModel, "model: gpt-4.1-mini", "model: gpt-4.1-mini\n  maxTokens: \"512\"", 1),
+			fields: []string{"spec.maxTokens"},
+			detail: `spec.maxTokens: Invalid value: "string": must be an integer`,
+		}, {
+			name:   "a LanguageModel that would send its key over plain http",
+			yaml:   strings.Replace(minimalModel, "https://api.openai.com/v1", "http://models.example.com/v1", 1),
+			fields: []string{"spec.baseURL"},
+			detail: "spec.baseURL: Invalid value: baseURL must be https when apiKeyRef is set",
+			rule:   true,
+		}, {
 			name:   "an unquoted yes is true, as kubectl reads it",
 			yaml:   strings.Replace(minimalFlow, "spec:\n", "spec:\n  logging: {enabled: yes}\n", 1),
 			fields: nil,
@@ -291,11 +310,14 @@ var _ = Describe("the manifest decoder", func() {
 			// typed decode, no schema) refuses wrongly typed and unknown
 			// fields at the same path; enums are the schema's to check.
 			var into any = &chatflowv1alpha1.ChatFlow{}
-			if objs[0].Kind == "ChannelBinding" {
+			switch objs[0].Kind {
+			case "ChannelBinding":
 				into = &chatflowv1alpha1.ChannelBinding{}
+			case "LanguageModel":
+				into = &chatflowv1alpha1.LanguageModel{}
 			}
 			err = objs[0].Decode(into)
-			if strings.Contains(tc.detail, "Unsupported value") {
+			if strings.Contains(tc.detail, "Unsupported value") || tc.rule {
 				Expect(err).NotTo(HaveOccurred(), tc.name)
 				continue
 			}

@@ -52,6 +52,41 @@ func WithHTTPSecret(f *v1alpha1.ChatFlow, secret string) *v1alpha1.ChatFlow {
 	return f
 }
 
+// WithAIReply puts an AIReply node asking model between hello and end.
+func WithAIReply(f *v1alpha1.ChatFlow, model string) *v1alpha1.ChatFlow {
+	f.Spec.Nodes[1].Next = "answer"
+	f.Spec.Nodes = append(f.Spec.Nodes, v1alpha1.Node{
+		ID: "answer", Type: v1alpha1.NodeAIReply, Next: "end",
+		AIReply: &v1alpha1.AIReplyNode{Model: model, SystemPrompt: "You help customers of Shop."},
+	})
+	return f
+}
+
+// Model returns a LanguageModel whose key is in Secret secret, key apiKey.
+func Model(name, secret string) *v1alpha1.LanguageModel {
+	return &v1alpha1.LanguageModel{
+		TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "LanguageModel"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: Namespace, UID: types.UID("uid-" + name), Generation: 1,
+		},
+		Spec: v1alpha1.LanguageModelSpec{
+			BaseURL: "https://api.openai.com/v1", Model: "gpt-4o-mini",
+			APIKeyRef: &v1alpha1.SecretKeySelector{Name: secret, Key: "apiKey"},
+		},
+	}
+}
+
+// ReadyModel returns a LanguageModel whose status says Ready.
+func ReadyModel(name, secret string) *v1alpha1.LanguageModel {
+	m := Model(name, secret)
+	m.Status.ObservedGeneration = m.Generation
+	m.Status.Conditions = []metav1.Condition{{
+		Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonSucceeded,
+		Message: "ready", ObservedGeneration: m.Generation,
+	}}
+	return m
+}
+
 // Binding returns a WhatsApp binding of a flow.
 func Binding(name, flow string) *v1alpha1.ChannelBinding {
 	return &v1alpha1.ChannelBinding{

@@ -47,7 +47,10 @@ type Client struct {
 	delivery      channel.Delivery
 }
 
-var _ channel.Sender = (*Client)(nil)
+var (
+	_ channel.Sender = (*Client)(nil)
+	_ channel.Typist = (*Client)(nil)
+)
 
 // NewClient validates cfg and returns a Client.
 func NewClient(cfg Config) (*Client, error) {
@@ -132,4 +135,41 @@ func decodeResponse(status int, _ http.Header, body []byte) (string, *message.Se
 	// No Graph error body (a proxy's page, an empty 502): classify by status.
 	return "", &message.SendError{Code: status,
 		Message: fmt.Sprintf("whatsapp: HTTP %d %s", status, http.StatusText(status))}
+}
+
+// Typing marks the inbound message read and shows the typing indicator,
+// in one request to {APIBaseURL}/{phone_number_id}/messages, under the
+// number's rate limit (inbound and outbound count towards its throughput)
+// and without retries.
+func (c *Client) Typing(ctx context.Context, inboundID string) error {
+	if inboundID == "" {
+		return errors.New("whatsapp: no inbound message id to mark read")
+	}
+	body, err := json.Marshal(readRequest{MessagingProduct: "whatsapp", Status: "read", MessageID: inboundID,
+		TypingIndicator: typingIndicator{Type: "text"}})
+	if err != nil {
+		return err
+	}
+	d := c.delivery
+	d.Retry = channel.RetryPolicy{MaxAttempts: 1}
+	r := d.Do(ctx, c.phoneNumberID, func(ctx context.Context) (*http.Request, error) {
+		return c.newRequest(ctx, body)
+	}, decodeStatusResponse)
+	if r.Error != nil {
+		return fmt.Errorf("whatsapp: marking %s read: %s", inboundID, r.Error.Message)
+	}
+	return nil
+}
+
+// decodeStatusResponse is the channel.Decoder of a mark-as-read request.
+func decodeStatusResponse(status int, h http.Header, body []byte) (string, *message.SendError) {
+	if status >= 200 && status < 300 {
+		var r statusResponse
+		if err := json.Unmarshal(body, &r); err == nil && r.Success {
+			return "", nil
+		}
+		return "", &message.SendError{Class: message.Permanent, Code: status,
+			Message: fmt.Sprintf("whatsapp: HTTP %d response without \"success\": true", status)}
+	}
+	return decodeResponse(status, h, body)
 }

@@ -285,3 +285,32 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+func TestTypingMarksTheMessageRead(t *testing.T) {
+	r := newRig(t, nil)
+	const wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA"
+	if err := r.client.Typing(context.Background(), wamid); err != nil {
+		t.Fatal(err)
+	}
+	recs := r.sb.Messages(sandbox.Query{Channel: "whatsapp"})
+	if len(recs) != 1 || recs[0].Kind != sandbox.KindRead || recs[0].MessageID != wamid {
+		t.Fatalf("records: %+v", recs)
+	}
+	want := `{"messaging_product":"whatsapp","status":"read","message_id":"` + wamid + `","typing_indicator":{"type":"text"}}`
+	if string(recs[0].Body) != want {
+		t.Errorf("body:\n%s\nwant\n%s", recs[0].Body, want)
+	}
+	// Not retried: a late indicator is worse than none.
+	if _, err := r.sb.AddFault(sandbox.Fault{Channel: "whatsapp", Code: 500, Times: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.client.Typing(context.Background(), wamid); err == nil {
+		t.Error("a 500 was not reported")
+	}
+	if n := r.calls.Load(); n != 2 {
+		t.Errorf("%d requests, want 2", n)
+	}
+	if err := r.client.Typing(context.Background(), ""); err == nil {
+		t.Error("an empty id was accepted")
+	}
+}

@@ -97,6 +97,24 @@ type parameter struct {
 	Document *mediaBody `json:"document,omitempty"`
 }
 
+// readRequest marks an inbound message read, with the typing indicator:
+// POST /{phone_number_id}/messages (Meta, "Typing indicators").
+type readRequest struct {
+	MessagingProduct string          `json:"messaging_product"`
+	Status           string          `json:"status"`
+	MessageID        string          `json:"message_id"`
+	TypingIndicator  typingIndicator `json:"typing_indicator"`
+}
+
+type typingIndicator struct {
+	Type string `json:"type"`
+}
+
+// statusResponse is the success body of a readRequest.
+type statusResponse struct {
+	Success bool `json:"success"`
+}
+
 // sendResponse is the success body.
 type sendResponse struct {
 	Messages []struct {

@@ -156,8 +156,8 @@ export function NodePanel({ node, nodeSchema, nodeIds, problems, onChange, onRen
   const ctx: Ctx = { nodeIds: nodeIds.filter((n) => n !== node.id), problems, onChange };
   // The type's own fields: its member, and the ways out it has.
   const links = ['next', 'onError', 'onTimeout'].filter((l) => {
-    if (l === 'next') return node.type !== 'End' && node.type !== 'Condition';
-    if (l === 'onError') return node.type === 'SendMessage' || node.type === 'HTTPRequest';
+    if (l === 'next') return node.type !== 'End' && node.type !== 'Condition' && node.type !== 'AIClassify';
+    if (l === 'onError') return ['SendMessage', 'HTTPRequest', 'AIReply', 'AIClassify', 'AIExtract'].includes(node.type);
     return node.type === 'WaitForReply' || node.type === 'Handoff';
   });
   const shown = new Set(['id', 'type', 'next', 'onError', 'onTimeout', ...Object.keys(props).filter((k) => props[k].type === 'object' && k !== member)]);

@@ -28,6 +28,11 @@ describe('outlets and edges', () => {
     expect(outletsOf(n[4])).toEqual([]);
     expect(outletsOf({ id: 'w', type: 'WaitForReply' }).map((o) => o.label)).toEqual(['reply', 'timeout']);
     expect(outletsOf({ id: 'h', type: 'Handoff' }).map((o) => o.id)).toEqual(['next', 'onTimeout']);
+    const classify = { id: 'c', type: 'AIClassify', aiClassify: { labels: [{ name: 'order', next: 'x' }, { name: 'question' }] } };
+    expect(outletsOf(classify).map((o) => [o.id, o.label])).toEqual([['label:0', 'order'], ['label:1', 'question'], ['default', 'default'], ['onError', 'error']]);
+    expect(outletOfField(classify, 'aiClassify.labels[1].next')).toBe('label:1');
+    expect(outletsOf({ id: 'r', type: 'AIReply' }).map((o) => o.id)).toEqual(['next', 'onError']);
+    expect(outletsOf({ id: 'e', type: 'AIExtract' }).map((o) => o.id)).toEqual(['next', 'onError']);
   });
 
   it('links outlets to nodes and lists the dangling ones', () => {
@@ -57,6 +62,8 @@ describe('edits keep what they do not touch', () => {
     expect(Object.keys(n[n.length - 1]).slice(0, 2)).toEqual(['id', 'type']);
     expect(addNode(r.flow, 'SetVariables').id).toBe('set-variables-2');
     expect(addNode(flow(), 'HTTPRequest').id).toBe('http-request-1');
+    expect(addNode(flow(), 'AIClassify').id).toBe('ai-classify-1');
+    expect(nodesOf(addNode(flow(), 'AIReply').flow).at(-1)).toHaveProperty('aiReply.model');
   });
 
   it('removes a node and the references to it', () => {

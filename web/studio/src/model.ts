@@ -20,12 +20,14 @@ export interface Outlet {
 export const NODE_TYPES = [
   'Start', 'End', 'SendMessage', 'WaitForReply', 'Condition',
   'SetVariables', 'HTTPRequest', 'Delay', 'Jump', 'Handoff',
+  'AIReply', 'AIClassify', 'AIExtract',
 ];
 
 /** The member of a node type: sendMessage for SendMessage, ... */
 export function memberOf(type: string): string | undefined {
   if (type === 'Start' || type === 'End') return undefined;
   if (type === 'HTTPRequest') return 'httpRequest';
+  if (type.startsWith('AI')) return 'ai' + type.slice(2);
   return type.charAt(0).toLowerCase() + type.slice(1);
 }
 
@@ -45,6 +47,16 @@ export function outletsOf(n: FlowNode): Outlet[] {
       out.push({ id: 'default', label: 'default', path: ['condition', 'default'], kind: 'branch' });
       return out;
     }
+    case 'AIClassify': {
+      const labels: Obj[] = n.aiClassify?.labels ?? [];
+      labels.forEach((l, i) => out.push({
+        id: `label:${i}`, label: l.name || `label ${i + 1}`,
+        path: ['aiClassify', 'labels', i, 'next'], kind: 'branch',
+      }));
+      out.push({ id: 'default', label: 'default', path: ['aiClassify', 'default'], kind: 'branch' });
+      out.push({ id: 'onError', label: 'error', path: ['onError'], kind: 'error' });
+      return out;
+    }
     case 'WaitForReply':
       out.push({ id: 'next', label: 'reply', path: ['next'], kind: 'next' });
       out.push({ id: 'onTimeout', label: 'timeout', path: ['onTimeout'], kind: 'timeout' });
@@ -59,6 +71,8 @@ export function outletsOf(n: FlowNode): Outlet[] {
       return out;
     case 'SendMessage':
     case 'HTTPRequest':
+    case 'AIReply':
+    case 'AIExtract':
       out.push({ id: 'next', label: 'next', path: ['next'], kind: 'next' });
       out.push({ id: 'onError', label: 'error', path: ['onError'], kind: 'error' });
       return out;
@@ -150,11 +164,14 @@ const SKELETONS: Record<string, Obj> = {
   Delay: { delay: { duration: '5s' } },
   Jump: { jump: { maxJumps: 3 } },
   Handoff: { handoff: { queue: 'support' } },
+  AIReply: { aiReply: { model: 'support-llm', systemPrompt: 'You are a helpful assistant. Answer in two sentences.' } },
+  AIClassify: { aiClassify: { model: 'support-llm', labels: [{ name: 'question', description: 'a question about the service' }] } },
+  AIExtract: { aiExtract: { model: 'support-llm', fields: [{ name: 'orderNumber', description: 'the order number', required: true }] } },
 };
 
 /** A new node's id: the type in kebab case and the first free number. */
 export function newId(flow: Obj, type: string): string {
-  const base = type.replace(/^HTTP/, 'Http-').replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
+  const base = type.replace(/^HTTP/, 'Http-').replace(/^AI/, 'Ai-').replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
   const ids = new Set(nodesOf(flow).map((n) => n.id));
   for (let i = 1; ; i++) {
     const id = `${base}-${i}`;
@@ -217,6 +234,12 @@ export function detail(n: FlowNode, flow: Obj): string {
     case 'Delay': return `delay ${n.delay?.duration ?? ''}`;
     case 'Jump': return `at most ${n.jump?.maxJumps ?? 3}×`;
     case 'Handoff': return `hand off${n.handoff?.queue ? ' to ' + n.handoff.queue : ''}`;
+    case 'AIReply': {
+      const a = n.aiReply ?? {};
+      return clip(a.saveAs ? `ask ${a.model ?? ''} → vars.${a.saveAs}` : `reply with ${a.model ?? ''}`);
+    }
+    case 'AIClassify': return clip(`classify with ${n.aiClassify?.model ?? ''}`);
+    case 'AIExtract': return clip('extract ' + (n.aiExtract?.fields ?? []).map((f: Obj) => f.name).join(', '));
   }
   return '';
 }

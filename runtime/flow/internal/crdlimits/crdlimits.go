@@ -61,6 +61,19 @@ var Limits = []Limit{
 	{"paramTypes", "spec.nodes[].sendMessage.template.components[].parameters[].type", "enum"},
 	{"MinComponentIndex", "spec.nodes[].sendMessage.template.components[].index", "minimum"},
 	{"MaxComponentIndex", "spec.nodes[].sendMessage.template.components[].index", "maximum"},
+	{"MaxModelName", "spec.nodes[].aiReply.model", "maxLength"},
+	{"modelNamePattern", "spec.nodes[].aiReply.model", "pattern"},
+	{"MaxPromptLength", "spec.nodes[].aiReply.systemPrompt", "maxLength"},
+	{"MinReplyHistory", "spec.nodes[].aiReply.history", "minimum"},
+	{"MaxHistory", "spec.nodes[].aiReply.history", "maximum"},
+	{"MaxLabels", "spec.nodes[].aiClassify.labels", "maxItems"},
+	{"MaxLabelName", "spec.nodes[].aiClassify.labels[].name", "maxLength"},
+	{"labelPattern", "spec.nodes[].aiClassify.labels[].name", "pattern"},
+	{"MaxDescription", "spec.nodes[].aiClassify.labels[].description", "maxLength"},
+	{"MaxFields", "spec.nodes[].aiExtract.fields", "maxItems"},
+	{"aiFieldTypes", "spec.nodes[].aiExtract.fields[].type", "enum"},
+	{"MaxEnum", "spec.nodes[].aiExtract.fields[].enum", "maxItems"},
+	{"MaxEnumValue", "spec.nodes[].aiExtract.fields[].enum[]", "maxLength"},
 }
 
 // Generate writes the Go source of the limits of crd (the ChatFlow CRD as

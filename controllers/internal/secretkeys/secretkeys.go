@@ -1,4 +1,8 @@
-package channelbinding
+// Package secretkeys tells which keys of a Secret hold a value without
+// keeping any value: the binding controller checks a credentials Secret's
+// keys with it, the LanguageModel controller an API key's. It must not
+// import the reconcilers.
+package secretkeys
 
 import (
 	"context"
@@ -12,11 +16,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// secretKeys reads which keys of a Secret hold a value, without keeping
-// any value. It remembers the answer per Secret version (uid and
-// resourceVersion, from the metadata-only cache), so a binding reconciled
+// Reader reads which keys of a Secret hold a value, without keeping any
+// value. It remembers the answer per Secret version (uid and
+// resourceVersion, from the metadata-only cache), so an object reconciled
 // again reads its Secret from the API server only when the Secret changed.
-type secretKeys struct {
+// It is safe for concurrent use.
+type Reader struct {
 	// cache serves Secret metadata (the controller watches it).
 	cache client.Reader
 	// api reads Secrets, uncached.
@@ -33,9 +38,13 @@ type keysAt struct {
 	keys            []string
 }
 
-// get returns the Secret with every non-empty key mapped to a placeholder
+// New returns a Reader: cache serves Secret metadata (the controller
+// watches it), api reads Secrets uncached.
+func New(cache, api client.Reader) *Reader { return &Reader{cache: cache, api: api} }
+
+// Get returns the Secret with every non-empty key mapped to a placeholder
 // value, or nil when it does not exist.
-func (s *secretKeys) get(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
+func (s *Reader) Get(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
 	m := &metav1.PartialObjectMetadata{}
 	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 	if err := s.cache.Get(ctx, key, m); err == nil {
@@ -70,7 +79,7 @@ func (s *secretKeys) get(ctx context.Context, key types.NamespacedName) (*corev1
 	return withKeys(secret.ObjectMeta, keys), nil
 }
 
-func (s *secretKeys) forget(key types.NamespacedName) {
+func (s *Reader) forget(key types.NamespacedName) {
 	s.mu.Lock()
 	delete(s.seen, key)
 	s.mu.Unlock()

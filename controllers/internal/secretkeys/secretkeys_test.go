@@ -1,4 +1,4 @@
-package channelbinding
+package secretkeys
 
 import (
 	"context"
@@ -33,29 +33,29 @@ func TestSecretKeys(t *testing.T) {
 	secret.Data["appSecret"] = nil
 	c := fake.NewClientBuilder().WithScheme(testutil.Scheme()).WithObjects(secret).Build()
 	api := &countingReader{Reader: c}
-	keys := &secretKeys{cache: c, api: api}
+	keys := New(c, api)
 	key := types.NamespacedName{Namespace: testutil.Namespace, Name: "shop"}
 
-	s, err := keys.get(ctx, key)
+	s, err := keys.Get(ctx, key)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(s.Data).To(HaveKey("accessToken"))
 	g.Expect(s.Data).NotTo(HaveKey("appSecret"), "an empty value counts as missing")
 	g.Expect(string(s.Data["accessToken"])).NotTo(Equal("EAAG"), "no value is kept")
 	g.Expect(api.reads).To(Equal(1))
 
-	_, err = keys.get(ctx, key)
+	_, err = keys.Get(ctx, key)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(api.reads).To(Equal(1), "same version: no read")
 
 	g.Expect(c.Get(ctx, key, secret)).To(Succeed())
 	secret.Data["appSecret"] = []byte("s3cret")
 	g.Expect(c.Update(ctx, secret)).To(Succeed())
-	s, _ = keys.get(ctx, key)
+	s, _ = keys.Get(ctx, key)
 	g.Expect(s.Data).To(HaveKey("appSecret"))
 	g.Expect(api.reads).To(Equal(2), "a new version is read")
 
 	g.Expect(c.Delete(ctx, secret)).To(Succeed())
-	s, err = keys.get(ctx, key)
+	s, err = keys.Get(ctx, key)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(s).To(BeNil())
 }
