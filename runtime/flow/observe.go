@@ -103,6 +103,23 @@ func exits(n *node) []string {
 		out = []string{ExitJump, ExitNext}
 	case v1alpha1.NodeHandoff:
 		out = []string{ExitResumed, ExitTimeout, ExitSendFailed}
+	case v1alpha1.NodeAIReply:
+		out = []string{branchAnswered}
+		if n.ai != nil && n.ai.saveAs != "" {
+			out = []string{branchSaved}
+		}
+	case v1alpha1.NodeAIClassify:
+		if n.ai != nil {
+			for _, l := range n.ai.labels {
+				out = append(out, l.name)
+			}
+		}
+		out = append(out, ExitDefault)
+	case v1alpha1.NodeAIExtract:
+		out = []string{branchExtracted}
+	}
+	if isAI(n.typ) && n.onError != none {
+		out = append(out, ExitError)
 	}
 	return out
 }
