@@ -223,6 +223,17 @@ func TestBrowserLiveFlow(t *testing.T) {
 	b.run("send", chromedp.Click(`[data-testid=chat-send]`, chromedp.ByQuery))
 	b.waitJS("the echo", `document.querySelector('[data-testid=chat-messages]').innerText.includes('You said: the weather is fine')`)
 	b.screenshot("studio-chat.png")
+
+	// The canvas's counters move with the run, read from the executor's
+	// metrics: it entered every node once, waited at wait and went on.
+	counter := func(node string) string {
+		return `(document.querySelector('[data-testid=counters-` + node + `]')||{innerText:''}).innerText`
+	}
+	b.waitJS("the counters of the run", counter("greet")+`.includes('▶ 1') && `+counter("echo")+`.includes('▶ 1') && `+
+		counter("end")+`.includes('▶ 1') && `+counter("wait")+`.includes('⏸ 0')`)
+	if got := b.text(`[data-testid=counters-echo]`); !strings.Contains(got, "⚠ 0") {
+		t.Errorf("echo's counters %q: an error was counted", got)
+	}
 }
 
 func manifestObjects(y string) ([]client.Object, error) {
