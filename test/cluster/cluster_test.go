@@ -93,8 +93,26 @@ func TestCluster(t *testing.T) {
 		{"helm uninstall leaves no orphans", s.uninstall},
 	} {
 		if !t.Run(step.name, step.run) {
+			s.diagnose(t)
 			t.FailNow()
 		}
+	}
+}
+
+// diagnose prints what a failed step leaves to read: the flows' and
+// bindings' status, the objects of the flows' namespace, recent events
+// and the end of the manager's log.
+func (s *suite) diagnose(t *testing.T) {
+	for _, args := range [][]string{
+		{"get", "chatflows,channelbindings", "-A", "-o", "yaml"},
+		{"get", "deployments,replicasets,pods,services", "-A", "-o", "wide"},
+		{"get", "events", "-A", "--sort-by=.lastTimestamp"},
+		{"-n", system, "logs", "deploy/" + release + "-controller-manager", "--tail=200"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := runCombined(ctx, "kubectl", args...)
+		cancel()
+		t.Logf("kubectl %s (%v):\n%s", strings.Join(args, " "), err, out)
 	}
 }
 
@@ -768,10 +786,17 @@ func (s *suite) lifecycle(t *testing.T) {
 	if err := s.k8s.Update(ctx, b); err == nil || !strings.Contains(err.Error(), "denied the request") {
 		t.Errorf("rebinding the account of a Published flow: %v; want the webhook's denial", err)
 	}
-	for _, name := range []string{"order-status", "faq-menu", "appointment-reminder"} {
-		f := s.flow(t, name)
+	// Every sample flow, whichever the samples are.
+	flows := &v1alpha1.ChatFlowList{}
+	if err := s.k8s.List(ctx, flows, client.InNamespace(shop)); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range flows.Items {
+		if f.Spec.State != v1alpha1.StatePublished {
+			continue
+		}
 		f.Spec.State = v1alpha1.StateUnpublished
-		if err := s.k8s.Update(ctx, f); err != nil {
+		if err := s.k8s.Update(ctx, &f); err != nil {
 			t.Fatal(err)
 		}
 	}
