@@ -1,7 +1,8 @@
-// Package v1alpha1 holds the ChatFlow, ChannelBinding and LanguageModel API
-// types of the chatflow.dev group: their fields, documentation, defaults and
-// schema markers. It must not import controllers, the runtime packages or
-// anything beyond Kubernetes API machinery, so clients can vendor it cheaply.
+// Package v1alpha1 holds the ChatFlow, ChannelBinding, LanguageModel and
+// Campaign API types of the chatflow.dev group: their fields, documentation,
+// defaults and schema markers. It must not import controllers, the runtime
+// packages or anything beyond Kubernetes API machinery, so clients can
+// vendor it cheaply.
 //
 // +kubebuilder:object:generate=true
 // +groupName=chatflow.dev
@@ -30,6 +31,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 		&ChatFlow{}, &ChatFlowList{},
 		&ChannelBinding{}, &ChannelBindingList{},
 		&LanguageModel{}, &LanguageModelList{},
+		&Campaign{}, &CampaignList{},
 	)
 	metav1.AddToGroupVersion(s, SchemeGroupVersion)
 	return nil

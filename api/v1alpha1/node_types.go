@@ -5,7 +5,7 @@ import (
 )
 
 // NodeType names the component a node runs.
-// +kubebuilder:validation:Enum=Start;End;SendMessage;WaitForReply;Condition;SetVariables;HTTPRequest;Delay;Jump;Handoff;AIReply;AIClassify;AIExtract
+// +kubebuilder:validation:Enum=Start;End;SendMessage;WaitForReply;Condition;SetVariables;HTTPRequest;Delay;Jump;Handoff;AIReply;AIClassify;AIExtract;ForwardToFlow
 type NodeType string
 
 // The node types. Every type but Start and End carries the member of the
@@ -24,6 +24,8 @@ const (
 	NodeAIReply      NodeType = "AIReply"
 	NodeAIClassify   NodeType = "AIClassify"
 	NodeAIExtract    NodeType = "AIExtract"
+	// NodeForwardToFlow hands the contact to another flow (forward_types.go).
+	NodeForwardToFlow NodeType = "ForwardToFlow"
 )
 
 // NodeTypes lists every node type, in the order the documentation uses.
@@ -31,6 +33,7 @@ var NodeTypes = []NodeType{
 	NodeStart, NodeEnd, NodeSendMessage, NodeWaitForReply, NodeCondition,
 	NodeSetVariables, NodeHTTPRequest, NodeDelay, NodeJump, NodeHandoff,
 	NodeAIReply, NodeAIClassify, NodeAIExtract,
+	NodeForwardToFlow,
 }
 
 // Node is one component of a flow graph: a discriminated union of the node
@@ -47,6 +50,7 @@ var NodeTypes = []NodeType{
 // +kubebuilder:validation:XValidation:rule="has(self.aiReply) == (self.type == 'AIReply')",message="an AIReply node needs the aiReply member, and only AIReply nodes may have it",fieldPath=".aiReply"
 // +kubebuilder:validation:XValidation:rule="has(self.aiClassify) == (self.type == 'AIClassify')",message="an AIClassify node needs the aiClassify member, and only AIClassify nodes may have it",fieldPath=".aiClassify"
 // +kubebuilder:validation:XValidation:rule="has(self.aiExtract) == (self.type == 'AIExtract')",message="an AIExtract node needs the aiExtract member, and only AIExtract nodes may have it",fieldPath=".aiExtract"
+// +kubebuilder:validation:XValidation:rule="has(self.forwardToFlow) == (self.type == 'ForwardToFlow')",message="a ForwardToFlow node needs the forwardToFlow member, and only ForwardToFlow nodes may have it",fieldPath=".forwardToFlow"
 // +kubebuilder:validation:XValidation:rule="self.type != 'End' || !has(self.next)",message="an End node has no next: it closes the session",fieldPath=".next"
 // +kubebuilder:validation:XValidation:rule="!has(self.onError) || self.type in ['SendMessage', 'HTTPRequest', 'AIReply', 'AIClassify', 'AIExtract']",message="onError applies only to SendMessage, HTTPRequest and AI nodes",fieldPath=".onError"
 // +kubebuilder:validation:XValidation:rule="!has(self.onTimeout) || self.type in ['WaitForReply', 'Handoff']",message="onTimeout applies only to WaitForReply and Handoff nodes",fieldPath=".onTimeout"
@@ -67,9 +71,10 @@ type Node struct {
 
 	// next is the node that runs after this one: for WaitForReply, when the
 	// contact replied (and on timeout when onTimeout is absent); for Jump,
-	// once maxJumps is used up; for Handoff, when automation resumes. Every
-	// type but End, Condition and AIClassify (which continue on their
-	// branches or labels) needs it.
+	// once maxJumps is used up; for Handoff, when automation resumes; for a
+	// ForwardToFlow with return, when the called flow ends. Every type but
+	// End, Condition, AIClassify (which continue on their branches or
+	// labels) and a ForwardToFlow without return needs it.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	Next string `json:"next,omitempty"`
@@ -122,6 +127,9 @@ type Node struct {
 	// aiExtract holds the settings of an AIExtract node.
 	// +optional
 	AIExtract *AIExtractNode `json:"aiExtract,omitempty"`
+	// forwardToFlow holds the settings of a ForwardToFlow node.
+	// +optional
+	ForwardToFlow *ForwardToFlowNode `json:"forwardToFlow,omitempty"`
 }
 
 // SendMessageNode sends one message to the contact. Text, captions, URLs and

@@ -30,6 +30,7 @@ var members = []struct {
 	{v1alpha1.NodeAIReply, "aiReply", func(n *v1alpha1.Node) bool { return n.AIReply != nil }},
 	{v1alpha1.NodeAIClassify, "aiClassify", func(n *v1alpha1.Node) bool { return n.AIClassify != nil }},
 	{v1alpha1.NodeAIExtract, "aiExtract", func(n *v1alpha1.Node) bool { return n.AIExtract != nil }},
+	{v1alpha1.NodeForwardToFlow, "forwardToFlow", func(n *v1alpha1.Node) bool { return n.ForwardToFlow != nil }},
 }
 
 // canFail says whether a node type may have onError.
@@ -103,6 +104,8 @@ func (c *compiler) node(i int) {
 		if sn.Next != "" {
 			c.add(field.Forbidden(p.Child("next"), "an AIClassify node continues on its labels' next and default, not next: remove next (or make it the default)"))
 		}
+	case v1alpha1.NodeForwardToFlow:
+		c.forwardLinks(i, p, sn, n)
 	default:
 		n.next = c.requiredLink(i, p.Child("next"), sn.Next, fmt.Sprintf("%s %s node needs next: the id of the node that runs after it", article(t), t))
 	}
@@ -168,6 +171,10 @@ func (c *compiler) node(i int) {
 			case j.MaxJumps < MinMaxJumps || j.MaxJumps > MaxMaxJumps:
 				c.add(field.Invalid(jp.Child("maxJumps"), j.MaxJumps, fmt.Sprintf("must be between %d and %d (default %d): how many times the jump is taken before the flow goes on to next", MinMaxJumps, MaxMaxJumps, DefaultMaxJumps)))
 			}
+		}
+	case v1alpha1.NodeForwardToFlow:
+		if f := sn.ForwardToFlow; f != nil {
+			n.fwd = c.forwardToFlow(p.Child("forwardToFlow"), f)
 		}
 	case v1alpha1.NodeHandoff:
 		if h := sn.Handoff; h != nil {

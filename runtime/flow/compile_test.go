@@ -152,7 +152,7 @@ func TestCompileGraphRules(t *testing.T) {
 			`spec.nodes[0].sendMessage: Forbidden: only SendMessage nodes may have sendMessage; this node is a Start: remove sendMessage or set type: SendMessage`,
 			`spec.nodes[1].sendMessage: Required value: a SendMessage node needs its settings in sendMessage`,
 			`spec.nodes[1].waitForReply: Forbidden: only WaitForReply nodes may have waitForReply; this node is a SendMessage: remove waitForReply or set type: WaitForReply`,
-			`spec.nodes[2].type: Unsupported value: "Wait": supported values: "Start", "End", "SendMessage", "WaitForReply", "Condition", "SetVariables", "HTTPRequest", "Delay", "Jump", "Handoff", "AIReply", "AIClassify", "AIExtract"`,
+			`spec.nodes[2].type: Unsupported value: "Wait": supported values: "Start", "End", "SendMessage", "WaitForReply", "Condition", "SetVariables", "HTTPRequest", "Delay", "Jump", "Handoff", "AIReply", "AIClassify", "AIExtract", "ForwardToFlow"`,
 		}},
 		{name: "every node reachable from Start", spec: flowOf(`
 - {id: start, type: Start, next: end}

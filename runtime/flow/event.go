@@ -53,6 +53,8 @@ type RunStarted struct {
 	RunID   string          `json:"runId,omitempty"`
 	Contact message.Contact `json:"contact"`
 	Inputs  map[string]any  `json:"inputs,omitempty"`
+	// Campaign names the campaign that asks for the run (Session.Campaign).
+	Campaign string `json:"campaign,omitempty"`
 }
 
 // HTTPResult is the outcome of an HTTPCall effect.

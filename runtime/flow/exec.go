@@ -15,11 +15,12 @@ import (
 
 // run executes nodes from idx until the run waits or ends.
 func (t *turn) run(idx int) {
-	s, p := t.s, t.p
+	s := t.s
 	if idx != none {
 		s.Status = StatusActive
 	}
 	for idx != none {
+		p := t.p // a ForwardToFlow or a return moves the run to another flow
 		if t.steps >= MaxStepsPerTurn {
 			t.fault(ReasonBudget, s.Node, s.NodeType, fmt.Sprintf(
 				"the run went through %d nodes in one turn without waiting: ending it (check the flow's Jumps)", MaxStepsPerTurn))
@@ -45,6 +46,9 @@ func (t *turn) exec(n *node) int {
 		return n.next
 
 	case v1alpha1.NodeEnd:
+		if len(s.Stack) > 0 {
+			return t.returnToCaller(n)
+		}
 		s.Status = StatusEnded
 		s.Wait = Wait{}
 		t.log(LogRunEnded, n, "", "end")
@@ -154,6 +158,9 @@ func (t *turn) exec(n *node) int {
 		}
 		t.leave(n, "next")
 		return n.next
+
+	case v1alpha1.NodeForwardToFlow:
+		return t.forward(n)
 
 	case v1alpha1.NodeHandoff:
 		h := n.handoff

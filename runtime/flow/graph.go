@@ -71,6 +71,10 @@ func (c *compiler) graph() {
 			}
 		case v1alpha1.NodeEnd:
 			ends++
+		case v1alpha1.NodeForwardToFlow:
+			if forwardsAway(&nodes[i]) {
+				ends++ // a run may end by handing the contact to another flow
+			}
 		}
 	}
 	if len(nodes) == 0 {
@@ -128,7 +132,9 @@ func (c *compiler) graph() {
 		done := make([]bool, len(nodes))
 		var queue []int
 		for i := range nodes {
-			if nodes[i].Type == v1alpha1.NodeEnd || c.broken[i] {
+			// A ForwardToFlow without return hands the run to another
+			// flow: an exit, like End.
+			if nodes[i].Type == v1alpha1.NodeEnd || c.broken[i] || forwardsAway(&nodes[i]) {
 				done[i] = true
 				queue = append(queue, i)
 			}

@@ -32,6 +32,9 @@ type Program struct {
 	sensitive map[string]bool
 	// models are the LanguageModels the AI nodes name, sorted.
 	models []string
+	// link holds the flows ForwardToFlow nodes call (link.go); nil until
+	// the program is linked.
+	link *linkSet
 }
 
 // Input is a variable a Manual run accepts.
@@ -99,6 +102,7 @@ type node struct {
 	jump    jumpNode
 	handoff *handoffNode
 	ai      *aiNode
+	fwd     *forwardNode
 }
 
 // text is a template, or a plain string when it has no {{ }}: a static

@@ -75,7 +75,7 @@ func TestAppendQuery(t *testing.T) {
 func TestCompileTypeRequired(t *testing.T) {
 	runCompileCases(t, []compileCase{
 		{name: "type required", spec: flowOf(okNodes + "- {id: x}\n"), want: []string{
-			`spec.nodes[3].type: Required value: set the node type: one of Start, End, SendMessage, WaitForReply, Condition, SetVariables, HTTPRequest, Delay, Jump, Handoff, AIReply, AIClassify, AIExtract`,
+			`spec.nodes[3].type: Required value: set the node type: one of Start, End, SendMessage, WaitForReply, Condition, SetVariables, HTTPRequest, Delay, Jump, Handoff, AIReply, AIClassify, AIExtract, ForwardToFlow`,
 		}},
 		{name: "suggests a normalized id", spec: flowOf(`
 - {id: start, type: Start, next: Ask_Name}

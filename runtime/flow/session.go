@@ -67,6 +67,16 @@ type Session struct {
 	// AI nodes send their model. Only sessions of flows with a Handoff or
 	// an AI node keep it.
 	Recent []Line `json:"recent,omitempty"`
+	// Flow is the called flow the run is in (a ForwardToFlow node handed
+	// the contact to it); empty in the flow the executor serves. Revision,
+	// Node, Vars, Inputs and Jumps are that flow's.
+	Flow string `json:"flow,omitempty"`
+	// Stack holds the callers a called flow returns to, innermost last, at
+	// most MaxCallDepth.
+	Stack []Frame `json:"stack,omitempty"`
+	// Campaign names the campaign that started the run, if one did
+	// (RunStarted.Campaign); the executor counts the run's outcome for it.
+	Campaign string `json:"campaign,omitempty"`
 
 	// Scratch reused from one Step to the next, so that a turn on a
 	// session the caller keeps in memory allocates little. Not stored.
@@ -125,10 +135,25 @@ type Sent struct {
 	EffectID  string `json:"effectId"`
 	MessageID string `json:"messageId,omitempty"`
 	NodeID    string `json:"nodeId"`
+	// Flow is the called flow of the node (Session.Flow when it was sent).
+	Flow string `json:"flow,omitempty"`
 	// Live sends were made since the contact last answered: an
 	// asynchronous failure of one with onError still redirects the session
 	// to that onError. Older failures are only logged.
 	Live bool `json:"live,omitempty"`
+}
+
+// Frame is a caller waiting on a called flow: where it continues (the
+// ForwardToFlow node, whose next it takes) and its state at the call.
+type Frame struct {
+	// Flow is the caller, empty for the flow the executor serves.
+	Flow     string            `json:"flow,omitempty"`
+	Revision string            `json:"revision"`
+	Node     string            `json:"node"`
+	NodeType v1alpha1.NodeType `json:"nodeType"`
+	Vars     Values            `json:"vars,omitempty"`
+	Inputs   Values            `json:"inputs,omitempty"`
+	Jumps    map[string]int    `json:"jumps,omitempty"`
 }
 
 // Waiting reports whether the session waits for an event (it is not Ended).

@@ -58,7 +58,7 @@ func step(p *Program, s *Session, ev Event, now time.Time, spent int) (*Session,
 	if p == nil || len(p.nodes) == 0 {
 		return s, nil, spent
 	}
-	t := turn{p: p, s: s, now: now.Round(0), steps: spent}
+	t := turn{p: p, root: p, s: s, now: now.Round(0), steps: spent}
 	if s != nil {
 		t.fx = s.effects[:0]
 	}
@@ -71,7 +71,11 @@ func step(p *Program, s *Session, ev Event, now time.Time, spent int) (*Session,
 
 // turn is the state of one Step call.
 type turn struct {
+	// p is the program of the flow the run is in: root, or the called flow
+	// of Session.Flow (call.go).
 	p     *Program
+	root  *Program
+	lost  bool // the session is in a called flow the root is not linked with
 	s     *Session
 	now   time.Time
 	fx    []Effect
@@ -80,6 +84,7 @@ type turn struct {
 
 func (t *turn) dispatch(ev *Event) {
 	s := t.s
+	t.selectFlow()
 	switch ev.Kind {
 	case EventRun:
 		t.onRun(&ev.Run)
@@ -103,6 +108,9 @@ func (t *turn) dispatch(ev *Event) {
 		return
 	}
 	if !s.Waiting() {
+		return
+	}
+	if !t.enterFlow(ev) {
 		return
 	}
 	if s.Revision != t.p.revision && !t.migrate(ev) {
@@ -135,12 +143,7 @@ func (t *turn) migrate(ev *Event) bool {
 	}
 	t.logf(LogRevisionChanged, s.Node, s.NodeType, "", fmt.Sprintf(
 		"revision %s → %s: node %q is gone or changed type, restarting at Start", old, p.revision, s.Node))
-	t.cancelTimer()
-	var msg *message.Inbound
-	if ev.Kind == EventInbound {
-		msg = &ev.Inbound
-	}
-	t.startRun("", s.Contact, s.Inputs, msg, "restarted after a revision change")
+	t.restartRoot(ev)
 	return false
 }
 
@@ -200,6 +203,7 @@ func (t *turn) onRun(r *RunStarted) {
 		t.cancelTimer()
 		t.logf(LogRunEnded, t.s.Node, t.s.NodeType, "", "superseded by a new run")
 	}
+	t.s.Campaign = r.Campaign
 	t.startRun(r.RunID, r.Contact, inputs, nil, "manual")
 }
 
@@ -211,15 +215,18 @@ func (t *turn) onFirstInbound(in *message.Inbound) {
 	if t.s == nil {
 		t.s = &Session{}
 	}
+	t.s.Campaign = ""
 	t.startRun("", in.Contact, nil, in, "inbound")
 }
 
 // startRun resets the session for a new run and runs it from Start.
 func (t *turn) startRun(runID string, c message.Contact, inputs Values, msg *message.Inbound, how string) {
+	t.p = t.root // a run starts in the flow the executor serves
 	s, p := t.s, t.p
 	if runID == "" {
 		runID = t.deriveRunID(c, msg)
 	}
+	s.Flow, s.Stack = "", nil
 	s.Version = SessionVersion
 	s.RunID = runID
 	s.Contact = c
@@ -408,7 +415,7 @@ func (t *turn) onSend(r *SendResult) {
 	} else {
 		t.failedSend(nodeID, r.Error)
 	}
-	if s.Status != StatusWaitingSend || r.EffectID == "" || r.EffectID != s.Wait.EffectID {
+	if s.Status != StatusWaitingSend || r.EffectID == "" || r.EffectID != s.Wait.EffectID || t.lost {
 		return
 	}
 	if s.Revision != t.p.revision && !t.migrate(&Event{Kind: EventSend}) {
@@ -458,7 +465,7 @@ func (t *turn) onStatus(st *message.Status) {
 		return
 	}
 	e.Live = false
-	if (s.Status != StatusWaitingReply && s.Status != StatusDelayed) || s.Revision != p.revision {
+	if (s.Status != StatusWaitingReply && s.Status != StatusDelayed) || s.Revision != p.revision || e.Flow != s.Flow || t.lost {
 		return
 	}
 	i, ok := p.ids[e.NodeID]
@@ -570,7 +577,7 @@ func (t *turn) remember(id, nodeID string, live bool) {
 		n := copy(s.Sent, s.Sent[len(s.Sent)-MaxSent+1:])
 		s.Sent = s.Sent[:n]
 	}
-	s.Sent = append(s.Sent, Sent{EffectID: id, NodeID: nodeID, Live: live})
+	s.Sent = append(s.Sent, Sent{EffectID: id, NodeID: nodeID, Flow: s.Flow, Live: live})
 }
 
 // settle marks the sends so far as answered: once the contact replied (or
