@@ -22,6 +22,8 @@ type memory struct {
 	changed  chan struct{}
 	closed   bool
 	obs      memObserved // memory_observe.go
+	// campaigns is the campaign ledger (campaign.go), by campaign.
+	campaigns map[string]*memCampaign
 
 	done chan struct{}
 	wg   sync.WaitGroup
