@@ -42,6 +42,7 @@ type executorOptions struct {
 	flowFile, bindingFile, credentials, secrets string
 	keys                                        string
 	modelsFile, modelKeys                       string
+	subflowsFile                                string
 	storeURL, listen                            string
 	workers, inboxCap                           int
 	allowNetworks                               []string
@@ -68,6 +69,7 @@ func New() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.flowFile, "flow", "", "ChatFlow manifest (YAML)")
+	f.StringVar(&o.subflowsFile, "subflows", "", "ChatFlow manifests (one YAML stream) of the flows the flow's ForwardToFlow nodes reach; they run in this executor")
 	f.StringVar(&o.bindingFile, "binding", "", "ChannelBinding manifest (YAML); optional for a Manual flow")
 	f.StringVar(&o.credentials, "credentials", "", "directory of the binding's Secret keys (accessToken, appSecret, verifyToken, authToken, runToken)")
 	f.StringVar(&o.secrets, "secrets", "/etc/chatflow/secrets", "directory of the Secrets HTTPRequest headers refer to, one subdirectory per Secret")
@@ -102,6 +104,10 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 		return err
 	}
 	models, err := loadModels(o.modelsFile)
+	if err != nil {
+		return err
+	}
+	subflows, err := loadSubflows(o.subflowsFile)
 	if err != nil {
 		return err
 	}
@@ -172,6 +178,7 @@ func runExecutor(ctx context.Context, o executorOptions) error {
 		Store: st, Workers: o.workers, AllowedNetworks: allowed, SendRate: o.sendRate, Now: now,
 		LeaseTTL: o.leaseTTL, ContactHashKey: keys.ContactHash, Tracing: tp,
 		Models: models, ModelKeysDir: o.modelKeys,
+		Subflows: subflows,
 	})
 	if err != nil {
 		return err

@@ -91,6 +91,9 @@ type Config struct {
 	// Secrets, ModelKeysDir/<Secret>/<key>.
 	Models       []v1alpha1.LanguageModel
 	ModelKeysDir string
+	// Subflows are the flows the flow's ForwardToFlow nodes reach (the
+	// --subflows file): they run in this executor, on its account.
+	Subflows []*v1alpha1.ChatFlow
 }
 
 // Executor runs one flow. Create it with New, serve Handler, and Run the workers.
@@ -156,6 +159,10 @@ func New(cfg Config) (*Executor, error) {
 	program, errs := flow.Compile(&cfg.Flow.Spec, flow.Options{Channel: channelOrEmpty(ch), FlowName: cfg.Flow.Name})
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("the flow does not compile: %w", errs.ToAggregate())
+	}
+	program, err := linkSubflows(program, cfg.Subflows, channelOrEmpty(ch))
+	if err != nil {
+		return nil, err
 	}
 	creds := cfg.Credentials
 	if creds == nil {

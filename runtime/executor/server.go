@@ -55,6 +55,8 @@ func (e *Executor) Handler() http.Handler {
 		}
 	}
 	mux.HandleFunc("POST /v1/runs", e.traced("/v1/runs", e.serveRun))
+	mux.HandleFunc("POST /v1/runs:batch", e.traced("/v1/runs:batch", e.serveRunsBatch)) // campaign.go
+	mux.HandleFunc("GET /v1/campaigns/{campaign}", e.serveCampaign)
 	mux.HandleFunc("POST /v1/contacts/{contact}/resume", e.traced("/v1/contacts/{contact}/resume", e.serveResume))
 	mux.HandleFunc("GET /v1/contacts/{contact}", e.serveContact)    // inspect.go
 	mux.HandleFunc("GET /v1/nodes", e.serveNodes)                   // inspect.go

@@ -347,6 +347,7 @@ func (w *contactWork) turn(ctx context.Context, it store.Item) (err error) {
 	case !q.DiscardAfter.IsZero() && e.now().After(q.DiscardAfter):
 		e.log.write(q.Event.Run.RunID, w.lease.Contact, flow.Log{Event: flow.LogError,
 			Message: "run discarded: it could not start before discardAfter"}, 0)
+		e.campaignDropped(ctx, w.lease.Contact, &q.Event)
 		return w.commit(ctx, nil, nil)
 	}
 	perf := &w.wk.perf
@@ -359,6 +360,7 @@ func (w *contactWork) turn(ctx context.Context, it store.Item) (err error) {
 	perf.begin(tctx, w.lease.Contact, q, w.keeper.lost.Load)
 	before := waitKeyOf(w.session)
 	var timers *flow.TimerChanges
+	campaignMark := markOf(w.session)
 	w.session, timers = w.wk.driver.Turn(tctx, w.session, q.Event, perf)
 	perf.trace.finish()
 	w.dirty = true
@@ -366,6 +368,7 @@ func (w *contactWork) turn(ctx context.Context, it store.Item) (err error) {
 		// The lease was lost mid-turn: the new holder replays the item.
 		return store.ErrLeaseLost
 	}
+	e.campaignTurn(ctx, w.lease.Contact, &q.Event, campaignMark, w.session)
 	if err := w.commit(ctx, timers, perf.retries); err != nil {
 		return err
 	}
@@ -469,6 +472,9 @@ func (w *contactWork) endSession(ctx context.Context) error {
 	if w.session != nil {
 		w.e.log.write(w.session.RunID, w.lease.Contact, flow.Log{Event: flow.LogRunEnded,
 			Message: "the contact unsubscribed: session ended"}, 0)
+		if w.session.Waiting() && w.session.Campaign != "" {
+			w.e.campaignDropped(ctx, w.lease.Contact, &flow.Event{Kind: flow.EventRun, Run: flow.RunStarted{Campaign: w.session.Campaign}})
+		}
 	}
 	before := waitKeyOf(w.session)
 	w.session = nil

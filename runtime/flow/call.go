@@ -170,7 +170,9 @@ func (t *turn) returnToCaller(end *node) int {
 		for k, v := range calleeVars {
 			saved[k] = v
 		}
-		t.setVar(n.fwd.saveAs, saved)
+		if !t.setVar(n, n.fwd.saveAs, saved) {
+			return t.onError(n)
+		}
 	}
 	t.leave(n, "returned")
 	return n.next
