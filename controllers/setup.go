@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/chatflow-dev/chatflow/controllers/builders"
+	"github.com/chatflow-dev/chatflow/controllers/campaign"
 	"github.com/chatflow-dev/chatflow/controllers/channelbinding"
 	"github.com/chatflow-dev/chatflow/controllers/chatflow"
 	"github.com/chatflow-dev/chatflow/controllers/index"
@@ -38,6 +39,10 @@ type Options struct {
 	// keys Secret gets a key derived from it for its namespace. Empty: the
 	// unkeyed development hash.
 	ContactHashKey []byte
+	// ResolveExecutor finds a flow's executor Service for the campaigns'
+	// run API calls: its cluster DNS name when nil (the dev state file's
+	// processes in `chatflow dev`).
+	ResolveExecutor campaign.Resolver
 }
 
 // EventRecorderName is the reporting controller of the operator's events.
@@ -80,9 +85,9 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	return index.Add(ctx, mgr.GetFieldIndexer())
 }
 
-// SetupControllers registers the ChatFlow, ChannelBinding and LanguageModel
-// controllers, and the one that labels the Secrets they reference, with a
-// manager built with CacheOptions and SetupIndexes.
+// SetupControllers registers the ChatFlow, ChannelBinding, LanguageModel and
+// Campaign controllers, and the one that labels the Secrets they reference,
+// with a manager built with CacheOptions and SetupIndexes.
 func SetupControllers(mgr ctrl.Manager, o Options) error {
 	recorder := mgr.GetEventRecorder(EventRecorderName)
 	o.Executor.GatewayPublicURL = o.GatewayPublicURL
@@ -115,6 +120,19 @@ func SetupControllers(mgr ctrl.Manager, o Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the LanguageModel controller: %w", err)
 	}
+	resolve := o.ResolveExecutor
+	if resolve == nil {
+		resolve = campaign.ClusterResolver
+	}
+	if err := (&campaign.Reconciler{
+		Client:                  mgr.GetClient(),
+		Reader:                  mgr.GetAPIReader(),
+		Recorder:                recorder,
+		Dispatcher:              &campaign.Dispatcher{Reader: mgr.GetAPIReader(), Resolve: resolve},
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the Campaign controller: %w", err)
+	}
 	return nil
 }
 
@@ -132,6 +150,9 @@ func SetupWebhooks(mgr ctrl.Manager, o Options) error {
 	}
 	if err := webhooks.SetupLanguageModelWebhookWithManager(mgr, mgr.GetAPIReader(), access); err != nil {
 		return fmt.Errorf("setting up the LanguageModel webhook: %w", err)
+	}
+	if err := webhooks.SetupCampaignWebhookWithManager(mgr, mgr.GetAPIReader()); err != nil {
+		return fmt.Errorf("setting up the Campaign webhook: %w", err)
 	}
 	return nil
 }

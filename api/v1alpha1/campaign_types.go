@@ -315,6 +315,12 @@ type CampaignCheckpoint struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	Digest string `json:"digest,omitempty"`
+	// sources identifies the versions of the ConfigMaps and Secrets read:
+	// a completed campaign whose sources change goes on with the contacts
+	// they add.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Sources string `json:"sources,omitempty"`
 }
 
 // Campaign starts a Published Manual ChatFlow for every contact of an

@@ -37,3 +37,7 @@ type ForwardToFlowNode struct {
 	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
 	SaveAs string `json:"saveAs,omitempty"`
 }
+
+// ReasonForwardTargetUnavailable: a flow the ChatFlow forwards to does not
+// exist or is not Published; the last good revision stays live.
+const ReasonForwardTargetUnavailable = "ForwardTargetUnavailable"

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -70,17 +72,32 @@ func ModelsManifest(models []v1alpha1.LanguageModel) ([]byte, error) {
 
 // ConfigMap builds the immutable ConfigMap of a revision: flow.yaml, when
 // the flow is bound binding.yaml (with the gateway's public URL where the
-// binding needs it), and when its AI nodes use models models.yaml. Its name
-// carries the revision and a digest of the content, so any change the
-// executor must see (a model's endpoint or limits included) makes a new
-// ConfigMap and rolls the Deployment, and an old revision's ConfigMap stays
-// intact while its pods drain.
-func ConfigMap(f *v1alpha1.ChatFlow, binding *v1alpha1.ChannelBinding, revision, gatewayPublicURL string, models ...v1alpha1.LanguageModel) (*corev1.ConfigMap, error) {
+// binding needs it), when it forwards to other flows subflows.yaml with
+// those (in name order), and when its AI nodes use models models.yaml. Its
+// name carries the revision and a digest of the content, so any change the
+// executor must see (of the flow, its binding, a flow it forwards to, a
+// model's endpoint or limits) makes a new ConfigMap and rolls the
+// Deployment, and an old revision's ConfigMap stays intact while its pods
+// drain.
+func ConfigMap(f *v1alpha1.ChatFlow, binding *v1alpha1.ChannelBinding, revision, gatewayPublicURL string, subflows []*v1alpha1.ChatFlow, models ...v1alpha1.LanguageModel) (*corev1.ConfigMap, error) {
 	flowYAML, err := FlowManifest(f)
 	if err != nil {
 		return nil, fmt.Errorf("encoding flow %s: %w", f.Name, err)
 	}
 	data := map[string]string{FlowKey: string(flowYAML)}
+	if len(subflows) > 0 {
+		sorted := slices.Clone(subflows)
+		slices.SortFunc(sorted, func(a, b *v1alpha1.ChatFlow) int { return strings.Compare(a.Name, b.Name) })
+		var docs []string
+		for _, sf := range sorted {
+			y, err := FlowManifest(sf)
+			if err != nil {
+				return nil, fmt.Errorf("encoding flow %s: %w", sf.Name, err)
+			}
+			docs = append(docs, string(y))
+		}
+		data[SubflowsKey] = strings.Join(docs, "---\n")
+	}
 	if binding != nil {
 		bindingYAML, err := BindingManifest(binding, gatewayPublicURL)
 		if err != nil {
@@ -113,7 +130,7 @@ func ConfigMap(f *v1alpha1.ChatFlow, binding *v1alpha1.ChannelBinding, revision,
 // digest is a short hash of the ConfigMap data, keys in order.
 func digest(data map[string]string) string {
 	h := sha256.New()
-	for _, k := range []string{FlowKey, BindingKey, ModelsKey} {
+	for _, k := range []string{FlowKey, BindingKey, SubflowsKey, ModelsKey} {
 		if v, ok := data[k]; ok {
 			fmt.Fprintf(h, "%s\x00%d\x00%s\x00", k, len(v), v)
 		}

@@ -40,6 +40,9 @@ type ExecutorInput struct {
 	SecretsVersion string
 	// Config holds the manager's executor defaults.
 	Config Config
+	// Subflows says the revision's ConfigMap holds the flows the flow
+	// forwards to (SubflowsKey), which the executor then reads.
+	Subflows bool
 }
 
 // Replicas is the number of executor pods of a flow: the flow's own
@@ -245,6 +248,9 @@ func Args(in ExecutorInput) []string {
 		args = append(args, "--models", path.Join(RevisionDir, ModelsKey), "--model-keys", ModelKeysDir)
 	}
 	args = append(args, "--keys", KeysDir)
+	if in.Subflows {
+		args = append(args, "--subflows", path.Join(RevisionDir, SubflowsKey))
+	}
 	args = append(args, "--store", in.Config.Store, "--listen", fmt.Sprintf(":%d", Port),
 		"--shutdown-delay", ShutdownDelay.String())
 	if len(in.Config.AllowPrivateNetworks) > 0 {

@@ -58,10 +58,12 @@ const (
 	ShutdownDelay = 5 * time.Second
 
 	// FlowKey, BindingKey and ModelsKey are the ConfigMap keys the
-	// executor reads.
-	FlowKey    = "flow.yaml"
-	BindingKey = "binding.yaml"
-	ModelsKey  = "models.yaml"
+	// executor reads, and SubflowsKey the flows the flow forwards to
+	// (ForwardToFlow), as one YAML stream.
+	FlowKey     = "flow.yaml"
+	BindingKey  = "binding.yaml"
+	ModelsKey   = "models.yaml"
+	SubflowsKey = "subflows.yaml"
 
 	// StorePasswordKey is the key of the session store's password in a
 	// flow's store Secret.

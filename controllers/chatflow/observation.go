@@ -22,6 +22,8 @@ type observation struct {
 	Binding *v1alpha1.ChannelBinding
 	// GraphErrors are the validation errors of the declared graph.
 	GraphErrors field.ErrorList
+	// Subflows are the flows the graph forwards to.
+	Subflows subflowState
 	// Revision is the revision of the declared graph.
 	Revision string
 	// MissingSecrets are Secrets read by HTTPRequest headers that do not exist.

@@ -50,7 +50,8 @@ func (r *Reconciler) reconcileGraph(_ context.Context, s *scope) (ctrl.Result, e
 	if s.flow.Spec.Trigger.Type == v1alpha1.TriggerManual && s.binding != nil {
 		ch = message.Channel(s.binding.Spec.Channel)
 	}
-	_, s.graphErrs = flow.Compile(&s.flow.Spec, flow.Options{Channel: ch, FlowName: s.flow.Name})
+	s.channel = ch
+	s.program, s.graphErrs = flow.Compile(&s.flow.Spec, flow.Options{Channel: ch, FlowName: s.flow.Name})
 	rev, err := flow.Revision(&s.flow.Spec)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("computing the revision: %w", err)
@@ -168,6 +169,14 @@ func modelReady(m *v1alpha1.LanguageModel) bool {
 // the rollout. Secret data is never read here.
 func (r *Reconciler) reconcileSecrets(ctx context.Context, s *scope) (ctrl.Result, error) {
 	s.headerSecrets = index.HeaderSecrets(&s.flow.Spec)
+	for _, sf := range s.subflows.Flows {
+		// The flows it forwards to run in its executor, their headers too.
+		for _, name := range index.HeaderSecrets(&sf.Spec) {
+			if !slices.Contains(s.headerSecrets, name) {
+				s.headerSecrets = append(s.headerSecrets, name)
+			}
+		}
+	}
 	names := slices.Clone(s.headerSecrets)
 	if creds := builders.CredentialsSecret(s.flow, s.binding); creds != "" {
 		names = append([]string{creds}, names...)
@@ -233,7 +242,7 @@ func (r *Reconciler) reconcileExecutor(ctx context.Context, s *scope) (ctrl.Resu
 
 // rollOut applies the revision's ConfigMap, the Deployment and the Service.
 func (r *Reconciler) rollOut(ctx context.Context, s *scope) error {
-	cm, err := builders.ConfigMap(s.flow, s.binding, s.revision, r.Config.GatewayPublicURL, s.models...)
+	cm, err := builders.ConfigMap(s.flow, s.binding, s.revision, r.Config.GatewayPublicURL, s.subflows.Flows, s.models...)
 	if err != nil {
 		return err
 	}
@@ -254,6 +263,7 @@ func (r *Reconciler) rollOut(ctx context.Context, s *scope) error {
 		Models:         s.models,
 		SecretsVersion: s.secretsVersion,
 		Config:         r.Config,
+		Subflows:       len(s.subflows.Flows) > 0,
 	})
 	live := &appsv1.Deployment{}
 	if err := r.getOwned(ctx, s.flow.Namespace, desired.Name, live); err != nil {

@@ -27,6 +27,8 @@ import (
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/controllers/builders"
 	"github.com/chatflow-dev/chatflow/controllers/index"
+	"github.com/chatflow-dev/chatflow/runtime/flow"
+	"github.com/chatflow-dev/chatflow/runtime/message"
 )
 
 // FieldOwner is the server-side apply field manager of everything the
@@ -59,6 +61,9 @@ type scope struct {
 	bindings       []v1alpha1.ChannelBinding
 	binding        *v1alpha1.ChannelBinding
 	graphErrs      field.ErrorList
+	program        *flow.Program   // the compiled graph, nil when invalid
+	channel        message.Channel // the channel it sends on
+	subflows       subflowState    // the flows it forwards to (subflows.go)
 	revision       string
 	headerSecrets  []string
 	missingSecrets []string
@@ -85,6 +90,7 @@ func (s *scope) observation(err error) observation {
 		Bindings:       int32(len(s.bindings)),
 		Binding:        s.binding,
 		GraphErrors:    s.graphErrs,
+		Subflows:       s.subflows,
 		Revision:       s.revision,
 		MissingSecrets: s.missingSecrets,
 		MissingModels:  s.missingModels,
@@ -146,6 +152,7 @@ func (r *Reconciler) reconcile(ctx context.Context, s *scope) (ctrl.Result, erro
 		r.reconcileGraph,
 		r.reconcileKeys,
 		r.reconcileModels,
+		r.reconcileSubflows,
 		r.reconcileSecrets,
 		r.reconcileExecutor,
 		r.reconcileConfigMaps,

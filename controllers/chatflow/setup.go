@@ -47,6 +47,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1alpha1.ChannelBinding{}, bindingFlows{}).
 		// A model's readiness and settings reach the flows that use it.
 		Watches(&v1alpha1.LanguageModel{}, handler.EnqueueRequestsFromMapFunc(r.flowsOfModel)).
+		// A flow that others forward to is part of their executors.
+		Watches(&v1alpha1.ChatFlow{}, handler.EnqueueRequestsFromMapFunc(r.callersOf),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// Metadata only: the resourceVersion of a Secret is all a restart
 		// decision needs, and the manager never caches Secret data.
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.flowsOfSecret)).

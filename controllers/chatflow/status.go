@@ -210,9 +210,9 @@ type gate struct {
 }
 
 // rolloutGates are the preconditions of rolling out a revision, in order:
-// a valid graph, a ready binding, the Secrets the headers read, the
-// LanguageModels the AI nodes use.
-var rolloutGates = []func(*v1alpha1.ChatFlow, observation) gate{graphGate, bindingGate, secretsGate, modelsGate}
+// a valid graph, the flows it forwards to, a ready binding, the Secrets the
+// headers read, the LanguageModels the AI nodes use.
+var rolloutGates = []func(*v1alpha1.ChatFlow, observation) gate{graphGate, subflowsGate, bindingGate, secretsGate, modelsGate}
 
 // firstFailedGate returns the first unmet precondition, nil when the flow
 // can roll out.

@@ -41,6 +41,11 @@ const (
 	// ModelKeySecret indexes LanguageModels by the Secret of their API
 	// key (spec.apiKeyRef.name).
 	ModelKeySecret = secretrefs.LanguageModelField
+	// FlowTargets indexes ChatFlows by the flows their ForwardToFlow nodes
+	// name (spec.nodes[].forwardToFlow.flowRef.name): the callers of a flow.
+	FlowTargets = "spec.nodes.forwardToFlow.flowRef.name"
+	// CampaignFlow indexes Campaigns by spec.flowRef.name.
+	CampaignFlow = "spec.flowRef.name"
 )
 
 // Indexer is one field index: the object type, the key and the extractor.
@@ -57,6 +62,8 @@ func All() []Indexer {
 		{Object: &v1alpha1.ChannelBinding{}, Field: BindingFlowName, Extract: bindingFlowName},
 		{Object: &v1alpha1.ChannelBinding{}, Field: BindingAccount, Extract: bindingAccount},
 		{Object: &v1alpha1.ChatFlow{}, Field: FlowModels, Extract: flowModels},
+		{Object: &v1alpha1.ChatFlow{}, Field: FlowTargets, Extract: flowTargets},
+		{Object: &v1alpha1.Campaign{}, Field: CampaignFlow, Extract: campaignFlow},
 	}
 	for _, k := range secretrefs.Kinds {
 		all = append(all, Indexer{Object: k.Object, Field: k.Field, Extract: func(o client.Object) []string {
@@ -148,10 +155,32 @@ func ModelNames(refs []ModelRef) []string {
 	return names
 }
 
+func flowTargets(o client.Object) []string {
+	f, ok := o.(*v1alpha1.ChatFlow)
+	if !ok {
+		return nil
+	}
+	var names []string
+	for i := range f.Spec.Nodes {
+		if fw := f.Spec.Nodes[i].ForwardToFlow; fw != nil && fw.FlowRef.Name != "" && !slices.Contains(names, fw.FlowRef.Name) {
+			names = append(names, fw.FlowRef.Name)
+		}
+	}
+	return names
+}
+
 func flowModels(o client.Object) []string {
 	f, ok := o.(*v1alpha1.ChatFlow)
 	if !ok {
 		return nil
 	}
 	return ModelNames(ModelRefs(&f.Spec))
+}
+
+func campaignFlow(o client.Object) []string {
+	c, ok := o.(*v1alpha1.Campaign)
+	if !ok || c.Spec.FlowRef.Name == "" {
+		return nil
+	}
+	return []string{c.Spec.FlowRef.Name}
 }

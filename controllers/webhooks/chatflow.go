@@ -45,7 +45,7 @@ var _ admission.Validator[*v1alpha1.ChatFlow] = &ChatFlowValidator{}
 // ValidateCreate runs the full graph validation and checks that the
 // requester may read every Secret the flow references.
 func (v *ChatFlowValidator) ValidateCreate(ctx context.Context, f *v1alpha1.ChatFlow) (admission.Warnings, error) {
-	errs, err := v.compile(ctx, f)
+	prog, ch, errs, err := v.compile(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,14 @@ func (v *ChatFlowValidator) ValidateCreate(ctx context.Context, f *v1alpha1.Chat
 	if len(errs) > 0 {
 		return nil, apierrors.NewInvalid(chatFlowKind, f.Name, errs)
 	}
-	return v.warnings(f), nil
+	fwdErrs, fwdWarnings, err := v.forwards(ctx, f, prog, ch)
+	if err != nil {
+		return nil, err
+	}
+	if len(fwdErrs) > 0 {
+		return fwdWarnings, apierrors.NewInvalid(chatFlowKind, f.Name, fwdErrs)
+	}
+	return append(v.warnings(f), fwdWarnings...), nil
 }
 
 // ValidateUpdate refuses a trigger change while Published and an invalid
@@ -74,7 +81,7 @@ func (v *ChatFlowValidator) ValidateUpdate(ctx context.Context, old, f *v1alpha1
 	if reason := triggerChangeWhilePublished(old, f); reason != "" {
 		errs = append(errs, field.Forbidden(field.NewPath("spec", "trigger", "type"), reason))
 	}
-	graphErrs, err := v.compile(ctx, f)
+	prog, ch, graphErrs, err := v.compile(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +93,12 @@ func (v *ChatFlowValidator) ValidateUpdate(ctx context.Context, old, f *v1alpha1
 		errs = append(errs, denied...)
 	}
 	warnings := v.warnings(f)
+	fwdErrs, fwdWarnings, err := v.forwards(ctx, f, prog, ch)
+	if err != nil {
+		return nil, err
+	}
+	warnings = append(warnings, fwdWarnings...)
+	graphErrs = append(graphErrs, fwdErrs...)
 	if len(graphErrs) > 0 {
 		if graphChanged(old, f) || publishing(old, f) {
 			errs = append(errs, graphErrs...)
@@ -115,20 +128,20 @@ func (v *ChatFlowValidator) ValidateDelete(ctx context.Context, f *v1alpha1.Chat
 
 // compile validates the graph against the channel it will send on: the
 // trigger, or the binding's channel for a Manual flow.
-func (v *ChatFlowValidator) compile(ctx context.Context, f *v1alpha1.ChatFlow) (field.ErrorList, error) {
+func (v *ChatFlowValidator) compile(ctx context.Context, f *v1alpha1.ChatFlow) (*flow.Program, message.Channel, field.ErrorList, error) {
 	ch := flow.ChannelOf(&f.Spec)
 	if f.Spec.Trigger.Type == v1alpha1.TriggerManual && f.Name != "" {
 		var bindings v1alpha1.ChannelBindingList
 		if err := v.Reader.List(ctx, &bindings, client.InNamespace(f.Namespace),
 			client.MatchingFields{index.BindingFlowName: f.Name}); err != nil {
-			return nil, apierrors.NewInternalError(fmt.Errorf("listing the bindings of the flow: %w", err))
+			return nil, "", nil, apierrors.NewInternalError(fmt.Errorf("listing the bindings of the flow: %w", err))
 		}
 		if b := policy.InEffect(bindings.Items); b != nil {
 			ch = message.Channel(b.Spec.Channel)
 		}
 	}
-	_, errs := flow.Compile(&f.Spec, flow.Options{Channel: ch, FlowName: f.Name})
-	return errs, nil
+	prog, errs := flow.Compile(&f.Spec, flow.Options{Channel: ch, FlowName: f.Name})
+	return prog, ch, errs, nil
 }
 
 func (v *ChatFlowValidator) warnings(f *v1alpha1.ChatFlow) admission.Warnings {

@@ -26,6 +26,7 @@ import (
 	chatflowv1alpha1 "github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/controllers"
 	"github.com/chatflow-dev/chatflow/controllers/builders"
+	"github.com/chatflow-dev/chatflow/controllers/campaign"
 )
 
 // managerOptions are the manager's command-line settings.
@@ -50,6 +51,9 @@ type managerOptions struct {
 	executorConfigFile string
 	executor           builders.Config
 	contactHashKeyFile string
+	// devState is the directory of a `chatflow dev` whose local executor
+	// processes stand for the executor Services.
+	devState string
 }
 
 // webhookOptions say how the admission webhooks are served.
@@ -128,6 +132,10 @@ func newManagerCommand() *cobra.Command {
 	f.StringVar(&w.service, "webhook-service-name", "chatflow-webhook-service", "Service in front of the webhook server")
 	f.StringVar(&w.config, "webhook-configuration-name", "chatflow-validating-webhook-configuration",
 		"ValidatingWebhookConfiguration to inject the CA into")
+
+	f.StringVar(&o.devState, "dev-state", "",
+		"reach executor Services at the local processes of the chatflow dev running in this directory (chatflow dev sets it)")
+	_ = f.MarkHidden("dev-state")
 
 	e := &o.executor
 	f.StringVar(&o.executorConfigFile, "executor-config", "",
@@ -220,6 +228,9 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 		GatewayPublicURL: o.gatewayPublicURL}
 	if opts.ContactHashKey, err = readContactHashKey(o.contactHashKeyFile); err != nil {
 		return err
+	}
+	if o.devState != "" {
+		opts.ResolveExecutor = campaign.DevResolver(o.devState)
 	}
 	if err := controllers.SetupIndexes(ctx, mgr); err != nil {
 		return err

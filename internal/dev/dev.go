@@ -215,6 +215,8 @@ func Run(ctx context.Context, o Options) (retErr error) {
 			"--executor-store=" + builders.StoreMemory,
 			// The demo orders API of the order-status sample is on loopback.
 			"--executor-allow-private-networks=127.0.0.0/8",
+			// Campaigns reach the executors at their local processes.
+			"--dev-state=" + o.Dir,
 		},
 		env:      procEnv,
 		dir:      o.Dir,

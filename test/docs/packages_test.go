@@ -178,7 +178,7 @@ var (
 	apiServer      = []string{"k8s.io/apiserver", "k8s.io/apiextensions-apiserver"}
 	talksToCluster = []string{"k8s.io/client-go", "sigs.k8s.io/controller-runtime"}
 	channels       = []string{"runtime/channel/whatsapp", "runtime/channel/messenger", "runtime/channel/viber"}
-	reconcilers    = []string{"controllers/chatflow", "controllers/channelbinding", "controllers/languagemodel"}
+	reconcilers    = []string{"controllers/chatflow", "controllers/channelbinding", "controllers/languagemodel", "controllers/campaign"}
 )
 
 func join(lists ...[]string) []string { return slices.Concat(lists...) }
@@ -199,6 +199,9 @@ var claims = map[string]claim{
 	"controllers/languagemodel": {forbid: []string{"controllers/webhooks", "controllers/chatflow", "controllers/channelbinding"}},
 	// "It must not import the reconcilers."
 	"controllers/internal/secretkeys": {forbid: reconcilers},
+	// "It must not import the webhooks, the other reconcilers or the
+	// executor."
+	"controllers/campaign": {forbid: join(reconcilers, []string{"controllers/webhooks", "runtime/executor"})},
 	// "It must not import the reconcilers or the webhooks."
 	"controllers/index": {forbid: join(reconcilers, []string{"controllers/webhooks"})},
 	// "This package must not import the reconcilers."
@@ -287,6 +290,9 @@ var claims = map[string]claim{
 	// "it must not import runtime/flow, the executor, the controllers or
 	// the commands (internal/)."
 	"runtime/model": {forbid: []string{"runtime/flow", "runtime/executor", "controllers", "internal"}},
+	// "It must not import the executor, the store, the flow engine or the
+	// controllers."
+	"runtime/runapi": {forbid: []string{"runtime/executor", "runtime/store", "runtime/flow", "controllers"}},
 	// "imports nothing of this module"
 	"runtime/message": {forbid: []string{"api", "controllers", "internal", "runtime/flow", "runtime/channel", "runtime/store", "runtime/executor", "runtime/expr"}},
 	// "must not import runtime/flow, runtime/channel, runtime/executor or

@@ -25,7 +25,7 @@ const DefaultAPIBaseURL = meta.GraphAPIBaseURL
 // calls per second ... for messages that contain text, links, reactions,
 // and stickers" (audio and video are limited to 10/s; set a lower rate for
 // flows that mostly send those).
-const DefaultRate = 300
+const DefaultRate = channel.DefaultMessengerRate
 
 // Config configures a Client.
 type Config struct {

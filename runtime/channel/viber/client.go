@@ -26,7 +26,7 @@ const AuthHeader = "X-Viber-Auth-Token"
 // DefaultRate bounds sends per bot; Viber documents no per-second limit for
 // send_message (only 100 unanswered messages per user per hour, status 12),
 // so this only smooths bursts.
-const DefaultRate = 100
+const DefaultRate = channel.DefaultViberRate
 
 // EventTypes are the callbacks a webhook registered by SetWebhook asks
 // for: the optional ones a flow uses (message, subscribed and unsubscribed
