@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -43,6 +44,15 @@ type Options struct {
 	// run API calls: its cluster DNS name when nil (the dev state file's
 	// processes in `chatflow dev`).
 	ResolveExecutor campaign.Resolver
+	// Clock is the campaigns' calendar (start times, quiet hours):
+	// time.Now when nil. Tests move it.
+	Clock func() time.Time
+	// CampaignPoll is how often a held campaign looks at its calendar
+	// again (and a finishing one at its executor); default 10s.
+	CampaignPoll time.Duration
+	// CampaignRecheck is how often a completed campaign's sources are
+	// looked at for added contacts; default 5m.
+	CampaignRecheck time.Duration
 }
 
 // EventRecorderName is the reporting controller of the operator's events.
@@ -128,7 +138,9 @@ func SetupControllers(mgr ctrl.Manager, o Options) error {
 		Client:                  mgr.GetClient(),
 		Reader:                  mgr.GetAPIReader(),
 		Recorder:                recorder,
-		Dispatcher:              &campaign.Dispatcher{Reader: mgr.GetAPIReader(), Resolve: resolve},
+		Dispatcher:              &campaign.Dispatcher{Reader: mgr.GetAPIReader(), Resolve: resolve, Now: o.Clock, Poll: o.CampaignPoll},
+		Now:                     o.Clock,
+		RecheckCompleted:        o.CampaignRecheck,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Campaign controller: %w", err)

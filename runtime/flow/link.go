@@ -131,7 +131,7 @@ func (l *linker) walk(p *Program, chain []string, rootNode int) {
 		target := n.fwd.target
 		if slices.Contains(chain, target) || target == l.root.name {
 			cycle := append(slices.Clone(chain), target)
-			l.fail(at, "cycle", field.Invalid(l.path(at), target, fmt.Sprintf(
+			l.fail(at, "cycle", field.Invalid(l.path(at), l.rootTarget(at), fmt.Sprintf(
 				"the flows %s forward to each other in a cycle: a flow may not reach itself through ForwardToFlow nodes; return to the caller with return: true instead",
 				strings.Join(cycle, " → "))))
 			continue
@@ -162,7 +162,7 @@ func (l *linker) checkTarget(at int, chain []string, n *node, tp *Program) {
 		if ch == "" {
 			ch = "no channel (a Manual flow without a binding)"
 		}
-		l.fail(at, "channel:"+tp.name, field.Invalid(l.path(at), tp.name, fmt.Sprintf(
+		l.fail(at, "channel:"+tp.name, field.Invalid(l.path(at), l.rootTarget(at), fmt.Sprintf(
 			"ChatFlow %s is triggered by %s but would talk to the contact on %s%s: forward to a Manual flow or one of the same channel",
 			tp.name, tp.trigger, ch, via)))
 	}
@@ -197,7 +197,7 @@ func inputNames(in []Input) string {
 }
 
 func (l *linker) notFound(at int, chain []string, target string) *field.Error {
-	e := field.NotFound(l.path(at), target)
+	e := field.NotFound(l.path(at), l.rootTarget(at))
 	if len(chain) > 1 {
 		e.Detail = fmt.Sprintf("ChatFlow %s (reached through %s) is not available: create it in this namespace", target, strings.Join(chain, " → "))
 	} else {
@@ -205,6 +205,10 @@ func (l *linker) notFound(at int, chain []string, target string) *field.Error {
 	}
 	return e
 }
+
+// rootTarget is the flow the root's ForwardToFlow node i names: the value
+// at the path of every error found through it.
+func (l *linker) rootTarget(i int) string { return l.root.nodes[i].fwd.target }
 
 // path is the field path of the root's ForwardToFlow target at node i.
 func (l *linker) path(i int) *field.Path {
