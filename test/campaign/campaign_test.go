@@ -143,9 +143,9 @@ func TestCampaignStartsEachContactOnce(t *testing.T) {
 	for i := range 20 {
 		fmt.Fprintf(&csv, "+1 555 100 %04d,Person %d,P%d\n", i, i, i)
 	}
-	csv.WriteString("15551000003,Again,Again\n")  // a duplicate of row 3
-	csv.WriteString("not-a-phone,Bad,Bad\n")      // invalid id
-	csv.WriteString("15551009998,NoInput,\n")     // the required firstName missing
+	csv.WriteString("15551000003,Again,Again\n")   // a duplicate of row 3
+	csv.WriteString("not-a-phone,Bad,Bad\n")       // invalid id
+	csv.WriteString("15551009998,NoInput,\n")      // the required firstName missing
 	csv.WriteString("+1-555-100-9999,Stop,Stop\n") // opted out
 	create(t,
 		audienceConfigMap(ns, "list", csv.String()),
