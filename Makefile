@@ -180,6 +180,15 @@ bench: ## Load-test a real executor (memory, then Redis store; straight and thro
 	go test -tags bench -count=1 -run TestLoad -v ./test/bench/ -args -contacts=50 -turns=20 | grep -E '^(store=|--- |ok|FAIL)'
 	go test -run '^$$' -bench . -benchmem ./runtime/flow/ ./runtime/expr/ ./runtime/channel/meta/
 
+# Contacts and rates (one campaign each) of bench-campaign.
+BENCH_CONTACTS ?= 100000
+BENCH_RATES ?= 1000,10000
+
+.PHONY: bench-campaign
+bench-campaign: ## A campaign of BENCH_CONTACTS per rate in BENCH_RATES on one executor replica: hand-over and completion rates, manager memory.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test -tags benchcampaign -count=1 -run TestCampaignBench -v -timeout 60m \
+		./test/campaignload/ -args -contacts=$(BENCH_CONTACTS) -rates=$(BENCH_RATES) | grep -E '^(BENCH|    bench_test|--- |ok|FAIL)'
+
 # Published flows (with bindings and Secrets) of bench-operator.
 BENCH_FLOWS ?= 300
 

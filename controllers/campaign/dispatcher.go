@@ -503,6 +503,9 @@ func (d *Dispatcher) handOver(ctx context.Context, r *run, aud *audience, cls *c
 // every run ended.
 func (d *Dispatcher) finish(ctx context.Context, r *run, client *runapi.Client, sources string) error {
 	j := &r.job
+	// Most runs end within seconds of their start (a template and End):
+	// look again soon, then less often (runs waiting for replies).
+	wait := min(d.Flush, d.Poll)
 	for {
 		if err := d.refreshCounts(ctx, r, client); err != nil {
 			return err
@@ -518,9 +521,10 @@ func (d *Dispatcher) finish(ctx context.Context, r *run, client *runapi.Client, 
 			p.Phase, p.Message = v1alpha1.ReasonFinishing, "every contact was started or skipped; runs are still going on"
 		})
 		d.nudge(j.Key)
-		if !sleep(ctx, d.Poll) {
+		if !sleep(ctx, wait) {
 			return ctx.Err()
 		}
+		wait = min(2*wait, d.Poll)
 		if v, err := d.sourcesVersion(ctx, j); err == nil && v != sources {
 			return errReload
 		}

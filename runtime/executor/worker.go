@@ -148,7 +148,11 @@ func (e *Executor) processContact(ctx context.Context, lease *store.Lease, shutd
 	}
 	w.restore()
 	defer func() {
-		if !w.dirty && w.session != nil && len(w.committed) > 0 {
+		// An ended run is not kept: its contact's next message starts a
+		// new one, and a campaign ends thousands of runs that never come
+		// back. A waiting one is kept without its turn buffers.
+		if !w.dirty && w.session.Waiting() && len(w.committed) > 0 {
+			w.session.DropScratch()
 			e.sessions.put(lease.Contact, w.committed, w.session)
 		}
 	}()
