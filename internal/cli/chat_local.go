@@ -21,6 +21,7 @@ import (
 // localChatOptions are the flags of `chatflow chat --file`.
 type localChatOptions struct {
 	file, tests, channel string
+	flows                []string
 }
 
 func addLocalChatFlags(cmd *cobra.Command, o *localChatOptions) {
@@ -28,6 +29,7 @@ func addLocalChatFlags(cmd *cobra.Command, o *localChatOptions) {
 	f.StringVarP(&o.file, "file", "f", "", "run the flow of this manifest (or exported flow) in this process instead of talking to its executor")
 	f.StringVar(&o.tests, "tests", "", "with --file: the test file whose http: stubs answer the flow's HTTP calls (default: the file's .test.yaml, when there is one)")
 	f.StringVar(&o.channel, "channel", "", "with --file: the channel a Manual flow talks through (default: its binding's in the file)")
+	f.StringArrayVar(&o.flows, "flows", nil, "with --file: a file of flows the flow forwards to (ForwardToFlow), when they are not in its own file (repeatable)")
 }
 
 // runLocalChat chats with the flow of a file (FLOW names it when the file
@@ -37,17 +39,32 @@ func runLocalChat(cmd *cobra.Command, args []string, o chatOptions) error {
 	if len(args) == 1 {
 		name = args[0]
 	}
-	srcs, err := manifest.Read([]string{o.local.file}, cmd.InOrStdin())
+	srcs, err := manifest.Read(append([]string{o.local.file}, o.local.flows...), cmd.InOrStdin())
 	if err != nil {
 		return err
 	}
 	r := lint.Lint(srcs)
+	if name == "" && len(o.local.flows) > 0 {
+		// The flow of --file, not those of --flows.
+		var own []string
+		for _, lf := range r.Flows {
+			if lf.Object.Source == srcs[0].Name {
+				own = append(own, lf.Object.Name)
+			}
+		}
+		if len(own) == 1 {
+			name = own[0]
+		}
+	}
 	f, err := r.Valid(name)
 	if err != nil {
 		return err
 	}
 	manual := f.Admitted.Spec.Trigger.Type == v1alpha1.TriggerManual
 	prog, ch := f.Program, f.Channel
+	if calls := prog.Calls(); len(calls) > 0 && len(prog.Linked()) == 0 {
+		return fmt.Errorf("flow %s forwards to %s: pass the files of those flows with --flows", f.Object.Name, strings.Join(calls, ", "))
+	}
 	if want := message.Channel(o.local.channel); want != "" && want != ch {
 		if !manual {
 			return fmt.Errorf("--channel: flow %s is triggered by %s; only a Manual flow talks through a channel of your choosing", f.Object.Name, ch)

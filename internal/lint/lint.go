@@ -106,10 +106,11 @@ type Binding struct {
 // Result is what Lint found.
 type Result struct {
 	// Problems in input order: by source, then object, then line.
-	Problems []Problem
-	Flows    []*Flow
-	Bindings []*Binding
-	Models   []*Model
+	Problems  []Problem
+	Flows     []*Flow
+	Bindings  []*Binding
+	Models    []*Model
+	Campaigns []*Campaign
 	// Ignored counts the objects of other kinds.
 	Ignored int
 }
@@ -165,10 +166,14 @@ type linter struct {
 
 const group = "chatflow.dev"
 
+// kinds are the kinds lint checks.
+var kinds = []string{"ChatFlow", "ChannelBinding", "LanguageModel", "Campaign"}
+
 func (l *linter) check(objs []manifest.Object) {
 	var flows []*Flow
 	var bindings []*Binding
 	var models []*Model
+	var campaigns []*Campaign
 	for i := range objs {
 		o := objs[i]
 		if flowjson.IsPortable(o) {
@@ -204,19 +209,28 @@ func (l *linter) check(objs []manifest.Object) {
 			m := l.model(o)
 			models = append(models, m)
 			l.r.Problems = append(l.r.Problems, m.Problems...)
+		case "Campaign":
+			campaigns = append(campaigns, l.campaign(o))
 		default:
-			l.r.Problems = append(l.r.Problems, l.problem(o, field.NotSupported(field.NewPath("kind"), o.Kind, []string{"ChatFlow", "ChannelBinding", "LanguageModel"})))
+			l.r.Problems = append(l.r.Problems, l.problem(o, field.NotSupported(field.NewPath("kind"), o.Kind, kinds)))
 		}
 	}
 	l.crossChecks(flows, bindings)
 	for _, f := range flows {
 		l.compile(f, bindings)
+	}
+	l.link(flows)
+	for _, f := range flows {
 		l.r.Problems = append(l.r.Problems, f.Problems...)
 	}
 	for _, b := range bindings {
 		l.r.Problems = append(l.r.Problems, b.Problems...)
 	}
-	l.r.Flows, l.r.Bindings, l.r.Models = flows, bindings, models
+	for _, c := range campaigns {
+		l.campaignChecks(c, flows, bindings)
+		l.r.Problems = append(l.r.Problems, c.Problems...)
+	}
+	l.r.Flows, l.r.Bindings, l.r.Models, l.r.Campaigns = flows, bindings, models, campaigns
 }
 
 // problem places a field error of an object at the line of its field.
@@ -252,7 +266,7 @@ func (l *linter) admission(o manifest.Object) (map[string]any, []Problem) {
 	}
 	s, ok := schemas[o.Kind]
 	if !ok {
-		return nil, []Problem{l.problem(o, field.NotSupported(field.NewPath("kind"), o.Kind, []string{"ChatFlow", "ChannelBinding"}))}
+		return nil, []Problem{l.problem(o, field.NotSupported(field.NewPath("kind"), o.Kind, kinds))}
 	}
 	obj := runtime.DeepCopyJSON(o.Value)
 	var out []Problem

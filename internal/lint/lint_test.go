@@ -120,7 +120,7 @@ func TestSamplesLintClean(t *testing.T) {
 
 // The embedded CRDs are the ones `make manifests` generates.
 func TestEmbeddedCRDsAreCurrent(t *testing.T) {
-	for _, name := range []string{"chatflow.dev_chatflows.yaml", "chatflow.dev_channelbindings.yaml", "chatflow.dev_languagemodels.yaml"} {
+	for _, name := range []string{"chatflow.dev_chatflows.yaml", "chatflow.dev_channelbindings.yaml", "chatflow.dev_languagemodels.yaml", "chatflow.dev_campaigns.yaml"} {
 		want, err := os.ReadFile(filepath.Join("../../config/crd/bases", name))
 		if err != nil {
 			t.Fatal(err)

@@ -23,7 +23,7 @@ import (
 // cannot embed files outside the package, so they are copied here by
 // go generate, and TestEmbeddedCRDsAreCurrent fails when the copy is stale.
 //
-//go:generate cp ../../config/crd/bases/chatflow.dev_chatflows.yaml ../../config/crd/bases/chatflow.dev_channelbindings.yaml ../../config/crd/bases/chatflow.dev_languagemodels.yaml crds/
+//go:generate cp ../../config/crd/bases/chatflow.dev_chatflows.yaml ../../config/crd/bases/chatflow.dev_channelbindings.yaml ../../config/crd/bases/chatflow.dev_languagemodels.yaml ../../config/crd/bases/chatflow.dev_campaigns.yaml crds/
 //go:embed crds/*.yaml
 var crdFiles embed.FS
 
@@ -45,7 +45,7 @@ var schemas = sync.OnceValues(loadSchemas)
 // loadSchemas builds the validators of the embedded CRDs, by kind.
 func loadSchemas() (map[string]*schema, error) {
 	out := map[string]*schema{}
-	for _, name := range []string{"crds/chatflow.dev_chatflows.yaml", "crds/chatflow.dev_channelbindings.yaml", "crds/chatflow.dev_languagemodels.yaml"} {
+	for _, name := range []string{"crds/chatflow.dev_chatflows.yaml", "crds/chatflow.dev_channelbindings.yaml", "crds/chatflow.dev_languagemodels.yaml", "crds/chatflow.dev_campaigns.yaml"} {
 		b, err := crdFiles.ReadFile(name)
 		if err != nil {
 			return nil, err
@@ -130,7 +130,7 @@ func blocksCEL(errs field.ErrorList) bool {
 // prune drops unknown fields, as the API server stores objects.
 func (s *schema) prune(obj map[string]any) { pruning.Prune(obj, s.structural, true) }
 
-// CRDManifest returns the CRD of a kind ("ChatFlow" or "ChannelBinding")
+// CRDManifest returns the CRD of a kind ("ChatFlow", "ChannelBinding" or "Campaign")
 // that lint validates against, for tools that show its schema (the
 // studio's property panels), so that they and lint read the same one.
 func CRDManifest(kind string) ([]byte, error) {
@@ -139,6 +139,8 @@ func CRDManifest(kind string) ([]byte, error) {
 		return crdFiles.ReadFile("crds/chatflow.dev_chatflows.yaml")
 	case "ChannelBinding":
 		return crdFiles.ReadFile("crds/chatflow.dev_channelbindings.yaml")
+	case "Campaign":
+		return crdFiles.ReadFile("crds/chatflow.dev_campaigns.yaml")
 	}
 	return nil, fmt.Errorf("lint knows no CRD of kind %q", kind)
 }

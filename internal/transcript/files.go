@@ -3,7 +3,9 @@ package transcript
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
@@ -37,14 +39,11 @@ func FlowFileFor(testsFile string) string {
 
 // Load reads a test file and the flow it tests from its flow file (a
 // manifest or an exported flow), which must lint clean. The program is
-// compiled for the channel the tests send on.
+// compiled for the channel the tests send on, and linked, as the operator
+// links it, with the flows it forwards to: those of its own file and of
+// the files the test file lists in flows:.
 func Load(flowSrc, testsSrc manifest.Source) (*File, *flow.Program, message.Channel, error) {
-	tf, err := Parse(testsSrc.Name, testsSrc.Data)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	r := lint.Lint([]manifest.Source{flowSrc})
-	f, err := r.Valid(tf.Flow)
+	tf, f, r, err := LoadLinted(flowSrc, testsSrc)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -57,9 +56,62 @@ func Load(flowSrc, testsSrc manifest.Source) (*File, *flow.Program, message.Chan
 		if len(errs) > 0 {
 			return nil, nil, "", fmt.Errorf("%s: the flow is not valid on %s: %v", tf.Name, tf.Channel, errs.ToAggregate())
 		}
+		if len(p.Calls()) > 0 {
+			var called []*flow.Program
+			for _, o := range r.Flows {
+				if slices.Contains(prog.Linked(), o.Object.Name) {
+					cp, errs := flow.Compile(&o.Admitted.Spec, flow.Options{Channel: tf.Channel, FlowName: o.Object.Name})
+					if len(errs) > 0 {
+						return nil, nil, "", fmt.Errorf("%s: ChatFlow %s is not valid on %s: %v", tf.Name, o.Object.Name, tf.Channel, errs.ToAggregate())
+					}
+					called = append(called, cp)
+				}
+			}
+			if p, errs = flow.Link(p, called); len(errs) > 0 {
+				return nil, nil, "", fmt.Errorf("%s: on %s: %v", tf.Name, tf.Channel, errs.ToAggregate())
+			}
+		}
 		prog, ch = p, tf.Channel
 	}
 	return tf, prog, ch, nil
+}
+
+// LoadLinted reads a test file and lints the flow it tests together with
+// the flows it forwards to (flows:, read relative to the test file). It
+// returns the test file, the tested flow and the whole lint result; the
+// flow is refused when it forwards to a flow none of those files has.
+func LoadLinted(flowSrc, testsSrc manifest.Source) (*File, *lint.Flow, *lint.Result, error) {
+	tf, err := Parse(testsSrc.Name, testsSrc.Data)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	srcs := []manifest.Source{flowSrc}
+	for _, name := range tf.Flows {
+		path := name
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(testsSrc.Name), name)
+		}
+		src, err := manifest.ReadFile(path)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: flows: %w", tf.Name, err)
+		}
+		srcs = append(srcs, src)
+	}
+	r := lint.Lint(srcs)
+	f, err := r.Valid(tf.Flow)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, p := range r.Problems {
+		if p.File != flowSrc.Name {
+			return nil, nil, nil, fmt.Errorf("%s: a flow it forwards to is not valid (see chatflow lint): %s", tf.Name, p)
+		}
+	}
+	if calls, linked := f.Program.Calls(), f.Program.Linked(); len(calls) > 0 && len(linked) == 0 {
+		return nil, nil, nil, fmt.Errorf("%s: the flow forwards to %s: list the file of each flow it calls under flows: in the test file",
+			tf.Name, strings.Join(calls, ", "))
+	}
+	return tf, f, r, nil
 }
 
 // Report writes the results, one line per test and the failures in full,

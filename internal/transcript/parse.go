@@ -19,7 +19,11 @@ type File struct {
 	// Name of the file, for messages.
 	Name string `yaml:"-"`
 
-	Flow       string                 `yaml:"flow"`
+	Flow string `yaml:"flow"`
+	// Flows are the files of the flows the flow forwards to
+	// (ForwardToFlow), relative to the test file; a flow in the flow's own
+	// file needs none.
+	Flows      []string               `yaml:"flows"`
 	Channel    message.Channel        `yaml:"channel"`
 	Contact    *Contact               `yaml:"contact"`
 	Now        string                 `yaml:"now"`

@@ -20,7 +20,6 @@ import (
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/internal/chat"
-	"github.com/chatflow-dev/chatflow/internal/lint"
 	"github.com/chatflow-dev/chatflow/internal/manifest"
 	"github.com/chatflow-dev/chatflow/internal/sandbox"
 	"github.com/chatflow-dev/chatflow/internal/templates"
@@ -66,9 +65,16 @@ func TestTranscriptsThroughTheExecutor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			lf, err := lint.Lint([]manifest.Source{c.flow}).Valid(tf.Flow)
+			_, lf, lr, err := transcript.LoadLinted(c.flow, c.tests)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The flows it forwards to run in its executor (--subflows).
+			var subflows []*v1alpha1.ChatFlow
+			for _, o := range lr.Flows {
+				if slices.Contains(prog.Linked(), o.Object.Name) {
+					subflows = append(subflows, o.Admitted)
+				}
 			}
 			for i := range tf.Tests {
 				test := &tf.Tests[i]
@@ -78,7 +84,7 @@ func TestTranscriptsThroughTheExecutor(t *testing.T) {
 						return // nothing to replay: the first input is refused
 					}
 					played++
-					replay(t, lf.Admitted, prog.Models(), ch, tf, test, xs)
+					replay(t, lf.Admitted, prog.Models(), subflows, ch, tf, test, xs)
 				})
 			}
 		})
@@ -157,7 +163,7 @@ type replayer struct {
 	offered     []message.Outbound // what the flow sent so far (Viber taps match titles)
 }
 
-func replay(t *testing.T, flowObj *v1alpha1.ChatFlow, models []string, ch message.Channel, tf *transcript.File, test *transcript.Test, xs []transcript.Exchange) {
+func replay(t *testing.T, flowObj *v1alpha1.ChatFlow, models []string, subflows []*v1alpha1.ChatFlow, ch message.Channel, tf *transcript.File, test *transcript.Test, xs []transcript.Exchange) {
 	acct := accounts[ch]
 	acct.Manual = flowObj.Spec.Trigger.Type == v1alpha1.TriggerManual
 	sbx := sandbox.New(sandbox.Options{Tokens: map[string]string{acct.ID: replayCredentials["accessToken"]}, Instagram: []string{igID}, ModelAPIKey: replayModelKey})
@@ -172,6 +178,20 @@ func replay(t *testing.T, flowObj *v1alpha1.ChatFlow, models []string, ch messag
 	stubs.base = stub.URL
 
 	manifestYAML, secrets := executorFlow(t, flowObj, stub.URL)
+	args := []string{"--debug-clock", "--allow-private-networks", "127.0.0.0/8", "--secrets", secrets, "--workers", "2"}
+	if len(subflows) > 0 {
+		var docs []string
+		for _, sf := range subflows {
+			doc, sfSecrets := executorFlow(t, sf, stub.URL)
+			copyDir(t, sfSecrets, secrets)
+			docs = append(docs, doc)
+		}
+		path := filepath.Join(t.TempDir(), "subflows.yaml")
+		if err := os.WriteFile(path, []byte(strings.Join(docs, "---\n")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--subflows", path)
+	}
 	base := sb.URL
 	if ch == message.Messenger || ch == message.Instagram {
 		base += "/v21.0"
@@ -198,7 +218,7 @@ spec: {baseURL: %q, model: %s, apiKeyRef: {name: replay-model, key: apiKey}, tim
 	}
 	e := procs.StartExecutor(t, procs.ExecutorSpec{Flow: manifestYAML, Binding: bindingYAML, Credentials: replayCredentials,
 		Models: modelsYAML.String(), ModelKeys: map[string]map[string]string{"replay-model": {"apiKey": replayModelKey}},
-		Store: "memory", Args: []string{"--debug-clock", "--allow-private-networks", "127.0.0.0/8", "--secrets", secrets, "--workers", "2"}})
+		Store: "memory", Args: args})
 	r := &replayer{t: t, acct: acct, tf: tf, test: test, exec: e, sbx: sbx, stubs: stubs,
 		client: &http.Client{Timeout: 10 * time.Second}, contact: xs[0].Contact}
 	for i := range xs {
@@ -250,6 +270,29 @@ func executorFlow(t *testing.T, f *v1alpha1.ChatFlow, stubURL string) (string, s
 		t.Fatal(err)
 	}
 	return string(out), secrets
+}
+
+// copyDir copies the Secret directories of a called flow next to the
+// caller's: one executor mounts them all.
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(to, rel)), 0o700); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), data, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // input makes the executor see what the transcript's input is.
