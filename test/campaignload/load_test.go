@@ -155,4 +155,3 @@ func busiestWindow(recs []sandbox.Record, w time.Duration, skipFrom, skipTo time
 	}
 	return best, at
 }
-
