@@ -19,6 +19,6 @@ func NewRoot() *cobra.Command {
 		SilenceUsage: true,
 	}
 	root.AddCommand(newManagerCommand(), executorcmd.New(), newGatewayCommand(), newDevCommand(), newChatCommand(), newSandboxCommand(), newLintCommand(), newGraphCommand(), newTestCommand(), newExportCommand(), newImportCommand(), newNewCommand(), newGenerateCommand(), newStudioCommand(),
-		newRedisAuthConfigCommand(), newDeadLettersCommand(), newContactsCommand(), newSessionsCommand(), newTraceCommand())
+		newRedisAuthConfigCommand(), newDeadLettersCommand(), newContactsCommand(), newSessionsCommand(), newTraceCommand(), newCampaignCommand())
 	return root
 }

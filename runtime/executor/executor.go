@@ -224,7 +224,6 @@ func New(cfg Config) (*Executor, error) {
 		}
 		e.typist, _ = e.sender.(channel.Typist)
 	}
-	var err error
 	if e.models, err = newModels(program, cfg.Models, cfg.ModelKeysDir, e.tracing.client(e.egress), e.metrics); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/controllers/builders"
+	"github.com/chatflow-dev/chatflow/internal/cli"
+	"github.com/chatflow-dev/chatflow/test/campaignload"
 	"github.com/chatflow-dev/chatflow/test/procs"
 )
 
@@ -351,6 +354,28 @@ func TestCampaignRateIsClampedToTheAccount(t *testing.T) {
 		return ""
 	})
 	eventually(t, 30*time.Second, "the campaign completes", complete(c))
+
+	// chatflow campaign status reads it from the cluster.
+	t.Setenv("KUBECONFIG", campaignload.KubeconfigFile(t, cfg))
+	var out bytes.Buffer
+	cmd := cli.NewRoot()
+	cmd.SetArgs([]string{"campaign", "status", "fast", "-n", ns})
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	if err := cmd.Execute(); err != nil {
+		t.Fatalf("chatflow campaign status: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		"Campaign " + ns + "/fast of flow promo, 5 contacts per second",
+		"Complete     True  Completed: every contact has an outcome: 1 done, 0 failed, 0 skipped of 1",
+		"RateClamped  True  RateClamped: spec.rate 500 exceeds the send rate of the WhatsApp account (5 per second",
+		"TOTAL  PENDING  STARTED  DONE  FAILED  OPTED OUT  INVALID  DUPLICATE  PROGRESS",
+		"1        0        1     1       0          0        0          0      100%",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("chatflow campaign status lacks %q:\n%s", want, out.String())
+		}
+	}
 }
 
 func get(t *testing.T, c *v1alpha1.Campaign) *v1alpha1.Campaign {

@@ -93,7 +93,7 @@ func Start(t testing.TB, o Options) *Rig {
 	t.Cleanup(func() { _ = env.Stop() })
 	r.K8s, err = client.New(cfg, client.Options{Scheme: cli.Scheme()})
 	must(t, err)
-	r.kubeconfig = writeKubeconfig(t, cfg)
+	r.kubeconfig = KubeconfigFile(t, cfg)
 	r.stateDir = t.TempDir()
 
 	r.Sandbox = sandbox.New(sandbox.Options{MaxRecords: 400000, Tokens: map[string]string{account: secretKeys["accessToken"]}})
@@ -344,7 +344,9 @@ func procStatus(pid int, key string) (int64, error) {
 	return 0, fmt.Errorf("no %s in /proc/%d/status", key, pid)
 }
 
-func writeKubeconfig(t testing.TB, cfg *rest.Config) string {
+// KubeconfigFile writes a kubeconfig for cfg, for processes and commands
+// that read one (the manager, `chatflow campaign status`).
+func KubeconfigFile(t testing.TB, cfg *rest.Config) string {
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	must(t, clientcmd.WriteToFile(clientcmdapi.Config{
 		Clusters:       map[string]*clientcmdapi.Cluster{"envtest": {Server: cfg.Host, CertificateAuthorityData: cfg.CAData}},
