@@ -115,15 +115,16 @@ func (a *audience) next(ctx context.Context) (row, error) {
 			a.src++
 			continue
 		}
-		a.rows++
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
+			a.rows++ // a row, if one that does not parse
 			a.hashFields(a.src, []string{"\x00bad", pe.Error()})
 			return row{bad: fmt.Sprintf("%s line %d: %v", sourceName(&a.spec.Sources[a.src]), pe.Line, pe.Err)}, nil
 		}
 		if err != nil {
-			return row{}, &sourceError{msg: fmt.Sprintf("reading %s: %v", sourceName(&a.spec.Sources[a.src]), err)}
+			return row{}, &sourceError{msg: fmt.Sprintf("reading %s: %v", sourceName(&a.spec.Sources[a.src]), err), stalled: true}
 		}
+		a.rows++
 		a.hashFields(a.src, rec)
 		return a.cols.row(rec), nil
 	}

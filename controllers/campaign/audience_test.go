@@ -216,3 +216,40 @@ func TestReadOptOut(t *testing.T) {
 		})
 	}
 }
+
+// FuzzAudience: any bytes in a source (CSV or not, gzip or not) read and
+// classify without panicking, and every row read is counted.
+func FuzzAudience(f *testing.F) {
+	f.Add([]byte("contact,name,firstName\n+1 555 000 1111,Ann,A\n15550002222,\"Bo, Jr\",B\n"), "contact")
+	f.Add(gzipBytes([]byte("phone\n1555\n")), "phone")
+	f.Add([]byte("\ufeffcontact\n\"broken\n"), "contact")
+	f.Fuzz(func(t *testing.T, data []byte, column string) {
+		spec := &v1alpha1.Audience{Sources: []v1alpha1.AudienceSource{cm("s")}, Columns: v1alpha1.AudienceColumns{Contact: column}}
+		a := newAudience(spec, sources{"s": data}.fetch, []string{"firstName"})
+		c := &classifier{channel: message.WhatsApp, inputs: []input{{name: "firstName"}}, seen: newIDSet(maphash.MakeSeed())}
+		var n int64
+		for n < 100000 {
+			r, err := a.next(context.Background())
+			if err != nil {
+				break
+			}
+			n++
+			c.classify(r)
+		}
+		if a.Rows() != n {
+			t.Fatalf("read %d rows, counted %d", n, a.Rows())
+		}
+		set, err := readOptOut(context.Background(), &spec.Sources[0], sources{"s": data}.fetch, message.WhatsApp, "contact", maphash.MakeSeed())
+		if err == nil && set == nil {
+			t.Fatal("no set and no error")
+		}
+	})
+}
+
+func gzipBytes(b []byte) []byte {
+	var out bytes.Buffer
+	w := gzip.NewWriter(&out)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	return out.Bytes()
+}

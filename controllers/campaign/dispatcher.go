@@ -718,16 +718,19 @@ func (b *bucket) refill() {
 	b.last = now
 }
 
-// take waits for at least one token and takes all there are, up to limit.
+// take waits for half the bucket (at least one token: batches of a
+// twentieth of a second's worth rather than one request per contact) and
+// takes all there are, up to limit.
 func (b *bucket) take(ctx context.Context, limit int) (int, error) {
+	want := math.Min(math.Max(1, math.Floor(b.capacity/2)), float64(limit))
 	for {
 		b.refill()
-		if b.tokens >= 1 {
+		if b.tokens >= want {
 			n := min(int(b.tokens), limit)
 			b.tokens -= float64(n)
 			return n, nil
 		}
-		wait := time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
+		wait := time.Duration((want - b.tokens) / b.rate * float64(time.Second))
 		if !sleep(ctx, max(wait, time.Millisecond)) {
 			return 0, ctx.Err()
 		}

@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -58,5 +59,33 @@ func TestCalendarHolds(t *testing.T) {
 	}
 	if _, err := newCalendar(&v1alpha1.CampaignSpec{QuietHours: &v1alpha1.QuietHours{Start: "21:00", End: "08:00", TimeZone: "Mars/Olympus"}}); err == nil {
 		t.Error("an unknown time zone: no error")
+	}
+}
+
+// TestBucketPaces: the bucket never grants more than the rate over a
+// window plus its capacity, and grants in batches rather than one by one.
+func TestBucketPaces(t *testing.T) {
+	b := newBucket(2000)
+	ctx := context.Background()
+	start := time.Now()
+	granted, takes := 0, 0
+	for time.Since(start) < 300*time.Millisecond {
+		n, err := b.take(ctx, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		granted += n
+		takes++
+	}
+	elapsed := time.Since(start).Seconds()
+	if limit := int(2000*elapsed) + 200; granted > limit {
+		t.Errorf("%d tokens in %.3fs at 2000/s (limit %d)", granted, elapsed, limit)
+	}
+	if takes > 0 && granted/takes < 50 {
+		t.Errorf("%d tokens in %d takes: batches of %d, want at least 50", granted, takes, granted/takes)
+	}
+	b.refund(1000)
+	if b.tokens > b.capacity {
+		t.Errorf("a refund filled the bucket past its capacity: %v", b.tokens)
 	}
 }

@@ -11,13 +11,14 @@ type Summary struct {
 	ChatFlows       int `json:"chatFlows"`
 	ChannelBindings int `json:"channelBindings"`
 	LanguageModels  int `json:"languageModels,omitempty"`
+	Campaigns       int `json:"campaigns,omitempty"`
 	Ignored         int `json:"ignored"`
 	Problems        int `json:"problems"`
 }
 
 // Summary counts what was checked.
 func (r *Result) Summary() Summary {
-	return Summary{ChatFlows: len(r.Flows), ChannelBindings: len(r.Bindings), LanguageModels: len(r.Models), Ignored: r.Ignored, Problems: len(r.Problems)}
+	return Summary{ChatFlows: len(r.Flows), ChannelBindings: len(r.Bindings), LanguageModels: len(r.Models), Campaigns: len(r.Campaigns), Ignored: r.Ignored, Problems: len(r.Problems)}
 }
 
 // WriteText writes one problem per line: file:line: field: message.
@@ -53,6 +54,9 @@ func (s Summary) String() string {
 	what := fmt.Sprintf("%s, %s", plural(s.ChatFlows, "ChatFlow"), plural(s.ChannelBindings, "ChannelBinding"))
 	if s.LanguageModels > 0 {
 		what += ", " + plural(s.LanguageModels, "LanguageModel")
+	}
+	if s.Campaigns > 0 {
+		what += ", " + plural(s.Campaigns, "Campaign")
 	}
 	if s.Problems == 0 {
 		return what + ": no problems"

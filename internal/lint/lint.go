@@ -1,9 +1,11 @@
-// Package lint validates ChatFlow, ChannelBinding and LanguageModel
-// manifests offline with the rules admission applies: the CRDs' OpenAPI
-// schema and CEL rules (run by the API server's own validation code against
-// the embedded CRDs), the LanguageModel webhook's rules (runtime/model),
-// object metadata, the flow compiler (runtime/flow.Compile, the validating
-// webhook's graph rules) and the cross-object rules of bindings that can be
+// Package lint validates ChatFlow, ChannelBinding, LanguageModel and
+// Campaign manifests offline with the rules admission applies: the CRDs'
+// OpenAPI schema and CEL rules (run by the API server's own validation code
+// against the embedded CRDs), the LanguageModel webhook's rules
+// (runtime/model), object metadata, the flow compiler (runtime/flow.Compile,
+// the validating webhook's graph rules), the links between flows that
+// forward to each other, and the cross-object rules of bindings and
+// campaigns that can be
 // judged from the input alone. Every problem carries the file and line it
 // came from.
 //

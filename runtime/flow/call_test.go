@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/yaml"
+
+	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
 
@@ -343,4 +346,50 @@ func clone(t *testing.T, s *Session) *Session {
 		t.Fatal(err)
 	}
 	return &out
+}
+
+// FuzzLink: any two specs that compile link, or refuse to, without
+// panicking; a linked program runs its first turns, whatever the stack and
+// revision it meets.
+func FuzzLink(f *testing.F) {
+	f.Add([]byte(flowMenu), []byte(flowBilling))
+	f.Add([]byte(flowHandover), []byte(flowBilling))
+	f.Add([]byte(flowBilling), []byte(flowMenu))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		specA, specB := fuzzSpec(a), fuzzSpec(b)
+		if specA == nil || specB == nil {
+			return
+		}
+		root, errs := Compile(specA, Options{Channel: message.WhatsApp, FlowName: "menu"})
+		if len(errs) > 0 {
+			return
+		}
+		called, errs := Compile(specB, Options{Channel: message.WhatsApp, FlowName: "billing"})
+		if len(errs) > 0 {
+			return
+		}
+		p, lerrs := Link(root, []*Program{called})
+		if p == nil {
+			if len(lerrs) == 0 {
+				t.Fatal("no program and no errors")
+			}
+			p = root // an unlinked program must not panic either
+		}
+		s, _ := Step(p, nil, RunStarted{RunID: "r", Contact: ann, Inputs: map[string]any{"order": "1"}}.Event(), t0)
+		s, _ = Step(p, s, says("m1", "hello"), t0)
+		s, _ = Step(p, s, says("m2", "42"), t0)
+		roundTrip(t, s)
+	})
+}
+
+func fuzzSpec(data []byte) *v1alpha1.ChatFlowSpec {
+	var spec v1alpha1.ChatFlowSpec
+	if json.Unmarshal(data, &spec) == nil {
+		return &spec
+	}
+	spec = v1alpha1.ChatFlowSpec{}
+	if yaml.Unmarshal(data, &spec) != nil {
+		return nil
+	}
+	return &spec
 }
