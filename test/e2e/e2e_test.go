@@ -27,6 +27,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/tools/clientcmd"
@@ -189,6 +190,49 @@ func TestDevEndToEnd(t *testing.T) {
 		if out := e.run("sessions", "appointment-reminder"); !strings.HasPrefix(out, "NODE ") {
 			t.Errorf("chatflow sessions:\n%s", out)
 		}
+	})
+
+	t.Run("a campaign starts a Manual flow for its contacts through the local executor", func(t *testing.T) {
+		// The manager of chatflow dev reaches the executor processes
+		// through the dev state file (--dev-state), as it reaches
+		// executor Services in a cluster.
+		contacts := []string{"15550107001", "15550107002"}
+		var after []int64
+		for _, c := range contacts {
+			after = append(after, e.lastSeq(c))
+		}
+		camp := &v1alpha1.Campaign{
+			ObjectMeta: metav1.ObjectMeta{Name: "reminders", Namespace: "default"},
+			Spec: v1alpha1.CampaignSpec{
+				FlowRef: v1alpha1.FlowReference{Name: "appointment-reminder"},
+				Audience: v1alpha1.Audience{Contacts: []v1alpha1.CampaignContact{
+					{ID: "+1 555 010 7001", Inputs: map[string]string{"patientName": "Ana"}},
+					{ID: contacts[1], Inputs: map[string]string{"patientName": "Bo"}},
+				}},
+				Inputs: []v1alpha1.CampaignInput{{Name: "appointmentTime", Value: "Fri 9:00"}},
+			},
+		}
+		if err := e.k8s.Create(ctx, camp); err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range contacts {
+			ms, err := procs.SandboxMessages(ctx, e.sandbox, c, after[i], 60*time.Second)
+			if err != nil || len(ms) != 1 || !strings.Contains(string(ms[0].Body), `"type":"template"`) {
+				t.Fatalf("%s got %d messages (%v), want the reminder template\n%s", c, len(ms), err, e.tail())
+			}
+		}
+		// The reminders wait for the patients' answers: every contact is
+		// started, and the campaign finishes when they reply.
+		e.eventually("both contacts are started", func() error {
+			if err := e.k8s.Get(ctx, client.ObjectKeyFromObject(camp), camp); err != nil {
+				return err
+			}
+			ready := meta.FindStatusCondition(camp.Status.Conditions, v1alpha1.ConditionReady)
+			if camp.Status.Started != 2 || camp.Status.Pending != 0 || ready == nil || ready.Reason != v1alpha1.ReasonFinishing {
+				return fmt.Errorf("status %+v", camp.Status)
+			}
+			return nil
+		})
 	})
 
 	t.Run("a graph edit while published rolls out a new revision", func(t *testing.T) {
