@@ -81,7 +81,7 @@ func startExecutor(t *testing.T, f *v1alpha1.ChatFlow, b *v1alpha1.ChannelBindin
 	if err != nil {
 		t.Fatal(err)
 	}
-	by, err := builders.BindingManifest(b)
+	by, err := builders.BindingManifest(b, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,7 +120,7 @@ func Start(t testing.TB, o Options) *Rig {
 
 	fy, err := builders.FlowManifest(f)
 	must(t, err)
-	by, err := builders.BindingManifest(b)
+	by, err := builders.BindingManifest(b, "")
 	must(t, err)
 	workers := o.Workers
 	if workers == 0 {
