@@ -163,7 +163,7 @@ func SetupWebhooks(mgr ctrl.Manager, o Options) error {
 	if err := webhooks.SetupLanguageModelWebhookWithManager(mgr, mgr.GetAPIReader(), access); err != nil {
 		return fmt.Errorf("setting up the LanguageModel webhook: %w", err)
 	}
-	if err := webhooks.SetupCampaignWebhookWithManager(mgr, mgr.GetAPIReader()); err != nil {
+	if err := webhooks.SetupCampaignWebhookWithManager(mgr, mgr.GetAPIReader(), access); err != nil {
 		return fmt.Errorf("setting up the Campaign webhook: %w", err)
 	}
 	return nil

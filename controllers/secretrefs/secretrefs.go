@@ -59,6 +59,9 @@ const (
 	// LanguageModelField indexes LanguageModels by the Secret of their
 	// API key (spec.apiKeyRef.name).
 	LanguageModelField = "spec.apiKeyRef.name"
+	// CampaignField indexes Campaigns by the Secrets their audience and
+	// opt-out list read.
+	CampaignField = "spec.audience.secretRefs"
 )
 
 // Kinds are every kind that references Secrets.
@@ -96,6 +99,35 @@ var Kinds = []Kind{
 			return nil
 		},
 	},
+	{
+		// A campaign reads its audience and opt-out list from the Secret
+		// keys it names (the manager does): who creates one must be
+		// allowed to read them.
+		Object:  &v1alpha1.Campaign{},
+		NewList: func() client.ObjectList { return &v1alpha1.CampaignList{} },
+		Field:   CampaignField,
+		Refs: func(o client.Object) []Ref {
+			if c, ok := o.(*v1alpha1.Campaign); ok {
+				return OfCampaign(&c.Spec)
+			}
+			return nil
+		},
+	},
+}
+
+// OfCampaign lists the Secrets a campaign reads: audience sources and the
+// opt-out list kept in Secret keys.
+func OfCampaign(spec *v1alpha1.CampaignSpec) []Ref {
+	var refs []Ref
+	for i, src := range spec.Audience.Sources {
+		if r := src.SecretKeyRef; r != nil && r.Name != "" {
+			refs = append(refs, Ref{Name: r.Name, Path: field.NewPath("spec", "audience", "sources").Index(i).Child("secretKeyRef", "name")})
+		}
+	}
+	if o := spec.OptOut; o != nil && o.SecretKeyRef != nil && o.SecretKeyRef.Name != "" {
+		refs = append(refs, Ref{Name: o.SecretKeyRef.Name, Path: field.NewPath("spec", "optOut", "secretKeyRef", "name")})
+	}
+	return refs
 }
 
 // Of lists the Secrets obj references, whatever its kind (nil for a kind

@@ -101,3 +101,18 @@ func TestInUse(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestOfCampaign(t *testing.T) {
+	g := NewWithT(t)
+	c := &v1alpha1.Campaign{Spec: v1alpha1.CampaignSpec{
+		Audience: v1alpha1.Audience{Sources: []v1alpha1.AudienceSource{
+			{ConfigMapKeyRef: &v1alpha1.ConfigMapKeySelector{Name: "public-list", Key: "a.csv"}},
+			{SecretKeyRef: &v1alpha1.SecretKeySelector{Name: "vip-list", Key: "b.csv"}},
+		}},
+		OptOut: &v1alpha1.AudienceSource{SecretKeyRef: &v1alpha1.SecretKeySelector{Name: "opt-outs", Key: "ids"}},
+	}}
+	g.Expect(paths(secretrefs.Of(c))).To(Equal([]string{
+		"vip-list@spec.audience.sources[1].secretKeyRef.name",
+		"opt-outs@spec.optOut.secretKeyRef.name",
+	}), "ConfigMaps are not Secrets")
+}

@@ -24,12 +24,15 @@ var campaignKind = v1alpha1.GroupVersion.WithKind("Campaign").GroupKind()
 
 // CampaignValidator admits Campaigns: contacts that are contacts of the
 // flow's channel, listed once; inputs the flow declares; quiet hours in a
-// known time zone; a flow that is Manual. A flow that does not exist or is
+// known time zone; a flow that is Manual; Secrets the requester may read. A flow that does not exist or is
 // not Published yet is only warned about (GitOps applies objects in any
 // order: the campaign waits), and so is a rate above the account's.
 type CampaignValidator struct {
 	// Reader reads flows and bindings, uncached.
 	Reader client.Reader
+	// Access checks that the requester may read the Secrets the audience
+	// and the opt-out list name.
+	Access *SecretAccess
 }
 
 var _ admission.Validator[*v1alpha1.Campaign] = &CampaignValidator{}
@@ -110,6 +113,11 @@ func (v *CampaignValidator) validate(ctx context.Context, c *v1alpha1.Campaign) 
 			errs = append(errs, err)
 		}
 	}
+	denied, err := v.Access.Check(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	errs = append(errs, denied...)
 	if d := c.Spec.DiscardAfter; d != nil && (d.Duration < time.Second || d.Duration > 7*24*time.Hour) {
 		errs = append(errs, field.Invalid(spec.Child("discardAfter"), d.Duration.String(), "must be between 1s and 7 days (168h), e.g. 1h"))
 	}
@@ -120,8 +128,8 @@ func (v *CampaignValidator) validate(ctx context.Context, c *v1alpha1.Campaign) 
 }
 
 // SetupCampaignWebhookWithManager registers the Campaign validator.
-func SetupCampaignWebhookWithManager(mgr ctrl.Manager, reader client.Reader) error {
+func SetupCampaignWebhookWithManager(mgr ctrl.Manager, reader client.Reader, access *SecretAccess) error {
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.Campaign{}).
-		WithValidator(&CampaignValidator{Reader: reader}).
+		WithValidator(&CampaignValidator{Reader: reader, Access: access}).
 		Complete()
 }

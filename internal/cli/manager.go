@@ -26,7 +26,7 @@ import (
 	chatflowv1alpha1 "github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/controllers"
 	"github.com/chatflow-dev/chatflow/controllers/builders"
-	"github.com/chatflow-dev/chatflow/controllers/campaign"
+	"github.com/chatflow-dev/chatflow/internal/gateway"
 )
 
 // managerOptions are the manager's command-line settings.
@@ -230,7 +230,11 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 		return err
 	}
 	if o.devState != "" {
-		opts.ResolveExecutor = campaign.DevResolver(o.devState)
+		// The executor processes of chatflow dev, found as the gateway finds them.
+		resolve := gateway.DevResolver(o.devState)
+		opts.ResolveExecutor = func(_ context.Context, ns, svc string) (string, error) {
+			return resolve(&gateway.Backend{Namespace: ns, Name: svc})
+		}
 	}
 	if err := controllers.SetupIndexes(ctx, mgr); err != nil {
 		return err
