@@ -32,10 +32,12 @@ var managerPermissions = map[string]string{
 	"chatflow.dev/languagemodels":               "get,list,watch",                            // reconciled, read for the flows that use them
 	"chatflow.dev/languagemodels/status":        "get,patch,update",                          // one status patch per reconcile
 	"chatflow.dev/chatflows/finalizers":         "update",                                    // blockOwnerDeletion on the executor objects
+	"chatflow.dev/campaigns":                    "get,list,watch",                            // reconciled: the campaigns' dispatchers
+	"chatflow.dev/campaigns/status":             "get,patch,update",                          // progress and conditions
 	"apps/deployments":                          "create,delete,get,list,patch,update,watch", // the executors
 	"apps/replicasets":                          "get,list,watch",                            // a revision's ConfigMap goes when no ReplicaSet uses it
 	"/services":                                 "create,delete,get,list,patch,update,watch", // the executors' Services
-	"/configmaps":                               "create,delete,get,list,patch,update,watch", // the revisions
+	"/configmaps":                               "create,delete,get,list,patch,update,watch", // the revisions; a campaign's audience is read
 	"/secrets":                                  "create,delete,get,list,patch,watch",        // labelled metadata cache, credential key checks, labels, store Secrets
 	"/namespaces":                               "get",                                       // a terminating namespace may take Published flows
 	"events.k8s.io/events":                      "create,patch",                              // events on flows and bindings
