@@ -106,15 +106,17 @@ func TestCampaignLoad(t *testing.T) {
 	}
 	t.Logf("%d messages for %d contacts (%d resent after the executor kill)", len(sent), contacts, extra)
 
-	// The rate: in every 2-second window, at most 2 s at the rate plus the
-	// campaign's burst (a tenth of a second) and one batch of slack; the
-	// seconds after the executor's restart, when it starts what it held,
-	// are left out.
-	limit := 2*rate + rate/10 + rate/10
-	if worst, at := busiestWindow(sent, 2*time.Second, killed, restarted.Add(3*time.Second)); worst > limit {
-		t.Errorf("%d sends in the 2 s from %s: more than %d at %d per second", worst, at.Format(time.RFC3339Nano), limit, rate)
+	// The rate: in every 5-second window, at most 5 s at the rate, plus the
+	// campaign's burst (a tenth of a second of it) and a quarter of a
+	// second for the executor's processing, which can bring sends handed
+	// over just before a window into it. The seconds after the executor's
+	// restart, when it starts what it held, are left out.
+	const window = 5 * time.Second
+	limit := int(window.Seconds())*rate + rate/10 + rate/4
+	if worst, at := busiestWindow(sent, window, killed, restarted.Add(3*time.Second)); worst > limit {
+		t.Errorf("%d sends in the %v from %s: more than %d at %d per second", worst, window, at.Format(time.RFC3339Nano), limit, rate)
 	} else {
-		t.Logf("busiest 2 s: %d sends (limit %d)", worst, limit)
+		t.Logf("busiest %v: %d sends (limit %d)", window, worst, limit)
 	}
 	first, last := sent[0].ReceivedAt, sent[len(sent)-1].ReceivedAt
 	if avg := float64(len(sent)) / last.Sub(first).Seconds(); avg > rate*1.05 {
