@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // CampaignState is where a contact of a campaign stands in the ledger of
@@ -45,12 +43,12 @@ const CampaignTTL = 30 * 24 * time.Hour
 // kept by the executors of the flow (whichever replica) for the operator
 // to read. Both stores implement it.
 //
-// On Redis, a campaign's ledger is two hashes sharing one hash tag (one
-// Cluster slot), updated by one script (lua/campaign.lua) and expiring
-// CampaignTTL after the last change:
+// On Redis, a campaign's ledger is two hashes in the flow's slot (its hash
+// tag, like every key of the flow), updated by one script
+// (lua/campaign.lua) and expiring CampaignTTL after the last change:
 //
-//	chatflow:<ns>:{<ns>#campaign:<id>}:contacts  contact -> state
-//	chatflow:<ns>:{<ns>#campaign:<id>}:counts    state -> contacts at it
+//	chatflow:{<ns>}:campaign:<id>:contacts  contact -> state
+//	chatflow:{<ns>}:campaign:<id>:counts    state -> contacts at it
 type Campaigns interface {
 	// CampaignStates returns the state of each contact.
 	CampaignStates(ctx context.Context, campaign string, contacts ...string) ([]CampaignState, error)
@@ -162,12 +160,9 @@ func (m *memory) CampaignCounts(_ context.Context, campaign string) (CampaignCou
 
 // The redis store's ledger.
 
-var campaignScript = redis.NewScript(luaSource("campaign"))
-
 func (s *redisStore) campaignKeys(campaign string) []string {
-	ns := s.opts.Namespace
-	base := "chatflow:" + ns + ":{" + ns + "#campaign:" + campaign + "}:"
-	return []string{base + "contacts", base + "counts"}
+	contacts, counts := s.keys.campaign(campaign)
+	return []string{contacts, counts}
 }
 
 func (s *redisStore) CampaignStates(ctx context.Context, campaign string, contacts ...string) ([]CampaignState, error) {
@@ -209,7 +204,7 @@ func (s *redisStore) CampaignMark(ctx context.Context, campaign string, st Campa
 	for _, c := range contacts {
 		args = append(args, c)
 	}
-	res, err := campaignScript.Run(ctx, s.rdb, s.campaignKeys(campaign), args...).Int64Slice()
+	res, err := s.lua.campaign.Run(ctx, s.rdb, s.campaignKeys(campaign), args...).Int64Slice()
 	if err != nil {
 		return nil, fmt.Errorf("store: campaign mark: %w", err)
 	}

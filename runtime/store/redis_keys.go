@@ -15,6 +15,7 @@ type keyspace struct {
 	timerIndex    string // zset of timer entries by due time (ms)
 	deadLetters   string // hash: dead letter id -> record
 	deadIndex     string // zset: dead letter id -> when (server ms)
+	campaigns     string // chatflow:{<ns>}:campaign:
 }
 
 type contactKeys struct {
@@ -34,7 +35,15 @@ func newKeyspace(ns string) keyspace {
 		timerIndex:    base + "timers",
 		deadLetters:   base + "dead",
 		deadIndex:     base + "dead:index",
+		campaigns:     base + "campaign:",
 	}
+}
+
+// campaign names the two hashes of a campaign's ledger (campaign.go): in
+// the flow's slot like every other key of the flow, so one script updates
+// both and Redis Cluster checks it.
+func (k keyspace) campaign(id string) (contacts, counts string) {
+	return k.campaigns + id + ":contacts", k.campaigns + id + ":counts"
 }
 
 func (k keyspace) contact(c string) contactKeys {

@@ -34,6 +34,7 @@ type scripts struct {
 	enqueue, lease, load, commit, renew, release, fire *redis.Script
 	ack, leave, gc, take                               *redis.Script
 	deadLetters, retry, erase                          *redis.Script
+	campaign                                           *redis.Script
 }
 
 func newScripts(strict bool) *scripts {
@@ -47,6 +48,7 @@ func newScripts(strict bool) *scripts {
 		commit: load("commit"), renew: load("renew"), release: load("release"), fire: load("fire"),
 		ack: load("ack"), leave: load("leave"), gc: load("gc"), take: load("take"),
 		deadLetters: load("deadletters"), retry: load("retry"), erase: load("erase"),
+		campaign: load("campaign"),
 	}
 }
 
