@@ -70,6 +70,12 @@ func (t *turn) sessionSize(except string) int {
 	for _, l := range s.Recent {
 		size += len(l.Text) + 64
 	}
+	// Callers waiting on a called flow keep their variables and inputs
+	// in the session too (call.go).
+	for i := range s.Stack {
+		fr := &s.Stack[i]
+		size += 128 + valueSize(map[string]any(fr.Vars)) + valueSize(map[string]any(fr.Inputs))
+	}
 	return size
 }
 

@@ -101,6 +101,9 @@ func (t *turn) forward(n *node) int {
 		}
 		inputs[a.name] = v
 	}
+	if !t.forwardFits(n, f, inputs) {
+		return t.onError(n)
+	}
 	for _, in := range target.inputs {
 		if _, ok := inputs[in.Name]; in.Required && !ok {
 			t.log(LogError, n, "", fmt.Sprintf("ChatFlow %s requires the input %q, which could not be computed: ending the run", f.target, in.Name))
@@ -131,6 +134,33 @@ func (t *turn) forward(n *node) int {
 	s.Vars, s.Inputs, s.Jumps = vars, inputs, nil
 	t.p = target
 	return target.start
+}
+
+// forwardFits applies the session budgets to a forward: each passed
+// variable within MaxVariableBytes, and the session within MaxSessionBytes
+// once the called flow holds them — with the caller's variables kept in
+// its frame when the node returns, dropped when it does not.
+func (t *turn) forwardFits(n *node, f *forwardNode, inputs Values) bool {
+	for k, v := range inputs {
+		if size := valueSize(v); size > MaxVariableBytes {
+			t.budgetError(n, BudgetVariableSize, fmt.Sprintf(
+				"the variable %s passed to %s would hold %d bytes, over the limit of %d per variable: not forwarded", k, f.target, size, MaxVariableBytes))
+			return false
+		}
+	}
+	s := t.s
+	total := t.sessionSize("") + 2*valueSize(map[string]any(inputs)) // the called flow's vars and inputs
+	if !f.ret {
+		total -= valueSize(map[string]any(s.Vars)) + valueSize(map[string]any(s.Inputs))
+	} else {
+		total += 128 // the frame
+	}
+	if total > MaxSessionBytes {
+		t.budgetError(n, BudgetSessionSize, fmt.Sprintf(
+			"forwarding to %s would make the session %d bytes, over the limit of %d: not forwarded", f.target, total, MaxSessionBytes))
+		return false
+	}
+	return true
 }
 
 // returnToCaller runs the End of a called flow whose caller waits: the

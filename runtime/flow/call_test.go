@@ -393,3 +393,65 @@ func fuzzSpec(data []byte) *v1alpha1.ChatFlowSpec {
 	}
 	return &spec
 }
+
+// TestForwardBudgets: what a forward passes is held to the session budgets
+// like any variable, and the callers waiting on the stack count in the
+// session's size: a forward that would exceed either ends the run with an
+// error naming the budget, before the contact leaves the caller.
+func TestForwardBudgets(t *testing.T) {
+	const caller = `
+trigger: {type: WhatsApp}
+nodes:
+- {id: start, type: Start, next: w1}
+- {id: w1, type: WaitForReply, waitForReply: {saveAs: a}, next: w2}
+- {id: w2, type: WaitForReply, waitForReply: {saveAs: b}, next: w3}
+- {id: w3, type: WaitForReply, waitForReply: {saveAs: c}, next: w4}
+- {id: w4, type: WaitForReply, waitForReply: {saveAs: d}, next: pick}
+- {id: pick, type: Condition, condition: {branches: [{when: 'vars.d == "double"', next: double}], default: call}}
+- {id: double, type: ForwardToFlow, forwardToFlow: {flowRef: {name: billing}, return: true, variables: [{name: order, expr: 'vars.a + vars.a'}]}, next: end}
+- {id: call, type: ForwardToFlow, forwardToFlow: {flowRef: {name: billing}, return: true, variables: [{name: order, expr: 'vars.a'}]}, next: end}
+- {id: end, type: End}
+`
+	p := linkNamed(t, [2]string{"menu", caller}, [2]string{"billing", flowBilling})
+	fits := strings.Repeat("y", 45<<10)
+	reply := func(s *Session, id, text string) (*Session, []Effect) {
+		return Step(p, s, Inbound(message.Inbound{ID: id, Contact: ann, Kind: message.KindText, Text: text, Timestamp: t0}), t0)
+	}
+	fill := func(last string) (*Session, []Effect) {
+		s, _ := Step(p, nil, says("m0", "hi"), t0)
+		var fx []Effect
+		for i, v := range []string{fits, fits, fits, last} {
+			s, fx = reply(s, fmt.Sprintf("m%d", i+1), v)
+		}
+		return s, fx
+	}
+
+	// vars.a twice is over MaxVariableBytes.
+	s, fx := fill("double")
+	got := strings.Join(effectLines(fx), "\n")
+	if !strings.Contains(got, `@double:ForwardToFlow budget=variable_size "the variable order passed to billing`) ||
+		!strings.Contains(got, `log run_ended @double:ForwardToFlow "error"`) {
+		t.Errorf("passing a variable over the limit:\n%s", got)
+	}
+	if s.Flow != "" || len(s.Stack) != 0 || s.Status != StatusEnded {
+		t.Errorf("after the refused forward: flow %q, stack %d, status %s", s.Flow, len(s.Stack), s.Status)
+	}
+
+	// Three 45 KiB variables stay in the caller's frame; the called flow
+	// would hold the fourth as its variable and its input: over 256 KiB.
+	s, fx = fill(fits)
+	got = strings.Join(effectLines(fx), "\n")
+	if !strings.Contains(got, `@call:ForwardToFlow budget=session_size "forwarding to billing would make the session`) {
+		t.Errorf("a forward over the session budget:\n%s", got)
+	}
+	if s.Flow != "" || s.Status != StatusEnded {
+		t.Errorf("after the refused forward: flow %q, status %s", s.Flow, s.Status)
+	}
+
+	// The frames count: a session in a called flow, whose caller keeps
+	// large variables, is sized with them.
+	in := &Session{Vars: Values{"x": "1"}, Stack: []Frame{{Vars: Values{"big": fits}}}}
+	if n := in.sizeForTest(); n < len(fits) {
+		t.Errorf("a session whose caller holds %d bytes is sized %d", len(fits), n)
+	}
+}
