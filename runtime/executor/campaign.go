@@ -319,3 +319,16 @@ func linkSubflows(root *flow.Program, subflows []*v1alpha1.ChatFlow, ch message.
 	}
 	return linked, nil
 }
+
+// campaignDeadLettered counts a campaign run whose item a panicking turn
+// kept as a dead letter: the campaign waits for every run it handed over
+// to end, and this one will not, unless someone retries it (it then runs,
+// and still counts failed: a contact's first outcome stays). Items that do
+// not decode, or are not sealed with the flow's key, name no campaign that
+// can be trusted: they are not counted.
+func (e *Executor) campaignDeadLettered(ctx context.Context, contact string, payload []byte) {
+	var q queued
+	if json.Unmarshal(payload, &q) == nil {
+		e.campaignDropped(ctx, contact, &q.Event)
+	}
+}

@@ -279,3 +279,47 @@ func TestIdempotencyKeyAndContactHash(t *testing.T) {
 func httpCall(url string) flow.HTTPCall {
 	return flow.HTTPCall{ID: "r.1", Method: http.MethodGet, URL: url, Timeout: 5 * time.Second}
 }
+
+// A campaign run whose turn panics is kept as a dead letter and counts
+// failed in the campaign's ledger: the campaign, which waits for every run
+// it handed over to end, can complete.
+func TestPanickedCampaignRunCountsFailed(t *testing.T) {
+	captureLog(t)
+	mem := store.NewMemory(store.Options{})
+	defer mem.Close()
+	st := mem.(interface {
+		store.Store
+		store.Campaigns
+	})
+	e, sender := sendingFlow(t, st, "", nil)
+	sender.panics = 1
+	ctx := context.Background()
+	for _, c := range []string{"first", "second"} {
+		payload, err := json.Marshal(queued{Event: flow.RunStarted{RunID: campaignRunID("spring", c),
+			Contact: message.Contact{ID: c}, Campaign: "spring"}.Event()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Enqueue(ctx, c, store.Item{ID: "run:spring/" + c, Payload: payload}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.CampaignMark(ctx, "spring", store.CampaignAccepted, "first", "second"); err != nil {
+		t.Fatal(err)
+	}
+	counts := func() store.CampaignCounts {
+		c, err := st.CampaignCounts(ctx, "spring")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	runWhile(t, e, func() bool { c := counts(); return c.Done+c.Failed >= 2 })
+	if got, want := counts(), (store.CampaignCounts{Accepted: 2, Started: 2, Done: 1, Failed: 1}); got != want {
+		t.Errorf("ledger %+v, want %+v: the panicked run failed, the other done", got, want)
+	}
+	states, err := st.CampaignStates(ctx, "spring", "first", "second")
+	if err != nil || states[0] != store.CampaignFailed || states[1] != store.CampaignDone {
+		t.Errorf("states %v (%v), want first failed and second done", states, err)
+	}
+}

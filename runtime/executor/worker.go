@@ -296,6 +296,11 @@ func (w *contactWork) handle(ctx context.Context, it store.Item) (err error) {
 		return nil // the panic came after the item was committed: nothing to keep
 	}
 	w.restore()
+	if reason == reasonPanic {
+		// A campaign run that cannot start would keep its campaign
+		// waiting for it forever: it counts failed.
+		e.campaignDeadLettered(ctx, w.lease.Contact, it.Payload)
+	}
 	return w.deadLetter(ctx, it, reason, detail)
 }
 
