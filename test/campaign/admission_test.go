@@ -154,8 +154,8 @@ func TestCampaignAdmission(t *testing.T) {
 		}
 	}
 	// The flow of a campaign never changes.
-	ok.Spec.FlowRef.Name = "other"
-	if err := cl.Update(ctx, ok); !strings.Contains(causes(err), "spec.flowRef.name: Forbidden: spec.flowRef is immutable") {
+	err := tryUpdate(cl, ok, func(ok *v1alpha1.Campaign) { ok.Spec.FlowRef.Name = "other" })
+	if !strings.Contains(causes(err), "spec.flowRef.name: Forbidden: spec.flowRef is immutable") {
 		t.Errorf("changing spec.flowRef: %s", causes(err))
 	}
 

@@ -3,6 +3,7 @@ package campaign
 import (
 	"bytes"
 	"fmt"
+	"hash/crc32"
 	"strings"
 	"testing"
 	"time"
@@ -18,10 +19,14 @@ import (
 	"github.com/chatflow-dev/chatflow/test/procs"
 )
 
-const (
-	runToken = "campaign-run-token"
-	account  = "106540352242922"
-)
+const runToken = "campaign-run-token"
+
+// accountOf is the WhatsApp phone number id of a namespace's promo flow:
+// an account serves one flow in the cluster, so each test namespace has
+// its own.
+func accountOf(ns string) string {
+	return fmt.Sprintf("1065%011d", crc32.ChecksumIEEE([]byte(ns)))
+}
 
 // promoFlow is a Manual flow that sends a WhatsApp template and ends.
 func promoFlow(ns string, state v1alpha1.FlowState) *v1alpha1.ChatFlow {
@@ -52,7 +57,7 @@ func promoBinding(ns string, sendRate int32) *v1alpha1.ChannelBinding {
 		Spec: v1alpha1.ChannelBindingSpec{
 			FlowRef:        v1alpha1.FlowReference{Name: "promo"},
 			Channel:        v1alpha1.ChannelWhatsApp,
-			Account:        v1alpha1.Account{Name: "Shop", ID: account},
+			Account:        v1alpha1.Account{Name: "Shop", ID: accountOf(ns)},
 			CredentialsRef: v1alpha1.SecretReference{Name: "promo-credentials"},
 			APIBaseURL:     sandURL,
 			SendRate:       sendRate,

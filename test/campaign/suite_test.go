@@ -196,19 +196,26 @@ func create(t *testing.T, objs ...client.Object) {
 // update re-reads obj, mutates it and writes it back, retrying on conflicts.
 func update[T client.Object](t *testing.T, obj T, mutate func(T)) {
 	t.Helper()
-	var err error
-	for range 10 {
-		if err = k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			break
-		}
-		mutate(obj)
-		if err = k8s.Update(ctx, obj); !apierrors.IsConflict(err) {
-			break
-		}
-	}
-	if err != nil {
+	if err := tryUpdate(k8s, obj, mutate); err != nil {
 		t.Fatalf("updating %T %s: %v", obj, obj.GetName(), err)
 	}
+}
+
+// tryUpdate is update through c, returning the error of the last attempt:
+// for updates admission should refuse (the controllers write the objects
+// too, so a first attempt may only conflict).
+func tryUpdate[T client.Object](c client.Client, obj T, mutate func(T)) error {
+	var err error
+	for range 10 {
+		if err = c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		mutate(obj)
+		if err = c.Update(ctx, obj); !apierrors.IsConflict(err) {
+			return err
+		}
+	}
+	return err
 }
 
 // eventually polls cond until it returns "" (success) or the deadline; a
