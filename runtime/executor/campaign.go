@@ -50,15 +50,25 @@ func (e *Executor) campaigns() store.Campaigns {
 	return l
 }
 
-// serveRunsBatch queues the runs of a batch for a campaign, each contact
-// at most once per campaign.
-func (e *Executor) serveRunsBatch(w http.ResponseWriter, r *http.Request) {
+// authorizeCampaign checks a campaign request's run token and returns the
+// store's ledger; nil when it answered the request already (401, or 501
+// for a store without ledgers).
+func (e *Executor) authorizeCampaign(w http.ResponseWriter, r *http.Request) store.Campaigns {
 	if !e.authorizeRun(w, r) {
-		return
+		return nil
 	}
 	ledger := e.campaigns()
 	if ledger == nil {
 		http.Error(w, "this session store keeps no campaign ledger", http.StatusNotImplemented)
+	}
+	return ledger
+}
+
+// serveRunsBatch queues the runs of a batch for a campaign, each contact
+// at most once per campaign.
+func (e *Executor) serveRunsBatch(w http.ResponseWriter, r *http.Request) {
+	ledger := e.authorizeCampaign(w, r)
+	if ledger == nil {
 		return
 	}
 	body, err := channel.ReadBody(r, runapi.MaxBatchBody)
@@ -209,12 +219,8 @@ func (e *Executor) queueCampaignRun(ctx context.Context, campaign, contactID str
 
 // serveCampaign reports a campaign's counts.
 func (e *Executor) serveCampaign(w http.ResponseWriter, r *http.Request) {
-	if !e.authorizeRun(w, r) {
-		return
-	}
-	ledger := e.campaigns()
+	ledger := e.authorizeCampaign(w, r)
 	if ledger == nil {
-		http.Error(w, "this session store keeps no campaign ledger", http.StatusNotImplemented)
 		return
 	}
 	counts, err := ledger.CampaignCounts(r.Context(), r.PathValue("campaign"))

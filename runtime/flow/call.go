@@ -84,17 +84,7 @@ func (t *turn) forward(n *node) int {
 	sc := t.scope()
 	for i := range f.vars {
 		a := &f.vars[i]
-		var (
-			v   any
-			err error
-		)
-		if a.expr != nil {
-			if v, err = a.expr.Eval(sc); err == nil {
-				v, err = normalize(v)
-			}
-		} else {
-			v, err = a.value.render(sc)
-		}
+		v, err := a.compute(sc)
 		if err != nil {
 			t.log(LogError, n, "", fmt.Sprintf("%s: %v; not passed", a.name, err))
 			continue

@@ -101,18 +101,7 @@ func (t *turn) exec(n *node) int {
 	case v1alpha1.NodeSetVariables:
 		for i := range n.set {
 			a := &n.set[i]
-			sc := t.scope() // later assignments see earlier ones
-			var (
-				v   any
-				err error
-			)
-			if a.expr != nil {
-				if v, err = a.expr.Eval(sc); err == nil {
-					v, err = normalize(v)
-				}
-			} else {
-				v, err = a.value.render(sc)
-			}
+			v, err := a.compute(t.scope()) // later assignments see earlier ones
 			if err != nil {
 				// A variable that cannot be computed keeps its value; the
 				// error is logged and the flow goes on (SetVariables has

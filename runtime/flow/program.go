@@ -193,6 +193,19 @@ type assignment struct {
 	expr  *expr.Program // nil: value is used
 }
 
+// compute evaluates the assignment's value in sc: its CEL expr, or its
+// template.
+func (a *assignment) compute(sc *expr.Scope) (any, error) {
+	if a.expr == nil {
+		return a.value.render(sc)
+	}
+	v, err := a.expr.Eval(sc)
+	if err != nil {
+		return nil, err
+	}
+	return normalize(v)
+}
+
 type httpNode struct {
 	method  string
 	url     text
