@@ -47,7 +47,7 @@ const CampaignTTL = 30 * 24 * time.Hour
 // tag, like every key of the flow), updated by one script
 // (lua/campaign.lua) and expiring CampaignTTL after the last change:
 //
-//	chatflow:{<ns>}:campaign:<id>:contacts  contact -> state
+//	chatflow:{<ns>}:campaign:<id>:contacts  hash of the contact -> state
 //	chatflow:{<ns>}:campaign:<id>:counts    state -> contacts at it
 type Campaigns interface {
 	// CampaignStates returns the state of each contact.
@@ -84,13 +84,14 @@ func countsOf(at [5]int64) CampaignCounts {
 // The memory store's ledger.
 
 type memCampaign struct {
-	states map[string]CampaignState
+	states map[string]CampaignState // by ledgerField
 	at     [5]int64
 }
 
 func (m *memory) campaign(id string, create bool) *memCampaign {
 	if m.campaigns == nil {
 		m.campaigns = map[string]*memCampaign{}
+		m.ledgerSeal = newSealer(m.opts.Namespace, m.opts.ItemKey)
 	}
 	c := m.campaigns[id]
 	if c == nil && create {
@@ -112,7 +113,7 @@ func (m *memory) CampaignStates(_ context.Context, campaign string, contacts ...
 	out := make([]CampaignState, len(contacts))
 	if c := m.campaign(campaign, false); c != nil {
 		for i, ct := range contacts {
-			out[i] = c.states[ct]
+			out[i] = c.states[m.ledgerSeal.ledgerField(campaign, ct)]
 		}
 	}
 	return out, nil
@@ -130,10 +131,11 @@ func (m *memory) CampaignMark(_ context.Context, campaign string, st CampaignSta
 	c := m.campaign(campaign, true)
 	out := make([]CampaignState, len(contacts))
 	for i, ct := range contacts {
-		old := c.states[ct]
+		f := m.ledgerSeal.ledgerField(campaign, ct)
+		old := c.states[f]
 		out[i] = old
 		if st.rank() > old.rank() {
-			c.states[ct] = st
+			c.states[f] = st
 			c.at[old]--
 			c.at[st]++
 		}
@@ -165,6 +167,15 @@ func (s *redisStore) campaignKeys(campaign string) []string {
 	return []string{contacts, counts}
 }
 
+// ledgerFields names contacts as the ledger does (sealer.ledgerField).
+func (s *redisStore) ledgerFields(campaign string, contacts []string) []string {
+	out := make([]string, len(contacts))
+	for i, c := range contacts {
+		out[i] = s.seal.ledgerField(campaign, c)
+	}
+	return out
+}
+
 func (s *redisStore) CampaignStates(ctx context.Context, campaign string, contacts ...string) ([]CampaignState, error) {
 	if err := checkCampaign(campaign, 0); err != nil {
 		return nil, err
@@ -176,7 +187,7 @@ func (s *redisStore) CampaignStates(ctx context.Context, campaign string, contac
 	if len(contacts) == 0 {
 		return out, nil
 	}
-	vals, err := s.rdb.HMGet(ctx, s.campaignKeys(campaign)[0], contacts...).Result()
+	vals, err := s.rdb.HMGet(ctx, s.campaignKeys(campaign)[0], s.ledgerFields(campaign, contacts)...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: campaign states: %w", err)
 	}
@@ -201,8 +212,8 @@ func (s *redisStore) CampaignMark(ctx context.Context, campaign string, st Campa
 	}
 	args := make([]any, 0, len(contacts)+2)
 	args = append(args, int(st), int64(CampaignTTL/time.Second))
-	for _, c := range contacts {
-		args = append(args, c)
+	for _, f := range s.ledgerFields(campaign, contacts) {
+		args = append(args, f)
 	}
 	res, err := s.lua.campaign.Run(ctx, s.rdb, s.campaignKeys(campaign), args...).Int64Slice()
 	if err != nil {

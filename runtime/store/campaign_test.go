@@ -3,9 +3,12 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/chatflow-dev/chatflow/runtime/store"
 	"github.com/chatflow-dev/chatflow/runtime/store/redistest"
@@ -136,5 +139,58 @@ func TestCampaignLedgerConcurrentReplicas(t *testing.T) {
 	want := store.CampaignCounts{Accepted: contacts, Started: contacts, Done: contacts * 4 / 5, Failed: contacts / 5}
 	if err != nil || got != want {
 		t.Errorf("counts = %+v, %v; want %+v", got, err, want)
+	}
+}
+
+// TestCampaignLedgerHoldsNoContactIDs: the ledger names contacts by a hash
+// keyed with the flow's item key, so what Redis keeps of a campaign (for
+// 30 days, past an erasure of the contact) names nobody; replicas with the
+// same key agree, and a store with another key does not find the contact.
+func TestCampaignLedgerHoldsNoContactIDs(t *testing.T) {
+	ctx := context.Background()
+	url, _ := redistest.Start(t)
+	open := func(key string) store.Campaigns {
+		s, err := store.NewRedis(ctx, url, store.Options{Namespace: "shop/promo", ItemKey: []byte(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s.(store.Campaigns)
+	}
+	const contact = "15551234567"
+	if _, err := open("k1").CampaignMark(ctx, "spring", store.CampaignDone, contact); err != nil {
+		t.Fatal(err)
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	keys, err := rdb.Keys(ctx, "*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("keys %v, %v", keys, err)
+	}
+	for _, k := range keys {
+		if strings.Contains(k, contact) {
+			t.Errorf("key %q names the contact", k)
+		}
+		if typ, _ := rdb.Type(ctx, k).Result(); typ == "hash" {
+			h, err := rdb.HGetAll(ctx, k).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for f, v := range h {
+				if strings.Contains(f, contact) || strings.Contains(v, contact) {
+					t.Errorf("hash %q holds the contact: %q = %q", k, f, v)
+				}
+			}
+		}
+	}
+	if st, err := open("k1").CampaignStates(ctx, "spring", contact); err != nil || st[0] != store.CampaignDone {
+		t.Errorf("a replica with the same key: %v, %v; want done", st, err)
+	}
+	if st, err := open("k2").CampaignStates(ctx, "spring", contact); err != nil || st[0] != store.CampaignNone {
+		t.Errorf("a store with another key: %v, %v; want none", st, err)
 	}
 }

@@ -89,7 +89,7 @@
 //	chatflow:{<ns>}:timers        zset "<nonce>:<len(c)>:<c><timer ID>" -> due ms
 //	chatflow:{<ns>}:dead          hash dead letter id -> "<len(c)>:<c><len(reason)>:<reason><item>"
 //	chatflow:{<ns>}:dead:index    zset dead letter id -> when (ms)
-//	chatflow:{<ns>}:campaign:<id>:contacts  hash contact -> ledger state (campaign.go)
+//	chatflow:{<ns>}:campaign:<id>:contacts  hash keyed hash of the contact -> ledger state (campaign.go)
 //	chatflow:{<ns>}:campaign:<id>:counts    hash ledger state -> contacts at it
 //	chatflow:rate:{<bucket>}      string: GCRA arrival time (µs) of an account's send rate
 //

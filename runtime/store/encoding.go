@@ -37,8 +37,9 @@ const macLen = 16
 // The kinds of sealed data, part of what a seal covers so that a sealed
 // item can never pass for a state or the other way round.
 const (
-	sealItem  = 'i'
-	sealState = 's'
+	sealItem   = 'i'
+	sealState  = 's'
+	sealLedger = 'l'
 )
 
 // sealer seals what the store writes for one flow with the flow's key, and
@@ -87,6 +88,15 @@ func (s *sealer) seal(dst []byte, kind byte, contact, id string, payload []byte)
 func (s *sealer) valid(mac []byte, kind byte, contact, id string, payload []byte) bool {
 	var buf [macLen]byte
 	return hmac.Equal(mac, s.seal(buf[:0], kind, contact, id, payload))
+}
+
+// ledgerField is how a campaign's ledger names a contact: a keyed hash of
+// the contact and the campaign. The ledger so holds no contact id — Erase
+// need not look for it there, and what stays after an erasure names nobody
+// — while it still keeps the campaign from starting the contact again.
+func (s *sealer) ledgerField(campaign, contact string) string {
+	var buf [macLen]byte
+	return hex.EncodeToString(s.seal(buf[:0], sealLedger, contact, campaign, nil))
 }
 
 // encodeItem packs a sealed item as "<len(id)>:<id><seal><payload>", a

@@ -22,8 +22,10 @@ type memory struct {
 	changed  chan struct{}
 	closed   bool
 	obs      memObserved // memory_observe.go
-	// campaigns is the campaign ledger (campaign.go), by campaign.
-	campaigns map[string]*memCampaign
+	// campaigns is the campaign ledger (campaign.go), by campaign, with
+	// the sealer that names its contacts.
+	campaigns  map[string]*memCampaign
+	ledgerSeal *sealer
 
 	done chan struct{}
 	wg   sync.WaitGroup
