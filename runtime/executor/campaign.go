@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -77,9 +76,7 @@ func (e *Executor) serveRunsBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req runapi.BatchRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := decodeRequest(body, &req); err != nil {
 		http.Error(w, "malformed batch request: "+err.Error(), http.StatusBadRequest)
 		return
 	}

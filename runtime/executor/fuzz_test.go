@@ -18,6 +18,7 @@ import (
 	"github.com/chatflow-dev/chatflow/runtime/executor"
 	"github.com/chatflow-dev/chatflow/runtime/flow"
 	"github.com/chatflow-dev/chatflow/runtime/message"
+	"github.com/chatflow-dev/chatflow/runtime/runapi"
 	"github.com/chatflow-dev/chatflow/runtime/store"
 )
 
@@ -86,11 +87,56 @@ func FuzzRunRequest(f *testing.F) {
 		h.ServeHTTP(rec, req)
 		switch rec.Code {
 		case http.StatusAccepted:
+			if !json.Valid(body) {
+				t.Fatalf("202 for a body that is not one JSON value: %q", body)
+			}
 			var res struct {
 				RunID string `json:"runId"`
 			}
 			if err := json.Unmarshal(rec.Body.Bytes(), &res); err != nil || res.RunID == "" {
 				t.Fatalf("202 without a run id: %q", rec.Body.String())
+			}
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		default:
+			t.Fatalf("status %d for %q: %s", rec.Code, body, rec.Body.String())
+		}
+	})
+}
+
+// FuzzRunsBatch: any body of POST /v1/runs:batch (a campaign's hand-over,
+// authorized) is either answered 200 with one known status per run, or
+// refused as the client's fault (400, 413): never a panic or a 5xx.
+func FuzzRunsBatch(f *testing.F) {
+	f.Add([]byte(`{"campaign": "0b9c-uid", "discardAfter": "1h", "runs": [{"contact": {"id": "15550001111", "name": "Kerry"}, "variables": {"orderId": "A-1"}}, {"contact": {"id": "15550001111"}}]}`))
+	f.Add([]byte(`{"campaign": "c", "runs": [{"contact": {"id": ""}}, {"contact": {"id": "x"}, "variables": {"undeclared": "v"}}]}`))
+	f.Add([]byte(`{"campaign": "a/b", "runs": [{"contact": {"id": "c"}}]}`))
+	f.Add([]byte(`{"campaign": "c", "runs": []}`))
+	f.Add([]byte(`{"campaign": "c", "discardAfter": "-1s", "runs": [{"contact": {"id": "c"}}]}`))
+	f.Add([]byte(`{"campaign": "c", "runs": [{"contact": {"id": "c"}, "variables": {"orderId": 1}}]}`))
+	f.Add([]byte(`{"campaign": "c", "runs": [{"contact": {"id": "c"}}]}{"trailing": true}`))
+	f.Add([]byte{0xff, 0xfe})
+	e, _ := newExecutor(f)
+	h := e.Handler()
+	known := map[string]bool{runapi.Started: true, runapi.Duplicate: true, runapi.Invalid: true, runapi.Unavailable: true}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/v1/runs:batch", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer fuzz-token")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.Code {
+		case http.StatusOK:
+			var in runapi.BatchRequest
+			var out runapi.BatchResponse
+			if err := json.Unmarshal(body, &in); err != nil {
+				t.Fatalf("200 for a body that does not decode (%v): %q", err, body)
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || len(out.Results) != len(in.Runs) {
+				t.Fatalf("200 with %d results for %d runs (%v): %s", len(out.Results), len(in.Runs), err, rec.Body)
+			}
+			for _, r := range out.Results {
+				if !known[r.Status] {
+					t.Fatalf("unknown status %q in %s", r.Status, rec.Body)
+				}
 			}
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
 		default:

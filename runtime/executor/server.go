@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -285,9 +286,7 @@ func (e *Executor) serveRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req runRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := decodeRequest(body, &req); err != nil {
 		http.Error(w, "malformed run request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -406,4 +405,18 @@ func (e *Executor) refused(err error) (result, msg string) {
 		return "store_full", "the session store is full: retry later"
 	}
 	return "unavailable", "could not queue the events, retry later"
+}
+
+// decodeRequest decodes a run API body: one JSON object with no field v
+// does not know, and nothing after it.
+func decodeRequest(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON object")
+	}
+	return nil
 }
