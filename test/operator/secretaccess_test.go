@@ -100,6 +100,31 @@ var _ = Describe("Referencing a Secret", Ordered, func() {
 		Expect(alice.Create(ctx, ok)).To(Succeed())
 	})
 
+	It("in a campaign's audience or opt-out list needs get on it: the webhook names the field", func() {
+		campaign := func(name, audience, optOut string) *v1alpha1.Campaign {
+			return &v1alpha1.Campaign{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: v1alpha1.CampaignSpec{
+				FlowRef: v1alpha1.FlowReference{Name: "promo"},
+				Audience: v1alpha1.Audience{Sources: []v1alpha1.AudienceSource{
+					{ConfigMapKeyRef: &v1alpha1.ConfigMapKeySelector{Name: "public-list", Key: "contacts.csv"}},
+					{SecretKeyRef: &v1alpha1.SecretKeySelector{Name: audience, Key: "contacts.csv"}},
+				}},
+				OptOut: &v1alpha1.AudienceSource{SecretKeyRef: &v1alpha1.SecretKeySelector{Name: optOut, Key: "ids"}},
+			}}
+		}
+		err := alice.Create(ctx, campaign("vip", "payments", "orders-api"))
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+		Expect(err.Error()).To(And(
+			ContainSubstring(`admission webhook "vcampaign-v1alpha1.chatflow.dev" denied the request`),
+			ContainSubstring("spec.audience.sources[1].secretKeyRef.name: Forbidden: alice may not get Secret payments in namespace "+ns),
+		))
+		err = alice.Create(ctx, campaign("stop", "orders-api", "payments"))
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.optOut.secretKeyRef.name: Forbidden: alice may not get Secret payments"))
+
+		Expect(alice.Create(ctx, campaign("allowed", "orders-api", "orders-api"))).To(Succeed(),
+			"chatflow-editor and get on the Secrets are enough (the flow not existing yet is a warning)")
+	})
+
 	It("a binding's apiBaseURL is https, to a host the operator allows", func() {
 		b := binding("elsewhere", ns, "allowed", "acct-elsewhere")
 		b.Spec.CredentialsRef.Name = "shop-credentials"
