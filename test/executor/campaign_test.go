@@ -3,8 +3,10 @@ package executor_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -161,5 +163,84 @@ func TestCampaignRunDiscardedLateCountsFailed(t *testing.T) {
 	sent, _ := procs.SandboxMessages(ctx, r.sandbox, "", 0, 0)
 	if int64(len(sent)) != got.Done {
 		t.Errorf("%d messages reached the sandbox, %d runs done: a discarded run must not send", len(sent), got.Done)
+	}
+}
+
+// TestCampaignBatchAcrossReplicas: two executor replicas on one Redis are
+// handed the same contacts at the same time (a manager that retried on
+// another replica): each contact is started once, whichever replica took
+// it, and both replicas report the same counts.
+func TestCampaignBatchAcrossReplicas(t *testing.T) {
+	url, _ := redisURL(t)
+	r := newRig(t)
+	replicas := []*procs.Executor{r.executor(promoFlow, url), r.executor(promoFlow, url)}
+	const contacts = 300
+	batch := &runapi.BatchRequest{Campaign: "c-replicas", DiscardAfter: "1h"}
+	for i := range contacts {
+		batch.Runs = append(batch.Runs, runapi.Run{Contact: runapi.Contact{ID: fmt.Sprintf("1555000%04d", i)},
+			Variables: map[string]string{"firstName": "F"}})
+	}
+	ctx := context.Background()
+	started := make([]int, len(replicas))
+	var wg sync.WaitGroup
+	for k, e := range replicas {
+		wg.Go(func() {
+			client := &runapi.Client{BaseURL: e.URL, Token: credentials["runToken"], HTTP: r.client}
+			resp, err := client.Batch(ctx, batch)
+			if err != nil {
+				t.Errorf("replica %d: %v\n%s", k, err, e.Log())
+				return
+			}
+			for _, res := range resp.Results {
+				switch res.Status {
+				case runapi.Started:
+					started[k]++
+				case runapi.Duplicate:
+				default:
+					t.Errorf("replica %d answered %q (%s)", k, res.Status, res.Error)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if started[0]+started[1] != contacts {
+		t.Fatalf("the replicas started %d and %d runs, want %d in all", started[0], started[1], contacts)
+	}
+	want := runapi.Counts{Accepted: contacts, Started: contacts, Done: contacts}
+	for k, e := range replicas {
+		client := &runapi.Client{BaseURL: e.URL, Token: credentials["runToken"], HTTP: r.client}
+		var got runapi.Counts
+		var err error
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if got, err = client.Counts(ctx, "c-replicas"); err == nil && got == want {
+				break
+			}
+		}
+		if got != want {
+			t.Fatalf("replica %d counts %+v (%v), want %+v", k, got, err, want)
+		}
+	}
+	per := map[string]int{}
+	var after int64
+	for {
+		ms, err := procs.SandboxMessages(ctx, r.sandbox, "", after, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) == 0 {
+			break
+		}
+		for _, m := range ms {
+			per[m.To]++
+			after = m.Seq
+		}
+	}
+	if len(per) != contacts {
+		t.Errorf("%d contacts got a message, want %d", len(per), contacts)
+	}
+	for c, n := range per {
+		if n != 1 {
+			t.Errorf("%s got %d messages, want its template once", c, n)
+		}
 	}
 }
