@@ -23,7 +23,7 @@ func TestConfigMap(t *testing.T) {
 	testutil.Replicas(f, 2)
 	b := testutil.Binding("shop-whatsapp", "order-status")
 
-	cm, err := ConfigMap(f, b, "5f1c2a9e01", gateway)
+	cm, err := ConfigMap(f, b, "5f1c2a9e01", gateway, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(cm.Name).To(HavePrefix("order-status-5f1c2a9e01-"))
 	g.Expect(cm.Namespace).To(Equal(testutil.Namespace))
@@ -56,7 +56,7 @@ func TestConfigMapName_followsContent(t *testing.T) {
 	base := testutil.Flow("order-status", v1alpha1.StatePublished)
 	b := testutil.Binding("shop-whatsapp", "order-status")
 	name := func(f *v1alpha1.ChatFlow, b *v1alpha1.ChannelBinding) string {
-		cm, err := ConfigMap(f, b, "5f1c2a9e01", gateway)
+		cm, err := ConfigMap(f, b, "5f1c2a9e01", gateway, nil)
 		NewWithT(t).Expect(err).NotTo(HaveOccurred())
 		return cm.Name
 	}
@@ -106,7 +106,7 @@ func TestConfigMapName_followsContent(t *testing.T) {
 			}
 		})
 	}
-	cm, _ := ConfigMap(base, nil, "5f1c2a9e01", gateway)
+	cm, _ := ConfigMap(base, nil, "5f1c2a9e01", gateway, nil)
 	NewWithT(t).Expect(cm.Data).NotTo(HaveKey(BindingKey))
 }
 

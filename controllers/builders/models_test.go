@@ -26,7 +26,7 @@ func TestDeploymentAndConfigMapOfModels(t *testing.T) {
 	local.Spec.APIKeyRef = nil
 	models := []v1alpha1.LanguageModel{writer, cheap, local}
 
-	cm, err := ConfigMap(f, testutil.Binding("b", "support"), "5f1c2a9e01", "", models...)
+	cm, err := ConfigMap(f, testutil.Binding("b", "support"), "5f1c2a9e01", "", nil, models...)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(cm.Data).To(HaveKey(ModelsKey))
 	g.Expect(cm.Data[ModelsKey]).NotTo(ContainSubstring("status"))
@@ -40,12 +40,12 @@ func TestDeploymentAndConfigMapOfModels(t *testing.T) {
 	g.Expect(back.Name).To(Equal("cheap"))
 	g.Expect(back.Spec).To(Equal(cheap.Spec))
 
-	withoutModels, _ := ConfigMap(f, testutil.Binding("b", "support"), "5f1c2a9e01", "")
+	withoutModels, _ := ConfigMap(f, testutil.Binding("b", "support"), "5f1c2a9e01", "", nil)
 	g.Expect(withoutModels.Data).NotTo(HaveKey(ModelsKey))
 	g.Expect(withoutModels.Name).NotTo(Equal(cm.Name), "the models' settings name the ConfigMap")
 	cheap2 := cheap
 	cheap2.Spec.Model = "gpt-4.1-mini"
-	other, _ := ConfigMap(f, testutil.Binding("b", "support"), "5f1c2a9e01", "", writer, cheap2, local)
+	other, _ := ConfigMap(f, testutil.Binding("b", "support"), "5f1c2a9e01", "", nil, writer, cheap2, local)
 	g.Expect(other.Name).NotTo(Equal(cm.Name), "a model change rolls the executor")
 
 	in := input(f, testutil.Binding("b", "support"))

@@ -21,11 +21,11 @@ func TestConfigMapWithSubflows(t *testing.T) {
 	billing.Spec.DisplayName = "not copied"
 	support := testutil.Flow("support", v1alpha1.StatePublished)
 
-	plain, err := ConfigMap(f, nil, "aaaaaaaaaa", "")
+	plain, err := ConfigMap(f, nil, "aaaaaaaaaa", "", nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(plain.Data).NotTo(HaveKey(SubflowsKey))
 
-	cm, err := ConfigMap(f, nil, "aaaaaaaaaa", "", support, billing)
+	cm, err := ConfigMap(f, nil, "aaaaaaaaaa", "", []*v1alpha1.ChatFlow{support, billing})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(cm.Name).NotTo(Equal(plain.Name))
 	objs, err := manifest.Parse(manifest.Source{Name: SubflowsKey, Data: []byte(cm.Data[SubflowsKey])})
@@ -34,10 +34,10 @@ func TestConfigMapWithSubflows(t *testing.T) {
 	g.Expect([]string{objs[0].Name, objs[1].Name}).To(Equal([]string{"billing", "support"}))
 	g.Expect(cm.Data[SubflowsKey]).NotTo(ContainSubstring("not copied"))
 
-	again, _ := ConfigMap(f, nil, "aaaaaaaaaa", "", billing, support)
+	again, _ := ConfigMap(f, nil, "aaaaaaaaaa", "", []*v1alpha1.ChatFlow{billing, support})
 	g.Expect(again.Name).To(Equal(cm.Name), "the order given does not matter")
 	support.Spec.Nodes[1].SendMessage.Text = "changed"
-	changed, _ := ConfigMap(f, nil, "aaaaaaaaaa", "", billing, support)
+	changed, _ := ConfigMap(f, nil, "aaaaaaaaaa", "", []*v1alpha1.ChatFlow{billing, support})
 	g.Expect(changed.Name).NotTo(Equal(cm.Name), "a called flow's change makes a new ConfigMap")
 
 	in := ExecutorInput{Flow: f, Revision: "aaaaaaaaaa", ConfigMap: cm.Name, Config: DefaultConfig()}

@@ -208,7 +208,7 @@ func TestReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"spec.nodes[].type (string: Start | End | SendMessage | WaitForReply | Condition | SetVariables | HTTPRequest | Delay | Jump | Handoff | AIReply | AIClassify | AIExtract, required)",
+		"spec.nodes[].type (string: Start | End | SendMessage | WaitForReply | Condition | SetVariables | HTTPRequest | Delay | Jump | Handoff | AIReply | AIClassify | AIExtract | ForwardToFlow, required)",
 		"spec.nodes[].aiClassify.labels[].name (string, required): name of the label",
 		"spec.state (string: Published | Unpublished, default \"Unpublished\")",
 	} {

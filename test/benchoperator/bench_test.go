@@ -196,7 +196,7 @@ func createDirect(ctx context.Context, c client.Client, i int) error {
 	if err != nil {
 		return err
 	}
-	cm, err := builders.ConfigMap(f, b, rev, "")
+	cm, err := builders.ConfigMap(f, b, rev, "", nil)
 	if err != nil {
 		return err
 	}
