@@ -225,6 +225,13 @@ func detail(spec *v1alpha1.ChatFlowSpec, n *v1alpha1.Node) string {
 			}
 			return clip("extract " + strings.Join(names, ", "))
 		}
+	case v1alpha1.NodeForwardToFlow:
+		if f := n.ForwardToFlow; f != nil {
+			if f.Return {
+				return clip("call " + f.FlowRef.Name)
+			}
+			return clip("forward to " + f.FlowRef.Name)
+		}
 	}
 	return ""
 }

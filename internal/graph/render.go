@@ -18,19 +18,20 @@ type style struct {
 }
 
 var styles = map[v1alpha1.NodeType]style{
-	v1alpha1.NodeStart:        {"([", "])", "oval", "#e8f5e9", "#2e7d32"},
-	v1alpha1.NodeEnd:          {"(((", ")))", "doublecircle", "#eceff1", "#455a64"},
-	v1alpha1.NodeSendMessage:  {"[", "]", "box", "#e3f2fd", "#1565c0"},
-	v1alpha1.NodeWaitForReply: {"[/", "/]", "parallelogram", "#fff8e1", "#f9a825"},
-	v1alpha1.NodeCondition:    {"{", "}", "diamond", "#f3e5f5", "#6a1b9a"},
-	v1alpha1.NodeSetVariables: {"[/", `\]`, "trapezium", "#f1f8e9", "#558b2f"},
-	v1alpha1.NodeHTTPRequest:  {"[[", "]]", "component", "#e0f7fa", "#00838f"},
-	v1alpha1.NodeDelay:        {"{{", "}}", "hexagon", "#fff3e0", "#ef6c00"},
-	v1alpha1.NodeJump:         {"((", "))", "circle", "#fce4ec", "#ad1457"},
-	v1alpha1.NodeHandoff:      {">", "]", "house", "#ede7f6", "#4527a0"},
-	v1alpha1.NodeAIReply:      {"[(", ")]", "cylinder", "#e0f2f1", "#00695c"},
-	v1alpha1.NodeAIClassify:   {"{", "}", "diamond", "#e0f2f1", "#00695c"},
-	v1alpha1.NodeAIExtract:    {"[(", ")]", "cylinder", "#e0f2f1", "#00695c"},
+	v1alpha1.NodeStart:         {"([", "])", "oval", "#e8f5e9", "#2e7d32"},
+	v1alpha1.NodeEnd:           {"(((", ")))", "doublecircle", "#eceff1", "#455a64"},
+	v1alpha1.NodeSendMessage:   {"[", "]", "box", "#e3f2fd", "#1565c0"},
+	v1alpha1.NodeWaitForReply:  {"[/", "/]", "parallelogram", "#fff8e1", "#f9a825"},
+	v1alpha1.NodeCondition:     {"{", "}", "diamond", "#f3e5f5", "#6a1b9a"},
+	v1alpha1.NodeSetVariables:  {"[/", `\]`, "trapezium", "#f1f8e9", "#558b2f"},
+	v1alpha1.NodeHTTPRequest:   {"[[", "]]", "component", "#e0f7fa", "#00838f"},
+	v1alpha1.NodeDelay:         {"{{", "}}", "hexagon", "#fff3e0", "#ef6c00"},
+	v1alpha1.NodeJump:          {"((", "))", "circle", "#fce4ec", "#ad1457"},
+	v1alpha1.NodeHandoff:       {">", "]", "house", "#ede7f6", "#4527a0"},
+	v1alpha1.NodeAIReply:       {"[(", ")]", "cylinder", "#e0f2f1", "#00695c"},
+	v1alpha1.NodeAIClassify:    {"{", "}", "diamond", "#e0f2f1", "#00695c"},
+	v1alpha1.NodeAIExtract:     {"[(", ")]", "cylinder", "#e0f2f1", "#00695c"},
+	v1alpha1.NodeForwardToFlow: {`[\`, `\]`, "box3d", "#eceff1", "#37474f"},
 }
 
 var edgeColors = map[EdgeKind]string{

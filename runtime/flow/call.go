@@ -71,12 +71,12 @@ func (t *turn) forward(n *node) int {
 	s, f := t.s, n.fwd
 	target := t.root.called(f.target)
 	if target == nil {
-		t.log(LogError, n, "", fmt.Sprintf("ChatFlow %s is not available to this flow's executor (it was not linked): ending the run", f.target))
+		t.fault(ReasonInternal, n.id, n.typ, fmt.Sprintf("ChatFlow %s is not available to this flow's executor (it was not linked): ending the run", f.target))
 		t.end("error")
 		return none
 	}
 	if f.ret && len(s.Stack) >= MaxCallDepth {
-		t.log(LogError, n, "", fmt.Sprintf("forwarding to %s would nest more than %d calls: ending the run (check the flows for a cycle)", f.target, MaxCallDepth))
+		t.fault(ReasonBudget, n.id, n.typ, fmt.Sprintf("forwarding to %s would nest more than %d calls: ending the run (check the flows for a cycle)", f.target, MaxCallDepth))
 		t.end("error")
 		return none
 	}
@@ -86,7 +86,7 @@ func (t *turn) forward(n *node) int {
 		a := &f.vars[i]
 		v, err := a.compute(sc)
 		if err != nil {
-			t.log(LogError, n, "", fmt.Sprintf("%s: %v; not passed", a.name, err))
+			t.fault(ReasonExpression, n.id, n.typ, fmt.Sprintf("%s: %v; not passed", a.name, err))
 			continue
 		}
 		inputs[a.name] = v
@@ -96,7 +96,7 @@ func (t *turn) forward(n *node) int {
 	}
 	for _, in := range target.inputs {
 		if _, ok := inputs[in.Name]; in.Required && !ok {
-			t.log(LogError, n, "", fmt.Sprintf("ChatFlow %s requires the input %q, which could not be computed: ending the run", f.target, in.Name))
+			t.fault(ReasonInput, n.id, n.typ, fmt.Sprintf("ChatFlow %s requires the input %q, which could not be computed: ending the run", f.target, in.Name))
 			t.end("error")
 			return none
 		}
@@ -104,9 +104,9 @@ func (t *turn) forward(n *node) int {
 	if f.ret {
 		s.Stack = append(s.Stack, Frame{Flow: s.Flow, Revision: t.p.revision, Node: n.id, NodeType: n.typ,
 			Vars: s.Vars, Inputs: s.Inputs, Jumps: s.Jumps})
-		t.log(LogNodeLeft, n, "call", "to flow "+f.target)
+		t.log(LogNodeLeft, n, ExitCall, "to flow "+f.target)
 	} else {
-		t.log(LogNodeLeft, n, "forward", "to flow "+f.target)
+		t.log(LogNodeLeft, n, ExitForward, "to flow "+f.target)
 	}
 	// The called flow starts with fresh variables: its own initial values,
 	// then what the caller passed.
@@ -162,7 +162,7 @@ func (t *turn) returnToCaller(end *node) int {
 	fr := s.Stack[len(s.Stack)-1]
 	s.Stack = s.Stack[:len(s.Stack)-1]
 	callee, calleeVars := s.Flow, s.Vars
-	t.log(LogNodeLeft, end, "return", "to flow "+flowLabel(fr.Flow, t.root))
+	t.log(LogNodeLeft, end, ExitReturn, "to flow "+flowLabel(fr.Flow, t.root))
 	s.Flow, s.Vars, s.Inputs, s.Jumps = fr.Flow, fr.Vars, fr.Inputs, fr.Jumps
 	s.Node, s.NodeType = fr.Node, fr.NodeType
 	caller := t.root.called(fr.Flow)
@@ -194,7 +194,7 @@ func (t *turn) returnToCaller(end *node) int {
 			return t.onError(n)
 		}
 	}
-	t.leave(n, "returned")
+	t.leave(n, ExitReturned)
 	return n.next
 }
 

@@ -63,6 +63,13 @@ const (
 	ExitJump       = "jump"
 	ExitResumed    = "resumed"
 	ExitDefault    = "default"
+	// A ForwardToFlow hands the run on for good (forward), or calls the
+	// flow (call) and is left again when it returns (returned); the called
+	// flow's End is left with return.
+	ExitForward  = "forward"
+	ExitCall     = "call"
+	ExitReturned = "returned"
+	ExitReturn   = "return"
 )
 
 // Nodes describes the program's nodes in spec order.
@@ -117,6 +124,14 @@ func exits(n *node) []string {
 		out = append(out, ExitDefault)
 	case v1alpha1.NodeAIExtract:
 		out = []string{branchExtracted}
+	case v1alpha1.NodeForwardToFlow:
+		out = []string{ExitForward}
+		if n.fwd != nil && n.fwd.ret {
+			out = []string{ExitCall, ExitReturned}
+		}
+	case v1alpha1.NodeEnd:
+		// The End of a flow another one called with return: true.
+		out = []string{ExitReturn}
 	}
 	if isAI(n.typ) && n.onError != none {
 		out = append(out, ExitError)

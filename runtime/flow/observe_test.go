@@ -147,7 +147,7 @@ nodes:
 		"ask":   "SendMessage next,sent,error",
 		"wait":  "WaitForReply replied,timeout,send_failed",
 		"route": "Condition ok,branches[1],default",
-		"end":   "End ",
+		"end":   "End return", // when another flow called this one
 	}
 	for id, w := range want {
 		if got[id] != w {

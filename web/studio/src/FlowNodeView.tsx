@@ -20,7 +20,7 @@ export type CanvasNode = Node<NodeData, 'flow'>;
 export const TYPE_COLORS: Record<string, string> = {
   Start: '#2e7d32', End: '#616161', SendMessage: '#1565c0', WaitForReply: '#6a1b9a',
   Condition: '#ef6c00', SetVariables: '#00838f', HTTPRequest: '#4e342e', Delay: '#5d4037',
-  Jump: '#ad1457', Handoff: '#c62828', AIReply: '#00695c', AIClassify: '#00695c', AIExtract: '#00695c',
+  Jump: '#ad1457', Handoff: '#c62828', AIReply: '#00695c', AIClassify: '#00695c', AIExtract: '#00695c', ForwardToFlow: '#37474f',
 };
 
 function FlowNodeView({ data, selected }: NodeProps<CanvasNode>) {

@@ -33,6 +33,8 @@ describe('outlets and edges', () => {
     expect(outletOfField(classify, 'aiClassify.labels[1].next')).toBe('label:1');
     expect(outletsOf({ id: 'r', type: 'AIReply' }).map((o) => o.id)).toEqual(['next', 'onError']);
     expect(outletsOf({ id: 'e', type: 'AIExtract' }).map((o) => o.id)).toEqual(['next', 'onError']);
+    expect(outletsOf({ id: 'f', type: 'ForwardToFlow', forwardToFlow: { flowRef: { name: 'billing' } } })).toEqual([]);
+    expect(outletsOf({ id: 'f', type: 'ForwardToFlow', forwardToFlow: { flowRef: { name: 'billing' }, return: true } }).map((o) => o.label)).toEqual(['returned']);
   });
 
   it('links outlets to nodes and lists the dangling ones', () => {

@@ -20,7 +20,7 @@ export interface Outlet {
 export const NODE_TYPES = [
   'Start', 'End', 'SendMessage', 'WaitForReply', 'Condition',
   'SetVariables', 'HTTPRequest', 'Delay', 'Jump', 'Handoff',
-  'AIReply', 'AIClassify', 'AIExtract',
+  'AIReply', 'AIClassify', 'AIExtract', 'ForwardToFlow',
 ];
 
 /** The member of a node type: sendMessage for SendMessage, ... */
@@ -64,6 +64,10 @@ export function outletsOf(n: FlowNode): Outlet[] {
     case 'Handoff':
       out.push({ id: 'next', label: 'resumed', path: ['next'], kind: 'next' });
       out.push({ id: 'onTimeout', label: 'timeout', path: ['onTimeout'], kind: 'timeout' });
+      return out;
+    case 'ForwardToFlow':
+      // Only a call (return: true) comes back to next; a forward ends here.
+      if (n.forwardToFlow?.return) out.push({ id: 'next', label: 'returned', path: ['next'], kind: 'next' });
       return out;
     case 'Jump':
       out.push({ id: 'target', label: 'jump', path: ['jump', 'target'], kind: 'jump' });
@@ -167,6 +171,7 @@ const SKELETONS: Record<string, Obj> = {
   AIReply: { aiReply: { model: 'support-llm', systemPrompt: 'You are a helpful assistant. Answer in two sentences.' } },
   AIClassify: { aiClassify: { model: 'support-llm', labels: [{ name: 'question', description: 'a question about the service' }] } },
   AIExtract: { aiExtract: { model: 'support-llm', fields: [{ name: 'orderNumber', description: 'the order number', required: true }] } },
+  ForwardToFlow: { forwardToFlow: { flowRef: { name: 'other-flow' }, return: true } },
 };
 
 /** A new node's id: the type in kebab case and the first free number. */
@@ -240,6 +245,10 @@ export function detail(n: FlowNode, flow: Obj): string {
     }
     case 'AIClassify': return clip(`classify with ${n.aiClassify?.model ?? ''}`);
     case 'AIExtract': return clip('extract ' + (n.aiExtract?.fields ?? []).map((f: Obj) => f.name).join(', '));
+    case 'ForwardToFlow': {
+      const f = n.forwardToFlow ?? {};
+      return clip(`${f.return ? 'call' : 'forward to'} ${f.flowRef?.name ?? ''}`);
+    }
   }
   return '';
 }
