@@ -49,21 +49,30 @@ var (
 	requests   testenv.Requests
 )
 
+// TestMain runs the tests against one API server and stops it after them:
+// os.Exit skips deferred calls, so the stop is not deferred.
 func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
 	env, err := testenv.New()
-	if err == nil {
-		var cfg *rest.Config
-		if cfg, err = env.Start(); err == nil {
-			defer func() { _ = env.Stop() }()
-			err = setup(cfg)
-		}
-	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return 1
 	}
-	os.Exit(m.Run())
+	cfg, err := env.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	if err := setup(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
 }
 
 func setup(cfg *rest.Config) error {
