@@ -143,6 +143,26 @@ func TestEraseAContact(t *testing.T) {
 			if got := r.waitTexts("333", 1, 10*time.Second); len(got) != 1 || got[0] != "hello" {
 				t.Fatalf("greeting: %q", got)
 			}
+			// The reply is sent before the turn commits: wait for the
+			// session to rest at the wait, as the inspector shows it.
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				req, _ := http.NewRequest(http.MethodGet, e.URL+"/v1/contacts/333", nil)
+				req.Header.Set("Authorization", "Bearer "+credentials["runToken"])
+				resp, err := r.client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK && strings.Contains(string(body), `"status":"WaitingReply"`) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the session never rested at the wait: %d %s", resp.StatusCode, body)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 			erase := func(token string) (int, string) {
 				req, _ := http.NewRequest(http.MethodDelete, e.URL+"/v1/contacts/333", nil)
 				req.Header.Set("Authorization", "Bearer "+token)
