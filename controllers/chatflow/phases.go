@@ -128,12 +128,19 @@ func (r *Reconciler) patchContactKey(ctx context.Context, s *scope, name, contac
 	return nil
 }
 
-// reconcileModels finds the LanguageModels the flow's AI nodes name, in
-// the cache: those that exist go to the executor (their settings in the
+// reconcileModels finds the LanguageModels the AI nodes of the flow and
+// of the flows it forwards to (reconcileSubflows) name, in the cache: those that exist go to the executor (their settings in the
 // ConfigMap, their keys mounted); a missing one or one that is not Ready
 // holds the rollout back (modelsGate).
 func (r *Reconciler) reconcileModels(ctx context.Context, s *scope) (ctrl.Result, error) {
 	refs := index.ModelRefs(&s.flow.Spec)
+	// The flows it forwards to run in its executor, their models too.
+	for _, sf := range s.subflows.Flows {
+		for _, ref := range index.ModelRefs(&sf.Spec) {
+			ref.Flow = sf.Name
+			refs = append(refs, ref)
+		}
+	}
 	for _, name := range index.ModelNames(refs) {
 		m := &v1alpha1.LanguageModel{}
 		err := r.Client.Get(ctx, types.NamespacedName{Namespace: s.flow.Namespace, Name: name}, m)

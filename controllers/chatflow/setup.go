@@ -118,7 +118,8 @@ func (r *Reconciler) flowsOfSecret(ctx context.Context, o client.Object) []recon
 	return reqs
 }
 
-// flowsOfModel maps a LanguageModel to the flows whose AI nodes name it.
+// flowsOfModel maps a LanguageModel to the flows whose AI nodes name it,
+// and to the flows that forward to those (their executors run them).
 func (r *Reconciler) flowsOfModel(ctx context.Context, o client.Object) []reconcile.Request {
 	var flows v1alpha1.ChatFlowList
 	if err := r.Client.List(ctx, &flows, client.InNamespace(o.GetNamespace()), client.MatchingFields{index.FlowModels: o.GetName()}); err != nil {
@@ -127,6 +128,7 @@ func (r *Reconciler) flowsOfModel(ctx context.Context, o client.Object) []reconc
 	reqs := make([]reconcile.Request, 0, len(flows.Items))
 	for _, f := range flows.Items {
 		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: f.Namespace, Name: f.Name}})
+		reqs = append(reqs, r.callersOf(ctx, &f)...)
 	}
 	return reqs
 }

@@ -300,7 +300,7 @@ func modelsGate(f *v1alpha1.ChatFlow, o observation) gate {
 	if len(o.MissingModels) > 0 {
 		var parts []string
 		for _, m := range o.MissingModels {
-			parts = append(parts, fmt.Sprintf("LanguageModel %s (%s)", m.Name, m.Path))
+			parts = append(parts, fmt.Sprintf("LanguageModel %s (%s)", m.Name, m))
 		}
 		verb := "does"
 		if len(parts) > 1 {

@@ -114,10 +114,19 @@ func bindingAccount(o client.Object) []string {
 }
 
 // ModelRef is a LanguageModel an AI node names, with the field path of the
-// name.
+// name, in the flow itself or (Flow) in a flow it forwards to.
 type ModelRef struct {
 	Name string
 	Path *field.Path
+	Flow string
+}
+
+// String names the reference for a condition message.
+func (r ModelRef) String() string {
+	if r.Flow != "" {
+		return "ChatFlow " + r.Flow + " " + r.Path.String()
+	}
+	return r.Path.String()
 }
 
 // ModelRefs lists the LanguageModels a flow's AI nodes name, in node order.

@@ -3,6 +3,7 @@ package flow
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -453,5 +454,25 @@ nodes:
 	in := &Session{Vars: Values{"x": "1"}, Stack: []Frame{{Vars: Values{"big": fits}}}}
 	if n := in.sizeForTest(); n < len(fits) {
 		t.Errorf("a session whose caller holds %d bytes is sized %d", len(fits), n)
+	}
+}
+
+// A linked root's executor runs the flows it forwards to, so the models
+// it must be configured with are theirs too.
+func TestLinkedRootNeedsTheCalledFlowsModels(t *testing.T) {
+	const withAI = `
+trigger: {type: Manual, inputs: [{name: order}]}
+nodes:
+- {id: start, type: Start, next: answer}
+- {id: answer, type: AIReply, aiReply: {model: billing-llm, systemPrompt: "You answer billing questions."}, next: done}
+- {id: done, type: End}
+`
+	p := linkNamed(t, [2]string{"handover", flowHandover}, [2]string{"billing", withAI})
+	if got := p.Models(); !slices.Equal(got, []string{"billing-llm"}) {
+		t.Errorf("the linked root's models: %v, want the called flow's billing-llm", got)
+	}
+	alone := compileNamed(t, "handover", flowHandover)
+	if got := alone.Models(); len(got) != 0 {
+		t.Errorf("an unlinked program's models: %v, want its own (none)", got)
 	}
 }

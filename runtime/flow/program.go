@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"slices"
 	"time"
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
@@ -76,7 +77,23 @@ func (p *Program) NodeType(id string) (v1alpha1.NodeType, bool) {
 
 // Models are the names of the LanguageModels the flow's AI nodes use,
 // sorted, each once: what the executor must be configured with.
-func (p *Program) Models() []string { return append([]string(nil), p.models...) }
+func (p *Program) Models() []string {
+	out := append([]string(nil), p.models...)
+	if p.link == nil || p.link.root != p {
+		return out
+	}
+	// A linked root's executor runs the flows it forwards to as well, so it
+	// needs their models too.
+	for _, name := range p.Linked() {
+		for _, m := range p.link.flows[name].models {
+			if !slices.Contains(out, m) {
+				out = append(out, m)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // Len is the number of nodes.
 func (p *Program) Len() int { return len(p.nodes) }

@@ -63,6 +63,33 @@ var _ = Describe("A LanguageModel", func() {
 		Expect(k8s.Create(ctx, m, client.DryRunAll)).To(Succeed(), "an endpoint without a key")
 	})
 
+	It("holds back a flow whose called flow names a model that does not exist", func() {
+		ns := newNamespace()
+		billing := aiFlow("billing", ns, "billing-llm")
+		billing.Spec.Trigger = v1alpha1.Trigger{Type: v1alpha1.TriggerManual}
+		menu := flow("menu", ns, v1alpha1.StatePublished)
+		menu.Spec.Nodes[1].Next = "call"
+		menu.Spec.Nodes = append(menu.Spec.Nodes, v1alpha1.Node{ID: "call", Type: v1alpha1.NodeForwardToFlow, Next: "end",
+			ForwardToFlow: &v1alpha1.ForwardToFlowNode{FlowRef: v1alpha1.FlowReference{Name: "billing"}, Return: true}})
+		b := binding("menu-whatsapp", ns, "menu", "acct-menu-"+ns)
+		create(credentials(b.Name, ns), billing, menu, b)
+
+		// The called flow runs in the caller's executor: without its model
+		// the executor could not answer there.
+		Eventually(condition(menu, v1alpha1.ConditionReady)).Should(Equal("False/ModelNotFound"))
+		Expect(conditionMessage(menu, v1alpha1.ConditionReady)).To(ContainSubstring(
+			"LanguageModel billing-llm (ChatFlow billing spec.nodes[3].aiReply.model) does not exist"))
+		Expect(gone(executorDeployment(menu))()).To(BeTrue(), "no executor without the called flow's model")
+
+		By("the model's arrival wakes the caller, and its executor gets the model")
+		create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "openai", Namespace: ns},
+			StringData: map[string]string{"apiKey": "sk-test"}}, languageModel("billing-llm", ns))
+		d := executorDeployment(menu)
+		Eventually(gone(d)).Should(BeFalse())
+		cm := get(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: templateConfigMap(d), Namespace: ns}})
+		Expect(cm.Data["models.yaml"]).To(ContainSubstring("name: billing-llm"))
+	})
+
 	It("holds a flow back until it exists and is Ready, then reaches the executor", func() {
 		ns := newNamespace()
 		f := aiFlow("support", ns, "support-llm")
