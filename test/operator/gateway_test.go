@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -28,6 +29,40 @@ func secretLabels(s *corev1.Secret) func() string {
 			return err.Error()
 		}
 		return s.Labels[builders.LabelCredentials] + "/" + s.Labels[builders.LabelReferenced]
+	}
+}
+
+// overrideBinding creates an Unpublished flow and a WhatsApp binding for
+// account that asks for an override callback, against a sandbox Graph API
+// that knows the account's token; it returns the sandbox, its URL, the
+// binding and its Secret.
+func overrideBinding(account string) (*sandbox.Server, string, *v1alpha1.ChannelBinding, *corev1.Secret) {
+	box := sandbox.New(sandbox.Options{Tokens: map[string]string{account: "EAAG"}})
+	api := httptest.NewServer(box)
+	DeferCleanup(api.Close)
+	ns := newNamespace()
+	b := binding("orders-wa", ns, "orders", account)
+	b.Spec.APIBaseURL = api.URL
+	b.Spec.WebhookOverride = true
+	s := credentials("orders-wa", ns)
+	create(flow("orders", ns, v1alpha1.StateUnpublished), s, b)
+	return box, api.URL, b, s
+}
+
+// graphFault makes the sandbox Graph API answer the account's calls with
+// a Graph error code.
+func graphFault(api, account string, code int) {
+	req, _ := http.NewRequest(http.MethodPost, api+"/sandbox/faults",
+		strings.NewReader(fmt.Sprintf(`{"channel":"whatsapp","to":%q,"code":%d,"times":100}`, account, code)))
+	resp, err := http.DefaultClient.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	resp.Body.Close()
+}
+
+// bindingGone says whether the binding was deleted for good.
+func bindingGone(b *v1alpha1.ChannelBinding) func() bool {
+	return func() bool {
+		return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(b), &v1alpha1.ChannelBinding{}))
 	}
 }
 
@@ -64,15 +99,7 @@ var _ = Describe("For the gateway, a ChannelBinding", func() {
 	})
 
 	It("registers a WhatsApp number's override callback with the Graph API, again on rotation, and removes it", func() {
-		box := sandbox.New(sandbox.Options{Tokens: map[string]string{"1066": "EAAG"}})
-		api := httptest.NewServer(box)
-		DeferCleanup(api.Close)
-		ns := newNamespace()
-		b := binding("orders-wa", ns, "orders", "1066")
-		b.Spec.APIBaseURL = api.URL
-		b.Spec.WebhookOverride = true
-		s := credentials("orders-wa", ns)
-		create(flow("orders", ns, v1alpha1.StateUnpublished), s, b)
+		box, api, b, s := overrideBinding("1066")
 		url := gatewayPublicURL + "/webhooks/whatsapp"
 		Eventually(condition(b, v1alpha1.ConditionWebhookOverride)).Should(Equal("True/Registered"))
 		Expect(conditionMessage(b, v1alpha1.ConditionWebhookOverride)).To(Equal("Meta sends phone number 1066's webhooks to " + url))
@@ -92,19 +119,15 @@ var _ = Describe("For the gateway, a ChannelBinding", func() {
 		Eventually(func() int { return len(box.Webhooks()) }).Should(BeNumerically(">=", 2))
 
 		// The Graph API refuses: the condition says why, with Graph's words.
-		req, _ := http.NewRequest(http.MethodPost, api.URL+"/sandbox/faults",
-			strings.NewReader(`{"channel":"whatsapp","to":"1066","code":190,"times":100}`))
-		resp, err := http.DefaultClient.Do(req)
-		Expect(err).NotTo(HaveOccurred())
-		resp.Body.Close()
+		graphFault(api, "1066", 190)
 		Expect(update(s, func(s *corev1.Secret) { s.Data["verifyToken"] = []byte("rotated-again") })).To(Succeed())
 		Eventually(condition(b, v1alpha1.ConditionWebhookOverride)).Should(Equal("False/RegistrationFailed"))
 		Expect(conditionMessage(b, v1alpha1.ConditionWebhookOverride)).To(ContainSubstring("Invalid OAuth access token"))
 		Expect(condition(b, v1alpha1.ConditionReady)()).To(Equal("True/Succeeded"), "the binding still serves")
 
 		// Turned off: the override is removed and the condition goes.
-		req, _ = http.NewRequest(http.MethodDelete, api.URL+"/sandbox/faults", nil)
-		resp, err = http.DefaultClient.Do(req)
+		req, _ := http.NewRequest(http.MethodDelete, api+"/sandbox/faults", nil)
+		resp, err := http.DefaultClient.Do(req)
 		Expect(err).NotTo(HaveOccurred())
 		resp.Body.Close()
 		Expect(update(b, func(b *v1alpha1.ChannelBinding) { b.Spec.WebhookOverride = false })).To(Succeed())
@@ -116,50 +139,28 @@ var _ = Describe("For the gateway, a ChannelBinding", func() {
 	})
 
 	It("removes the override from Meta when the binding is deleted, before the binding goes", func() {
-		box := sandbox.New(sandbox.Options{Tokens: map[string]string{"1067": "EAAG"}})
-		api := httptest.NewServer(box)
-		DeferCleanup(api.Close)
-		ns := newNamespace()
-		b := binding("orders-wa", ns, "orders", "1067")
-		b.Spec.APIBaseURL = api.URL
-		b.Spec.WebhookOverride = true
-		create(flow("orders", ns, v1alpha1.StateUnpublished), credentials("orders-wa", ns), b)
+		box, _, b, _ := overrideBinding("1067")
 		Eventually(condition(b, v1alpha1.ConditionWebhookOverride)).Should(Equal("True/Registered"))
 		Expect(get(b).Finalizers).To(ConsistOf(channelbinding.FinalizerWebhookOverride))
 
 		Expect(k8s.Delete(ctx, b)).To(Succeed())
-		Eventually(func() bool {
-			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(b), &v1alpha1.ChannelBinding{}))
-		}).Should(BeTrue())
+		Eventually(bindingGone(b)).Should(BeTrue())
 		hooks := box.Webhooks()
 		Expect(hooks).To(HaveLen(2))
 		Expect(hooks[1].Account+" "+hooks[1].URL).To(Equal("1067 "), "the override is removed before the binding goes")
 	})
 
 	It("lets a deleted binding go with a warning when Meta refuses to remove its override", func() {
-		box := sandbox.New(sandbox.Options{Tokens: map[string]string{"1068": "EAAG"}})
-		api := httptest.NewServer(box)
-		DeferCleanup(api.Close)
-		ns := newNamespace()
-		b := binding("orders-wa", ns, "orders", "1068")
-		b.Spec.APIBaseURL = api.URL
-		b.Spec.WebhookOverride = true
-		create(flow("orders", ns, v1alpha1.StateUnpublished), credentials("orders-wa", ns), b)
+		_, api, b, _ := overrideBinding("1068")
 		Eventually(condition(b, v1alpha1.ConditionWebhookOverride)).Should(Equal("True/Registered"))
 
 		// The token was revoked: Graph answers 190, which no retry mends.
-		req, _ := http.NewRequest(http.MethodPost, api.URL+"/sandbox/faults",
-			strings.NewReader(`{"channel":"whatsapp","to":"1068","code":190,"times":100}`))
-		resp, err := http.DefaultClient.Do(req)
-		Expect(err).NotTo(HaveOccurred())
-		resp.Body.Close()
+		graphFault(api, "1068", 190)
 		Expect(k8s.Delete(ctx, b)).To(Succeed())
-		Eventually(func() bool {
-			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(b), &v1alpha1.ChannelBinding{}))
-		}).Should(BeTrue())
+		Eventually(bindingGone(b)).Should(BeTrue())
 		Eventually(func() string {
 			var list eventsv1.EventList
-			if err := k8s.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			if err := k8s.List(ctx, &list, client.InNamespace(b.Namespace)); err != nil {
 				return err.Error()
 			}
 			for _, e := range list.Items {
