@@ -55,17 +55,22 @@ func TestTracesCrossTheGateway(t *testing.T) {
 	var spans []procs.Span
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		spans = recv.Trace(traceID)
-		sends := 0
+		// A turn's span ends after its sends and may reach the receiver
+		// in a later batch: wait for both turns, the last spans to end.
+		sends, turns := 0, 0
 		for _, s := range spans {
-			if s.Name == "send WhatsApp" {
+			switch s.Name {
+			case "send WhatsApp":
 				sends++
+			case "turn message":
+				turns++
 			}
 		}
-		if sends == 2 {
+		if sends == 2 && turns == 2 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the trace holds %d spans, not both sends yet: %v\n%s", len(spans), names(spans), g.Log())
+			t.Fatalf("the trace holds %d spans, not both sends and turns yet: %v\n%s", len(spans), names(spans), g.Log())
 		}
 	}
 	byID := map[string]procs.Span{}
