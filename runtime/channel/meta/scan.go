@@ -2,7 +2,6 @@ package meta
 
 import (
 	"bytes"
-	"encoding/json"
 	"strings"
 	"unicode/utf8"
 )
@@ -10,7 +9,7 @@ import (
 // This file is the gateway's fast path: reading only what routing needs
 // (object, entry[].id, the number of changes and messaging items, each
 // change's value.metadata.phone_number_id) from a body in the shape Meta
-// sends, in one pass over bytes json.Valid has checked, instead of
+// sends, in one pass over bytes validJSON has checked, instead of
 // decoding the envelope and every change value. Whatever it is not sure
 // reads as encoding/json reads it (a key with an escape or in another
 // case, a repeated key, an unexpected type) makes it give up, and the
@@ -27,12 +26,30 @@ type scannedEntry struct {
 // scanEnvelope reads a webhook body; ok is false when the caller must
 // decode it the slow way (a malformed body included).
 func scanEnvelope(body []byte) (object string, entries []scannedEntry, ok bool) {
-	if !json.Valid(body) {
+	if !validJSON(body) {
 		return "", nil, false
 	}
 	s := &scan{b: body}
+	object, ok = s.envelope(false, func() bool {
+		return s.array(func() bool {
+			if s.ws() != '{' {
+				return false
+			}
+			e, good := s.entry()
+			entries = append(entries, e)
+			return good
+		})
+	})
+	return object, entries, ok
+}
+
+// envelope walks the top-level object of a body, reading "object" (a
+// string) and calling entry with s.i on the "entry" array, which entry
+// reads. Other keys are skipped, or with only stop the walk, and so does
+// a key seen twice; with only, both keys must be there.
+func (s *scan) envelope(only bool, entry func() bool) (object string, ok bool) {
 	if s.ws() != '{' {
-		return "", nil, false
+		return "", false
 	}
 	var sawObject, sawEntry bool
 	ok = s.object(func(key string) bool {
@@ -50,18 +67,11 @@ func scanEnvelope(body []byte) (object string, entries []scannedEntry, ok bool) 
 				return false
 			}
 			sawEntry = true
-			return s.array(func() bool {
-				if s.ws() != '{' {
-					return false
-				}
-				e, good := s.entry()
-				entries = append(entries, e)
-				return good
-			})
+			return entry()
 		}
-		return s.other(key, "object", "entry")
+		return !only && s.other(key, "object", "entry")
 	})
-	return object, entries, ok
+	return object, ok && (!only || sawObject && sawEntry)
 }
 
 // entry reads one entry object.

@@ -1,8 +1,10 @@
 package meta
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/chatflow-dev/chatflow/runtime/channel"
@@ -243,4 +245,45 @@ func phoneNumberID(value json.RawMessage) string {
 // at least one (an empty entry is still something Meta sent).
 func entryEvents(e *scannedEntry) int {
 	return max(1, len(e.phones)+e.messaging)
+}
+
+// EntryList returns the raw bytes inside the part's entry array when its
+// envelope holds exactly the keys "object" (the string object) and "entry"
+// (an array), as Meta's do: the entries of several parts join into one
+// body (Join). ok is false for any other body, which is then sent as it
+// is. A part's body is valid JSON (the request's, checked by the split, or
+// one the split wrote), so it is only walked, not checked again.
+func (p Part) EntryList(object string) (list []byte, ok bool) {
+	s := &scan{b: p.Body}
+	got, ok := s.envelope(true, func() bool {
+		start := s.i
+		s.skip()
+		list = p.Body[start+1 : s.i-1]
+		return true
+	})
+	if !ok || got != object || len(bytes.TrimSpace(list)) == 0 {
+		return nil, false
+	}
+	return list, true
+}
+
+// Join is one webhook body of object (one of the Object constants)
+// holding the entries of every list (Part.EntryList), in order: the events
+// of several requests for one account, forwarded as one request.
+func Join(object string, lists ...[]byte) []byte {
+	size := len(object) + 32
+	for _, l := range lists {
+		size += len(l) + 1
+	}
+	out := make([]byte, 0, size)
+	out = append(out, `{"object":`...)
+	out = strconv.AppendQuote(out, object)
+	out = append(out, `,"entry":[`...)
+	for i, l := range lists {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, l...)
+	}
+	return append(out, "]}"...)
 }

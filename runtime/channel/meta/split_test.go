@@ -175,12 +175,7 @@ func TestSplitMalformed(t *testing.T) {
 // parser reads the same messages and statuses from both. An account with
 // no part gets nothing from the whole body either. Seeds: the fixtures.
 func FuzzSplitByAccount(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.json")
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, data := range fixtureBodies(f) {
 		for o := range uint8(3) {
 			f.Add(data, o, "1234567890")
 		}
@@ -264,4 +259,113 @@ func BenchmarkSplitByAccount(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzJoin: a body EntryList takes holds exactly the keys object and
+// entry, and joining its entries twice gives a body of twice the entries,
+// from which the channel's parser reads the same events (it drops the
+// repeated message ids of a batch, as when Meta redelivers). Seeds: the
+// fixtures.
+func FuzzJoin(f *testing.F) {
+	for _, data := range fixtureBodies(f) {
+		for o := range uint8(3) {
+			f.Add(data, o)
+		}
+	}
+	f.Add([]byte(`{"object":"page","entry":[],"x":1}`), uint8(1))
+	f.Add([]byte(`{"object":"page","Entry":[{"id":"1"}]}`), uint8(1))
+	f.Add([]byte(`{"object":"page","entry":[{"id":"1"}],"entry":[{"id":"2"}]}`), uint8(1))
+	f.Fuzz(func(t *testing.T, body []byte, o uint8) {
+		object := []string{meta.ObjectWhatsApp, meta.ObjectPage, meta.ObjectInstagram}[o%3]
+		if !json.Valid(body) {
+			return // a Part's body always is
+		}
+		list, ok := meta.Part{Body: body}.EntryList(object)
+		if !ok {
+			return
+		}
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(body, &top); err != nil || len(top) != 2 || string(top["object"]) != `"`+object+`"` || top["entry"] == nil {
+			t.Fatalf("EntryList took %s", body)
+		}
+		joined := meta.Join(object, list, list)
+		env, err := meta.DecodeEnvelope(body)
+		twice, err2 := meta.DecodeEnvelope(joined)
+		if (err != nil) != (err2 != nil) {
+			t.Fatalf("DecodeEnvelope: %v on the body, %v on it joined twice: %s", err, err2, joined)
+		}
+		if err != nil {
+			return
+		}
+		if twice.Object != env.Object || len(twice.Entry) != 2*len(env.Entry) {
+			t.Fatalf("joined twice: %d entries of %q from %d of %q", len(twice.Entry), twice.Object, len(env.Entry), env.Object)
+		}
+		if object == meta.ObjectWhatsApp {
+			for _, e := range env.Entry {
+				for _, c := range e.Changes {
+					account := phoneOf(c.Value)
+					whole, err := whatsapp.Parse(body, account)
+					if err != nil {
+						return
+					}
+					both, err := whatsapp.Parse(joined, account)
+					if err != nil || !reflect.DeepEqual(both.Messages, whole.Messages) || !reflect.DeepEqual(both.Statuses, whole.Statuses) {
+						t.Fatalf("account %s: %+v (%v) from the joined body, %+v from the body", account, both.Messages, err, whole.Messages)
+					}
+				}
+			}
+		}
+	})
+}
+
+// phoneOf is a change value's metadata.phone_number_id, if any.
+func phoneOf(value json.RawMessage) string {
+	var v struct {
+		Metadata struct {
+			PhoneNumberID string `json:"phone_number_id"`
+		} `json:"metadata"`
+	}
+	_ = json.Unmarshal(value, &v)
+	return v.Metadata.PhoneNumberID
+}
+
+// TestEntryList: only an envelope of exactly object and entry joins.
+func TestEntryList(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"object":"page","entry":[{"id":"1"},{"id":"2"}]}`:           `{"id":"1"},{"id":"2"}`,
+		` { "entry" : [ {"id":"1"} ] , "object" : "page" } `:          ` {"id":"1"} `,
+		`{"object":"page","entry":[]}`:                                "",
+		`{"object":"page","entry":[{"id":"1"}],"extra":1}`:            "",
+		`{"object":"page","Entry":[{"id":"1"}]}`:                      "",
+		`{"object":"instagram","entry":[{"id":"1"}]}`:                 "",
+		`{"object":"page","entry":[{"id":"1"}],"entry":[{"id":"2"}]}`: "",
+		`{"object":"page","entry":{"id":"1"}}`:                        "",
+		`{"object":"page"}`:                                           "",
+		`{"object":"p\u0061ge","entry":[{"id":"1"}]}`:                 "",
+		`{"object":"page","object":"page","entry":[{"id":"1"}]}`:      "",
+		`[{"object":"page","entry":[{"id":"1"}]}]`:                    "",
+	} {
+		list, ok := meta.Part{Body: []byte(body)}.EntryList(meta.ObjectPage)
+		if string(list) != want || ok != (want != "") {
+			t.Errorf("EntryList(%s) = %q, %v; want %q", body, list, ok, want)
+		}
+	}
+	joined := meta.Join(meta.ObjectPage, []byte(`{"id":"1"}`), []byte(` {"id":"2"} `))
+	if string(joined) != `{"object":"page","entry":[{"id":"1"}, {"id":"2"} ]}` {
+		t.Errorf("Join: %s", joined)
+	}
+}
+
+// fixtureBodies are the package's JSON fixtures, the fuzz targets' seeds.
+func fixtureBodies(f *testing.F) [][]byte {
+	files, _ := filepath.Glob("testdata/*.json")
+	var bodies [][]byte
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		bodies = append(bodies, data)
+	}
+	return bodies
 }
