@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -225,16 +226,44 @@ func (e *Executor) enqueueBatch(ctx context.Context, b channel.Batch, g *greetin
 		}
 		add(u.Contact.ID, store.Item{ID: id, Payload: payload})
 	}
-	for _, contact := range order {
+	enqueue := func(contact string) error {
 		start := time.Now()
 		_, err := e.store.Enqueue(ctx, contact, items[contact]...)
 		e.metrics.storeLatency.WithLabelValues("enqueue").Observe(time.Since(start).Seconds())
 		if err != nil {
 			return contactError{contact, err}
 		}
+		return nil
+	}
+	if len(order) == 1 {
+		return enqueue(order[0])
+	}
+	// A batch (Meta's, or the gateway's joined forward) holds many
+	// contacts: their enqueues are independent, so they go at once, and a
+	// store with round trips (Redis) sends them in one pipeline. The first
+	// failure in payload order is the answer; the channel redelivers the
+	// batch and the store drops what it already took.
+	errs := make([]error, len(order))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxEnqueueConcurrency)
+	for i, contact := range order {
+		sem <- struct{}{}
+		wg.Go(func() {
+			errs[i] = enqueue(contact)
+			<-sem
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
+
+// maxEnqueueConcurrency bounds the enqueues of one batch in flight at once.
+const maxEnqueueConcurrency = 32
 
 // runRequest is the body of POST /v1/runs.
 type runRequest struct {

@@ -223,7 +223,11 @@ spec:
 	e := r.executor(slowFlow, "memory", "--inbox-cap", "2", "--allow-private-networks", "127.0.0.0/8")
 	r.send(e, "444", "wamid.1", "one") // its turn waits on the API
 	r.send(e, "444", "wamid.2", "two") // the inbox: one (in progress) and two
-	body, err := procs.WhatsAppWebhook(phoneID, procs.WhatsAppMessage{From: "444", Name: "Kerry", ID: "wamid.3", Text: "three"})
+	// A batch: the full inbox's contact, and another whose enqueue goes at
+	// the same time; the batch is refused as a whole and redelivered, and
+	// the other contact is answered once either way.
+	body, err := procs.WhatsAppWebhook(phoneID, procs.WhatsAppMessage{From: "444", Name: "Kerry", ID: "wamid.3", Text: "three"},
+		procs.WhatsAppMessage{From: "555", Name: "Lee", ID: "wamid.5", Text: "five"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,6 +254,9 @@ spec:
 	}
 	if got := r.waitTexts("444", 3, 10*time.Second); strings.Join(got, ", ") != "got one, got two, got three" {
 		t.Errorf("replies %q, want one, two, three in order", got)
+	}
+	if got := r.waitTexts("555", 1, 10*time.Second); strings.Join(got, ", ") != "got five" {
+		t.Errorf("the other contact of the batch got %q, want one reply", got)
 	}
 }
 
