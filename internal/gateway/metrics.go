@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +39,11 @@ type metrics struct {
 	routes   *prometheus.GaugeVec     // channel, state
 	problems prometheus.Gauge
 	rebuilds prometheus.Counter
+	joined   *prometheus.CounterVec // channel
+	// The children every webhook touches, by channel label, made once:
+	// WithLabelValues hashes its labels on each call.
+	answeredOK map[string]prometheus.Counter
+	took       map[string]prometheus.Observer
 }
 
 func newMetrics() *metrics {
@@ -73,21 +79,47 @@ func newMetrics() *metrics {
 			Name: "chatflow_gateway_route_rebuilds_total",
 			Help: "Times the routes were rebuilt after a change of a binding, Secret or executor Service.",
 		}),
+		joined: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatflow_gateway_joined_parts_total",
+			Help: "Parts of webhooks that waited while forwards to their binding's executor were in flight and were forwarded joined into one request, by channel.",
+		}, []string{"channel"}),
+	}
+	m.answeredOK, m.took = map[string]prometheus.Counter{}, map[string]prometheus.Observer{}
+	for _, l := range append(channelLabels(), "runs") {
+		m.answeredOK[l] = m.requests.WithLabelValues(l, "200")
+		m.took[l] = m.duration.WithLabelValues(l)
 	}
 	for _, ch := range v1alpha1.Channels {
 		for _, r := range []string{resultForwarded, resultUnrouted, resultForeign, resultFailed} {
 			m.events.WithLabelValues(label(ch), r)
 		}
 	}
-	m.registry.MustRegister(m.requests, m.events, m.duration, m.forward, m.routes, m.problems, m.rebuilds,
+	m.registry.MustRegister(m.requests, m.events, m.duration, m.forward, m.routes, m.problems, m.rebuilds, m.joined,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
 // observe records one answered request.
 func (m *metrics) observe(ch string, code int, start time.Time) {
-	m.requests.WithLabelValues(ch, strconv.Itoa(code)).Inc()
-	m.duration.WithLabelValues(ch).Observe(time.Since(start).Seconds())
+	if c, ok := m.answeredOK[ch]; ok && code == http.StatusOK {
+		c.Inc()
+	} else {
+		m.requests.WithLabelValues(ch, strconv.Itoa(code)).Inc()
+	}
+	if o, ok := m.took[ch]; ok {
+		o.Observe(time.Since(start).Seconds())
+	} else {
+		m.duration.WithLabelValues(ch).Observe(time.Since(start).Seconds())
+	}
+}
+
+// channelLabels are the channels' metric labels.
+func channelLabels() []string {
+	out := make([]string, 0, len(v1alpha1.Channels))
+	for _, ch := range v1alpha1.Channels {
+		out = append(out, label(ch))
+	}
+	return out
 }
 
 // table records the shape of a new routing table.

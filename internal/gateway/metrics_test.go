@@ -15,6 +15,7 @@ func TestDocumentedMetricsMatchTheRegistry(t *testing.T) {
 	m.table(Build(Input{}))
 	m.observe("whatsapp", 200, epoch)
 	m.forward.WithLabelValues("whatsapp")
+	m.joined.WithLabelValues("whatsapp")
 	testenv.CheckDocumentedMetrics(t, "gateway", m.registry, func(name string) bool {
 		return strings.HasPrefix(name, "chatflow_gateway_")
 	})

@@ -72,6 +72,7 @@ type Server struct {
 	// unrouted and failures limit the log lines of events dropped or not
 	// accepted, per account, to one a minute.
 	unrouted, failures logLimiter
+	lanes              lanes
 }
 
 // New returns a Server with no routes: it answers 503 until SetTable.
@@ -101,6 +102,7 @@ func New(o Options) *Server {
 		log:      o.Logger,
 		unrouted: logLimiter{interval: time.Minute, max: 10000},
 		failures: logLimiter{interval: time.Minute, max: 10000},
+		lanes:    lanes{m: map[laneKey]*lane{}},
 	}
 }
 
@@ -124,27 +126,46 @@ func (s *Server) SetTable(t *Table) {
 // while the ones in flight finish.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-// Handler returns the gateway's HTTP routes.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
+// webhooks are the handlers of the channels' webhook POSTs, by path
+// (Viber's under its path prefix, with the bot in {account}), each with its
+// span and metrics: Handler serves them through net/http, and Frontend
+// straight from its connection loop.
+type webhooks struct {
+	meta  map[string]http.HandlerFunc
+	viber http.HandlerFunc
+}
+
+func (s *Server) webhooks() webhooks {
+	hooks := webhooks{meta: map[string]http.HandlerFunc{}}
 	for _, ch := range []v1alpha1.Channel{v1alpha1.ChannelWhatsApp, v1alpha1.ChannelMessenger, v1alpha1.ChannelInstagram} {
 		path := channel.WebhookPath(message.Channel(ch), "")
 		serve := s.tracing.serve(path, func(w http.ResponseWriter, r *http.Request) int { return s.serveMeta(w, r, ch) })
-		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
+		hooks.meta[path] = func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			s.metrics.observe(label(ch), serve(w, r), start)
-		})
+		}
+	}
+	serveViber := s.tracing.serve(channel.WebhookPath(message.Viber, "{account}"), s.serveViber)
+	hooks.viber = func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		s.metrics.observe(label(v1alpha1.ChannelViber), serveViber(w, r), start)
+	}
+	return hooks
+}
+
+// Handler returns the gateway's HTTP routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	hooks := s.webhooks()
+	for _, ch := range []v1alpha1.Channel{v1alpha1.ChannelWhatsApp, v1alpha1.ChannelMessenger, v1alpha1.ChannelInstagram} {
+		path := channel.WebhookPath(message.Channel(ch), "")
+		mux.HandleFunc("POST "+path, hooks.meta[path])
 		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			s.metrics.observe(label(ch), s.serveHandshake(w, r, ch), start)
 		})
 	}
-	viberPath := channel.WebhookPath(message.Viber, "{account}")
-	serveViber := s.tracing.serve(viberPath, s.serveViber)
-	mux.HandleFunc("POST "+viberPath, func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		s.metrics.observe(label(v1alpha1.ChannelViber), serveViber(w, r), start)
-	})
+	mux.HandleFunc("POST "+channel.WebhookPath(message.Viber, "{account}"), hooks.viber)
 	runs := "/v1/namespaces/{namespace}/chatflows/{name}/runs"
 	serveRuns := s.tracing.serve(runs, func(w http.ResponseWriter, r *http.Request) int { return s.serveRunAPI(w, r, "/v1/runs") })
 	mux.HandleFunc("POST "+runs, func(w http.ResponseWriter, r *http.Request) {
@@ -298,13 +319,13 @@ func (s *Server) serveMeta(w http.ResponseWriter, r *http.Request, ch v1alpha1.C
 // executor accepted its part.
 func (s *Server) forwardAll(ctx context.Context, ch v1alpha1.Channel, jobs []job, signature string) bool {
 	if len(jobs) == 1 {
-		return s.forwardPart(ctx, ch, jobs[0], signature)
+		return s.forwardJoinable(ctx, ch, jobs[0], signature)
 	}
 	var wg sync.WaitGroup
 	var failed atomic.Bool
 	for _, j := range jobs {
 		wg.Go(func() {
-			if !s.forwardPart(ctx, ch, j, signature) {
+			if !s.forwardJoinable(ctx, ch, j, signature) {
 				failed.Store(true)
 			}
 		})

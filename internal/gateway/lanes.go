@@ -1,0 +1,180 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"sync"
+
+	"github.com/chatflow-dev/chatflow/api/v1alpha1"
+	"github.com/chatflow-dev/chatflow/runtime/channel"
+	"github.com/chatflow-dev/chatflow/runtime/channel/meta"
+	"github.com/chatflow-dev/chatflow/runtime/message"
+)
+
+// Coalescing: under load many webhooks for one binding arrive at once
+// (Meta sends one request per event whenever it is not batching). Each
+// forward costs the gateway and the executor a request's system calls and
+// parsing, so while maxInflight forwards to a binding's executor are in
+// flight, the parts that arrive for it wait, and the first forward to end
+// hands them all to one waiter, which sends them as one body (meta.Join:
+// the envelope Meta itself sends for a batch), signed with the binding's
+// secret. Nothing waits at low load, so a lone webhook is forwarded at
+// once, as it came. Each waiting request is still answered only once its
+// own events were accepted: a joined forward that fails answers every
+// request in it 5xx, except a 4xx (a verdict on content), after which each
+// part is sent alone so that one bad part fails only its own request.
+const (
+	// maxInflight is how many forwards to one binding's executor run at
+	// once before parts wait to be joined: enough that one is on the wire
+	// while others are being accepted, few enough that a burst joins.
+	maxInflight = 4
+	// maxWaiting bounds the parts waiting on one lane; more are forwarded
+	// alone at once.
+	maxWaiting = 10 * maxJoinedParts
+	// maxJoinedParts and maxJoinedBytes bound one joined forward, well
+	// under what an executor reads (MaxWebhookBody).
+	maxJoinedParts = 100
+	maxJoinedBytes = 1 << 20
+)
+
+// laneKey: parts join only when they go to the same executor for the same
+// binding and are signed with the same secret.
+type laneKey struct {
+	channel          v1alpha1.Channel
+	binding, backend string
+	secret           string
+}
+
+// lane is the forwards to one laneKey in flight and the parts waiting.
+type lane struct {
+	inflight int
+	waiting  []*waiter
+}
+
+// waiter is a part waiting for a forward slot.
+type waiter struct {
+	job       job
+	signature string
+	// done closes when the part was forwarded (ok says whether it was
+	// accepted) or when lead is set: this waiter forwards the batch.
+	done chan struct{}
+	ok   bool
+	lead []*waiter
+}
+
+// lanes are the Server's lanes, by key; a lane is dropped when it has
+// nothing in flight.
+type lanes struct {
+	mu sync.Mutex
+	m  map[laneKey]*lane
+}
+
+func keyOf(ch v1alpha1.Channel, rt *Route) laneKey {
+	return laneKey{channel: ch, binding: rt.Binding.String(), backend: rt.Backend.Namespace + "/" + rt.Backend.Name, secret: rt.Secret}
+}
+
+// forwardJoinable forwards a Meta part at once when its lane has room,
+// else waits to be joined with the others waiting.
+func (s *Server) forwardJoinable(ctx context.Context, ch v1alpha1.Channel, j job, signature string) bool {
+	key := keyOf(ch, j.route)
+	s.lanes.mu.Lock()
+	l := s.lanes.m[key]
+	if l == nil {
+		l = &lane{}
+		s.lanes.m[key] = l
+	}
+	if l.inflight < maxInflight || len(l.waiting) >= maxWaiting {
+		l.inflight++
+		s.lanes.mu.Unlock()
+		ok := s.forwardPart(ctx, ch, j, signature)
+		s.release(key, l)
+		return ok
+	}
+	w := &waiter{job: j, signature: signature, done: make(chan struct{})}
+	l.waiting = append(l.waiting, w)
+	s.lanes.mu.Unlock()
+	<-w.done
+	if w.lead != nil {
+		s.forwardJoined(ctx, ch, w.lead)
+		s.release(key, l)
+	}
+	return w.ok
+}
+
+// release ends a forward of l: the parts waiting, if any, go on the slot
+// it frees, sent by the first of them.
+func (s *Server) release(key laneKey, l *lane) {
+	s.lanes.mu.Lock()
+	if len(l.waiting) == 0 {
+		l.inflight--
+		if l.inflight == 0 {
+			delete(s.lanes.m, key)
+		}
+		s.lanes.mu.Unlock()
+		return
+	}
+	n, size := 0, 0
+	for n < len(l.waiting) && n < maxJoinedParts {
+		size += len(l.waiting[n].job.part.Body)
+		if n > 0 && size > maxJoinedBytes {
+			break
+		}
+		n++
+	}
+	batch := l.waiting[:n:n]
+	l.waiting = append([]*waiter(nil), l.waiting[n:]...)
+	s.lanes.mu.Unlock()
+	batch[0].lead = batch
+	close(batch[0].done)
+}
+
+// forwardJoined sends a batch of waiting parts as one request, or alone
+// those that cannot join, and answers every waiter.
+func (s *Server) forwardJoined(ctx context.Context, ch v1alpha1.Channel, batch []*waiter) {
+	object := objectOf(ch)
+	var joinable []*waiter
+	var lists [][]byte
+	var alone []*waiter
+	for _, w := range batch {
+		if list, ok := w.job.part.EntryList(object); ok {
+			joinable = append(joinable, w)
+			lists = append(lists, list)
+		} else {
+			alone = append(alone, w)
+		}
+	}
+	if len(joinable) == 1 {
+		alone, joinable = append(alone, joinable[0]), nil
+	}
+	if len(joinable) > 1 {
+		rt := joinable[0].job.route
+		body := meta.Join(object, lists...)
+		h := http.Header{meta.SignatureHeader: {meta.Sign(body, rt.Secret)}}
+		res := s.post(ctx, ch, rt.Backend, channel.WebhookPath(message.Channel(ch), rt.Account), body, h)
+		events := 0
+		for _, w := range joinable {
+			events += w.job.part.Events
+		}
+		switch {
+		case res.err == nil && res.code/100 == 2:
+			s.metrics.events.WithLabelValues(label(ch), resultForwarded).Add(float64(events))
+			s.metrics.joined.WithLabelValues(label(ch)).Add(float64(len(joinable)))
+			for _, w := range joinable {
+				w.ok = true
+			}
+		case res.err == nil && res.code/100 == 4:
+			// A verdict on the content: let each part have its own.
+			alone = append(alone, joinable...)
+		default:
+			s.failed(ch, rt, events, res)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, w := range alone {
+		wg.Go(func() { w.ok = s.forwardPart(ctx, ch, w.job, w.signature) })
+	}
+	wg.Wait()
+	for _, w := range batch[1:] {
+		close(w.done)
+	}
+}
