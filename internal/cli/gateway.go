@@ -124,8 +124,11 @@ func runGateway(ctx context.Context, o gatewayOptions) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
+	// The channels' webhook POSTs are served by the front end's own loop;
+	// everything else by httpSrv, which the front end hands it to.
+	front := srv.NewFrontend(httpSrv)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(ln) }()
+	go func() { serveErr <- front.Serve(ln) }()
 
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
@@ -167,7 +170,7 @@ func runGateway(ctx context.Context, o gatewayOptions) error {
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), o.forwardTimeout+10*time.Second)
 	defer cancel()
-	if err := httpSrv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := front.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Warn("closing the HTTP server", "error", err.Error())
 	}
 	logger.Info("stopped")
