@@ -214,8 +214,16 @@ func (f *Frontend) serveConn(c net.Conn) {
 		hook(&w, r)
 		// While shutting down, say so, so the channel's client does not
 		// send its next request on a connection about to close.
-		keep := !req.close && body.drain() && !f.isClosing()
+		drained := body.drain()
+		keep := !req.close && drained && !f.isClosing()
 		_, err := c.Write(w.response(keep))
+		if err == nil && !drained {
+			// The client may still be sending the body the handler refused
+			// (413): closing now would reset the connection before it reads
+			// the answer. Say we are done, read what still comes for a
+			// moment, then close, as net/http does.
+			lingerClose(c)
+		}
 		if err != nil || !keep || !f.track(c, false) {
 			closeConn()
 			return
@@ -260,6 +268,18 @@ func nextDeadline(current time.Time, d time.Duration) (time.Time, bool) {
 		}
 	}
 	return want, true
+}
+
+// lingerTime is how long a connection closed with a body left unread
+// keeps reading it, so that the client sees the answer rather than a reset.
+const lingerTime = 500 * time.Millisecond
+
+func lingerClose(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = c.SetReadDeadline(time.Now().Add(lingerTime))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c, 2*MaxWebhookBody))
 }
 
 // route returns the webhook handler of req's path, with the request's
