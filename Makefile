@@ -177,7 +177,7 @@ $(HELM):
 
 .PHONY: bench
 bench: ## Load-test a real executor (memory, then Redis store; straight and through the gateway) and run the Go benchmarks of the hot paths.
-	go test -tags bench -count=1 -run TestLoad -v ./test/bench/ -args -contacts=50 -turns=20 | grep -E '^(store=|--- |ok|FAIL)'
+	go test -tags bench -count=1 -run TestLoad -v ./test/bench/ -args -contacts=50 -turns=100 -rounds=5 | grep -E '^(store=|--- |ok|FAIL)'
 	go test -run '^$$' -bench . -benchmem ./runtime/flow/ ./runtime/expr/ ./runtime/channel/meta/ ./internal/gateway/
 
 # Contacts and rates (one campaign each) of bench-campaign.

@@ -20,6 +20,12 @@
 //     session inspector relayed under the same prefix (GET .../contacts/{id},
 //     .../nodes, .../nodes/{node}/contacts), /healthz, /readyz, /metrics)
 //     over the current Table;
+//   - Frontend: the port, whose own HTTP/1.1 loop reads and answers the
+//     channels' webhook POSTs and hands every other request, with its
+//     connection, to net/http (frontend.go);
+//   - lanes: the forwards to each binding's executor, where the parts that
+//     arrive while enough are in flight wait and go joined into one batch
+//     (lanes.go);
 //   - the sources that keep the Table current: informers on the API server
 //     (Watch) or manifest files outside a cluster (WatchFiles), and where
 //     a Service is reached (Resolver: its cluster IP, or the local
@@ -27,7 +33,8 @@
 //
 // With tracing on (Options.Tracing, from the OTEL_* variables), a request's
 // server span is the parent of its forwards' client spans, whose
-// traceparent the executors continue (tracing.go).
+// traceparent the executors continue (tracing.go); a joined forward's span
+// is a child of the span of the request that sends it.
 //
 // It is stateless: any number of replicas serve the same routes. It must
 // not import the controllers' reconcilers, runtime/executor, runtime/flow

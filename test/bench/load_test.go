@@ -5,11 +5,13 @@
 // signed WhatsApp text webhooks, each contact waiting for its reply before
 // its next turn, against the executor with the memory store and then the
 // Redis store, with the channel sandbox receiving the replies. After a
-// warm-up turn of as many other contacts, it plays three rounds (fresh
+// warm-up turn of as many other contacts, it plays five rounds (fresh
 // contacts each) and prints each round's throughput, end-to-end latency,
 // reply accounting and CPU per turn, then the median and the executor's
-// peak RSS: one round is a fraction of a second on a shared machine, so a
-// single figure says little. Each round is played twice, alternately:
+// peak RSS: on a shared machine a single round says little. Rounds of
+// 50 × 20 turns (a fifth of a second) swung the gateway's measured cost
+// between −4 % and −37 % from one run to the next; rounds of 50 × 100
+// narrow that, though runs still differ by several percent. Each round is played twice, alternately:
 // straight to the executor, then through a `chatflow gateway` process in
 // front of the same executor, the way channels reach it in a cluster; the
 // last line compares the medians (the cost of the hop). Figures are
@@ -39,8 +41,8 @@ import (
 
 var (
 	contacts = flag.Int("contacts", 50, "contacts talking at once")
-	turns    = flag.Int("turns", 20, "turns per contact")
-	rounds   = flag.Int("rounds", 3, "rounds of contacts × turns, each with fresh contacts; the median is reported")
+	turns    = flag.Int("turns", 100, "turns per contact (at most 100: the flow's maxJumps)")
+	rounds   = flag.Int("rounds", 5, "rounds of contacts × turns, each with fresh contacts; the median is reported")
 )
 
 const (
