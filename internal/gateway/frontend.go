@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +41,7 @@ type Frontend struct {
 
 	hooks   webhooks
 	handoff *handoffListener
+	log     *slog.Logger
 
 	// handedOver counts the connections handed to HTTP.
 	handedOver atomic.Int64
@@ -52,7 +56,7 @@ type Frontend struct {
 // NewFrontend returns the front end of s. fallback serves every request
 // the loop hands over; its Handler must serve s.Handler()'s routes.
 func (s *Server) NewFrontend(fallback *http.Server) *Frontend {
-	return &Frontend{HTTP: fallback, hooks: s.webhooks(), handoff: newHandoffListener(), conns: map[net.Conn]bool{}}
+	return &Frontend{HTTP: fallback, hooks: s.webhooks(), handoff: newHandoffListener(), log: s.log, conns: map[net.Conn]bool{}}
 }
 
 // Serve accepts connections on ln until Shutdown or an accept error.
@@ -166,6 +170,16 @@ func (f *Frontend) serveConn(c net.Conn) {
 		c.Close()
 		f.untrack(c)
 	}
+	// As net/http does, a handler's panic costs its connection, not the
+	// process.
+	defer func() {
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler {
+				f.log.Error("panic serving a webhook", "remote", remote, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
+			closeConn()
+		}
+	}()
 	var w hotWriter
 	for first := true; ; first = false {
 		wait := f.HTTP.IdleTimeout
@@ -304,9 +318,6 @@ func (f *Frontend) handOver(c net.Conn, br *bufio.Reader) {
 		c.Close()
 	}
 }
-
-// errLongHead: the request head does not fit the buffer.
-var errLongHead = errors.New("request head longer than the buffer")
 
 // peekHead returns the request head (request line and headers, through
 // the empty line) without consuming it, reading more until it is whole. A

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -80,7 +81,7 @@ func (f *fixture) forwarded() [][]byte {
 }
 
 // serveFrontend runs f's routes behind a Frontend on loopback.
-func (f *fixture) serveFrontend(t *testing.T, hs *http.Server) (*Frontend, string) {
+func (f *fixture) serveFrontend(t *testing.T, hs *http.Server, configure ...func(*Frontend)) (*Frontend, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -91,6 +92,9 @@ func (f *fixture) serveFrontend(t *testing.T, hs *http.Server) (*Frontend, strin
 	}
 	hs.Handler = f.srv.Handler()
 	front := f.srv.NewFrontend(hs)
+	for _, c := range configure {
+		c(front)
+	}
 	done := make(chan error, 1)
 	go func() { done <- front.Serve(ln) }()
 	t.Cleanup(func() {
@@ -352,4 +356,46 @@ func FuzzParseHot(f *testing.F) {
 			t.Fatalf("head %q\nparseHot: %s\nnet/http: %s", head, got, want)
 		}
 	})
+}
+
+// TestFrontendSurvivesAPanic: a handler's panic closes its connection and
+// is logged; the next connection is served.
+func TestFrontendSurvivesAPanic(t *testing.T) {
+	f := newFixture(t)
+	var log bytes.Buffer
+	var mu sync.Mutex
+	_, addr := f.serveFrontend(t, nil, func(front *Frontend) {
+		front.log = slog.New(slog.NewTextHandler(lockedWriter{&mu, &log}, nil))
+		front.hooks.meta = map[string]http.HandlerFunc{"/webhooks/whatsapp": func(http.ResponseWriter, *http.Request) { panic("boom") }}
+	})
+	body, head := whatsapp(t, "wamid.panic")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(c, head+string(body))
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("after a panic the connection answered or stayed open: %v", err)
+	}
+	if got := exchange(t, addr, "GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n", 1); got[0].code != http.StatusOK {
+		t.Errorf("after a panic: %+v", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(log.String(), "panic serving a webhook") || !strings.Contains(log.String(), "boom") {
+		t.Errorf("the panic was not logged: %s", log.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -11,9 +11,8 @@ import (
 	"github.com/chatflow-dev/chatflow/runtime/message"
 )
 
-// Coalescing: under load many webhooks for one binding arrive at once
-// (Meta sends one request per event whenever it is not batching). Each
-// forward costs the gateway and the executor a request's system calls and
+// Coalescing: under load many webhooks for one binding arrive at once,
+// each often holding a single event. Each forward costs the gateway and the executor a request's system calls and
 // parsing, so while maxInflight forwards to a binding's executor are in
 // flight, the parts that arrive for it wait, and the first forward to end
 // hands them all to one waiter, which sends them as one body (meta.Join:
