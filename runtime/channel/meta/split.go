@@ -258,6 +258,9 @@ func (p Part) EntryList(object string) (list []byte, ok bool) {
 	got, ok := s.envelope(true, func() bool {
 		start := s.i
 		s.skip()
+		if s.i-1 <= start || p.Body[s.i-1] != ']' {
+			return false // not JSON after all: never a part's body
+		}
 		list = p.Body[start+1 : s.i-1]
 		return true
 	})

@@ -275,10 +275,13 @@ func FuzzJoin(f *testing.F) {
 	f.Add([]byte(`{"object":"page","entry":[],"x":1}`), uint8(1))
 	f.Add([]byte(`{"object":"page","Entry":[{"id":"1"}]}`), uint8(1))
 	f.Add([]byte(`{"object":"page","entry":[{"id":"1"}],"entry":[{"id":"2"}]}`), uint8(1))
+	f.Add([]byte(`{"object":"page","entry":[`), uint8(1))
 	f.Fuzz(func(t *testing.T, body []byte, o uint8) {
 		object := []string{meta.ObjectWhatsApp, meta.ObjectPage, meta.ObjectInstagram}[o%3]
 		if !json.Valid(body) {
-			return // a Part's body always is
+			// A Part's body always is valid; whatever else, no panic.
+			_, _ = meta.Part{Body: body}.EntryList(object)
+			return
 		}
 		list, ok := meta.Part{Body: body}.EntryList(object)
 		if !ok {
@@ -344,6 +347,8 @@ func TestEntryList(t *testing.T) {
 		`{"object":"p\u0061ge","entry":[{"id":"1"}]}`:                 "",
 		`{"object":"page","object":"page","entry":[{"id":"1"}]}`:      "",
 		`[{"object":"page","entry":[{"id":"1"}]}]`:                    "",
+		`{"object":"page","entry":[`:                                  "",
+		`{"object":"page","entry":[{"id":"1"}`:                        "",
 	} {
 		list, ok := meta.Part{Body: []byte(body)}.EntryList(meta.ObjectPage)
 		if string(list) != want || ok != (want != "") {
