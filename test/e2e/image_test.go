@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/chatflow-dev/chatflow/internal/testenv"
+	"github.com/chatflow-dev/chatflow/test/procs"
 )
 
 // dockerBuild is the `go build` command of the Dockerfile's build stage,
@@ -177,7 +178,7 @@ func buildImageBinaries() (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "chatflow-image-")
+	dir, err := procs.ProcessDir("chatflow-image")
 	if err != nil {
 		return nil, err
 	}

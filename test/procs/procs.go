@@ -75,7 +75,7 @@ func (b *built) get(env, name, pkg string) (string, error) {
 		return bin, nil
 	}
 	b.once.Do(func() {
-		dir, err := os.MkdirTemp("", name+"-bin-")
+		dir, err := ProcessDir(name + "-bin")
 		if err != nil {
 			b.err = err
 			return
