@@ -7,12 +7,14 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash"
 	"hash/fnv"
 	"io"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // newToken returns 128 random bits in hex: lease tokens must not be
@@ -260,6 +262,8 @@ func commitDigest(c Commit) string {
 	return strconv.FormatUint(h.Sum64(), 16)
 }
 
-// newDeadLetterID names a dead letter: 64 random bits in hex, safe in a
-// URL path.
-func newDeadLetterID() string { return newNonce() }
+// newDeadLetterID names a dead letter: the time in nanoseconds, then 64
+// random bits, in hex, safe in a URL path. Redis orders the dead letters
+// of one millisecond (one score) by ID, so the time first keeps the oldest
+// first there too, and the bound drops the oldest.
+func newDeadLetterID() string { return fmt.Sprintf("%016x", time.Now().UnixNano()) + newNonce() }
