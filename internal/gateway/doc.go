@@ -34,7 +34,8 @@
 // With tracing on (Options.Tracing, from the OTEL_* variables), a request's
 // server span is the parent of its forwards' client spans, whose
 // traceparent the executors continue (tracing.go); a joined forward's span
-// is a child of the span of the request that sends it.
+// is a child of the span of the request that sends it and links those of
+// the other requests it carries.
 //
 // It is stateless: any number of replicas serve the same routes. It must
 // not import the controllers' reconcilers, runtime/executor, runtime/flow

@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"sync"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/runtime/channel"
 	"github.com/chatflow-dev/chatflow/runtime/channel/meta"
@@ -52,6 +55,8 @@ type lane struct {
 
 // waiter is a part waiting for a forward slot.
 type waiter struct {
+	// ctx is its request's, with the request's span.
+	ctx       context.Context
 	job       job
 	signature string
 	// done closes when the part was forwarded (ok says whether it was
@@ -89,7 +94,7 @@ func (s *Server) forwardJoinable(ctx context.Context, ch v1alpha1.Channel, j job
 		s.release(key, l)
 		return ok
 	}
-	w := &waiter{job: j, signature: signature, done: make(chan struct{})}
+	w := &waiter{ctx: ctx, job: j, signature: signature, done: make(chan struct{})}
 	l.waiting = append(l.waiting, w)
 	s.lanes.mu.Unlock()
 	<-w.done
@@ -149,7 +154,16 @@ func (s *Server) forwardJoined(ctx context.Context, ch v1alpha1.Channel, batch [
 		rt := joinable[0].job.route
 		body := meta.Join(object, lists...)
 		h := http.Header{meta.SignatureHeader: {meta.Sign(body, rt.Secret)}}
-		res := s.post(ctx, ch, rt.Backend, channel.WebhookPath(message.Channel(ch), rt.Account), body, h)
+		// The forward's span is a child of the sender's request span and
+		// links the spans of the other requests it carries.
+		var links []trace.Link
+		for _, w := range joinable {
+			if w != batch[0] {
+				links = append(links, trace.LinkFromContext(w.ctx))
+			}
+		}
+		res := s.post(ctx, ch, rt.Backend, channel.WebhookPath(message.Channel(ch), rt.Account), body, h,
+			trace.WithLinks(links...), trace.WithAttributes(attribute.Int("chatflow.joined_parts", len(joinable))))
 		events := 0
 		for _, w := range joinable {
 			events += w.job.part.Events

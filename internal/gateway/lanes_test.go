@@ -13,6 +13,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/chatflow-dev/chatflow/runtime/channel/meta"
 )
@@ -229,4 +232,49 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestJoinedForwardIsTraced: a joined forward's client span is a child of
+// the span of the request that sends it, and links the spans of the other
+// requests it carries, so each webhook's trace reaches its forward.
+func TestJoinedForwardIsTraced(t *testing.T) {
+	f := newFixture(t)
+	rec := tracetest.NewSpanRecorder()
+	f.srv.tracing = newTracing(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
+	codes, _ := burst(t, f, 5, func([]byte) int { return http.StatusOK })
+	for i, c := range codes {
+		if c != http.StatusOK {
+			t.Fatalf("waiting webhook %d: %d", i, c)
+		}
+	}
+	servers := map[trace.SpanID]bool{}
+	var joined sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		switch {
+		case s.SpanKind() == trace.SpanKindServer:
+			servers[s.SpanContext().SpanID()] = true
+		case s.SpanKind() == trace.SpanKindClient && len(s.Links()) > 0:
+			joined = s
+		}
+	}
+	if joined == nil {
+		t.Fatal("no forward span with links")
+	}
+	carried := map[trace.SpanID]bool{joined.Parent().SpanID(): true}
+	for _, l := range joined.Links() {
+		carried[l.SpanContext.SpanID()] = true
+	}
+	for id := range carried {
+		if !servers[id] {
+			t.Errorf("the joined forward's parent or link %s is no request's span", id)
+		}
+	}
+	if len(carried) != 5 {
+		t.Errorf("the joined forward reaches %d request spans, want the 5 it carries", len(carried))
+	}
+	for _, a := range joined.Attributes() {
+		if a.Key == "chatflow.joined_parts" && a.Value.AsInt64() != 5 {
+			t.Errorf("chatflow.joined_parts = %d, want 5", a.Value.AsInt64())
+		}
+	}
 }

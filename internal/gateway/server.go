@@ -458,15 +458,15 @@ type result struct {
 // post sends body to path on an executor Service. The forward is not cut
 // short when the channel hangs up: the executor finishes accepting what it
 // got, and a redelivery is deduplicated.
-func (s *Server) post(ctx context.Context, ch v1alpha1.Channel, b *Backend, path string, body []byte, h http.Header) result {
+func (s *Server) post(ctx context.Context, ch v1alpha1.Channel, b *Backend, path string, body []byte, h http.Header, span ...trace.SpanStartOption) result {
 	base, err := s.opts.Resolve(b)
 	if err != nil {
 		return result{err: err}
 	}
 	start := time.Now()
-	ctx, span := s.tracing.forward(ctx, label(ch), base, b, h)
+	ctx, fwd := s.tracing.forward(ctx, label(ch), base, b, h, span...)
 	res := s.backends.post(context.WithoutCancel(ctx), base, path, body, h, s.opts.ForwardTimeout)
-	endForward(span, res)
+	endForward(fwd, res)
 	if ch != "" && res.err == nil {
 		s.metrics.forward.WithLabelValues(label(ch)).Observe(time.Since(start).Seconds())
 	}

@@ -51,8 +51,8 @@ func (t *tracing) serve(route string, h func(http.ResponseWriter, *http.Request)
 }
 
 // forward starts the client span of a forward to an executor and writes
-// its traceparent into h.
-func (t *tracing) forward(ctx context.Context, ch, base string, b *Backend, h http.Header) (context.Context, trace.Span) {
+// its traceparent into h; opts add to the span (a joined forward's links).
+func (t *tracing) forward(ctx context.Context, ch, base string, b *Backend, h http.Header, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	if t == nil {
 		return ctx, nil
 	}
@@ -67,7 +67,8 @@ func (t *tracing) forward(ctx context.Context, ch, base string, b *Backend, h ht
 			attrs = append(attrs, attribute.Int("server.port", p))
 		}
 	}
-	ctx, span := t.tracer.Start(ctx, http.MethodPost, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	opts = append(opts, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	ctx, span := t.tracer.Start(ctx, http.MethodPost, opts...)
 	t.prop.Inject(ctx, propagation.HeaderCarrier(h))
 	return ctx, span
 }
