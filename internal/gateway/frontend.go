@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/chatflow-dev/chatflow/runtime/channel/meta"
 	"github.com/chatflow-dev/chatflow/runtime/channel/viber"
 )
@@ -208,7 +210,7 @@ func (f *Frontend) serveConn(c net.Conn) {
 				return
 			}
 		}
-		req, ok := parseHot(head)
+		req, ok := parseHot(string(head))
 		var hook http.HandlerFunc
 		if ok {
 			hook, ok = f.route(req)
@@ -369,23 +371,23 @@ type hotRequest struct {
 // parseHot reads a request head in the exact form channels send a webhook:
 // "POST <path> HTTP/1.1", CRLF line ends, a Host, one Content-Length,
 // no Transfer-Encoding, Expect or Upgrade, and header names and values
-// that net/http accepts as they are. Anything else is false: net/http
-// decides about it.
-func parseHot(head []byte) (*hotRequest, bool) {
+// that net/http accepts as they are (httpguts, its own rules). Anything
+// else is false: net/http decides about it. The values kept are slices of
+// head.
+func parseHot(head string) (*hotRequest, bool) {
 	line, rest, ok := cutLine(head)
 	if !ok {
 		return nil, false
 	}
-	target, ok := bytes.CutPrefix(line, []byte("POST "))
+	target, ok := strings.CutPrefix(line, "POST ")
 	if !ok {
 		return nil, false
 	}
-	target, ok = bytes.CutSuffix(target, []byte(" HTTP/1.1"))
+	target, ok = strings.CutSuffix(target, " HTTP/1.1")
 	if !ok || !plainPath(target) {
 		return nil, false
 	}
-	req := &hotRequest{target: string(target)}
-	req.path = req.target // plain: no query, nothing escaped
+	req := &hotRequest{target: target, path: target} // plain: no query, nothing escaped
 	var seen uint8
 	const (
 		seenHost = 1 << iota
@@ -395,11 +397,13 @@ func parseHot(head []byte) (*hotRequest, bool) {
 		seenTraceparent
 		seenTracestate
 	)
-	once := func(bit uint8) bool {
+	// once keeps a header's value; a header seen twice is false.
+	once := func(bit uint8, to *string, value string) bool {
 		if seen&bit != 0 {
 			return false
 		}
 		seen |= bit
+		*to = value
 		return true
 	}
 	for {
@@ -407,63 +411,45 @@ func parseHot(head []byte) (*hotRequest, bool) {
 		if !ok {
 			return nil, false
 		}
-		if len(line) == 0 {
+		if line == "" {
 			break
 		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !token(line[:colon]) {
+		name, value, found := strings.Cut(line, ":")
+		value = strings.Trim(value, " \t")
+		if !found || !httpguts.ValidHeaderFieldName(name) || !httpguts.ValidHeaderFieldValue(value) {
 			return nil, false
 		}
-		name, value := line[:colon], bytes.Trim(line[colon+1:], " \t")
-		if !fieldValue(value) {
-			return nil, false
-		}
+		var good bool
 		switch {
 		case asciiEqualFold(name, "Host"):
-			if !once(seenHost) || !hostValue(value) {
-				return nil, false
-			}
-			req.host = string(value)
+			good = once(seenHost, &req.host, value) && hostValue(value)
 		case asciiEqualFold(name, "Content-Length"):
-			if !once(seenLength) || !digits(value) || len(value) > 18 {
-				return nil, false
-			}
-			for _, c := range value {
-				req.length = req.length*10 + int64(c-'0')
+			var length string
+			good = once(seenLength, &length, value) && digits(length) && len(length) <= 18
+			for i := range len(length) {
+				req.length = req.length*10 + int64(length[i]-'0')
 			}
 		case asciiEqualFold(name, "Connection"):
-			switch {
-			case asciiEqualFold(value, "close"):
-				req.close = true
-			case asciiEqualFold(value, "keep-alive"):
-			default:
-				return nil, false
-			}
+			req.close = req.close || asciiEqualFold(value, "close")
+			good = asciiEqualFold(value, "close") || asciiEqualFold(value, "keep-alive")
 		case asciiEqualFold(name, "Transfer-Encoding"), asciiEqualFold(name, "Expect"), asciiEqualFold(name, "Upgrade"):
-			return nil, false
+			good = false
 		case asciiEqualFold(name, meta.SignatureHeader):
-			if !once(seenSignature) {
-				return nil, false
-			}
-			req.signature = string(value)
+			good = once(seenSignature, &req.signature, value)
 		case asciiEqualFold(name, viber.SignatureHeader):
-			if !once(seenViberSignature) {
-				return nil, false
-			}
-			req.viberSignature = string(value)
+			good = once(seenViberSignature, &req.viberSignature, value)
 		case asciiEqualFold(name, "Traceparent"):
-			if !once(seenTraceparent) {
-				return nil, false
-			}
-			req.traceparent = string(value)
+			good = once(seenTraceparent, &req.traceparent, value)
 		case asciiEqualFold(name, "Tracestate"):
-			if !once(seenTracestate) {
-				return nil, false
-			}
-			req.tracestate = string(value)
+			good = once(seenTracestate, &req.tracestate, value)
+		default:
+			good = true
+		}
+		if !good {
+			return nil, false
 		}
 	}
-	if len(rest) != 0 || seen&seenHost == 0 || seen&seenLength == 0 {
+	if rest != "" || seen&seenHost == 0 || seen&seenLength == 0 {
 		return nil, false
 	}
 	return req, true
@@ -500,39 +486,33 @@ func (req *hotRequest) request(body io.ReadCloser, remote string) *http.Request 
 }
 
 // cutLine cuts a CRLF-ended line off head; a bare LF is not one.
-func cutLine(head []byte) (line, rest []byte, ok bool) {
-	i := bytes.IndexByte(head, '\n')
-	if i < 1 || head[i-1] != '\r' {
-		return nil, nil, false
+func cutLine(head string) (line, rest string, ok bool) {
+	line, rest, ok = strings.Cut(head, "\n")
+	line, cr := strings.CutSuffix(line, "\r")
+	if !ok || !cr || strings.IndexByte(line, '\r') >= 0 {
+		return "", "", false
 	}
-	line = head[:i-1]
-	if bytes.IndexByte(line, '\r') >= 0 {
-		return nil, nil, false
-	}
-	return line, head[i+1:], true
+	return line, rest, true
 }
 
 // plainPath: an absolute path of unreserved characters in segments that
 // are neither empty nor dot segments, so that net/http's mux would route
 // it as it is, without a redirect or an unescape.
-func plainPath(p []byte) bool {
-	if len(p) < 2 || p[0] != '/' {
+func plainPath(p string) bool {
+	rest, ok := strings.CutPrefix(p, "/")
+	if !ok {
 		return false
 	}
-	for rest := p[1:]; ; {
-		seg, after, more := bytes.Cut(rest, []byte("/"))
+	for seg := range strings.SplitSeq(rest, "/") {
 		if !plainSegment(seg) {
 			return false
 		}
-		if !more {
-			return true
-		}
-		rest = after
 	}
+	return true
 }
 
-func plainSegment[S []byte | string](seg S) bool {
-	if len(seg) == 0 || string(seg) == "." || string(seg) == ".." {
+func plainSegment(seg string) bool {
+	if seg == "" || seg == "." || seg == ".." {
 		return false
 	}
 	for i := range len(seg) {
@@ -547,50 +527,32 @@ func unreserved(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
 }
 
-// token: an HTTP field name (RFC 9110 tchar).
-func token(b []byte) bool {
-	for _, c := range b {
-		if !unreserved(c) && bytes.IndexByte([]byte("!#$%&'*+^`|"), c) < 0 {
-			return false
-		}
-	}
-	return len(b) > 0
-}
-
-// fieldValue: no control character but tab.
-func fieldValue(b []byte) bool {
-	for _, c := range b {
-		if c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
 // hostValue: a host name or address with an optional port, nothing
 // net/http would refuse or read otherwise.
-func hostValue(b []byte) bool {
-	if len(b) == 0 {
+func hostValue(h string) bool {
+	if h == "" {
 		return false
 	}
-	for _, c := range b {
-		if !unreserved(c) && c != ':' && c != '[' && c != ']' {
+	for i := range len(h) {
+		if c := h[i]; !unreserved(c) && c != ':' && c != '[' && c != ']' {
 			return false
 		}
 	}
 	return true
 }
 
-func digits(b []byte) bool {
-	for _, c := range b {
-		if c < '0' || c > '9' {
+func digits(s string) bool {
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
 			return false
 		}
 	}
-	return len(b) > 0
+	return s != ""
 }
 
-func asciiEqualFold(b []byte, s string) bool {
+// asciiEqualFold is strings.EqualFold for ASCII only, as net/http compares
+// header tokens: Unicode folding would take "cloſe" for "close".
+func asciiEqualFold(b, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}
@@ -704,7 +666,7 @@ func (w *hotWriter) response(keep bool) []byte {
 			continue
 		}
 		for _, v := range vs {
-			if !fieldValue([]byte(v)) || !token([]byte(k)) {
+			if !httpguts.ValidHeaderFieldValue(v) || !httpguts.ValidHeaderFieldName(k) {
 				continue // never split the answer; the handlers set no such header
 			}
 			out = append(out, k...)

@@ -340,7 +340,7 @@ func FuzzParseHot(f *testing.F) {
 			return
 		}
 		head = head[:end]
-		req, ok := parseHot(head)
+		req, ok := parseHot(string(head))
 		if !ok {
 			return
 		}
