@@ -39,15 +39,9 @@ const (
 	maxJoinedBytes = 1 << 20
 )
 
-// laneKey: parts join only when they go to the same executor for the same
-// binding and are signed with the same secret.
-type laneKey struct {
-	channel          v1alpha1.Channel
-	binding, backend string
-	secret           string
-}
-
-// lane is the forwards to one laneKey in flight and the parts waiting.
+// lane is the forwards to one route in flight and the parts waiting. A
+// route of the current table is one binding, its executor and its secret:
+// parts join only when all three are the same.
 type lane struct {
 	inflight int
 	waiting  []*waiter
@@ -66,21 +60,18 @@ type waiter struct {
 	lead []*waiter
 }
 
-// lanes are the Server's lanes, by key; a lane is dropped when it has
-// nothing in flight.
+// lanes are the Server's lanes, by route; a lane is dropped when it has
+// nothing in flight. A new table has new routes: while it takes over,
+// parts of the old and the new route of a binding do not join.
 type lanes struct {
 	mu sync.Mutex
-	m  map[laneKey]*lane
-}
-
-func keyOf(ch v1alpha1.Channel, rt *Route) laneKey {
-	return laneKey{channel: ch, binding: rt.Binding.String(), backend: rt.Backend.Namespace + "/" + rt.Backend.Name, secret: rt.Secret}
+	m  map[*Route]*lane
 }
 
 // forwardJoinable forwards a Meta part at once when its lane has room,
 // else waits to be joined with the others waiting.
 func (s *Server) forwardJoinable(ctx context.Context, ch v1alpha1.Channel, j job, signature string) bool {
-	key := keyOf(ch, j.route)
+	key := j.route
 	s.lanes.mu.Lock()
 	l := s.lanes.m[key]
 	if l == nil {
@@ -107,7 +98,7 @@ func (s *Server) forwardJoinable(ctx context.Context, ch v1alpha1.Channel, j job
 
 // release ends a forward of l: the parts waiting, if any, go on the slot
 // it frees, sent by the first of them.
-func (s *Server) release(key laneKey, l *lane) {
+func (s *Server) release(key *Route, l *lane) {
 	s.lanes.mu.Lock()
 	if len(l.waiting) == 0 {
 		l.inflight--

@@ -102,7 +102,7 @@ func New(o Options) *Server {
 		log:      o.Logger,
 		unrouted: logLimiter{interval: time.Minute, max: 10000},
 		failures: logLimiter{interval: time.Minute, max: 10000},
-		lanes:    lanes{m: map[laneKey]*lane{}},
+		lanes:    lanes{m: map[*Route]*lane{}},
 	}
 }
 
