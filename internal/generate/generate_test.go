@@ -15,7 +15,10 @@ import (
 	"github.com/chatflow-dev/chatflow/runtime/model"
 )
 
-const brokenAnswer = "Here is the flow.\n\n```yaml\n" + `apiVersion: chatflow.dev/v1alpha1
+// hoursBot is the flow the stub model writes, its hello node going to next
+// (a node that does not exist first, then the End).
+func hoursBot(next string) string {
+	return `apiVersion: chatflow.dev/v1alpha1
 kind: ChatFlow
 metadata: {name: hours-bot}
 spec:
@@ -23,21 +26,15 @@ spec:
   trigger: {type: WhatsApp}
   nodes:
   - {id: start, type: Start, next: hello}
-  - {id: hello, type: SendMessage, sendMessage: {text: "We open at 9."}, next: ending}
+  - {id: hello, type: SendMessage, sendMessage: {text: "We open at 9."}, next: ` + next + `}
   - {id: end, type: End}
-` + "```\n\n```yaml\n" + testsYAML + "```\n"
+`
+}
 
-const fixedAnswer = "```yaml\n" + `apiVersion: chatflow.dev/v1alpha1
-kind: ChatFlow
-metadata: {name: hours-bot}
-spec:
-  state: Unpublished
-  trigger: {type: WhatsApp}
-  nodes:
-  - {id: start, type: Start, next: hello}
-  - {id: hello, type: SendMessage, sendMessage: {text: "We open at 9."}, next: end}
-  - {id: end, type: End}
-` + "```\n```yaml\n" + testsYAML + "```\n"
+var (
+	brokenAnswer = "Here is the flow.\n\n```yaml\n" + hoursBot("ending") + "```\n\n```yaml\n" + testsYAML + "```\n"
+	fixedAnswer  = "```yaml\n" + hoursBot("end") + "```\n```yaml\n" + testsYAML + "```\n"
+)
 
 const testsYAML = `flow: hours-bot
 tests:
