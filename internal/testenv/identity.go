@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
+	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/client-go/rest"
@@ -67,7 +71,77 @@ func chartIdentity(ctx context.Context, c client.Client, cfg *rest.Config, relea
 		UserName: "system:serviceaccount:" + namespace + ":" + sa,
 		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
 	}
+	if err := awaitGrants(ctx, c, objs, out.Impersonate); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// awaitGrants waits until the API server's authorizer grants who the first
+// rule of every role the rendering binds. The RBAC authorizer reads roles
+// and bindings from informers, so a request made right after they were
+// created may still be refused.
+func awaitGrants(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, who rest.ImpersonationConfig) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, binding := range objs {
+		if binding.GetKind() != "RoleBinding" && binding.GetKind() != "ClusterRoleBinding" {
+			continue
+		}
+		attrs, ok := firstGrant(objs, binding)
+		if !ok {
+			continue
+		}
+		for {
+			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+				User: who.UserName, Groups: who.Groups, ResourceAttributes: attrs}}
+			if err := c.Create(ctx, sar); err != nil {
+				return fmt.Errorf("asking whether %s %s is in effect: %w", binding.GetKind(), binding.GetName(), err)
+			}
+			if sar.Status.Allowed {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("the chart's %s %s is not in effect after 30s: %s may not %s %s/%s in %q",
+					binding.GetKind(), binding.GetName(), who.UserName, attrs.Verb, attrs.Group, attrs.Resource, attrs.Namespace)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// firstGrant is the first resource rule of the role binding names, among
+// objs, as a request in the binding's namespace; false when the role is not
+// in objs or has no resource rule.
+func firstGrant(objs []*unstructured.Unstructured, binding *unstructured.Unstructured) (*authorizationv1.ResourceAttributes, bool) {
+	kind, _, _ := unstructured.NestedString(binding.Object, "roleRef", "kind")
+	name, _, _ := unstructured.NestedString(binding.Object, "roleRef", "name")
+	i := slices.IndexFunc(objs, func(o *unstructured.Unstructured) bool {
+		return o.GetKind() == kind && o.GetName() == name && (kind == "ClusterRole" || o.GetNamespace() == binding.GetNamespace())
+	})
+	if i < 0 {
+		return nil, false
+	}
+	rules, _, _ := unstructured.NestedSlice(objs[i].Object, "rules")
+	for _, r := range rules {
+		rule, _ := r.(map[string]any)
+		first := func(field string) string {
+			values, _, _ := unstructured.NestedStringSlice(rule, field)
+			if len(values) == 0 {
+				return ""
+			}
+			return values[0]
+		}
+		if first("resources") == "" || first("verbs") == "" {
+			continue
+		}
+		resource, subresource, _ := strings.Cut(first("resources"), "/")
+		return &authorizationv1.ResourceAttributes{Namespace: binding.GetNamespace(), Verb: first("verbs"),
+			Group: first("apiGroups"), Resource: resource, Subresource: subresource, Name: first("resourceNames")}, true
+	}
+	return nil, false
 }
 
 // Request is one API request a client made, as the API server's
