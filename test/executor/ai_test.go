@@ -308,27 +308,33 @@ func TestModelCallSpans(t *testing.T) {
 		t.Fatalf("replies %q\n%s", texts, e.Log())
 	}
 
+	// A node's span ends after its model call's and may reach the
+	// receiver in a later batch: wait for both calls and their parents.
 	var spans []procs.Span
+	byID := map[string]procs.Span{}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		spans = otlp.Spans()
-		n := 0
+		clear(byID)
+		for _, s := range spans {
+			byID[string(s.SpanId)] = s
+		}
+		calls, parented := 0, 0
 		for _, s := range spans {
 			if s.Name == "chat gpt-4o-mini" {
-				n++
+				calls++
+				if _, ok := byID[string(s.ParentSpanId)]; ok {
+					parented++
+				}
 			}
 		}
-		if n == 2 {
+		if calls == 2 && parented == 2 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d model call spans, want 2: %v", n, spanNames(spans))
+			t.Fatalf("%d model call spans (%d with their parent), want 2: %v", calls, parented, spanNames(spans))
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-	byID := map[string]procs.Span{}
-	for _, s := range spans {
-		byID[string(s.SpanId)] = s
 	}
 	var parentsSeen []string
 	for _, s := range spans {

@@ -55,18 +55,19 @@ func TestTracesCrossTheGateway(t *testing.T) {
 	var spans []procs.Span
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		spans = recv.Trace(traceID)
-		// A turn's span ends after its sends and may reach the receiver
-		// in a later batch: wait for both turns, the last spans to end.
-		sends, turns := 0, 0
-		for _, s := range spans {
-			switch s.Name {
-			case "send WhatsApp":
-				sends++
-			case "turn message":
-				turns++
-			}
+		// Two processes export their spans in batches of their own, and
+		// a span may reach the receiver after its children: wait for
+		// every span the checks below look at.
+		want := map[string]int{"chatflow-gateway/POST /webhooks/whatsapp": 1, "chatflow-gateway/POST": 2,
+			"chatflow-executor/POST /webhooks/whatsapp": 2, "chatflow-executor/send WhatsApp": 2, "chatflow-executor/turn message": 2}
+		for _, name := range names(spans) {
+			want[name]--
 		}
-		if sends == 2 && turns == 2 {
+		complete := true
+		for _, n := range want {
+			complete = complete && n <= 0
+		}
+		if complete {
 			break
 		}
 		if time.Now().After(deadline) {
