@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -108,6 +109,11 @@ func TestSessionsAndTrace(t *testing.T) {
 			if err := admin.Create(ctx, o); err != nil {
 				t.Fatal(err)
 			}
+		}
+		first := rules[0]
+		if err := testenv.AwaitAccess(ctx, admin, name, []string{"system:authenticated"}, authorizationv1.ResourceAttributes{
+			Namespace: "shop", Verb: first.Verbs[0], Group: first.APIGroups[0], Resource: first.Resources[0]}); err != nil {
+			t.Fatal(err)
 		}
 		u, err := env.ControlPlane.AddUser(envtest.User{Name: name}, nil)
 		if err != nil {

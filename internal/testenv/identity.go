@@ -78,33 +78,40 @@ func chartIdentity(ctx context.Context, c client.Client, cfg *rest.Config, relea
 }
 
 // awaitGrants waits until the API server's authorizer grants who the first
-// rule of every role the rendering binds. The RBAC authorizer reads roles
-// and bindings from informers, so a request made right after they were
-// created may still be refused.
+// rule of every role the rendering binds.
 func awaitGrants(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, who rest.ImpersonationConfig) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
+	var attrs []authorizationv1.ResourceAttributes
 	for _, binding := range objs {
 		if binding.GetKind() != "RoleBinding" && binding.GetKind() != "ClusterRoleBinding" {
 			continue
 		}
-		attrs, ok := firstGrant(objs, binding)
-		if !ok {
-			continue
+		if a, ok := firstGrant(objs, binding); ok {
+			attrs = append(attrs, *a)
 		}
+	}
+	return AwaitAccess(ctx, c, who.UserName, who.Groups, attrs...)
+}
+
+// AwaitAccess waits, up to 30s, until the API server allows user (in
+// groups) each of attrs. The RBAC authorizer reads roles and bindings from
+// informers, so a request made right after they were created may still be
+// refused; a test that grants and then acts waits here first.
+func AwaitAccess(ctx context.Context, c client.Client, user string, groups []string, attrs ...authorizationv1.ResourceAttributes) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, a := range attrs {
 		for {
 			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-				User: who.UserName, Groups: who.Groups, ResourceAttributes: attrs}}
+				User: user, Groups: groups, ResourceAttributes: &a}}
 			if err := c.Create(ctx, sar); err != nil {
-				return fmt.Errorf("asking whether %s %s is in effect: %w", binding.GetKind(), binding.GetName(), err)
+				return fmt.Errorf("asking whether %s may %s %s/%s in %q: %w", user, a.Verb, a.Group, a.Resource, a.Namespace, err)
 			}
 			if sar.Status.Allowed {
 				break
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("the chart's %s %s is not in effect after 30s: %s may not %s %s/%s in %q",
-					binding.GetKind(), binding.GetName(), who.UserName, attrs.Verb, attrs.Group, attrs.Resource, attrs.Namespace)
+				return fmt.Errorf("%s may still not %s %s/%s %q in %q after 30s", user, a.Verb, a.Group, a.Resource, a.Name, a.Namespace)
 			case <-time.After(50 * time.Millisecond):
 			}
 		}

@@ -3,6 +3,7 @@ package operator
 import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/chatflow-dev/chatflow/api/v1alpha1"
 	"github.com/chatflow-dev/chatflow/internal/cli"
+	"github.com/chatflow-dev/chatflow/internal/testenv"
 )
 
 // asUser is a client of the API server acting as user (impersonated).
@@ -42,6 +44,11 @@ func grant(user, ns string, secrets ...string) {
 			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
 		},
 	)
+	granted := []authorizationv1.ResourceAttributes{{Namespace: ns, Verb: "create", Group: v1alpha1.GroupVersion.Group, Resource: "chatflows"}}
+	for _, s := range secrets {
+		granted = append(granted, authorizationv1.ResourceAttributes{Namespace: ns, Verb: "get", Resource: "secrets", Name: s})
+	}
+	Expect(testenv.AwaitAccess(ctx, k8s, user, []string{"system:authenticated"}, granted...)).To(Succeed())
 }
 
 var _ = Describe("Referencing a Secret", Ordered, func() {
