@@ -38,7 +38,8 @@ import (
 // than net/http would.
 type Frontend struct {
 	// HTTP serves what the loop hands over; its timeouts bound the loop's
-	// reads and writes too.
+	// reads and writes too, with net/http's fallbacks (ReadTimeout for a
+	// zero ReadHeaderTimeout or IdleTimeout).
 	HTTP *http.Server
 
 	hooks   webhooks
@@ -73,6 +74,7 @@ func (f *Frontend) Serve(ln net.Listener) error {
 	f.mu.Unlock()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- f.HTTP.Serve(f.handoff) }()
+	var delay time.Duration
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -82,15 +84,20 @@ func (f *Frontend) Serve(ln net.Listener) error {
 			if closing {
 				return http.ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(5 * time.Millisecond)
+			// As net/http does: a temporary error (EMFILE, ENFILE, a
+			// timeout) is waited out with a backoff, not returned.
+			var ne interface{ Temporary() bool }
+			if errors.As(err, &ne) && ne.Temporary() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				f.log.Error("accepting a connection", "error", err.Error(), "retry", delay)
+				time.Sleep(delay)
 				continue
 			}
 			f.handoff.Close()
 			<-httpDone
 			return err
 		}
+		delay = 0
 		if !f.track(c, false) {
 			c.Close()
 			continue
@@ -183,10 +190,21 @@ func (f *Frontend) serveConn(c net.Conn) {
 		}
 	}()
 	var w hotWriter
+	headTimeout := f.HTTP.ReadHeaderTimeout
+	if headTimeout <= 0 {
+		headTimeout = f.HTTP.ReadTimeout
+	}
+	idleTimeout := f.HTTP.IdleTimeout
+	if idleTimeout <= 0 {
+		idleTimeout = f.HTTP.ReadTimeout
+	}
+	if idleTimeout <= 0 {
+		idleTimeout = headTimeout
+	}
 	for first := true; ; first = false {
-		wait := f.HTTP.IdleTimeout
-		if first || wait <= 0 {
-			wait = f.HTTP.ReadHeaderTimeout
+		wait := idleTimeout
+		if first {
+			wait = headTimeout
 		}
 		dl.read(wait)
 		if _, err := br.Peek(1); err != nil {
@@ -203,7 +221,7 @@ func (f *Frontend) serveConn(c net.Conn) {
 		if end := headEnd(head); end > 0 {
 			head = head[:end]
 		} else {
-			dl.read(f.HTTP.ReadHeaderTimeout)
+			dl.read(headTimeout)
 			var err error
 			if head, err = peekHead(br); err != nil {
 				closeConn()
@@ -279,7 +297,7 @@ func nextDeadline(current time.Time, d time.Duration) (time.Time, bool) {
 	}
 	want := time.Now().Add(d)
 	if !current.IsZero() {
-		if early := want.Sub(current); early >= 0 && early < time.Second {
+		if early := want.Sub(current); early >= 0 && early < min(time.Second, d/8) {
 			return current, false
 		}
 	}
@@ -650,12 +668,22 @@ func (w *hotWriter) response(keep bool) []byte {
 	out := append(w.out[:0], "HTTP/1.1 "...)
 	out = strconv.AppendInt(out, int64(w.code), 10)
 	out = append(out, ' ')
-	out = append(out, http.StatusText(w.code)...)
+	if text := http.StatusText(w.code); text != "" {
+		out = append(out, text...)
+	} else {
+		out = append(out, "status code "...)
+		out = strconv.AppendInt(out, int64(w.code), 10)
+	}
 	out = append(out, "\r\nDate: "...)
 	out = append(out, httpDate()...)
-	out = append(out, "\r\nContent-Length: "...)
-	out = strconv.AppendInt(out, int64(len(w.body)), 10)
 	out = append(out, "\r\n"...)
+	if w.code == http.StatusNoContent || w.code == http.StatusNotModified || w.code < 200 {
+		w.body = w.body[:0] // no body, no Content-Length, as net/http
+	} else {
+		out = append(out, "Content-Length: "...)
+		out = strconv.AppendInt(out, int64(len(w.body)), 10)
+		out = append(out, "\r\n"...)
+	}
 	if len(w.body) > 0 && w.header.Get("Content-Type") == "" {
 		out = append(out, "Content-Type: "...)
 		out = append(out, http.DetectContentType(w.body)...)

@@ -11,8 +11,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -398,4 +401,142 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestFrontendTimeoutsFallBackAsNetHTTP: with only ReadTimeout set, as
+// with net/http, it bounds a head's read (and an idle connection).
+func TestFrontendTimeoutsFallBackAsNetHTTP(t *testing.T) {
+	f := newFixture(t)
+	_, addr := f.serveFrontend(t, &http.Server{ReadTimeout: 200 * time.Millisecond})
+	for _, sent := range []string{"POST /webhooks/whatsapp HTTP/1.1\r\nHost: gw\r\n", ""} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.WriteString(c, sent)
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("after %q the connection stayed open past ReadTimeout: %v", sent, err)
+		}
+		c.Close()
+	}
+}
+
+// TestFrontendKeepsAliveAfterASlowAnswer: the wait for the next request on
+// a kept connection starts when the answer went out, not when the last
+// deadline was set, even when the timeouts are short.
+func TestFrontendKeepsAliveAfterASlowAnswer(t *testing.T) {
+	f := newFixture(t)
+	f.answer = func([]byte) int { time.Sleep(700 * time.Millisecond); return http.StatusOK }
+	_, addr := f.serveFrontend(t, &http.Server{ReadHeaderTimeout: time.Second, IdleTimeout: time.Second})
+	body, head := whatsapp(t, "wamid.slow")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	for i := range 2 {
+		if _, err := io.WriteString(c, head+string(body)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Close {
+			t.Fatalf("answer %d: %d, close %v", i, resp.StatusCode, resp.Close)
+		}
+		time.Sleep(400 * time.Millisecond) // well within the idle second
+	}
+}
+
+// TestFrontendRelaysStatusesAsNetHTTP: a Viber callback's status is the
+// executor's, relayed: a 204 has no Content-Length and a code without a
+// reason phrase gets net/http's, so the heads hold the same lines but for
+// the date.
+func TestFrontendRelaysStatusesAsNetHTTP(t *testing.T) {
+	callback := `{"event":"seen","timestamp":1457764197627,"message_token":4912661846655238145,"user_id":"01234567890A="}`
+	raw := fmt.Sprintf("POST /webhooks/viber/bot1 HTTP/1.1\r\nHost: gw\r\n%s: %s\r\nContent-Length: %d\r\n\r\n%s",
+		viber.SignatureHeader, viber.Sign([]byte(callback), "viber-token"), len(callback), callback)
+	head := func(addr string) string {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		_, _ = io.WriteString(c, raw)
+		br := bufio.NewReader(c)
+		status, _ := br.ReadString('\n')
+		var fields []string
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil || line == "\r\n" {
+				break
+			}
+			if !strings.HasPrefix(line, "Date:") {
+				fields = append(fields, line)
+			}
+		}
+		slices.Sort(fields) // their order is no part of HTTP's meaning
+		return status + strings.Join(fields, "")
+	}
+	for _, code := range []int{http.StatusOK, http.StatusNoContent, 299, http.StatusBadRequest} {
+		loop, plain := newFixture(t), newFixture(t)
+		loop.answer = func([]byte) int { return code }
+		plain.answer = loop.answer
+		front, loopAddr := loop.serveFrontend(t, nil)
+		hs := httptest.NewServer(plain.srv.Handler())
+		got, want := head(loopAddr), head(strings.TrimPrefix(hs.URL, "http://"))
+		hs.Close()
+		if got != want {
+			t.Errorf("executor %d:\n front end %q\n net/http  %q", code, got, want)
+		}
+		if front.handedOver.Load() != 0 {
+			t.Errorf("executor %d: the loop handed the callback over", code)
+		}
+	}
+}
+
+// failingOnce is a listener whose first Accept fails with err.
+type failingOnce struct {
+	net.Listener
+	err    error
+	failed atomic.Bool
+}
+
+func (l *failingOnce) Accept() (net.Conn, error) {
+	if !l.failed.Swap(true) {
+		return nil, l.err
+	}
+	return l.Listener.Accept()
+}
+
+// TestFrontendWaitsOutATemporaryAcceptError: out of file descriptors, as
+// net/http does, Serve waits and accepts again instead of returning (and
+// ending the gateway).
+func TestFrontendWaitsOutATemporaryAcceptError(t *testing.T) {
+	f := newFixture(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := f.srv.NewFrontend(&http.Server{Handler: f.srv.Handler()})
+	done := make(chan error, 1)
+	go func() {
+		done <- front.Serve(&failingOnce{Listener: ln, err: &net.OpError{Op: "accept", Net: "tcp", Err: syscall.EMFILE}})
+	}()
+	got := exchange(t, ln.Addr().String(), "GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n", 1)
+	if got[0].code != http.StatusOK {
+		t.Errorf("after EMFILE: %+v", got[0])
+	}
+	if err := front.Shutdown(context.Background()); err != nil {
+		t.Error(err)
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		t.Errorf("Serve returned %v", err)
+	}
 }
