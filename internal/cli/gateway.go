@@ -64,7 +64,7 @@ func newGatewayCommand() *cobra.Command {
 		"outside a cluster: NAMESPACE/SERVICE=URL, where the executor Service <flow>-executor listens (repeatable)")
 	f.StringVar(&o.devState, "dev-state", "",
 		"reach executor Services at the local processes of the chatflow dev running in this directory")
-	f.DurationVar(&o.forwardTimeout, "forward-timeout", 15*time.Second, "how long an executor may take to accept a part")
+	f.DurationVar(&o.forwardTimeout, "forward-timeout", 15*time.Second, "how long a webhook may wait for its executors to accept its parts, waiting to be joined included")
 	f.DurationVar(&o.shutdownDelay, "shutdown-delay", 5*time.Second,
 		"on SIGTERM, how long /readyz fails before the server stops accepting, so the Service stops sending first")
 	f.Float32Var(&o.apiQPS, "kube-api-qps", 20, "queries per second to the API server")

@@ -3,7 +3,9 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -22,9 +24,11 @@ import (
 // the envelope Meta itself sends for a batch), signed with the binding's
 // secret. Nothing waits at low load, so a lone webhook is forwarded at
 // once, as it came. Each waiting request is still answered only once its
-// own events were accepted: a joined forward that fails answers every
-// request in it 5xx, except a 4xx (a verdict on content), after which each
-// part is sent alone so that one bad part fails only its own request.
+// own events were accepted, and within its time (ForwardTimeout from its
+// arrival, which every forward of its part is bounded by): a joined
+// forward that fails answers every request in it 5xx, except a 4xx that
+// judges the content, after which each part is sent alone so that one bad
+// part fails only its own request.
 const (
 	// maxInflight is how many forwards to one binding's executor run at
 	// once before parts wait to be joined: enough that one is on the wire
@@ -69,7 +73,10 @@ type lanes struct {
 }
 
 // forwardJoinable forwards a Meta part at once when its lane has room,
-// else waits to be joined with the others waiting.
+// else waits to be joined with the others waiting. A part that has waited
+// half its time (its request's ForwardTimeout) leaves the queue and goes
+// alone, so that it still has time to be sent again alone after a refused
+// join.
 func (s *Server) forwardJoinable(ctx context.Context, ch v1alpha1.Channel, j job, signature string) bool {
 	key := j.route
 	s.lanes.mu.Lock()
@@ -81,19 +88,42 @@ func (s *Server) forwardJoinable(ctx context.Context, ch v1alpha1.Channel, j job
 	if l.inflight < maxInflight || len(l.waiting) >= maxWaiting {
 		l.inflight++
 		s.lanes.mu.Unlock()
-		ok := s.forwardPart(ctx, ch, j, signature)
-		s.release(key, l)
-		return ok
+		defer s.release(key, l)
+		return s.forwardPart(ctx, ch, j, signature)
 	}
 	w := &waiter{ctx: ctx, job: j, signature: signature, done: make(chan struct{})}
 	l.waiting = append(l.waiting, w)
 	s.lanes.mu.Unlock()
-	<-w.done
+	patience := time.NewTimer(time.Until(j.deadline) / 2)
+	defer patience.Stop()
+	select {
+	case <-w.done:
+	case <-patience.C:
+		if s.leaveQueue(l, w) {
+			defer s.release(key, l)
+			return s.forwardPart(ctx, ch, j, signature)
+		}
+		<-w.done // a forward took it meanwhile
+	}
 	if w.lead != nil {
+		defer s.release(key, l)
 		s.forwardJoined(ctx, ch, w.lead)
-		s.release(key, l)
 	}
 	return w.ok
+}
+
+// leaveQueue takes w out of l's waiting parts onto a slot of its own, as
+// an overflowing part; false when a forward took it first.
+func (s *Server) leaveQueue(l *lane, w *waiter) bool {
+	s.lanes.mu.Lock()
+	defer s.lanes.mu.Unlock()
+	i := slices.Index(l.waiting, w)
+	if i < 0 {
+		return false
+	}
+	l.waiting = slices.Delete(l.waiting, i, i+1)
+	l.inflight++
+	return true
 }
 
 // release ends a forward of l: the parts waiting, if any, go on the slot
@@ -126,6 +156,11 @@ func (s *Server) release(key *Route, l *lane) {
 // forwardJoined sends a batch of waiting parts as one request, or alone
 // those that cannot join, and answers every waiter.
 func (s *Server) forwardJoined(ctx context.Context, ch v1alpha1.Channel, batch []*waiter) {
+	defer func() {
+		for _, w := range batch[1:] {
+			close(w.done)
+		}
+	}()
 	object := objectOf(ch)
 	var joinable []*waiter
 	var lists [][]byte
@@ -148,12 +183,16 @@ func (s *Server) forwardJoined(ctx context.Context, ch v1alpha1.Channel, batch [
 		// The forward's span is a child of the sender's request span and
 		// links the spans of the other requests it carries.
 		var links []trace.Link
+		deadline := batch[0].job.deadline
 		for _, w := range joinable {
 			if w != batch[0] {
 				links = append(links, trace.LinkFromContext(w.ctx))
 			}
+			if w.job.deadline.Before(deadline) {
+				deadline = w.job.deadline
+			}
 		}
-		res := s.post(ctx, ch, rt.Backend, channel.WebhookPath(message.Channel(ch), rt.Account), body, h,
+		res := s.post(ctx, ch, rt.Backend, channel.WebhookPath(message.Channel(ch), rt.Account), body, h, deadline,
 			trace.WithLinks(links...), trace.WithAttributes(attribute.Int("chatflow.joined_parts", len(joinable))))
 		events := 0
 		for _, w := range joinable {
@@ -166,19 +205,30 @@ func (s *Server) forwardJoined(ctx context.Context, ch v1alpha1.Channel, batch [
 			for _, w := range joinable {
 				w.ok = true
 			}
-		case res.err == nil && res.code/100 == 4:
+		case res.err == nil && isVerdict(res.code):
 			// A verdict on the content: let each part have its own.
 			alone = append(alone, joinable...)
 		default:
 			s.failed(ch, rt, events, res)
 		}
 	}
+	// Sent alone, each part is traced under its own request, and no more
+	// go at once than the lane lets forwards run.
+	slots := make(chan struct{}, maxInflight)
 	var wg sync.WaitGroup
 	for _, w := range alone {
-		wg.Go(func() { w.ok = s.forwardPart(ctx, ch, w.job, w.signature) })
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			w.ok = s.forwardPart(w.ctx, ch, w.job, w.signature)
+		})
 	}
 	wg.Wait()
-	for _, w := range batch[1:] {
-		close(w.done)
-	}
+}
+
+// isVerdict tells a 4xx that judges a forward's content, which another
+// body may not get, from one that says "not now" (408, 429), which every
+// body would get.
+func isVerdict(code int) bool {
+	return code/100 == 4 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests
 }

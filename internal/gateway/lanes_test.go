@@ -1,13 +1,17 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -275,6 +279,265 @@ func TestJoinedForwardIsTraced(t *testing.T) {
 	for _, a := range joined.Attributes() {
 		if a.Key == "chatflow.joined_parts" && a.Value.AsInt64() != 5 {
 			t.Errorf("chatflow.joined_parts = %d, want 5", a.Value.AsInt64())
+		}
+	}
+}
+
+// TestJoinedForwardToldToWaitIsRedelivered: 408 and 429 say "not now" to
+// any body, so a joined forward that gets one is not sent again part by
+// part: every webhook in it is answered 5xx and redelivered.
+func TestJoinedForwardToldToWaitIsRedelivered(t *testing.T) {
+	for _, code := range []int{http.StatusRequestTimeout, http.StatusTooManyRequests} {
+		f := newFixture(t)
+		codes, _ := burst(t, f, 4, func([]byte) int { return code })
+		for i, c := range codes {
+			if c != http.StatusBadGateway {
+				t.Errorf("%d to the joined forward: waiting webhook %d answered %d, want 502", code, i, c)
+			}
+		}
+		if n := len(f.forwarded()); n != maxInflight+1 {
+			t.Errorf("%d to the joined forward: %d forwards, want %d held and the joined one", code, n, maxInflight)
+		}
+	}
+}
+
+// TestRefusedJoinResendsStayInTheLane: the parts of a refused joined
+// forward are sent again alone, no more at once than a lane lets forwards
+// run, each traced under its own request, and each webhook gets its own
+// part's verdict.
+func TestRefusedJoinResendsStayInTheLane(t *testing.T) {
+	f := newFixture(t)
+	rec := tracetest.NewSpanRecorder()
+	f.srv.tracing = newTracing(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
+	gate := make(chan struct{})
+	held := make(chan struct{}, maxInflight)
+	var mu sync.Mutex
+	calls, current, peak := 0, 0, 0
+	f.answer = func(body []byte) int {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n <= maxInflight {
+			held <- struct{}{}
+			<-gate
+			return http.StatusOK
+		}
+		ids := messageIDs(t, body)
+		if len(ids) > 1 {
+			return http.StatusBadRequest
+		}
+		mu.Lock()
+		current++
+		peak = max(peak, current)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond) // long enough for re-sends to overlap
+		mu.Lock()
+		current--
+		mu.Unlock()
+		if ids[0] == "wamid.waiting.07" {
+			return http.StatusBadRequest // this part alone is bad
+		}
+		return http.StatusOK
+	}
+	gw := httptest.NewServer(f.srv.Handler())
+	defer gw.Close()
+	post := func(id string) int {
+		body, _ := whatsapp(t, id)
+		req, _ := http.NewRequest(http.MethodPost, gw.URL+"/webhooks/whatsapp", bytes.NewReader(body))
+		req.Header.Set(meta.SignatureHeader, meta.Sign(body, testAppSecret))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	var wg sync.WaitGroup
+	for i := range maxInflight {
+		wg.Go(func() { post(fmt.Sprintf("wamid.held.%d", i)) })
+	}
+	for range maxInflight {
+		<-held
+	}
+	const waiting = 30
+	codes := make([]int, waiting)
+	for i := range waiting {
+		wg.Go(func() { codes[i] = post(fmt.Sprintf("wamid.waiting.%02d", i)) })
+	}
+	for f.srv.waitingParts() < waiting {
+		time.Sleep(time.Millisecond)
+	}
+	close(gate)
+	wg.Wait()
+	for i, c := range codes {
+		if want := map[bool]int{true: http.StatusBadGateway, false: http.StatusOK}[i == 7]; c != want {
+			t.Errorf("waiting webhook %d: %d, want %d", i, c, want)
+		}
+	}
+	if peak > maxInflight {
+		t.Errorf("%d parts of a refused join were sent again at once, a lane runs %d", peak, maxInflight)
+	}
+	if peak < 2 {
+		t.Errorf("the re-sends ran one at a time (peak %d): the test proves nothing", peak)
+	}
+	// Every forward of a part alone is a child of its own request's span.
+	servers := map[trace.SpanID]bool{}
+	parents := map[trace.SpanID]int{}
+	for _, s := range rec.Ended() {
+		switch {
+		case s.SpanKind() == trace.SpanKindServer:
+			servers[s.SpanContext().SpanID()] = true
+		case s.SpanKind() == trace.SpanKindClient && len(s.Links()) == 0:
+			parents[s.Parent().SpanID()]++
+		}
+	}
+	if len(parents) != maxInflight+waiting {
+		t.Errorf("the forwards alone are children of %d request spans, want %d: each its own", len(parents), maxInflight+waiting)
+	}
+	for id, n := range parents {
+		if !servers[id] || n != 1 {
+			t.Errorf("request span %s: %d forwards alone under it (a request span: %v)", id, n, servers[id])
+		}
+	}
+}
+
+// TestAWaitingPartGoesAloneAfterHalfItsTime: while the binding's forwards
+// hang, a waiting part does not wait for them past half its request's
+// time: it is sent alone and answered.
+func TestAWaitingPartGoesAloneAfterHalfItsTime(t *testing.T) {
+	f := newFixture(t)
+	f.srv.opts.ForwardTimeout = time.Second
+	release := make(chan struct{})
+	held := make(chan struct{}, maxInflight)
+	var mu sync.Mutex
+	calls := 0
+	f.answer = func([]byte) int {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n <= maxInflight {
+			held <- struct{}{}
+			<-release // past every ForwardTimeout: these forwards fail
+		}
+		return http.StatusOK
+	}
+	gw := httptest.NewServer(f.srv.Handler())
+	defer gw.Close()
+	post := func(id string) int {
+		body, _ := whatsapp(t, id)
+		req, _ := http.NewRequest(http.MethodPost, gw.URL+"/webhooks/whatsapp", bytes.NewReader(body))
+		req.Header.Set(meta.SignatureHeader, meta.Sign(body, testAppSecret))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	var wg sync.WaitGroup
+	var hung atomic.Int32
+	for i := range maxInflight {
+		wg.Go(func() {
+			post(fmt.Sprintf("wamid.held.%d", i))
+			hung.Add(1)
+		})
+	}
+	for range maxInflight {
+		<-held
+	}
+	if code := post("wamid.patient"); code != http.StatusOK {
+		t.Errorf("the waiting webhook: %d, want 200 once sent alone", code)
+	}
+	if n := hung.Load(); n != 0 {
+		t.Errorf("the waiting part waited for %d hanging forwards to time out", n)
+	}
+	mu.Lock()
+	if calls != maxInflight+1 {
+		t.Errorf("%d forwards, want the %d hanging and the waiting part's own", calls, maxInflight)
+	}
+	mu.Unlock()
+	close(release)
+	wg.Wait()
+	if n := f.srv.waitingParts(); n != 0 {
+		t.Errorf("%d parts still waiting", n)
+	}
+}
+
+// TestWaitingPartsAreAnsweredWithinTheirTime: however long parts wait and
+// are sent again after a refused join, each webhook is answered (200 only
+// when its events were accepted) before the server's write deadline, a
+// little past ForwardTimeout as the gateway's command sets it.
+func TestWaitingPartsAreAnsweredWithinTheirTime(t *testing.T) {
+	const forwardTimeout = time.Second
+	f := newFixture(t)
+	f.srv.opts.ForwardTimeout = forwardTimeout
+	var mu sync.Mutex
+	calls := 0
+	accepted := map[string]bool{}
+	f.answer = func(body []byte) int {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		time.Sleep(450 * time.Millisecond) // each forward within ForwardTimeout, not three
+		ids := messageIDs(t, body)
+		if len(ids) > 1 {
+			return http.StatusBadRequest
+		}
+		mu.Lock()
+		accepted[ids[0]] = true
+		mu.Unlock()
+		return http.StatusOK
+	}
+	_, addr := f.serveFrontend(t, &http.Server{WriteTimeout: forwardTimeout + forwardTimeout/5})
+	post := func(id string) (int, error) {
+		body, head := whatsapp(t, id)
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, head+string(body)); err != nil {
+			return 0, err
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	var wg sync.WaitGroup
+	for i := range maxInflight {
+		wg.Go(func() { _, _ = post(fmt.Sprintf("wamid.held.%d", i)) })
+	}
+	for {
+		mu.Lock()
+		n := calls
+		mu.Unlock()
+		if n == maxInflight {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	codes, errs := make([]int, 3), make([]error, 3)
+	for i := range codes {
+		wg.Go(func() { codes[i], errs[i] = post(fmt.Sprintf("wamid.waiting.%d", i)) })
+	}
+	wg.Wait()
+	for i := range codes {
+		id := fmt.Sprintf("wamid.waiting.%d", i)
+		switch {
+		case errs[i] != nil:
+			t.Errorf("%s got no answer: %v", id, errs[i])
+		case codes[i] == http.StatusOK && !accepted[id]:
+			t.Errorf("%s answered 200, but the executor never accepted it", id)
+		case codes[i] != http.StatusOK && codes[i] != http.StatusBadGateway:
+			t.Errorf("%s answered %d, want 200 or 502", id, codes[i])
 		}
 	}
 }

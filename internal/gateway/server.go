@@ -47,8 +47,9 @@ type Options struct {
 	// cluster address, Backend.URL). `chatflow dev` resolves to its local
 	// executor processes instead.
 	Resolve func(*Backend) (string, error)
-	// ForwardTimeout bounds one forward to an executor (default 15s; Meta
-	// gives a webhook about 20s).
+	// ForwardTimeout bounds the forwards of a webhook's parts, from its
+	// arrival, waiting to be joined included (default 15s; Meta gives a
+	// webhook about 20s).
 	ForwardTimeout time.Duration
 	// Transport carries the forwards to https executors (default: a pooled
 	// transport); http ones go over the gateway's own keep-alive
@@ -260,6 +261,10 @@ func (s *Server) serveHandshake(w http.ResponseWriter, r *http.Request, ch v1alp
 type job struct {
 	route *Route
 	part  meta.Part
+	// deadline is when the channel's request must have its answer: its
+	// arrival plus ForwardTimeout. However long a part waits to be
+	// joined or is sent again, its forwards end by then.
+	deadline time.Time
 }
 
 // serveMeta verifies, splits and forwards a WhatsApp, Messenger or
@@ -293,6 +298,7 @@ func (s *Server) serveMeta(w http.ResponseWriter, r *http.Request, ch v1alpha1.C
 		s.dropped(ch, "", split.Unaddressed, resultUnrouted, "events that name no "+string(ch)+" account ("+split.Object+")")
 	}
 	var jobs []job
+	deadline := time.Now().Add(s.opts.ForwardTimeout)
 	for _, p := range split.Parts {
 		rt := routes.accounts[p.Account]
 		switch {
@@ -305,7 +311,7 @@ func (s *Server) serveMeta(w http.ResponseWriter, r *http.Request, ch v1alpha1.C
 		case rt.Backend == nil:
 			s.dropped(ch, p.Account, p.Events, resultUnrouted, "ChatFlow "+rt.Binding.Namespace+"/"+rt.Flow+" of ChannelBinding "+rt.Binding.String()+" is not published")
 		default:
-			jobs = append(jobs, job{route: rt, part: p})
+			jobs = append(jobs, job{route: rt, part: p, deadline: deadline})
 		}
 	}
 	if !s.forwardAll(r.Context(), ch, jobs, header) {
@@ -342,7 +348,7 @@ func (s *Server) forwardPart(ctx context.Context, ch v1alpha1.Channel, j job, si
 		signature = meta.Sign(j.part.Body, j.route.Secret)
 	}
 	h := http.Header{meta.SignatureHeader: {signature}}
-	res := s.post(ctx, ch, j.route.Backend, channel.WebhookPath(message.Channel(ch), j.route.Account), j.part.Body, h)
+	res := s.post(ctx, ch, j.route.Backend, channel.WebhookPath(message.Channel(ch), j.route.Account), j.part.Body, h, j.deadline)
 	if res.err != nil || res.code/100 != 2 {
 		s.failed(ch, j.route, j.part.Events, res)
 		return false
@@ -379,7 +385,7 @@ func (s *Server) serveViber(w http.ResponseWriter, r *http.Request) int {
 		return http.StatusOK
 	}
 	h := http.Header{viber.SignatureHeader: {r.Header.Get(viber.SignatureHeader)}}
-	res := s.post(r.Context(), v1alpha1.ChannelViber, rt.Backend, r.URL.Path, body, h)
+	res := s.post(r.Context(), v1alpha1.ChannelViber, rt.Backend, r.URL.Path, body, h, time.Time{})
 	if res.err != nil || res.code/100 != 2 {
 		s.failed(v1alpha1.ChannelViber, rt, 1, res)
 		return reply(w, http.StatusBadGateway, "the executor did not accept the callback; redeliver")
@@ -404,7 +410,7 @@ func (s *Server) serveRunAPI(w http.ResponseWriter, r *http.Request, path string
 	if a := r.Header.Get("Authorization"); a != "" {
 		h.Set("Authorization", a)
 	}
-	res := s.post(r.Context(), "", b, path, body, h)
+	res := s.post(r.Context(), "", b, path, body, h, time.Time{})
 	if res.err != nil {
 		return reply(w, http.StatusBadGateway, "the flow's executor cannot be reached; retry")
 	}
@@ -455,17 +461,24 @@ type result struct {
 	err         error
 }
 
-// post sends body to path on an executor Service. The forward is not cut
-// short when the channel hangs up: the executor finishes accepting what it
-// got, and a redelivery is deduplicated.
-func (s *Server) post(ctx context.Context, ch v1alpha1.Channel, b *Backend, path string, body []byte, h http.Header, span ...trace.SpanStartOption) result {
+// post sends body to path on an executor Service, within ForwardTimeout
+// and by deadline when it is set. The forward is not cut short when the
+// channel hangs up: the executor finishes accepting what it got, and a
+// redelivery is deduplicated.
+func (s *Server) post(ctx context.Context, ch v1alpha1.Channel, b *Backend, path string, body []byte, h http.Header, deadline time.Time, span ...trace.SpanStartOption) result {
+	timeout := s.opts.ForwardTimeout
+	if !deadline.IsZero() {
+		if timeout = time.Until(deadline); timeout <= 0 {
+			return result{err: errOutOfTime}
+		}
+	}
 	base, err := s.opts.Resolve(b)
 	if err != nil {
 		return result{err: err}
 	}
 	start := time.Now()
 	ctx, fwd := s.tracing.forward(ctx, label(ch), base, b, h, span...)
-	res := s.backends.post(context.WithoutCancel(ctx), base, path, body, h, s.opts.ForwardTimeout)
+	res := s.backends.post(context.WithoutCancel(ctx), base, path, body, h, timeout)
 	endForward(fwd, res)
 	if ch != "" && res.err == nil {
 		s.metrics.forward.WithLabelValues(label(ch)).Observe(time.Since(start).Seconds())
@@ -523,3 +536,7 @@ func (r *statusRecorder) WriteHeader(code int) {
 
 // errNoReplica: chatflow dev runs no ready process of the Service.
 var errNoReplica = errors.New("no ready executor process")
+
+// errOutOfTime is a forward not sent: its request's time was spent waiting
+// or on earlier forwards, and the channel redelivers.
+var errOutOfTime = errors.New("the webhook's time to be answered ran out before this forward")
