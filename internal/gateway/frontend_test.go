@@ -122,6 +122,19 @@ func whatsapp(t testing.TB, id string) (body []byte, head string) {
 		"X-Hub-Signature-256: %s\r\nContent-Length: %d\r\n\r\n", meta.Sign(body, testAppSecret), len(body))
 }
 
+// dial connects to addr for the rest of the test, with a reader of the
+// answers; every read and write fails after 10s.
+func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c, bufio.NewReader(c)
+}
+
 // answer is what a test compares of two servers' answers.
 type answer struct {
 	code        int
@@ -225,13 +238,7 @@ func TestFrontendKeepsAndClosesConnections(t *testing.T) {
 	f := newFixture(t)
 	_, addr := f.serveFrontend(t, nil)
 	body, head := whatsapp(t, "wamid.keep")
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
+	c, br := dial(t, addr)
 	for i := range 3 {
 		raw := head + string(body)
 		if i == 2 {
@@ -430,13 +437,7 @@ func TestFrontendKeepsAliveAfterASlowAnswer(t *testing.T) {
 	f.answer = func([]byte) int { time.Sleep(700 * time.Millisecond); return http.StatusOK }
 	_, addr := f.serveFrontend(t, &http.Server{ReadHeaderTimeout: time.Second, IdleTimeout: time.Second})
 	body, head := whatsapp(t, "wamid.slow")
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
+	c, br := dial(t, addr)
 	for i := range 2 {
 		if _, err := io.WriteString(c, head+string(body)); err != nil {
 			t.Fatal(err)
@@ -462,14 +463,8 @@ func TestFrontendRelaysStatusesAsNetHTTP(t *testing.T) {
 	raw := fmt.Sprintf("POST /webhooks/viber/bot1 HTTP/1.1\r\nHost: gw\r\n%s: %s\r\nContent-Length: %d\r\n\r\n%s",
 		viber.SignatureHeader, viber.Sign([]byte(callback), "viber-token"), len(callback), callback)
 	head := func(addr string) string {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		c, br := dial(t, addr)
 		_, _ = io.WriteString(c, raw)
-		br := bufio.NewReader(c)
 		status, _ := br.ReadString('\n')
 		var fields []string
 		for {

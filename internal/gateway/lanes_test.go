@@ -52,12 +52,38 @@ func messageIDs(t *testing.T, body []byte) []string {
 	return ids
 }
 
+// postWebhook posts the test number's signed webhook with message id to
+// a gateway at url and returns its status (0 when none came).
+func postWebhook(t *testing.T, url, id string) int {
+	body, _ := whatsapp(t, id)
+	req, _ := http.NewRequest(http.MethodPost, url+"/webhooks/whatsapp", bytes.NewReader(body))
+	req.Header.Set(meta.SignatureHeader, meta.Sign(body, testAppSecret))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// joinedGets is an executor that answers code to a forward of more than
+// one message, 200 to the others.
+func joinedGets(code int) func(body []byte) int {
+	return func(body []byte) int {
+		if bytes.Count(body, []byte(`"wamid.`)) > 1 {
+			return code
+		}
+		return http.StatusOK
+	}
+}
+
 // burst holds the executor's first maxInflight forwards until waiting
 // webhooks for the same binding are queued behind them, then lets
-// everything through; joined is the executor's answer to a forward of
-// more than one message. It returns each waiting webhook's status and the
-// ids those webhooks carried.
-func burst(t *testing.T, f *fixture, waiting int, joined func(body []byte) int) (codes []int, ids []string) {
+// everything through; answer is the executor's to every later forward.
+// It returns each waiting webhook's status and the ids those webhooks
+// carried.
+func burst(t *testing.T, f *fixture, waiting int, answer func(body []byte) int) (codes []int, ids []string) {
 	t.Helper()
 	gate := make(chan struct{})
 	held := make(chan struct{}, maxInflight)
@@ -73,25 +99,11 @@ func burst(t *testing.T, f *fixture, waiting int, joined func(body []byte) int) 
 			<-gate
 			return http.StatusOK
 		}
-		if bytes.Count(body, []byte(`"wamid.`)) > 1 {
-			return joined(body)
-		}
-		return http.StatusOK
+		return answer(body)
 	}
 	gw := httptest.NewServer(f.srv.Handler())
 	defer gw.Close()
-	post := func(id string) int {
-		body, _ := whatsapp(t, id)
-		req, _ := http.NewRequest(http.MethodPost, gw.URL+"/webhooks/whatsapp", bytes.NewReader(body))
-		req.Header.Set(meta.SignatureHeader, meta.Sign(body, testAppSecret))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Error(err)
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	post := func(id string) int { return postWebhook(t, gw.URL, id) }
 	var first sync.WaitGroup
 	for i := range maxInflight {
 		first.Go(func() {
@@ -148,7 +160,7 @@ func (s *Server) waitingParts() int {
 // message once and in order; each webhook is answered 200.
 func TestJoinsPartsWhileForwardsAreInFlight(t *testing.T) {
 	f := newFixture(t)
-	codes, ids := burst(t, f, 10, func([]byte) int { return http.StatusOK })
+	codes, ids := burst(t, f, 10, joinedGets(http.StatusOK))
 	for i, c := range codes {
 		if c != http.StatusOK {
 			t.Errorf("waiting webhook %d: %d", i, c)
@@ -184,7 +196,7 @@ func TestJoinsPartsWhileForwardsAreInFlight(t *testing.T) {
 // exactly as it came, and gets its own verdict.
 func TestJoinedForwardRefusedGoesAlone(t *testing.T) {
 	f := newFixture(t)
-	codes, ids := burst(t, f, 5, func([]byte) int { return http.StatusBadRequest })
+	codes, ids := burst(t, f, 5, joinedGets(http.StatusBadRequest))
 	for i, c := range codes {
 		if c != http.StatusOK {
 			t.Errorf("waiting webhook %d: %d, want 200 once sent alone", i, c)
@@ -217,7 +229,7 @@ func TestJoinedForwardRefusedGoesAlone(t *testing.T) {
 // redelivers each.
 func TestJoinedForwardFailingIsRedelivered(t *testing.T) {
 	f := newFixture(t)
-	codes, _ := burst(t, f, 4, func([]byte) int { return http.StatusServiceUnavailable })
+	codes, _ := burst(t, f, 4, joinedGets(http.StatusServiceUnavailable))
 	for i, c := range codes {
 		if c != http.StatusBadGateway {
 			t.Errorf("waiting webhook %d: %d, want 502", i, c)
@@ -245,7 +257,7 @@ func TestJoinedForwardIsTraced(t *testing.T) {
 	f := newFixture(t)
 	rec := tracetest.NewSpanRecorder()
 	f.srv.tracing = newTracing(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
-	codes, _ := burst(t, f, 5, func([]byte) int { return http.StatusOK })
+	codes, _ := burst(t, f, 5, joinedGets(http.StatusOK))
 	for i, c := range codes {
 		if c != http.StatusOK {
 			t.Fatalf("waiting webhook %d: %d", i, c)
@@ -289,7 +301,7 @@ func TestJoinedForwardIsTraced(t *testing.T) {
 func TestJoinedForwardToldToWaitIsRedelivered(t *testing.T) {
 	for _, code := range []int{http.StatusRequestTimeout, http.StatusTooManyRequests} {
 		f := newFixture(t)
-		codes, _ := burst(t, f, 4, func([]byte) int { return code })
+		codes, _ := burst(t, f, 4, joinedGets(code))
 		for i, c := range codes {
 			if c != http.StatusBadGateway {
 				t.Errorf("%d to the joined forward: waiting webhook %d answered %d, want 502", code, i, c)
@@ -309,20 +321,10 @@ func TestRefusedJoinResendsStayInTheLane(t *testing.T) {
 	f := newFixture(t)
 	rec := tracetest.NewSpanRecorder()
 	f.srv.tracing = newTracing(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
-	gate := make(chan struct{})
-	held := make(chan struct{}, maxInflight)
 	var mu sync.Mutex
-	calls, current, peak := 0, 0, 0
-	f.answer = func(body []byte) int {
-		mu.Lock()
-		calls++
-		n := calls
-		mu.Unlock()
-		if n <= maxInflight {
-			held <- struct{}{}
-			<-gate
-			return http.StatusOK
-		}
+	current, peak := 0, 0
+	const waiting = 30
+	codes, _ := burst(t, f, waiting, func(body []byte) int {
 		ids := messageIDs(t, body)
 		if len(ids) > 1 {
 			return http.StatusBadRequest
@@ -339,38 +341,7 @@ func TestRefusedJoinResendsStayInTheLane(t *testing.T) {
 			return http.StatusBadRequest // this part alone is bad
 		}
 		return http.StatusOK
-	}
-	gw := httptest.NewServer(f.srv.Handler())
-	defer gw.Close()
-	post := func(id string) int {
-		body, _ := whatsapp(t, id)
-		req, _ := http.NewRequest(http.MethodPost, gw.URL+"/webhooks/whatsapp", bytes.NewReader(body))
-		req.Header.Set(meta.SignatureHeader, meta.Sign(body, testAppSecret))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Error(err)
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	var wg sync.WaitGroup
-	for i := range maxInflight {
-		wg.Go(func() { post(fmt.Sprintf("wamid.held.%d", i)) })
-	}
-	for range maxInflight {
-		<-held
-	}
-	const waiting = 30
-	codes := make([]int, waiting)
-	for i := range waiting {
-		wg.Go(func() { codes[i] = post(fmt.Sprintf("wamid.waiting.%02d", i)) })
-	}
-	for f.srv.waitingParts() < waiting {
-		time.Sleep(time.Millisecond)
-	}
-	close(gate)
-	wg.Wait()
+	})
 	for i, c := range codes {
 		if want := map[bool]int{true: http.StatusBadGateway, false: http.StatusOK}[i == 7]; c != want {
 			t.Errorf("waiting webhook %d: %d, want %d", i, c, want)
@@ -426,18 +397,7 @@ func TestAWaitingPartGoesAloneAfterHalfItsTime(t *testing.T) {
 	}
 	gw := httptest.NewServer(f.srv.Handler())
 	defer gw.Close()
-	post := func(id string) int {
-		body, _ := whatsapp(t, id)
-		req, _ := http.NewRequest(http.MethodPost, gw.URL+"/webhooks/whatsapp", bytes.NewReader(body))
-		req.Header.Set(meta.SignatureHeader, meta.Sign(body, testAppSecret))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Error(err)
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	post := func(id string) int { return postWebhook(t, gw.URL, id) }
 	var wg sync.WaitGroup
 	var hung atomic.Int32
 	for i := range maxInflight {
