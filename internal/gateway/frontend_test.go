@@ -291,18 +291,9 @@ func TestFrontendShutdown(t *testing.T) {
 		return http.StatusOK
 	}
 	front, addr := f.serveFrontend(t, nil)
-	idle, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idle.Close()
+	idle, _ := dial(t, addr)
 	body, head := whatsapp(t, "wamid.shutdown")
-	busy, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	_ = busy.SetDeadline(time.Now().Add(10 * time.Second))
+	busy, answers := dial(t, addr)
 	if _, err := io.WriteString(busy, head+string(body)); err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +310,7 @@ func TestFrontendShutdown(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	close(release)
-	resp, err := http.ReadResponse(bufio.NewReader(busy), nil)
+	resp, err := http.ReadResponse(answers, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,12 +370,7 @@ func TestFrontendSurvivesAPanic(t *testing.T) {
 		front.hooks.meta = map[string]http.HandlerFunc{"/webhooks/whatsapp": func(http.ResponseWriter, *http.Request) { panic("boom") }}
 	})
 	body, head := whatsapp(t, "wamid.panic")
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c, _ := dial(t, addr)
 	_, _ = io.WriteString(c, head+string(body))
 	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("after a panic the connection answered or stayed open: %v", err)
