@@ -67,6 +67,17 @@ func postWebhook(t *testing.T, url, id string) int {
 	return resp.StatusCode
 }
 
+// expectAnswers checks that every waiting webhook was answered want (why:
+// the circumstance, for the message).
+func expectAnswers(t *testing.T, codes []int, want int, why string) {
+	t.Helper()
+	for i, c := range codes {
+		if c != want {
+			t.Errorf("waiting webhook %d: %d, want %d %s", i, c, want, why)
+		}
+	}
+}
+
 // joinedGets is an executor that answers code to a forward of more than
 // one message, 200 to the others.
 func joinedGets(code int) func(body []byte) int {
@@ -161,11 +172,7 @@ func (s *Server) waitingParts() int {
 func TestJoinsPartsWhileForwardsAreInFlight(t *testing.T) {
 	f := newFixture(t)
 	codes, ids := burst(t, f, 10, joinedGets(http.StatusOK))
-	for i, c := range codes {
-		if c != http.StatusOK {
-			t.Errorf("waiting webhook %d: %d", i, c)
-		}
-	}
+	expectAnswers(t, codes, http.StatusOK, "")
 	bodies := f.forwarded()
 	if len(bodies) != maxInflight+1 {
 		t.Fatalf("%d forwards, want the %d held and one joined", len(bodies), maxInflight)
@@ -197,11 +204,7 @@ func TestJoinsPartsWhileForwardsAreInFlight(t *testing.T) {
 func TestJoinedForwardRefusedGoesAlone(t *testing.T) {
 	f := newFixture(t)
 	codes, ids := burst(t, f, 5, joinedGets(http.StatusBadRequest))
-	for i, c := range codes {
-		if c != http.StatusOK {
-			t.Errorf("waiting webhook %d: %d, want 200 once sent alone", i, c)
-		}
-	}
+	expectAnswers(t, codes, http.StatusOK, "once sent alone")
 	bodies := f.forwarded()
 	if len(bodies) != maxInflight+1+5 {
 		t.Fatalf("%d forwards, want %d held, one joined and 5 alone", len(bodies), maxInflight)
@@ -230,11 +233,7 @@ func TestJoinedForwardRefusedGoesAlone(t *testing.T) {
 func TestJoinedForwardFailingIsRedelivered(t *testing.T) {
 	f := newFixture(t)
 	codes, _ := burst(t, f, 4, joinedGets(http.StatusServiceUnavailable))
-	for i, c := range codes {
-		if c != http.StatusBadGateway {
-			t.Errorf("waiting webhook %d: %d, want 502", i, c)
-		}
-	}
+	expectAnswers(t, codes, http.StatusBadGateway, "")
 	if n := counterValue(t, f.srv.metrics.events.WithLabelValues("whatsapp", resultFailed)); n != 4 {
 		t.Errorf("failed events counted: %v, want 4", n)
 	}
@@ -302,11 +301,7 @@ func TestJoinedForwardToldToWaitIsRedelivered(t *testing.T) {
 	for _, code := range []int{http.StatusRequestTimeout, http.StatusTooManyRequests} {
 		f := newFixture(t)
 		codes, _ := burst(t, f, 4, joinedGets(code))
-		for i, c := range codes {
-			if c != http.StatusBadGateway {
-				t.Errorf("%d to the joined forward: waiting webhook %d answered %d, want 502", code, i, c)
-			}
-		}
+		expectAnswers(t, codes, http.StatusBadGateway, fmt.Sprintf("after %d to the joined forward", code))
 		if n := len(f.forwarded()); n != maxInflight+1 {
 			t.Errorf("%d to the joined forward: %d forwards, want %d held and the joined one", code, n, maxInflight)
 		}
